@@ -1,0 +1,1 @@
+"""Benchmarks behind `accord bench`: reproducible workloads and their measurements."""

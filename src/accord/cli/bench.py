@@ -1,0 +1,42 @@
+"""`accord bench`: reproducible measurements, reported as tables or JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from accord.bench.diff_bench import time_diff
+
+bench_app = typer.Typer(help="Benchmarks (see docs/benchmarks.md).", no_args_is_help=True)
+
+DEFAULT_SIZES = "100,1000,2000,5000,10000,100000"
+
+
+@bench_app.command("diff")
+def diff(
+    sizes: str = typer.Option(DEFAULT_SIZES, "--sizes", help="Comma-separated item counts."),
+    repeat: int = typer.Option(5, "--repeat", help="Runs per size; the best is reported."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the edit generator."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    quick: bool = typer.Option(False, "--quick", help="Small sizes only (for the test suite)."),
+) -> None:
+    """compute_diff on the edit generator's cases (half deleted, n/20 new, n/50 edited)."""
+    ns = [100, 1000] if quick else [int(s) for s in sizes.split(",") if s.strip()]
+    results = [time_diff(n, repeat=repeat, seed=seed) for n in ns]
+    if as_json:
+        typer.echo(json.dumps({"benchmark": "diff", "results": [asdict(r) for r in results]}))
+        return
+    table = Table(title=f"compute_diff, best of {repeat}")
+    for column in ("n", "best ms", "removed", "created", "updated"):
+        table.add_column(column, justify="right")
+    for r in results:
+        table.add_row(str(r.n), f"{r.best_ms:.3f}", str(r.removed), str(r.created), str(r.updated))
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bench_app, name="bench")

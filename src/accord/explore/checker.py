@@ -1,0 +1,445 @@
+"""The invariants of shared/DESIGN.md as functions over the store and the decision log.
+
+The checker is the judge of every test, the demo, the stress run and the explorer. It
+reads the simulator's :class:`~accord.sim.store.ConversationStore` (ground truth, with
+provenance) and a :class:`~accord.explore.log.CheckLog` (what each operation was for),
+and returns :class:`Violation` values naming the invariant broken; it never raises on a
+broken invariant, so a caller can assert exactly which one a scenario breaks.
+
+Invariants 2 (anchors) and 4 (pairs) hold on every store transition; the others are
+checked at quiet (nothing in transit, no response, no pending op, no running tool).
+It shares no code with the engine.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from enum import IntEnum
+
+from accord.explore.log import CheckLog, DeleteReason, DropEntry, OpRecord, PushRecord
+from accord.items import FunctionCall, FunctionCallOutput, Item, Message
+from accord.sim.store import ConversationStore, ItemRecord
+
+
+class Invariant(IntEnum):
+    NO_LOST_ITEM = 1
+    NO_DANGLING_ANCHOR = 2
+    CONVERGENCE = 3
+    PAIRS = 4
+    RESOLVES_ONCE = 5
+    IDEMPOTENCE = 6
+    LOSSLESS_RECONNECT = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    invariant: Invariant
+    item_id: str | None
+    detail: str
+
+    def __str__(self) -> str:
+        where = f" [{self.item_id}]" if self.item_id else ""
+        return f"invariant {self.invariant.value} ({self.invariant.name}){where}: {self.detail}"
+
+
+def _ids(items: Iterable[Item] | None) -> set[str]:
+    return set() if items is None else {item.id for item in items}
+
+
+def _by_id(items: Iterable[Item] | None) -> dict[str, Item]:
+    return {} if items is None else {item.id: item for item in items}
+
+
+# -- invariant 1: no lost item ---------------------------------------------------------
+
+
+def check_no_lost_item(store: ConversationStore, log: CheckLog) -> list[Violation]:
+    """Every delete traces to a decision about an item its maker had observed, and the
+    item was not in flight (response running, transcript pending, tool running)."""
+    found: list[Violation] = []
+    for rec in store.history():
+        if rec.alive:
+            continue
+        op = log.ops.get(rec.deleted_by) if rec.deleted_by else None
+        if op is None or op.kind != "delete" or op.item_id != rec.item.id:
+            found.append(_lost(rec, "deleted by an operation with no recorded decision"))
+            continue
+        if rec.deleted_in_flight:
+            found.append(_lost(rec, "deleted while in flight on the server"))
+            continue
+        if _tool_running(log, rec.item, rec.deleted_at or 0):
+            found.append(_lost(rec, "deleted while its tool was running"))
+            continue
+        problem = _unjustified(store, log, op, rec)
+        if problem:
+            found.append(_lost(rec, problem))
+    return found
+
+
+def _lost(rec: ItemRecord, why: str) -> Violation:
+    return Violation(Invariant.NO_LOST_ITEM, rec.item.id, why)
+
+
+def _tool_running(log: CheckLog, item: Item, at: int) -> bool:
+    if not isinstance(item, FunctionCall):
+        return False
+    running = False
+    for report in log.tool_reports:
+        if report.call_id == item.call_id and report.at_transition <= at:
+            running = report.event == "started"
+    return running
+
+
+def _unjustified(store: ConversationStore, log: CheckLog, op: OpRecord, rec: ItemRecord) -> str:
+    """Why ``op`` did not justify deleting ``rec`` (empty when it did)."""
+    item_id = rec.item.id
+    reason = op.reason
+    push = log.pushes.get(op.push_id) if op.push_id else None
+    if reason is None:
+        return "delete recorded without a reason"
+    if reason in (DeleteReason.PUSH, DeleteReason.REWRITE, DeleteReason.PAIR_CASCADE) and (
+        push is None or push.base is None
+    ):
+        return f"{reason.value} delete without a push that carries a base"
+    if reason is DeleteReason.PUSH:
+        assert push is not None
+        if item_id not in _ids(push.base):
+            return "pushed away by a writer whose base never held it"
+        if item_id in _ids(push.desired):
+            return "deleted although the push kept it"
+        return ""
+    if reason is DeleteReason.REWRITE:
+        assert push is not None
+        before, after = _by_id(push.base).get(item_id), _by_id(push.desired).get(item_id)
+        if before is None:
+            return "rewritten by a writer whose base never held it"
+        if after is None or after == before:
+            return "rewrite delete for an item the writer did not change"
+        return ""
+    if reason is DeleteReason.PAIR_CASCADE:
+        assert push is not None
+        return _cascade_problem(store, push, op, rec)
+    if reason is DeleteReason.REPLACE:
+        if push is None or not push.explicit_replace:
+            return "replace delete without an explicit replace push"
+        return "" if item_id not in _ids(push.desired) else "replace deleted a kept item"
+    if reason is DeleteReason.INTERRUPTION:
+        item = rec.item
+        if not (isinstance(item, Message) and item.role == "assistant"):
+            return "interruption deleted something other than an assistant message"
+        return "" if op.played_ms == 0 else "interruption deleted an item that was played"
+    # ABANDON
+    if not isinstance(rec.item, FunctionCall):
+        return "abandon deleted something other than a function call"
+    started = any(r.call_id == rec.item.call_id and r.event == "started" for r in log.tool_reports)
+    return "abandoned a call whose tool had started" if started else ""
+
+
+def _cascade_problem(
+    store: ConversationStore, push: PushRecord, op: OpRecord, rec: ItemRecord
+) -> str:
+    partner_id = op.partner_of
+    if partner_id is None:
+        return "pair cascade without the removed partner"
+    if partner_id not in _ids(push.base) or partner_id in _ids(push.desired):
+        return f"pair cascade from {partner_id!r}, which the push did not remove"
+    partner_rec = store.record(partner_id)
+    partner = partner_rec.item if partner_rec else _by_id(push.base).get(partner_id)
+    item = rec.item
+    paired = (
+        isinstance(item, FunctionCall | FunctionCallOutput)
+        and isinstance(partner, FunctionCall | FunctionCallOutput)
+        and type(item) is not type(partner)
+        and item.call_id == partner.call_id
+    )
+    return "" if paired else f"{partner_id!r} is not this item's call or output"
+
+
+# -- invariant 2: no dangling anchor ---------------------------------------------------
+
+
+def check_anchors(store: ConversationStore, since: int = 0) -> list[Violation]:
+    """Every create names an anchor that existed when the store processed it.
+
+    ``since`` skips the first create attempts (for a check on every transition).
+    """
+    return [
+        Violation(
+            Invariant.NO_DANGLING_ANCHOR,
+            attempt.item_id,
+            f"create {attempt.event_id!r} anchored on {attempt.previous_item_id!r}, "
+            "which did not exist",
+        )
+        for attempt in store.creates[since:]
+        if not attempt.anchor_existed
+    ]
+
+
+# -- invariant 4: pairs ----------------------------------------------------------------
+
+
+def check_pairs(store: ConversationStore) -> list[Violation]:
+    """Every output on the server has its call before it."""
+    calls_seen: set[str] = set()
+    found: list[Violation] = []
+    for item in store.items():
+        if isinstance(item, FunctionCall):
+            calls_seen.add(item.call_id)
+        elif isinstance(item, FunctionCallOutput) and item.call_id not in calls_seen:
+            found.append(
+                Violation(
+                    Invariant.PAIRS, item.id, f"output for {item.call_id!r} has no call before it"
+                )
+            )
+    return found
+
+
+# -- invariant 3: convergence ----------------------------------------------------------
+
+
+def intended_removals(store: ConversationStore, log: CheckLog) -> dict[str, int]:
+    """id -> the latest store transition at which some decision removed it."""
+    removals: dict[str, int] = {}
+
+    def note(item_id: str, at: int) -> None:
+        removals[item_id] = max(at, removals.get(item_id, -1))
+
+    call_items: dict[str, list[str]] = defaultdict(list)
+    for rec in store.history():
+        if isinstance(rec.item, FunctionCall | FunctionCallOutput):
+            call_items[rec.item.call_id].append(rec.item.id)
+    for push in log.pushes.values():
+        if push.base is None:
+            continue
+        desired = _by_id(push.desired)
+        for item in push.base:
+            if item.id not in desired:
+                note(item.id, push.at_transition)
+                if isinstance(item, FunctionCall | FunctionCallOutput):
+                    for partner in call_items[item.call_id]:
+                        note(partner, push.at_transition)
+            elif desired[item.id] != item:
+                note(item.id, push.at_transition)  # rewritten: the old incarnation goes
+    for op in log.ops.values():
+        if (
+            op.kind == "delete"
+            and op.item_id
+            and op.reason
+            in (
+                DeleteReason.REPLACE,
+                DeleteReason.INTERRUPTION,
+                DeleteReason.ABANDON,
+            )
+        ):
+            note(op.item_id, op.at_transition)
+    return removals
+
+
+def check_convergence(
+    store: ConversationStore, log: CheckLog, mirror: Sequence[Item] | None = None
+) -> list[Violation]:
+    """At quiet: an item is on the server iff it was created and no decision that observed
+    it removed it; and the client's mirror equals the server (ids, order, content)."""
+    found: list[Violation] = []
+    removals = intended_removals(store, log)
+    latest: dict[str, ItemRecord] = {}
+    for rec in store.history():
+        latest[rec.item.id] = rec
+    for item_id, rec in latest.items():
+        removed_at = removals.get(item_id)
+        expected_alive = (removed_at is None or removed_at < rec.created_at) and not (
+            removed_at is not None and _resurrection(log, rec)
+        )
+        if expected_alive and not rec.alive:
+            found.append(Violation(Invariant.CONVERGENCE, item_id, "missing from the server"))
+        elif rec.alive and not expected_alive:
+            found.append(
+                Violation(Invariant.CONVERGENCE, item_id, "still on the server though removed")
+            )
+    for op in log.ops.values():
+        if op.kind == "create" and op.item_id and op.item_id not in latest:
+            found.append(
+                Violation(
+                    Invariant.CONVERGENCE, op.item_id, "created by the client, never on the server"
+                )
+            )
+    if mirror is not None:
+        found.extend(_compare(list(mirror), store.items()))
+    return found
+
+
+def _resurrection(log: CheckLog, rec: ItemRecord) -> bool:
+    """Created by a push that had the item, unchanged, in its base: not a new item but a
+    re-creation of one that someone else removed (the lost update of race R4)."""
+    op = log.ops.get(rec.created_by) if rec.created_by else None
+    push = log.pushes.get(op.push_id) if op and op.push_id else None
+    if push is None or push.base is None:
+        return False
+    before = _by_id(push.base).get(rec.item.id)
+    return before is not None and _by_id(push.desired).get(rec.item.id) == before
+
+
+def _compare(mirror: list[Item], server: list[Item]) -> list[Violation]:
+    found: list[Violation] = []
+    mirror_ids, server_ids = [i.id for i in mirror], [i.id for i in server]
+    for extra in sorted(set(mirror_ids) - set(server_ids)):
+        found.append(Violation(Invariant.CONVERGENCE, extra, "in the mirror, not on the server"))
+    for missing in sorted(set(server_ids) - set(mirror_ids)):
+        found.append(Violation(Invariant.CONVERGENCE, missing, "on the server, not in the mirror"))
+    if not found and mirror_ids != server_ids:
+        found.append(Violation(Invariant.CONVERGENCE, None, "mirror order differs from server"))
+    server_by_id = _by_id(server)
+    for item in mirror:
+        other = server_by_id.get(item.id)
+        if other is not None and other != item:
+            found.append(
+                Violation(Invariant.CONVERGENCE, item.id, f"content differs: {item!r} vs {other!r}")
+            )
+    return found
+
+
+# -- invariant 5: every operation resolves exactly once --------------------------------
+
+
+def check_resolutions(log: CheckLog, *, max_seconds: float | None = None) -> list[Violation]:
+    """At quiet: each op has one final resolution (an ``unknown`` may precede it, once),
+    none resolves twice, none is resolved that was never sent, all within the bound."""
+    found: list[Violation] = []
+    by_op: dict[str, list[str]] = defaultdict(list)
+    for res in log.resolutions:
+        op = log.ops.get(res.event_id)
+        if op is None:
+            found.append(_unresolved(res.event_id, "resolved but never sent"))
+            continue
+        by_op[res.event_id].append(res.status)
+        if max_seconds is not None and res.at - op.sent_at > max_seconds:
+            found.append(_unresolved(res.event_id, f"resolved after {res.at - op.sent_at:.3f}s"))
+    for event_id in log.ops:
+        statuses = by_op.get(event_id, [])
+        finals = [s for s in statuses if s != "unknown"]
+        if not finals:
+            found.append(_unresolved(event_id, "never resolved" if not statuses else "unsettled"))
+        elif len(finals) > 1:
+            found.append(_unresolved(event_id, f"resolved {len(finals)} times: {finals}"))
+        elif statuses.count("unknown") > 1 or (statuses[0] != "unknown" and len(statuses) > 1):
+            found.append(_unresolved(event_id, f"resolution sequence {statuses}"))
+    return found
+
+
+def _unresolved(event_id: str, why: str) -> Violation:
+    return Violation(Invariant.RESOLVES_ONCE, None, f"operation {event_id!r} {why}")
+
+
+# -- invariant 6: idempotence ----------------------------------------------------------
+
+
+def check_idempotence(log: CheckLog) -> list[Violation]:
+    """A push of a context equal to the current one sends nothing."""
+    found: list[Violation] = []
+    for push in log.pushes.values():
+        if push.current is None or list(push.current) != list(push.desired):
+            continue
+        sent = [op.event_id for op in log.ops_of_push(push.push_id)]
+        if sent:
+            found.append(
+                Violation(
+                    Invariant.IDEMPOTENCE,
+                    None,
+                    f"push {push.push_id!r} of an unchanged context sent {sent}",
+                )
+            )
+    return found
+
+
+# -- invariant 7: lossless reconnect ---------------------------------------------------
+
+
+def normalize_for_restore(entries: Sequence[DropEntry]) -> tuple[list[Item], list[str]]:
+    """N(projected state): what a restored server must hold, and the user audio lost.
+
+    Complete messages stay; calls stay with their outputs (a complete call without an
+    output stays; its output follows later); partial items go, and outputs of calls that
+    went; assistant audio becomes its transcript, cut for a truncated turn to
+    ``len(transcript) * audio_end_ms // audio_total_ms`` characters and marked
+    interrupted; user audio becomes its transcript, or is lost when it has none.
+    """
+    kept: list[Item] = []
+    lost: list[str] = []
+    dropped_calls: set[str] = set()
+    for entry in entries:
+        item = entry.item
+        if isinstance(item, FunctionCall):
+            if entry.partial:
+                dropped_calls.add(item.call_id)
+            else:
+                kept.append(item)
+        elif isinstance(item, FunctionCallOutput):
+            if item.call_id not in dropped_calls:
+                kept.append(item)
+        elif entry.partial:
+            continue
+        elif not item.audio:
+            kept.append(item)
+        elif item.content is None:
+            lost.append(item.id)
+        else:
+            kept.append(_as_text(item, entry))
+    return kept, lost
+
+
+def _as_text(item: Message, entry: DropEntry) -> Message:
+    text = item.text
+    interrupted = item.interrupted
+    if entry.audio_end_ms is not None and entry.audio_total_ms:
+        cut = len(text) * min(entry.audio_end_ms, entry.audio_total_ms) // entry.audio_total_ms
+        text, interrupted = text[:cut], True
+    return replace(item, content=text, audio=False, audio_ms=None, interrupted=interrupted)
+
+
+def check_restore(
+    store: ConversationStore, at_drop: Sequence[DropEntry], reported_lost: Iterable[str]
+) -> list[Violation]:
+    """After a reconnect's restore: server == N(projected at the drop), and the loss
+    report names exactly the user audio that had no transcript."""
+    expected, lost = normalize_for_restore(at_drop)
+    found = [
+        replace(v, invariant=Invariant.LOSSLESS_RECONNECT)
+        for v in _compare(expected, store.items())
+    ]
+    reported = sorted(set(reported_lost))
+    if reported != sorted(lost):
+        found.append(
+            Violation(
+                Invariant.LOSSLESS_RECONNECT,
+                None,
+                f"loss report {reported} differs from the lost user audio {sorted(lost)}",
+            )
+        )
+    return found
+
+
+# -- together --------------------------------------------------------------------------
+
+
+def check_transition(store: ConversationStore, since: int = 0) -> list[Violation]:
+    """The invariants that hold on every store transition (2 and 4)."""
+    return check_anchors(store, since) + check_pairs(store)
+
+
+def check_quiet(
+    store: ConversationStore,
+    log: CheckLog,
+    mirror: Sequence[Item] | None = None,
+    *,
+    max_seconds: float | None = None,
+) -> list[Violation]:
+    """Every invariant that must hold at quiet (7 is checked after each restore)."""
+    return (
+        check_no_lost_item(store, log)
+        + check_transition(store)
+        + check_convergence(store, log, mirror)
+        + check_resolutions(log, max_seconds=max_seconds)
+        + check_idempotence(log)
+    )

@@ -1,0 +1,129 @@
+"""What a checker needs to know besides the server's store: the decisions behind operations.
+
+Whoever drives a session (a test, the demo, the stress run, a replay) records here each
+push (its base and desired context), each operation sent (its ``event_id`` and the
+decision it came from), each resolution of an operation, and each tool report. Positions
+in time are the store's transition counter at that moment, so records from the client
+side and the server side can be ordered against each other in-process.
+
+Strategies record their decisions truthfully, the naive one included: the checker does
+not trust a reason, it verifies it against the push and the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal
+
+from accord.items import Item
+
+
+class DeleteReason(Enum):
+    """The allowed sources of a delete (shared/DESIGN.md, invariant 1)."""
+
+    PUSH = "push"  # the push's base held the item and its desired did not
+    PAIR_CASCADE = "pair_cascade"  # the call or output paired with such an item
+    REWRITE = "rewrite"  # the delete half of a rewrite of an item the writer changed
+    REPLACE = "replace"  # an explicit replace (never of an item in flight)
+    INTERRUPTION = "interruption"  # an assistant item nothing of which was played
+    ABANDON = "abandon"  # a never-started call after its response ended
+
+
+OpKind = Literal["create", "delete", "truncate", "response.create", "response.cancel", "other"]
+Status = Literal["success", "error", "failure", "unknown"]
+ToolEvent = Literal["started", "finished", "abandoned"]
+
+
+@dataclass(frozen=True, slots=True)
+class PushRecord:
+    """One ``update_chat_ctx``: what the writer had seen and what it wants.
+
+    ``base`` is None for a context built from scratch. ``current`` is the writer-side
+    view of the conversation when it pushed (used to check that pushing an unchanged
+    context sends nothing); None when unknown.
+    """
+
+    push_id: str
+    base: tuple[Item, ...] | None
+    desired: tuple[Item, ...]
+    at_transition: int
+    current: tuple[Item, ...] | None = None
+    explicit_replace: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OpRecord:
+    """One client operation sent, with the decision it came from."""
+
+    event_id: str
+    kind: OpKind
+    at_transition: int
+    sent_at: float = 0.0
+    item_id: str | None = None
+    push_id: str | None = None
+    reason: DeleteReason | None = None
+    partner_of: str | None = None  # PAIR_CASCADE: the removed item whose pair this is
+    played_ms: int | None = None  # INTERRUPTION: how much of the item was played
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """How an operation ended. ``unknown`` (a timeout on a live socket) must be settled."""
+
+    event_id: str
+    status: Status
+    at: float = 0.0
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolReport:
+    call_id: str
+    event: ToolEvent
+    at_transition: int
+
+
+@dataclass(frozen=True, slots=True)
+class DropEntry:
+    """One item of the projected state at a disconnect, for the restore check.
+
+    ``partial``: still being generated at the drop (unfinished arguments, a partial
+    assistant message). For truncated assistant audio, ``audio_end_ms`` is the truncation
+    point and ``audio_total_ms`` the full length; ``item.content`` is the full transcript.
+    """
+
+    item: Item
+    partial: bool = False
+    audio_end_ms: int | None = None
+    audio_total_ms: int | None = None
+
+
+@dataclass
+class CheckLog:
+    """The operation log, the resolution log, the push log and the tool log together."""
+
+    pushes: dict[str, PushRecord] = field(default_factory=dict)
+    ops: dict[str, OpRecord] = field(default_factory=dict)
+    resolutions: list[Resolution] = field(default_factory=list)
+    tool_reports: list[ToolReport] = field(default_factory=list)
+
+    def push(self, record: PushRecord) -> None:
+        if record.push_id in self.pushes:
+            raise ValueError(f"push {record.push_id!r} recorded twice")
+        self.pushes[record.push_id] = record
+
+    def op(self, record: OpRecord) -> None:
+        if record.event_id in self.ops:
+            raise ValueError(f"operation {record.event_id!r} recorded twice")
+        self.ops[record.event_id] = record
+
+    def resolve(self, resolution: Resolution) -> None:
+        self.resolutions.append(resolution)
+
+    def tool(self, report: ToolReport) -> None:
+        self.tool_reports.append(report)
+
+    def ops_of_push(self, push_id: str) -> Iterable[OpRecord]:
+        return (op for op in self.ops.values() if op.push_id == push_id)

@@ -1,0 +1,408 @@
+"""The server's conversation semantics as a pure class: the reference everything is judged by.
+
+:class:`ConversationStore` is what the Realtime server holds for one session: an ordered
+list of items, edited by client operations (create, delete, retrieve, truncate) and by the
+server itself (response output, committed user audio, transcripts). It is written from
+shared/PROTOCOL-NOTES.md alone and shares no code with the engine's mirror, so comparing
+the two compares two independent implementations.
+
+It also keeps what a checker needs and the real server never shows: per-item provenance
+(who created each item, which operation deleted it, whether it was in flight then) and a
+log of every create's anchor. No I/O, no clock; the simulator server wraps it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from enum import Enum
+
+from accord.ids import IdGenerator, MAX_ID_LENGTH, is_wire_safe
+from accord.items import FunctionCall, FunctionCallOutput, Item, Message
+from accord.sim import errors
+from accord.sim.errors import ServerError
+
+ROOT = "root"
+
+
+class Creator(Enum):
+    """Who put an item in the conversation."""
+
+    CLIENT = "client"
+    RESPONSE = "response"  # a response's output item
+    USER_AUDIO = "user_audio"  # committed input audio
+
+
+@dataclass(slots=True)
+class ItemRecord:
+    """One incarnation of an item id, alive or deleted, with its history."""
+
+    seq: int  # unique per incarnation, in creation order
+    created_at: int  # the store transition that created it
+    item: Item
+    creator: Creator
+    created_by: str | None  # client event_id, or response id, or None
+    response_id: str | None = None
+    audio_total_ms: int | None = None  # assistant audio length before any truncation
+    transcript_pending: bool = False  # user audio whose transcript has not arrived
+    deleted_by: str | None = None  # the client event_id of the delete
+    deleted_at: int | None = None  # the store transition that deleted it
+    deleted_in_flight: bool = False
+    pred_at_delete: ItemRecord | None = None  # what stood before it when it was deleted
+    alive: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CreateAttempt:
+    """A create the store processed: the anchor it named and whether that anchor existed."""
+
+    transition: int
+    event_id: str | None
+    item_id: str | None
+    previous_item_id: str | None  # as sent: None = unset (append), "root", or an id
+    anchor_existed: bool
+    error: ServerError | None
+
+
+# -- outcomes: what the server reports for each operation -----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    """``conversation.item.added`` (then ``.done``): ``previous_item_id`` None when first."""
+
+    item: Item
+    previous_item_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Truncated:
+    item_id: str
+    content_index: int
+    audio_end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieved:
+    item: Item
+
+
+@dataclass(frozen=True, slots=True)
+class Transcribed:
+    """``conversation.item.input_audio_transcription.completed`` for a live item."""
+
+    item_id: str
+    transcript: str
+
+
+Outcome = Added | Deleted | Truncated | Retrieved | Transcribed | ServerError
+
+
+@dataclass(slots=True)
+class StoreConfig:
+    """Behaviours not confirmed on the real API, as switches with the default used.
+
+    ``reuse_deleted_ids``: assumed True (clients re-create items under a deleted id, as
+    LiveKit does for edits, and no error has been reported for it).
+    """
+
+    reuse_deleted_ids: bool = True
+
+
+@dataclass
+class ConversationStore:
+    """One session's server-side conversation."""
+
+    config: StoreConfig = field(default_factory=StoreConfig)
+    id_seed: int | None = 0
+    _order: list[ItemRecord] = field(default_factory=list)
+    _live: dict[str, ItemRecord] = field(default_factory=dict)
+    _all: list[ItemRecord] = field(default_factory=list)
+    _seen_ids: set[str] = field(default_factory=set)
+    _done_responses: set[str] = field(default_factory=set)
+    creates: list[CreateAttempt] = field(default_factory=list)
+    transitions: int = 0
+    _ids: IdGenerator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._ids = IdGenerator(self.id_seed, prefix="item")
+
+    # -- reading ------------------------------------------------------------------------
+
+    def items(self) -> list[Item]:
+        """The live conversation, in order."""
+        return [rec.item for rec in self._order]
+
+    def ids(self) -> list[str]:
+        return [rec.item.id for rec in self._order]
+
+    def get(self, item_id: str) -> Item | None:
+        rec = self._live.get(item_id)
+        return None if rec is None else rec.item
+
+    def record(self, item_id: str) -> ItemRecord | None:
+        """The live record of ``item_id``, or its latest deleted incarnation."""
+        rec = self._live.get(item_id)
+        if rec is not None:
+            return rec
+        for old in reversed(self._all):
+            if old.item.id == item_id:
+                return old
+        return None
+
+    def history(self) -> Iterator[ItemRecord]:
+        """Every incarnation ever created, alive or deleted, in creation order."""
+        return iter(list(self._all))
+
+    def is_in_flight(self, item_id: str) -> bool:
+        """In flight as the server sees it: its response still running, or user audio
+        still awaiting its transcript."""
+        rec = self._live.get(item_id)
+        return rec is not None and self._in_flight(rec)
+
+    def _in_flight(self, rec: ItemRecord) -> bool:
+        if rec.transcript_pending:
+            return True
+        return rec.response_id is not None and rec.response_id not in self._done_responses
+
+    def last_id(self) -> str | None:
+        return self._order[-1].item.id if self._order else None
+
+    # -- client operations --------------------------------------------------------------
+
+    def create(
+        self,
+        item: Item | None,
+        previous_item_id: str | None = None,
+        *,
+        event_id: str | None = None,
+        item_id_missing: bool = False,
+    ) -> Added | ServerError:
+        """``conversation.item.create``: anchor unset (append), ``"root"`` or an id.
+
+        ``item_id_missing``: the client sent no id; the server assigns one.
+        """
+        self.transitions += 1
+        anchor_ok = previous_item_id in (None, ROOT) or previous_item_id in self._live
+        outcome = self._create(item, previous_item_id, event_id, item_id_missing, anchor_ok)
+        self.creates.append(
+            CreateAttempt(
+                transition=self.transitions,
+                event_id=event_id,
+                item_id=None if item is None else item.id,
+                previous_item_id=previous_item_id,
+                anchor_existed=anchor_ok,
+                error=outcome if isinstance(outcome, ServerError) else None,
+            )
+        )
+        return outcome
+
+    def _create(
+        self,
+        item: Item | None,
+        previous_item_id: str | None,
+        event_id: str | None,
+        item_id_missing: bool,
+        anchor_ok: bool,
+    ) -> Added | ServerError:
+        if item is None:
+            raise ValueError("create needs an item")
+        if item_id_missing:
+            item = replace(item, id=self._ids.new())
+        refused = self._check_ids(item, event_id)
+        if refused is not None:
+            return refused
+        if item.id in self._live or (
+            not self.config.reuse_deleted_ids and item.id in self._seen_ids
+        ):
+            return errors.duplicate_item_id(item.id, event_id)
+        if not anchor_ok:
+            assert previous_item_id is not None
+            return errors.unknown_previous_item(previous_item_id, event_id)
+        if isinstance(item, FunctionCallOutput) and not self._has_call(item.call_id):
+            return errors.invalid_tool_call_id(item.call_id, event_id)
+        if previous_item_id is None:
+            at = len(self._order)
+        elif previous_item_id == ROOT:
+            at = 0
+        else:
+            at = self._position(previous_item_id) + 1
+        rec = self._insert(at, item, Creator.CLIENT, event_id)
+        return self._added(rec)
+
+    def _check_ids(self, item: Item, event_id: str | None) -> ServerError | None:
+        fields = [("item.id", item.id)]
+        if isinstance(item, FunctionCall | FunctionCallOutput):
+            fields.append(("item.call_id", item.call_id))
+        for param, value in fields:
+            if len(value) > MAX_ID_LENGTH:
+                return errors.id_too_long(param, len(value), event_id)
+            if not is_wire_safe(value):
+                return errors.id_bad_pattern(param, event_id)
+        return None
+
+    def delete(self, item_id: str, *, event_id: str | None = None) -> Deleted | ServerError:
+        """``conversation.item.delete``. Deleting a call leaves its output (the server does
+        not cascade); the pairs invariant is the client's to keep."""
+        self.transitions += 1
+        rec = self._live.get(item_id)
+        if rec is None:
+            return errors.unknown_item_delete(item_id, event_id)
+        rec.deleted_in_flight = self._in_flight(rec)
+        rec.deleted_by = event_id
+        rec.deleted_at = self.transitions
+        rec.alive = False
+        at = self._position(item_id)
+        rec.pred_at_delete = self._order[at - 1] if at > 0 else None
+        del self._order[at]
+        del self._live[item_id]
+        return Deleted(item_id)
+
+    def retrieve(self, item_id: str, *, event_id: str | None = None) -> Retrieved | ServerError:
+        """``conversation.item.retrieve``: a snapshot of the item as it is now."""
+        rec = self._live.get(item_id)
+        if rec is None:
+            return errors.unknown_item_retrieve(item_id, event_id)
+        return Retrieved(rec.item)
+
+    def truncate(
+        self,
+        item_id: str,
+        content_index: int,
+        audio_end_ms: int,
+        *,
+        event_id: str | None = None,
+    ) -> Truncated | ServerError:
+        """``conversation.item.truncate``: assistant audio only, within its length.
+
+        The server drops the truncated item's transcript (documented), so the item keeps
+        its audio up to ``audio_end_ms`` and no text.
+        """
+        self.transitions += 1
+        rec = self._live.get(item_id)
+        if rec is None:
+            return errors.unknown_item_truncate(item_id, event_id)
+        item = rec.item
+        if not (isinstance(item, Message) and item.role == "assistant" and item.audio):
+            return errors.truncate_not_audio(event_id)
+        if content_index != 0:
+            return errors.truncate_not_audio(event_id)
+        audio_ms = item.audio_ms or 0
+        if audio_end_ms > audio_ms or audio_end_ms < 0:
+            return errors.truncate_past_audio(audio_ms, audio_end_ms, event_id)
+        rec.item = replace(item, content="", audio_ms=audio_end_ms)
+        return Truncated(item_id, content_index, audio_end_ms)
+
+    # -- server-side changes ------------------------------------------------------------
+
+    def add_output_item(
+        self, item: Item, response_id: str, *, after: str | None = None
+    ) -> Added:
+        """A response's output item, placed after the current last item.
+
+        ``after`` places it elsewhere: the simulator uses it to reproduce the server
+        anchoring an item on one a client just deleted (race R6): then the item goes
+        after that item's surviving predecessor.
+        """
+        self.transitions += 1
+        at = len(self._order) if after is None else self._position_after_maybe_deleted(after)
+        rec = self._insert(at, item, Creator.RESPONSE, response_id, response_id=response_id)
+        if isinstance(item, Message) and item.role == "assistant" and item.audio:
+            rec.audio_total_ms = item.audio_ms
+        return self._added(rec)
+
+    def add_user_audio(self, item_id: str | None = None) -> Added:
+        """Committed input audio: a user item with no transcript yet, appended."""
+        self.transitions += 1
+        item = Message(id=item_id or self._ids.new(), role="user", content=None, audio=True)
+        rec = self._insert(len(self._order), item, Creator.USER_AUDIO, None)
+        rec.transcript_pending = True
+        return self._added(rec)
+
+    def update_output_item(self, item: Item) -> bool:
+        """A streaming response's item grows (text, audio, arguments). False when deleted."""
+        self.transitions += 1
+        rec = self._live.get(item.id)
+        if rec is None:
+            return False
+        rec.item = item
+        if isinstance(item, Message) and item.audio and item.role == "assistant":
+            rec.audio_total_ms = item.audio_ms
+        return True
+
+    def complete_transcript(self, item_id: str, transcript: str | None) -> Transcribed | None:
+        """A transcription finished (``transcript``) or failed (None). A transcript for a
+        deleted item is dropped: it never resurrects the item (race R17)."""
+        self.transitions += 1
+        rec = self._live.get(item_id)
+        if rec is None:
+            for old in self._all:
+                if old.item.id == item_id:
+                    old.transcript_pending = False
+            return None
+        rec.transcript_pending = False
+        if transcript is None or not isinstance(rec.item, Message):
+            return None
+        rec.item = replace(rec.item, content=transcript)
+        return Transcribed(item_id, transcript)
+
+    def finish_response(self, response_id: str) -> None:
+        """``response.done`` was sent: its items are no longer in flight."""
+        self.transitions += 1
+        self._done_responses.add(response_id)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _has_call(self, call_id: str) -> bool:
+        return any(
+            isinstance(rec.item, FunctionCall) and rec.item.call_id == call_id
+            for rec in self._order
+        )
+
+    def _position(self, item_id: str) -> int:
+        target = self._live[item_id]
+        for i, rec in enumerate(self._order):
+            if rec is target:
+                return i
+        raise AssertionError(f"live item {item_id!r} missing from the order")
+
+    def _position_after_maybe_deleted(self, item_id: str) -> int:
+        """Index right after ``item_id``, or after its surviving predecessor if deleted:
+        follow each deleted item to the item that stood before it when it was deleted."""
+        rec = self._live.get(item_id) or self.record(item_id)
+        while rec is not None and not rec.alive:
+            rec = rec.pred_at_delete
+        return 0 if rec is None else self._position(rec.item.id) + 1
+
+    def _insert(
+        self,
+        at: int,
+        item: Item,
+        creator: Creator,
+        created_by: str | None,
+        *,
+        response_id: str | None = None,
+    ) -> ItemRecord:
+        rec = ItemRecord(
+            seq=len(self._all),
+            created_at=self.transitions,
+            item=item,
+            creator=creator,
+            created_by=created_by,
+            response_id=response_id,
+        )
+        self._order.insert(at, rec)
+        self._live[item.id] = rec
+        self._all.append(rec)
+        self._seen_ids.add(item.id)
+        return rec
+
+    def _added(self, rec: ItemRecord) -> Added:
+        i = self._position(rec.item.id)
+        prev = self._order[i - 1].item.id if i > 0 else None
+        return Added(rec.item, prev)

@@ -1,0 +1,54 @@
+"""The console script: every subcommand is wired; the interim demo shows R1's loss."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from accord.cli.main import app
+from accord.explore.checker import Invariant
+from accord.explore.walkthrough import play_r1
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["demo"], ["sim", "serve"], ["chat"], ["stress"], ["explore"], ["bench", "diff"], ["replay"]],
+)
+def test_every_subcommand_has_help(args: list[str]) -> None:
+    result = runner.invoke(app, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("args", [["sim", "serve"], ["chat"], ["stress"], ["explore"]])
+def test_unbuilt_subcommands_refuse_clearly(args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "not available yet" in result.output
+
+
+def test_demo_shows_r1_with_the_naive_strategy() -> None:
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "delete fc1" in result.output and "invalid_tool_call_id" in result.output
+
+
+def test_r1_walkthrough_breaks_the_invariants_the_catalogue_names() -> None:
+    result = play_r1("naive")
+    broken = {(v.invariant, v.item_id) for v in result.violations}
+    assert (Invariant.NO_LOST_ITEM, "fc1") in broken
+    assert (Invariant.NO_DANGLING_ANCHOR, "u2") in broken
+    assert (Invariant.CONVERGENCE, "fc1") in broken
+    assert [i.id for i in result.server] == ["a0", "u1"]
+    assert any("invalid_tool_call_id" in s.outcome for s in result.steps)
+
+
+def test_bench_diff_quick_json() -> None:
+    result = runner.invoke(app, ["bench", "diff", "--quick", "--json", "--repeat", "1"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [r["n"] for r in data["results"]] == [100, 1000]
+    assert all(r["best_ms"] > 0 and r["removed"] > 0 for r in data["results"])
