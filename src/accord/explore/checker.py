@@ -99,9 +99,13 @@ def _unjustified(store: ConversationStore, log: CheckLog, op: OpRecord, rec: Ite
     push = log.pushes.get(op.push_id) if op.push_id else None
     if reason is None:
         return "delete recorded without a reason"
-    if reason in (DeleteReason.PUSH, DeleteReason.REWRITE, DeleteReason.PAIR_CASCADE) and (
-        push is None or push.base is None
-    ):
+    with_push = (
+        DeleteReason.PUSH,
+        DeleteReason.REWRITE,
+        DeleteReason.MOVE,
+        DeleteReason.PAIR_CASCADE,
+    )
+    if reason in with_push and (push is None or push.base is None):
         return f"{reason.value} delete without a push that carries a base"
     if reason is DeleteReason.PUSH:
         assert push is not None
@@ -117,6 +121,11 @@ def _unjustified(store: ConversationStore, log: CheckLog, op: OpRecord, rec: Ite
             return "rewritten by a writer whose base never held it"
         if after is None or after == before:
             return "rewrite delete for an item the writer did not change"
+        return ""
+    if reason is DeleteReason.MOVE:
+        assert push is not None
+        if item_id not in _ids(push.base) or item_id not in _ids(push.desired):
+            return "moved by a writer whose base or desired did not hold it"
         return ""
     if reason is DeleteReason.PAIR_CASCADE:
         assert push is not None
@@ -229,6 +238,7 @@ def intended_removals(store: ConversationStore, log: CheckLog) -> dict[str, int]
             and op.reason
             in (
                 DeleteReason.REPLACE,
+                DeleteReason.MOVE,
                 DeleteReason.INTERRUPTION,
                 DeleteReason.ABANDON,
             )

@@ -14,21 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Literal
 
 from accord.items import Item
+from accord.provenance import DeleteReason
 
-
-class DeleteReason(Enum):
-    """The allowed sources of a delete (shared/DESIGN.md, invariant 1)."""
-
-    PUSH = "push"  # the push's base held the item and its desired did not
-    PAIR_CASCADE = "pair_cascade"  # the call or output paired with such an item
-    REWRITE = "rewrite"  # the delete half of a rewrite of an item the writer changed
-    REPLACE = "replace"  # an explicit replace (never of an item in flight)
-    INTERRUPTION = "interruption"  # an assistant item nothing of which was played
-    ABANDON = "abandon"  # a never-started call after its response ended
+__all__ = [
+    "CheckLog",
+    "DeleteReason",
+    "DropEntry",
+    "OpRecord",
+    "PushRecord",
+    "Resolution",
+    "ToolReport",
+]
 
 
 OpKind = Literal["create", "delete", "truncate", "response.create", "response.cancel", "other"]

@@ -1,0 +1,7 @@
+"""The sans-I/O sync engine (shared/DESIGN.md, "Architecture")."""
+
+from accord.engine.engine import EngineConfig, SyncEngine
+from accord.engine.merge import Rules
+from accord.engine.scheduler import Capabilities
+
+__all__ = ["Capabilities", "EngineConfig", "Rules", "SyncEngine"]

@@ -1,0 +1,255 @@
+"""Every input the engine consumes and every effect it returns, in one place.
+
+Like h11's ``_events.py``: small frozen classes, complete on construction. Server inputs
+are wire-independent (``accord.protocol`` translates the wire into them), so the engine
+never sees event names or raw dicts. Effects are either client operations to send
+(:class:`ClientOp`) or notices for the application.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from accord.items import FunctionCall, Item
+from accord.provenance import DeleteReason
+
+ResponseStatus = Literal["completed", "cancelled", "incomplete", "failed"]
+
+# -- server inputs ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ItemAdded:
+    """``conversation.item.added``: an item is on the server after ``previous_item_id``."""
+
+    item: Item
+    previous_item_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemUpdated:
+    """Server-side content: streamed text, audio or arguments; ``done`` for
+    ``conversation.item.done`` / ``response.output_item.done`` (the item is complete)."""
+
+    item: Item
+    done: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDeleted:
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemTruncated:
+    item_id: str
+    audio_end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptDone:
+    """Input transcription ``.completed`` (``transcript``) or ``.failed`` (None)."""
+
+    item_id: str
+    transcript: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseCreated:
+    """``response.created``; ``out_of_band`` when ``conversation`` is ``"none"``."""
+
+    response_id: str
+    out_of_band: bool = False
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputItemAdded:
+    """``response.output_item.added``: which response an item belongs to."""
+
+    response_id: str
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseDone:
+    response_id: str
+    status: ResponseStatus = "completed"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerError:
+    """An ``error`` event; ``event_id`` is the client event it answers, when known."""
+
+    code: str | None
+    message: str
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUpdated:
+    event_id: str | None = None
+
+
+ServerInput = (
+    ItemAdded
+    | ItemUpdated
+    | ItemDeleted
+    | ItemTruncated
+    | TranscriptDone
+    | ResponseCreated
+    | OutputItemAdded
+    | ResponseDone
+    | ServerError
+    | SessionUpdated
+)
+
+# -- client operations (effects to send) -----------------------------------------------
+
+
+ROOT = "root"
+
+
+@dataclass(frozen=True, slots=True)
+class CreateItem:
+    """``conversation.item.create``: ``previous_item_id`` an id, ``"root"`` for the start,
+    or None (unset: append) for providers that cannot insert at an anchor."""
+
+    event_id: str
+    item: Item
+    previous_item_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteItem:
+    event_id: str
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TruncateItem:
+    event_id: str
+    item_id: str
+    audio_end_ms: int
+    content_index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CreateResponse:
+    """``response.create``; ``metadata`` carries the engine's tag so it can be matched."""
+
+    event_id: str
+    out_of_band: bool = False
+    instructions: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    input_items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResponse:
+    event_id: str
+    response_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateSession:
+    """``session.update`` of turn detection only: off during a restore, then back on."""
+
+    event_id: str
+    server_vad: bool
+
+
+ClientOp = CreateItem | DeleteItem | TruncateItem | CreateResponse | CancelResponse | UpdateSession
+
+# -- notices for the application -------------------------------------------------------
+
+Resolution = Literal["success", "error", "failure", "unknown", "moot"]
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send ``op`` now. The rest says which decision it came from (for the log)."""
+
+    op: ClientOp
+    reason: DeleteReason | None = None
+    push_id: str | None = None
+    partner_of: str | None = None
+    played_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpResolved:
+    event_id: str
+    status: Resolution
+    code: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PushReport:
+    """What one push did: shared/DESIGN.md's report of ``update_chat_ctx``.
+
+    ``sent``: event ids of the operations it caused; ``deferred``: ids of items whose
+    delete waits for them to land; ``failed``: (item id, why); ``aliased``: old -> new
+    ids of rewrites; ``notes``: decisions worth knowing (edit lost to a delete, a move
+    refused, deletions a push without base would have made).
+    """
+
+    push_id: str
+    sent: tuple[str, ...] = ()
+    deferred: tuple[str, ...] = ()
+    failed: tuple[tuple[str, str], ...] = ()
+    aliased: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PushDone:
+    report: PushReport
+
+
+@dataclass(frozen=True, slots=True)
+class CallReady:
+    """A function call is complete on the server: the application may run its tool."""
+
+    call: FunctionCall
+    response_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallAbandoned:
+    """A call of a cancelled or incomplete response that never started was abandoned."""
+
+    call_id: str
+    deleted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CallOrphaned:
+    """A call of a cancelled or incomplete response never started: no longer in flight;
+    the runner should abandon it (``tool_abandoned``)."""
+
+    call_id: str
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreDone:
+    """A reconnect's restore was acknowledged; ``lost`` names user audio never
+    transcribed, which cannot be restored."""
+
+    restored: int
+    lost: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Anything else worth logging: a late insert re-anchored, an ignored transcript."""
+
+    text: str
+
+
+Effect = (
+    Send | OpResolved | PushDone | CallReady | CallAbandoned | CallOrphaned | RestoreDone | Notice
+)

@@ -1,0 +1,170 @@
+"""The server's conversation as the client knows it from acknowledgements.
+
+A doubly linked list keyed by id: insert-after and delete are O(1), and a deleted item
+leaves a tombstone that remembers what stood before it. The server has been seen to send
+``conversation.item.added`` anchored on an item it confirmed deleted a moment earlier
+(race R6); such an item lands after the deleted item's surviving predecessor, reported,
+never dropped. An anchor the mirror never knew at all is placed at the end and reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from accord.items import Item
+
+
+@dataclass(slots=True)
+class _Node:
+    item: Item
+    prev: _Node | None = None
+    next: _Node | None = None
+    alive: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where an added item landed and whether its anchor had to be resolved."""
+
+    previous_item_id: str | None
+    anchor_was_deleted: bool = False
+    anchor_was_unknown: bool = False
+
+
+class Mirror:
+    """Ordered, indexed by id, with tombstones for deleted ids."""
+
+    def __init__(self) -> None:
+        self._head: _Node | None = None
+        self._tail: _Node | None = None
+        self._live: dict[str, _Node] = {}
+        self._dead: dict[str, _Node] = {}
+
+    # -- reading ------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._live
+
+    def __iter__(self) -> Iterator[Item]:
+        node = self._head
+        while node is not None:
+            yield node.item
+            node = node.next
+
+    def items(self) -> list[Item]:
+        return list(self)
+
+    def ids(self) -> list[str]:
+        return [item.id for item in self]
+
+    def get(self, item_id: str) -> Item | None:
+        node = self._live.get(item_id)
+        return None if node is None else node.item
+
+    def was_deleted(self, item_id: str) -> bool:
+        return item_id in self._dead and item_id not in self._live
+
+    def previous_id(self, item_id: str) -> str | None:
+        node = self._live[item_id].prev
+        return None if node is None else node.item.id
+
+    def next_id(self, item_id: str | None) -> str | None:
+        """The id after ``item_id`` (None: the first item)."""
+        node = self._head if item_id is None else self._live[item_id].next
+        return None if node is None else node.item.id
+
+    def surviving_predecessor(self, item_id: str) -> str | None:
+        """For a deleted id, the live item that stood before it (following tombstones);
+        for a live id, its predecessor. None: the start (or an unknown id)."""
+        node = self._live.get(item_id) or self._dead.get(item_id)
+        if node is None:
+            return None
+        node = node.prev
+        while node is not None and not node.alive:
+            node = node.prev
+        return None if node is None else node.item.id
+
+    def last_id(self) -> str | None:
+        return None if self._tail is None else self._tail.item.id
+
+    # -- editing ------------------------------------------------------------------------
+
+    def add(self, item: Item, previous_item_id: str | None) -> Placement:
+        """Place an acknowledged item after ``previous_item_id`` (None: first).
+
+        A re-added live id (a duplicate ``added``) only updates the content in place.
+        """
+        existing = self._live.get(item.id)
+        if existing is not None:
+            existing.item = item
+            prev = existing.prev
+            return Placement(None if prev is None else prev.item.id)
+        anchor, placement = self._resolve_anchor(previous_item_id)
+        node = _Node(item)
+        self._link_after(anchor, node)
+        self._live[item.id] = node
+        self._dead.pop(item.id, None)
+        return placement
+
+    def _resolve_anchor(self, previous_item_id: str | None) -> tuple[_Node | None, Placement]:
+        if previous_item_id is None:
+            return None, Placement(None)
+        live = self._live.get(previous_item_id)
+        if live is not None:
+            return live, Placement(previous_item_id)
+        dead = self._dead.get(previous_item_id)
+        if dead is not None:
+            node = dead.prev
+            while node is not None and not node.alive:
+                node = node.prev
+            return node, Placement(None if node is None else node.item.id, anchor_was_deleted=True)
+        return self._tail, Placement(
+            None if self._tail is None else self._tail.item.id, anchor_was_unknown=True
+        )
+
+    def update(self, item: Item) -> bool:
+        """New content for a live item (a transcript, a truncation, streamed text)."""
+        node = self._live.get(item.id)
+        if node is None:
+            return False
+        node.item = item
+        return True
+
+    def delete(self, item_id: str) -> Item | None:
+        """Unlink ``item_id``; its tombstone keeps a link to its predecessor."""
+        node = self._live.pop(item_id, None)
+        if node is None:
+            return None
+        before, after = node.prev, node.next
+        if before is None:
+            self._head = after
+        else:
+            before.next = after
+        if after is None:
+            self._tail = before
+        else:
+            after.prev = before
+        node.alive = False
+        node.next = None  # the tombstone keeps only its predecessor link
+        self._dead[item_id] = node
+        return node.item
+
+    def clear(self) -> None:
+        """Forget everything (a new server session after a reconnect)."""
+        self.__init__()  # type: ignore[misc]
+
+    def _link_after(self, anchor: _Node | None, node: _Node) -> None:
+        after = self._head if anchor is None else anchor.next
+        node.prev, node.next = anchor, after
+        if anchor is None:
+            self._head = node
+        else:
+            anchor.next = node
+        if after is None:
+            self._tail = node
+        else:
+            after.prev = node

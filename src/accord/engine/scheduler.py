@@ -1,0 +1,225 @@
+"""When each planned operation may go: anchors, runs, pairs, deferrals, the response slot.
+
+shared/DESIGN.md, "Anchors", "Pairs", "In flight" and "Responses":
+- a create anchors only on an acknowledged item; a run of new items after one anchor is
+  sent in reverse, each on that same predecessor, so one round trip inserts them all;
+- an output waits until its call is acknowledged;
+- a delete of an item in flight (or of the tail while the in-band response runs) waits
+  until the item lands; a delete of an item not yet acknowledged waits for its ack;
+- a batch's creates go before its deletes;
+- the engine's own in-band ``response.create`` waits for a free slot and for every
+  create and delete to be acknowledged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from accord.engine.events import ROOT
+from accord.engine.ledger import Ledger, Op, OpState
+from accord.engine.merge import Rules
+from accord.engine.mirror import Mirror
+from accord.engine.responses import Responses
+from accord.items import FunctionCall, FunctionCallOutput
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What the provider's conversation API allows (OpenAI Realtime: everything)."""
+
+    can_delete: bool = True
+    can_insert_anchored: bool = True
+    can_truncate: bool = True
+
+
+@dataclass
+class Decision:
+    """What to send now, in order, and what resolves without sending."""
+
+    send: list[tuple[Op, str | None]] = field(default_factory=list)  # (op, previous id)
+    moot: list[Op] = field(default_factory=list)
+    newly_deferred: list[Op] = field(default_factory=list)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        ledger: Ledger,
+        mirror: Mirror,
+        responses: Responses,
+        rules: Rules,
+        capabilities: Capabilities,
+        in_flight: Callable[[str], bool],
+    ) -> None:
+        self.ledger = ledger
+        self.mirror = mirror
+        self.responses = responses
+        self.rules = rules
+        self.caps = capabilities
+        self.in_flight = in_flight
+
+    def decide(self) -> Decision:
+        decision = Decision()
+        waiting = [op for op in self.ledger.ops.values() if op.state is OpState.WAITING]
+        creates = self._creates([op for op in waiting if op.kind == "create"])
+        sending_creates = {op.event_id for op, _ in creates}
+        deletes = self._deletes(
+            [op for op in waiting if op.kind == "delete"], sending_creates, decision
+        )
+        if self.rules.creates_before_deletes:
+            decision.send.extend(creates)
+            decision.send.extend(deletes)
+        else:
+            decision.send.extend(deletes)
+            decision.send.extend(creates)
+        for op in waiting:
+            if op.kind == "truncate":
+                self._truncate(op, decision)
+            elif op.kind in ("cancel", "session"):
+                decision.send.append((op, None))
+        batch_sending = bool(creates or deletes)
+        for op in waiting:
+            if op.kind == "response" and self._response_ready(op, batch_sending, decision):
+                decision.send.append((op, None))
+                if op.response is not None and not op.response.out_of_band:
+                    batch_sending = True  # one in-band request per decision
+        return decision
+
+    # -- creates ------------------------------------------------------------------------
+
+    def _creates(self, ops: list[Op]) -> list[tuple[Op, str | None]]:
+        runs: dict[str, list[Op]] = {}  # run head's event id -> members in chain order
+        run_of: dict[str, str] = {}  # item id -> run head event id
+        prev_of_run: dict[str, str | None] = {}
+        for op in sorted(ops, key=lambda o: o.seq):
+            assert op.item is not None
+            if not self._pair_ready(op):
+                continue
+            if not self.rules.acked_anchors:
+                runs[op.event_id] = [op]
+                prev_of_run[op.event_id] = op.after if op.after is not None else ROOT
+                continue
+            anchor = self._anchor(op.after)
+            if anchor is _WAIT:
+                head = run_of.get(op.after or "")
+                if head is None:
+                    continue
+                runs[head].append(op)
+                run_of[op.item.id] = head
+                continue
+            runs[op.event_id] = [op]
+            run_of[op.item.id] = op.event_id
+            prev_of_run[op.event_id] = anchor if isinstance(anchor, str) else ROOT
+        out: list[tuple[Op, str | None]] = []
+        for head, members in runs.items():
+            prev = prev_of_run[head]
+            if not self.caps.can_insert_anchored:
+                prev = None
+            if self.rules.acked_anchors:
+                members = list(reversed(members))
+            out.extend((op, prev) for op in members)
+        return out
+
+    def _pair_ready(self, op: Op) -> bool:
+        item = op.item
+        if not (self.rules.pairs and isinstance(item, FunctionCallOutput)):
+            return True
+        return any(
+            isinstance(other, FunctionCall) and other.call_id == item.call_id
+            for other in self.mirror
+        )
+
+    def _anchor(self, after: str | None) -> str | None | object:
+        """The acknowledged id to anchor on (None: the start), or _WAIT."""
+        seen = 0
+        while after is not None and seen < 10_000:
+            seen += 1
+            if after in self.mirror:
+                if self._delete_in_transit(after):
+                    after = self.mirror.previous_id(after)  # R5: never anchor on it
+                    continue
+                return after
+            if self._open_create(after):
+                return _WAIT
+            after = self.mirror.surviving_predecessor(after)  # R6-style re-anchor
+        return None
+
+    def _delete_in_transit(self, item_id: str) -> bool:
+        op = self.ledger.find_open("delete", item_id)
+        return op is not None and op.state in (OpState.SENT, OpState.UNKNOWN)
+
+    def _open_create(self, item_id: str) -> bool:
+        for op in self.ledger.ops.values():
+            if op.open and op.kind == "create" and op.item is not None and op.item.id == item_id:
+                return True
+        return False
+
+    # -- deletes ------------------------------------------------------------------------
+
+    def _deletes(
+        self, ops: list[Op], sending_creates: set[str], decision: Decision
+    ) -> list[tuple[Op, str | None]]:
+        out: list[tuple[Op, str | None]] = []
+        blocked_pushes = {
+            op.push_id
+            for op in self.ledger.ops.values()
+            if op.kind == "create"
+            and op.state is OpState.WAITING
+            and op.event_id not in sending_creates
+            and op.push_id is not None
+        }
+        for op in ops:
+            assert op.item_id is not None
+            if op.item_id not in self.mirror:
+                if self._open_create(op.item_id):
+                    continue  # not landed yet: wait for its ack
+                decision.moot.append(op)  # already gone
+                continue
+            if self.rules.in_flight_deferral and (
+                self.in_flight(op.item_id) or self._tail_during_response(op.item_id)
+            ):
+                if not op.deferred:
+                    op.deferred = True
+                    decision.newly_deferred.append(op)
+                continue
+            if self.rules.creates_before_deletes and op.push_id in blocked_pushes:
+                continue
+            out.append((op, None))
+        return out
+
+    def _tail_during_response(self, item_id: str) -> bool:
+        """Deleting the tail while the in-band response runs would let its next item
+        anchor on a deleted one (race R6): wait for ``response.done``."""
+        if self.responses.active_id is None:
+            return False
+        nxt = self.mirror.next_id(item_id)
+        while nxt is not None:
+            if self.ledger.find_open("delete", nxt) is None:
+                return False
+            nxt = self.mirror.next_id(nxt)
+        return True
+
+    # -- truncates and responses --------------------------------------------------------
+
+    def _truncate(self, op: Op, decision: Decision) -> None:
+        assert op.item_id is not None
+        if op.item_id in self.mirror:
+            decision.send.append((op, None))
+        elif not self._open_create(op.item_id):
+            decision.moot.append(op)  # R15: truncate of a deleted item is moot
+
+    def _response_ready(self, op: Op, batch_sending: bool, decision: Decision) -> bool:
+        if op.response is not None and op.response.out_of_band:
+            return True
+        if not self.rules.response_slot:
+            return True
+        if batch_sending or self.responses.inband_busy():
+            return False
+        return not any(
+            o.open and o.kind in ("create", "delete") and o.state is not OpState.WAITING
+            for o in self.ledger.ops.values()
+        )
+
+
+_WAIT = object()
