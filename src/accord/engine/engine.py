@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from accord.engine import events as ev
-from accord.engine.ledger import Ledger, Op, OpState
+from accord.engine.ledger import Ledger, Op, OpKind, OpState
 from accord.engine.merge import MergeInput, Rules, merge
 from accord.engine.mirror import Mirror
 from accord.engine.responses import Responses
@@ -450,14 +450,41 @@ class SyncEngine:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _plan(self, kind: str, now: float, *, event_id: str | None = None, **fields: object) -> Op:
+    def _plan(
+        self,
+        kind: OpKind,
+        now: float,
+        *,
+        event_id: str | None = None,
+        push_id: str | None = None,
+        item: Item | None = None,
+        item_id: str | None = None,
+        after: str | None = None,
+        replaces: str | None = None,
+        reason: DeleteReason | None = None,
+        partner_of: str | None = None,
+        played_ms: int | None = None,
+        audio_end_ms: int | None = None,
+        response: ev.CreateResponse | None = None,
+        server_vad: bool | None = None,
+    ) -> Op:
         op = Op(
             event_id or self.ids.new("evt"),
             kind,
-            self.ledger.next_seq(),  # type: ignore[arg-type]
+            self.ledger.next_seq(),
+            push_id=push_id,
+            item=item,
+            item_id=item_id,
+            after=after,
+            replaces=replaces,
+            reason=reason,
+            partner_of=partner_of,
+            played_ms=played_ms,
+            audio_end_ms=audio_end_ms,
+            response=response,
+            server_vad=server_vad,
             planned_at=now,
-            **fields,
-        )  # type: ignore[arg-type]
+        )
         self.ledger.add(op)
         if op.push_id is not None:
             self.ledger.pushes[op.push_id].ops.append(op.event_id)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from accord.ids import IdGenerator, MAX_ID_LENGTH, is_wire_safe
+from accord.ids import MAX_ID_LENGTH, IdGenerator, is_wire_safe
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
 from accord.sim import errors
 from accord.sim.errors import ServerError
@@ -187,14 +187,20 @@ class ConversationStore:
 
         ``item_id_missing``: the client sent no id; the server assigns one.
         """
+        if item is None:
+            raise ValueError("create needs an item")
         self.transitions += 1
+        if item_id_missing:
+            # Named before anything else, so that the log records the id the server used
+            # (it recorded the client's placeholder before).
+            item = replace(item, id=self._fresh_id())
         anchor_ok = previous_item_id in (None, ROOT) or previous_item_id in self._live
-        outcome = self._create(item, previous_item_id, event_id, item_id_missing, anchor_ok)
+        outcome = self._create(item, previous_item_id, event_id, anchor_ok)
         self.creates.append(
             CreateAttempt(
                 transition=self.transitions,
                 event_id=event_id,
-                item_id=None if item is None else item.id,
+                item_id=item.id,
                 previous_item_id=previous_item_id,
                 anchor_existed=anchor_ok,
                 error=outcome if isinstance(outcome, ServerError) else None,
@@ -203,17 +209,8 @@ class ConversationStore:
         return outcome
 
     def _create(
-        self,
-        item: Item | None,
-        previous_item_id: str | None,
-        event_id: str | None,
-        item_id_missing: bool,
-        anchor_ok: bool,
+        self, item: Item, previous_item_id: str | None, event_id: str | None, anchor_ok: bool
     ) -> Added | ServerError:
-        if item is None:
-            raise ValueError("create needs an item")
-        if item_id_missing:
-            item = replace(item, id=self._ids.new())
         refused = self._check_ids(item, event_id)
         if refused is not None:
             return refused
@@ -288,11 +285,16 @@ class ConversationStore:
         if rec is None:
             return errors.unknown_item_truncate(item_id, event_id)
         item = rec.item
-        if not (isinstance(item, Message) and item.role == "assistant" and item.audio):
+        # An assistant audio item with no audio yet (length unknown or 0) is refused like
+        # any non-audio item: the notes' "truncate before any audio" gives
+        # unsupported_content_type (it got "Audio content of 0ms ..." before).
+        if not (
+            isinstance(item, Message) and item.role == "assistant" and item.audio and item.audio_ms
+        ):
             return errors.truncate_not_audio(event_id)
         if content_index != 0:
             return errors.truncate_not_audio(event_id)
-        audio_ms = item.audio_ms or 0
+        audio_ms = item.audio_ms
         if audio_end_ms > audio_ms or audio_end_ms < 0:
             return errors.truncate_past_audio(audio_ms, audio_end_ms, event_id)
         rec.item = replace(item, content="", audio_ms=audio_end_ms)
@@ -300,9 +302,7 @@ class ConversationStore:
 
     # -- server-side changes ------------------------------------------------------------
 
-    def add_output_item(
-        self, item: Item, response_id: str, *, after: str | None = None
-    ) -> Added:
+    def add_output_item(self, item: Item, response_id: str, *, after: str | None = None) -> Added:
         """A response's output item, placed after the current last item.
 
         ``after`` places it elsewhere: the simulator uses it to reproduce the server
@@ -319,7 +319,7 @@ class ConversationStore:
     def add_user_audio(self, item_id: str | None = None) -> Added:
         """Committed input audio: a user item with no transcript yet, appended."""
         self.transitions += 1
-        item = Message(id=item_id or self._ids.new(), role="user", content=None, audio=True)
+        item = Message(id=item_id or self._fresh_id(), role="user", content=None, audio=True)
         rec = self._insert(len(self._order), item, Creator.USER_AUDIO, None)
         rec.transcript_pending = True
         return self._added(rec)
@@ -328,7 +328,10 @@ class ConversationStore:
         """A streaming response's item grows (text, audio, arguments). False when deleted."""
         self.transitions += 1
         rec = self._live.get(item.id)
-        if rec is None:
+        # Only the response's own incarnation grows: a client item re-created under a
+        # deleted output's id (a naive rewrite, race R9) is another item, which the
+        # still-streaming response must not overwrite (it did before).
+        if rec is None or rec.creator is not Creator.RESPONSE:
             return False
         rec.item = item
         if isinstance(item, Message) and item.audio and item.role == "assistant":
@@ -339,14 +342,17 @@ class ConversationStore:
         """A transcription finished (``transcript``) or failed (None). A transcript for a
         deleted item is dropped: it never resurrects the item (race R17)."""
         self.transitions += 1
-        rec = self._live.get(item_id)
+        # The transcript belongs to the committed audio, not to whatever holds its id now:
+        # a client item re-created under a deleted audio item's id (R17, "deleted or
+        # rewritten") is left alone (it was overwritten before).
+        rec = next(
+            (r for r in reversed(self._all) if r.item.id == item_id and r.transcript_pending),
+            None,
+        )
         if rec is None:
-            for old in self._all:
-                if old.item.id == item_id:
-                    old.transcript_pending = False
             return None
         rec.transcript_pending = False
-        if transcript is None or not isinstance(rec.item, Message):
+        if transcript is None or not rec.alive or not isinstance(rec.item, Message):
             return None
         rec.item = replace(rec.item, content=transcript)
         return Transcribed(item_id, transcript)
@@ -364,6 +370,14 @@ class ConversationStore:
             for rec in self._order
         )
 
+    def _fresh_id(self) -> str:
+        """A server-chosen id no item of this conversation ever had (the generator alone
+        does not know the ids clients chose, so it could repeat one)."""
+        new = self._ids.new()
+        while new in self._seen_ids:
+            new = self._ids.new()
+        return new
+
     def _position(self, item_id: str) -> int:
         target = self._live[item_id]
         for i, rec in enumerate(self._order):
@@ -374,7 +388,11 @@ class ConversationStore:
     def _position_after_maybe_deleted(self, item_id: str) -> int:
         """Index right after ``item_id``, or after its surviving predecessor if deleted:
         follow each deleted item to the item that stood before it when it was deleted."""
-        rec = self._live.get(item_id) or self.record(item_id)
+        rec = self.record(item_id)
+        if rec is None:
+            # A server never anchors on an id it never held: a bug in the caller, not a
+            # place (it went silently to position 0 before).
+            raise ValueError(f"no item {item_id!r} was ever in the conversation")
         while rec is not None and not rec.alive:
             rec = rec.pred_at_delete
         return 0 if rec is None else self._position(rec.item.id) + 1
@@ -388,6 +406,10 @@ class ConversationStore:
         *,
         response_id: str | None = None,
     ) -> ItemRecord:
+        if item.id in self._live:
+            # Client creates are refused before this; a server-side add of a live id is a
+            # bug in the caller and would have left two live items under one id.
+            raise ValueError(f"item id {item.id!r} is already in the conversation")
         rec = ItemRecord(
             seq=len(self._all),
             created_at=self.transitions,

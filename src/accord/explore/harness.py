@@ -1,0 +1,461 @@
+"""A client strategy and the server's store joined by two FIFO channels, one event at a time.
+
+The pair of h11's tests, for accord: whatever the client sends goes into the up channel,
+whatever the server does goes into the down channel, and a test (or the explorer, or the
+state machine) decides which channel moves next. Every operation the client sends and
+every resolution it reports is recorded in a :class:`CheckLog` with the store's
+transition counter, so the checker can judge the run. The server's side is played here
+with the store's own methods: the store knows nothing of the client.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from accord.engine import events as ev
+from accord.engine.engine import EngineConfig, SyncEngine
+from accord.engine.merge import Rules
+from accord.explore.checker import Violation, check_quiet, check_restore, check_transition
+from accord.explore.log import (
+    CheckLog,
+    DropEntry,
+    OpRecord,
+    PushRecord,
+    Resolution,
+    Status,
+    ToolReport,
+)
+from accord.items import ChatContext, FunctionCall, Item, Message
+from accord.naive import NaiveClient
+from accord.sim import errors as server_errors
+from accord.sim.errors import ServerError
+from accord.sim.store import Added, ConversationStore
+
+BUSY_MESSAGE = (
+    "Conversation already has an active response in progress: {rid}. Wait until the "
+    "response is finished before creating a new one."
+)  # observed (shared/PROTOCOL-NOTES.md)
+
+
+class Client(Protocol):
+    """The interface both strategies share."""
+
+    def context(self) -> ChatContext: ...
+    def mirror_items(self) -> list[Item]: ...
+    def is_quiet(self) -> bool: ...
+    def push(
+        self, ctx: ChatContext, now: float, *, explicit_replace: bool = False
+    ) -> tuple[str, list[ev.Effect]]: ...
+    def receive(self, event: ev.ServerInput, now: float) -> list[ev.Effect]: ...
+    def generate_reply(
+        self,
+        now: float,
+        *,
+        instructions: str | None = None,
+        out_of_band: bool = False,
+        metadata: dict[str, str] | None = None,
+        input_items: tuple[str, ...] = (),
+    ) -> tuple[str, list[ev.Effect]]: ...
+    def interrupt(
+        self, now: float, *, item_id: str | None = None, played_ms: int | None = None
+    ) -> list[ev.Effect]: ...
+    def tool_started(self, call_id: str, now: float) -> list[ev.Effect]: ...
+    def tool_finished(self, call_id: str, output: str, now: float) -> list[ev.Effect]: ...
+    def tool_abandoned(
+        self, call_id: str, now: float, *, delete: bool = True
+    ) -> list[ev.Effect]: ...
+    def tick(self, now: float) -> list[ev.Effect]: ...
+    def connection_lost(self, now: float) -> list[ev.Effect]: ...
+    def connected_again(self, now: float) -> list[ev.Effect]: ...
+
+
+def make_client(strategy: str, *, rules: Rules | None = None, seed: int = 0) -> Client:
+    if strategy == "accord":
+        return SyncEngine(EngineConfig(rules=rules or Rules()), seed=seed)
+    if strategy == "naive":
+        return NaiveClient(seed=seed)
+    raise ValueError(f"unknown strategy {strategy!r}: accord or naive")
+
+
+@dataclass
+class ServerResponse:
+    """A response the server side is generating (in-band unless ``out_of_band``)."""
+
+    response_id: str
+    out_of_band: bool = False
+    items: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Pair:
+    """Client + store + two FIFO channels + the check log."""
+
+    strategy: str = "accord"
+    rules: Rules | None = None
+    seed: int = 0
+    auto_reply: Callable[[Pair, str], list[Item]] | None = None
+    client: Client = field(init=False)
+    store: ConversationStore = field(init=False)
+    log: CheckLog = field(init=False)
+    up: deque[ev.ClientOp] = field(default_factory=deque)
+    down: deque[ev.ServerInput] = field(default_factory=deque)
+    now: float = 0.0
+    reports: list[ev.PushReport] = field(default_factory=list)
+    ready_calls: list[FunctionCall] = field(default_factory=list)
+    orphaned: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    errors: list[ev.ServerError] = field(default_factory=list)
+    transition_violations: list[Violation] = field(default_factory=list)
+    restore_violations: list[Violation] = field(default_factory=list)
+    active: ServerResponse | None = None
+    out_of_band: dict[str, ServerResponse] = field(default_factory=dict)
+    response_views: dict[str, list[str]] = field(default_factory=dict)
+    lost_reported: list[str] = field(default_factory=list)
+    _n: int = 0
+    _creates_checked: int = 0
+
+    def __post_init__(self) -> None:
+        self.client = make_client(self.strategy, rules=self.rules, seed=self.seed)
+        self.store = ConversationStore()
+        self.log = CheckLog()
+
+    # -- identifiers --------------------------------------------------------------------
+
+    def new_id(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix}{self._n}"
+
+    # -- the client side ----------------------------------------------------------------
+
+    def handle(self, effects: Iterable[ev.Effect]) -> None:
+        """Carry out the client's effects: queue sends, log decisions and resolutions."""
+        for effect in effects:
+            if isinstance(effect, ev.Send):
+                self._log_send(effect)
+                self.up.append(effect.op)
+            elif isinstance(effect, ev.OpResolved):
+                self.log.resolve(
+                    Resolution(effect.event_id, _status(effect.status), self.now, effect.code)
+                )
+            elif isinstance(effect, ev.PushDone):
+                self.reports.append(effect.report)
+            elif isinstance(effect, ev.CallReady):
+                self.ready_calls.append(effect.call)
+            elif isinstance(effect, ev.CallOrphaned):
+                self.orphaned.append(effect.call_id)
+            elif isinstance(effect, ev.RestoreDone):
+                self.lost_reported.extend(effect.lost)
+            elif isinstance(effect, ev.Notice):
+                self.notices.append(effect.text)
+
+    def _log_send(self, effect: ev.Send) -> None:
+        op = effect.op
+        kind: str
+        item_id: str | None = None
+        if isinstance(op, ev.CreateItem):
+            kind, item_id = "create", op.item.id
+        elif isinstance(op, ev.DeleteItem):
+            kind, item_id = "delete", op.item_id
+        elif isinstance(op, ev.TruncateItem):
+            kind, item_id = "truncate", op.item_id
+        elif isinstance(op, ev.CreateResponse):
+            kind = "response.create"
+        elif isinstance(op, ev.CancelResponse):
+            kind = "response.cancel"
+        else:
+            kind = "other"
+        self.log.op(
+            OpRecord(
+                op.event_id,
+                kind,
+                self.store.transitions,
+                sent_at=self.now,  # type: ignore[arg-type]
+                item_id=item_id,
+                push_id=effect.push_id,
+                reason=effect.reason,
+                partner_of=effect.partner_of,
+                played_ms=effect.played_ms,
+            )
+        )
+
+    def push(self, ctx: ChatContext, *, explicit_replace: bool = False) -> str:
+        current = tuple(self.client.context().items)
+        push_id, effects = self.client.push(ctx, self.now, explicit_replace=explicit_replace)
+        self.log.push(
+            PushRecord(
+                push_id,
+                ctx.base.items if ctx.base is not None else None,
+                tuple(ctx.items),
+                self.store.transitions,
+                current=current,
+                explicit_replace=explicit_replace,
+            )
+        )
+        self.handle(effects)
+        return push_id
+
+    def snapshot(self) -> ChatContext:
+        return self.client.context()
+
+    def tool_started(self, call_id: str) -> None:
+        self.log.tool(ToolReport(call_id, "started", self.store.transitions))
+        self.handle(self.client.tool_started(call_id, self.now))
+
+    def tool_finished(self, call_id: str, output: str = '{"ok": true}') -> None:
+        self.log.tool(ToolReport(call_id, "finished", self.store.transitions))
+        self.handle(self.client.tool_finished(call_id, output, self.now))
+
+    def tool_abandoned(self, call_id: str, *, delete: bool = True) -> None:
+        self.log.tool(ToolReport(call_id, "abandoned", self.store.transitions))
+        self.handle(self.client.tool_abandoned(call_id, self.now, delete=delete))
+
+    def generate_reply(self, **kwargs: object) -> str:
+        event_id, effects = self.client.generate_reply(self.now, **kwargs)  # type: ignore[arg-type]
+        self.handle(effects)
+        return event_id
+
+    def interrupt(self, item_id: str | None = None, played_ms: int | None = None) -> None:
+        self.handle(self.client.interrupt(self.now, item_id=item_id, played_ms=played_ms))
+
+    # -- moving the channels ------------------------------------------------------------
+
+    def deliver_up(self, n: int = 1) -> int:
+        """The server processes up to ``n`` client events; returns how many it did."""
+        done = 0
+        while done < n and self.up:
+            self._serve(self.up.popleft())
+            done += 1
+            self._check_transition()
+        return done
+
+    def deliver_down(self, n: int = 1) -> int:
+        done = 0
+        while done < n and self.down:
+            self.handle(self.client.receive(self.down.popleft(), self.now))
+            done += 1
+        return done
+
+    def settle(self, limit: int = 10_000) -> None:
+        """Move both channels until nothing is in transit (server first, like a LAN)."""
+        for _ in range(limit):
+            if not self.up and not self.down:
+                return
+            self.deliver_up(len(self.up))
+            self.deliver_down(len(self.down))
+        raise RuntimeError("the pair did not settle")
+
+    # -- the server side ----------------------------------------------------------------
+
+    def emit(self, *events: ev.ServerInput) -> None:
+        self.down.extend(events)
+
+    def _added(self, outcome: Added) -> None:
+        self.emit(
+            ev.ItemAdded(outcome.item, outcome.previous_item_id),
+            ev.ItemUpdated(outcome.item, done=True),
+        )
+
+    def _error(self, err: ServerError) -> None:
+        self.errors.append(ev.ServerError(err.code, err.message, err.event_id))
+        self.emit(ev.ServerError(err.code, err.message, err.event_id))
+
+    def _serve(self, op: ev.ClientOp) -> None:
+        if isinstance(op, ev.CreateItem):
+            outcome = self.store.create(op.item, op.previous_item_id, event_id=op.event_id)
+            if isinstance(outcome, ServerError):
+                self._error(outcome)
+            else:
+                self._added(outcome)
+        elif isinstance(op, ev.DeleteItem):
+            deleted = self.store.delete(op.item_id, event_id=op.event_id)
+            if isinstance(deleted, ServerError):
+                self._error(deleted)
+            else:
+                self.emit(ev.ItemDeleted(op.item_id))
+        elif isinstance(op, ev.TruncateItem):
+            cut = self.store.truncate(
+                op.item_id, op.content_index, op.audio_end_ms, event_id=op.event_id
+            )
+            if isinstance(cut, ServerError):
+                self._error(cut)
+            else:
+                self.emit(ev.ItemTruncated(op.item_id, op.audio_end_ms))
+        elif isinstance(op, ev.CreateResponse):
+            self._serve_response(op)
+        elif isinstance(op, ev.CancelResponse):
+            if self.active is None:
+                self._error(
+                    ServerError(
+                        "response_cancel_not_active",
+                        "Cancellation failed: no active response found",
+                        None,
+                        op.event_id,
+                    )
+                )
+            else:
+                self.server_finish(self.active.response_id, "cancelled")
+        elif isinstance(op, ev.UpdateSession):
+            self.emit(ev.SessionUpdated(op.event_id))
+
+    def _serve_response(self, op: ev.CreateResponse) -> None:
+        if not op.out_of_band and self.active is not None:
+            self._error(
+                ServerError(
+                    "conversation_already_has_active_response",
+                    BUSY_MESSAGE.format(rid=self.active.response_id),
+                    None,
+                    op.event_id,
+                )
+            )
+            return
+        rid = self.server_start(out_of_band=op.out_of_band, metadata=op.metadata)
+        if op.out_of_band:
+            summary = Message(id=self.new_id("oob"), role="assistant", content="summary")
+            self.out_of_band[rid].items.append(summary.id)
+            self.emit(ev.OutputItemAdded(rid, summary.id), ev.ItemUpdated(summary, done=True))
+            self.server_finish(rid)
+            return
+        reply = self.auto_reply(self, rid) if self.auto_reply else []
+        for item in reply:
+            self.server_add(rid, item)
+        self.server_finish(rid)
+
+    def server_start(
+        self, *, out_of_band: bool = False, metadata: dict[str, str] | None = None
+    ) -> str:
+        """``response.created`` (a VAD response when nothing asked for it)."""
+        rid = self.new_id("resp")
+        response = ServerResponse(rid, out_of_band)
+        if out_of_band:
+            self.out_of_band[rid] = response
+        else:
+            if self.active is not None:
+                raise RuntimeError("server_start while a response is active")
+            self.active = response
+            self.response_views[rid] = self.store.ids()
+        self.emit(ev.ResponseCreated(rid, out_of_band, dict(metadata or {})))
+        return rid
+
+    def server_add(
+        self, rid: str, item: Item, *, after: str | None = None, done: bool = True
+    ) -> None:
+        """One output item of the active response, placed after the last item."""
+        outcome = self.store.add_output_item(item, rid, after=after)
+        if self.active is not None and self.active.response_id == rid:
+            self.active.items.append(item.id)
+        self.emit(
+            ev.OutputItemAdded(rid, item.id), ev.ItemAdded(outcome.item, outcome.previous_item_id)
+        )
+        if done:
+            self.emit(ev.ItemUpdated(item, done=True))
+        self._check_transition()
+
+    def server_stream(self, item: Item, *, done: bool = False) -> None:
+        """The item's content grows on the server (text, audio length, arguments)."""
+        if self.store.update_output_item(item):
+            self.emit(ev.ItemUpdated(item, done=done))
+
+    def server_finish(self, rid: str, status: ev.ResponseStatus = "completed") -> None:
+        self.store.finish_response(rid)
+        if self.active is not None and self.active.response_id == rid:
+            self.active = None
+        self.out_of_band.pop(rid, None)
+        self.emit(ev.ResponseDone(rid, status))
+
+    def server_user_audio(self, item_id: str | None = None) -> str:
+        """Server VAD committed user speech: an item with no transcript yet."""
+        outcome = self.store.add_user_audio(item_id or self.new_id("u"))
+        self.emit(
+            ev.ItemAdded(outcome.item, outcome.previous_item_id),
+            ev.ItemUpdated(outcome.item, done=True),
+        )
+        self._check_transition()
+        return outcome.item.id
+
+    def server_transcript(self, item_id: str, text: str | None) -> None:
+        self.store.complete_transcript(item_id, text)
+        self.emit(ev.TranscriptDone(item_id, text))
+
+    def server_error(self, code: str, message: str, event_id: str | None = None) -> None:
+        self._error(ServerError(code, message, None, event_id))
+
+    # -- disconnects --------------------------------------------------------------------
+
+    def drop(self) -> None:
+        """The socket dies: both channels lose what was in them; the server session ends."""
+        self.up.clear()
+        self.down.clear()
+        self.active = None
+        self.out_of_band.clear()
+        self.handle(self.client.connection_lost(self.now))
+
+    def reconnect(self) -> None:
+        """A new, empty server session; the client restores; the restore is judged."""
+        at_drop = self._drop_entries()
+        self.store = ConversationStore()
+        self._creates_checked = 0
+        self.log = _carry_open_ops(self.log)
+        self.lost_reported.clear()
+        self.handle(self.client.connected_again(self.now))
+        self.settle()
+        if at_drop is not None:
+            self.restore_violations.extend(check_restore(self.store, at_drop, self.lost_reported))
+
+    def _drop_entries(self) -> list[DropEntry] | None:
+        if not isinstance(self.client, SyncEngine) or self.client._at_drop is None:
+            return None
+        return [
+            DropEntry(e.item, e.partial, e.heard_ms, e.full_ms)
+            if e.heard_ms is None
+            else DropEntry(
+                replace(e.item, content=e.full_transcript)
+                if isinstance(e.item, Message)
+                else e.item,
+                e.partial,
+                e.heard_ms,
+                e.full_ms,
+            )
+            for e in self.client._at_drop
+        ]
+
+    # -- judging ------------------------------------------------------------------------
+
+    def _check_transition(self) -> None:
+        self.transition_violations.extend(check_transition(self.store, self._creates_checked))
+        self._creates_checked = len(self.store.creates)
+        self.transition_violations = _dedupe(self.transition_violations)
+
+    def violations(self) -> list[Violation]:
+        """Every invariant at quiet, plus what failed on the way and after restores."""
+        found = check_quiet(self.store, self.log, self.client.mirror_items())
+        return _dedupe(self.transition_violations + self.restore_violations + found)
+
+    def server_ids(self) -> list[str]:
+        return self.store.ids()
+
+
+def _status(status: ev.Resolution) -> Status:
+    return "success" if status == "moot" else status
+
+
+def _dedupe(found: list[Violation]) -> list[Violation]:
+    seen: set[Violation] = set()
+    out: list[Violation] = []
+    for v in found:
+        if v not in seen:
+            seen.add(v)
+            out.append(v)
+    return out
+
+
+def _carry_open_ops(log: CheckLog) -> CheckLog:
+    """A new log for the new server session, keeping the ops still waiting to resolve."""
+    resolved = {r.event_id for r in log.resolutions if r.status != "unknown"}
+    fresh = CheckLog()
+    for op in log.ops.values():
+        if op.event_id not in resolved and op.kind in ("create", "delete", "truncate"):
+            fresh.op(replace(op, at_transition=0, push_id=None))
+    return fresh
