@@ -62,6 +62,8 @@ class SyncEngine:
         self._followups: dict[str, int] = {}  # response id -> counter when outputs landed
         self._at_drop: list[AtDrop] | None = None
         self._restore_ops: set[str] = set()
+        self._restoring = False
+        self._drop_ids: set[str] = set()
         self._restore_lost: tuple[str, ...] = ()
         self._snapshot_cache: tuple[int, ContextBase] | None = None
 
@@ -264,11 +266,13 @@ class SyncEngine:
         """A new, empty server session: restore the projected state of the drop."""
         self.connected = True
         at_drop = self._at_drop or []
+        self._drop_ids = {entry.item.id for entry in at_drop}
         self._at_drop = None
         plan = plan_restore(at_drop)
         self.mirror.clear()
         self.responses.reset()
         self._restore_lost = plan.lost
+        self._restoring = True
         if self.config.server_vad:
             self._plan("session", now, server_vad=False)
         previous: str | None = None
@@ -524,7 +528,7 @@ class SyncEngine:
             wire = ev.CancelResponse(op.event_id, None)
         else:
             wire = ev.UpdateSession(op.event_id, bool(op.server_vad))
-        return ev.Send(wire, op.reason, op.push_id, op.partner_of, op.played_ms)
+        return ev.Send(wire, op.reason, op.push_id, op.partner_of, op.played_ms, op.replaces)
 
     def _resolve(
         self,
@@ -565,8 +569,16 @@ class SyncEngine:
         return self.responses.in_flight(self.mirror.get(item_id), item_id)
 
     def _open_create(self, item_id: str) -> Op | None:
+        """The open create of ``item_id`` sent on this connection (an op still waiting
+        for a restore is settled by the restore, not by this ack)."""
         for op in self.ledger.ops.values():
-            if op.open and op.kind == "create" and op.item is not None and op.item.id == item_id:
+            if (
+                op.open
+                and op.state is not OpState.RESTORING
+                and op.kind == "create"
+                and op.item is not None
+                and op.item.id == item_id
+            ):
                 return op
         return None
 
@@ -615,17 +627,18 @@ class SyncEngine:
         self._plan_response(now)
 
     def _maybe_restore_done(self, now: float) -> list[ev.Effect]:
-        if not self._restore_ops or any(
+        if not self._restoring or any(
             self.ledger.ops[e].open for e in self._restore_ops if e in self.ledger.ops
         ):
             return []
+        self._restoring = False
         self._restore_ops.clear()
         effects: list[ev.Effect] = []
         for op in self.ledger.open_ops():
             if op.state is not OpState.RESTORING:
                 continue
-            if op.kind == "create":
-                ok = op.item_id in self.mirror
+            if op.kind == "create":  # restored, or superseded by a later op at the drop
+                ok = op.item_id in self.mirror or op.item_id not in self._drop_ids
             elif op.kind == "delete":
                 ok = op.item_id not in self.mirror
             else:

@@ -176,6 +176,7 @@ class Send:
     push_id: str | None = None
     partner_of: str | None = None
     played_ms: int | None = None
+    replaces: str | None = None  # a create that rewrites or moves this id
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ OP_TRANSITIONS: dict[tuple[OpState, str], OpState] = {
     (OpState.SENT, "drop"): OpState.RESTORING,
     (OpState.UNKNOWN, "resolve"): OpState.DONE,
     (OpState.UNKNOWN, "drop"): OpState.RESTORING,
+    (OpState.RESTORING, "drop"): OpState.RESTORING,
     (OpState.RESTORING, "resolve"): OpState.DONE,
 }
 

@@ -110,10 +110,10 @@ class _Merge:
         items: dict[str, Item] = {}
         order: dict[str, int] = {}
         for i, item in enumerate(base):
+            # The writer may name an id a rewrite superseded: its base content stays
+            # what the writer saw, so pushing the same context again changes nothing
+            # (desired == current) and a writer that did not touch it keeps the rewrite.
             current = resolve_alias(self.inp.aliases, item.id)
-            if current != item.id and current in self.proj:
-                # The rewrite already happened: the writer's base for it is its result.
-                item = self.proj[current]
             items[current] = replace(item, id=current) if current != item.id else item
             order[current] = i
         return items, order

@@ -82,6 +82,22 @@ def _lost(rec: ItemRecord, why: str) -> Violation:
     return Violation(Invariant.NO_LOST_ITEM, rec.item.id, why)
 
 
+def _lineage(log: CheckLog, item_id: str) -> set[str]:
+    """``item_id`` and every id it replaced through rewrites and moves."""
+    replaced = {
+        op.item_id: op.replaces
+        for op in log.ops.values()
+        if op.kind == "create" and op.item_id and op.replaces
+    }
+    names = {item_id}
+    current: str | None = item_id
+    while current in replaced and replaced[current] not in names:
+        current = replaced[current]
+        if current is not None:
+            names.add(current)
+    return names
+
+
 def _tool_running(log: CheckLog, item: Item, at: int) -> bool:
     if not isinstance(item, FunctionCall):
         return False
@@ -109,9 +125,10 @@ def _unjustified(store: ConversationStore, log: CheckLog, op: OpRecord, rec: Ite
         return f"{reason.value} delete without a push that carries a base"
     if reason is DeleteReason.PUSH:
         assert push is not None
-        if item_id not in _ids(push.base):
+        names = _lineage(log, item_id)  # a rewrite's new id answers for the old one
+        if not names & _ids(push.base):
             return "pushed away by a writer whose base never held it"
-        if item_id in _ids(push.desired):
+        if names & _ids(push.desired):
             return "deleted although the push kept it"
         return ""
     if reason is DeleteReason.REWRITE:
@@ -208,12 +225,35 @@ def check_pairs(store: ConversationStore) -> list[Violation]:
 # -- invariant 3: convergence ----------------------------------------------------------
 
 
-def intended_removals(store: ConversationStore, log: CheckLog) -> dict[str, int]:
-    """id -> the latest store transition at which some decision removed it."""
-    removals: dict[str, int] = {}
+@dataclass(frozen=True, slots=True)
+class Removals:
+    """Removal decisions, by position in the client's own order of decisions
+    (:meth:`CheckLog.decided_at`), which tells a re-creation after a removal from an
+    item removed after it was planned.
 
-    def note(item_id: str, at: int) -> None:
-        removals[item_id] = max(at, removals.get(item_id, -1))
+    ``dropped``: a writer left the item out of a push whose base held it (or its pair
+    went); this also removes what a rewrite made of it. ``exact``: decisions about one
+    incarnation only (the old half of a rewrite or move, a replace, an interruption, an
+    abandoned call).
+    """
+
+    dropped: dict[str, int]
+    exact: dict[str, int]
+
+    def removed_at(self, log: CheckLog, item_id: str) -> int | None:
+        marks = [self.dropped[n] for n in _lineage(log, item_id) if n in self.dropped]
+        if item_id in self.exact:
+            marks.append(self.exact[item_id])
+        return max(marks, default=None)
+
+
+def intended_removals(store: ConversationStore, log: CheckLog) -> Removals:
+    """Every removal some decision intended, with when it was decided."""
+    dropped: dict[str, int] = {}
+    exact: dict[str, int] = {}
+
+    def note(table: dict[str, int], item_id: str, at: int) -> None:
+        table[item_id] = max(at, table.get(item_id, -1))
 
     call_items: dict[str, list[str]] = defaultdict(list)
     for rec in store.history():
@@ -222,29 +262,26 @@ def intended_removals(store: ConversationStore, log: CheckLog) -> dict[str, int]
     for push in log.pushes.values():
         if push.base is None:
             continue
+        at = log.decided_at(push.push_id)
         desired = _by_id(push.desired)
         for item in push.base:
             if item.id not in desired:
-                note(item.id, push.at_transition)
+                note(dropped, item.id, at)
                 if isinstance(item, FunctionCall | FunctionCallOutput):
                     for partner in call_items[item.call_id]:
-                        note(partner, push.at_transition)
+                        note(dropped, partner, at)
             elif desired[item.id] != item:
-                note(item.id, push.at_transition)  # rewritten: the old incarnation goes
+                note(exact, item.id, at)  # rewritten: the old incarnation goes
+    one_incarnation = (
+        DeleteReason.REPLACE,
+        DeleteReason.MOVE,
+        DeleteReason.INTERRUPTION,
+        DeleteReason.ABANDON,
+    )
     for op in log.ops.values():
-        if (
-            op.kind == "delete"
-            and op.item_id
-            and op.reason
-            in (
-                DeleteReason.REPLACE,
-                DeleteReason.MOVE,
-                DeleteReason.INTERRUPTION,
-                DeleteReason.ABANDON,
-            )
-        ):
-            note(op.item_id, op.at_transition)
-    return removals
+        if op.kind == "delete" and op.item_id and op.reason in one_incarnation:
+            note(exact, op.item_id, log.decided_at(op.event_id))
+    return Removals(dropped, exact)
 
 
 def check_convergence(
@@ -258,8 +295,11 @@ def check_convergence(
     for rec in store.history():
         latest[rec.item.id] = rec
     for item_id, rec in latest.items():
-        removed_at = removals.get(item_id)
-        expected_alive = (removed_at is None or removed_at < rec.created_at) and not (
+        removed_at = removals.removed_at(log, item_id)
+        creator = log.ops.get(rec.created_by) if rec.created_by else None
+        # A push's create was decided with the push, however late it was sent.
+        created = log.decided_at(creator.push_id if creator and creator.push_id else rec.created_by)
+        expected_alive = (removed_at is None or removed_at < created) and not (
             removed_at is not None and _resurrection(log, rec)
         )
         if expected_alive and not rec.alive:
@@ -269,7 +309,7 @@ def check_convergence(
                 Violation(Invariant.CONVERGENCE, item_id, "still on the server though removed")
             )
     for op in log.ops.values():
-        if op.kind == "create" and op.item_id and op.item_id not in latest:
+        if op.kind == "create" and op.item_id and op.item_id not in latest and not op.carried:
             found.append(
                 Violation(
                     Invariant.CONVERGENCE, op.item_id, "created by the client, never on the server"

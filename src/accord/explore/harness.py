@@ -116,6 +116,7 @@ class Pair:
     lost_reported: list[str] = field(default_factory=list)
     _n: int = 0
     _creates_checked: int = 0
+    _unjudged_restore: list[DropEntry] | None = None
 
     def __post_init__(self) -> None:
         self.client = make_client(self.strategy, rules=self.rules, seed=self.seed)
@@ -136,7 +137,7 @@ class Pair:
             if isinstance(effect, ev.Send):
                 self._log_send(effect)
                 self.up.append(effect.op)
-            elif isinstance(effect, ev.OpResolved):
+            elif isinstance(effect, ev.OpResolved) and effect.event_id in self.log.ops:
                 self.log.resolve(
                     Resolution(effect.event_id, _status(effect.status), self.now, effect.code)
                 )
@@ -148,11 +149,14 @@ class Pair:
                 self.orphaned.append(effect.call_id)
             elif isinstance(effect, ev.RestoreDone):
                 self.lost_reported.extend(effect.lost)
+                self._judge_restore()
             elif isinstance(effect, ev.Notice):
                 self.notices.append(effect.text)
 
     def _log_send(self, effect: ev.Send) -> None:
         op = effect.op
+        if isinstance(op, ev.CreateResponse) and op.event_id in self.log.ops:
+            return  # a busy-refused request sent again (R14): the same operation, logged once
         kind: str
         item_id: str | None = None
         if isinstance(op, ev.CreateItem):
@@ -178,6 +182,7 @@ class Pair:
                 reason=effect.reason,
                 partner_of=effect.partner_of,
                 played_ms=effect.played_ms,
+                replaces=effect.replaces,
             )
         )
 
@@ -342,13 +347,17 @@ class Pair:
     def server_add(
         self, rid: str, item: Item, *, after: str | None = None, done: bool = True
     ) -> None:
-        """One output item of the active response, placed after the last item."""
+        """One output item of the active response, placed after the last item.
+
+        ``after`` names the anchor the server announces: as seen in production (race R6),
+        ``conversation.item.added`` may name an item the server confirmed deleted a
+        moment earlier; the store places the item after that one's surviving predecessor.
+        """
         outcome = self.store.add_output_item(item, rid, after=after)
         if self.active is not None and self.active.response_id == rid:
             self.active.items.append(item.id)
-        self.emit(
-            ev.OutputItemAdded(rid, item.id), ev.ItemAdded(outcome.item, outcome.previous_item_id)
-        )
+        announced = outcome.previous_item_id if after is None else after
+        self.emit(ev.OutputItemAdded(rid, item.id), ev.ItemAdded(outcome.item, announced))
         if done:
             self.emit(ev.ItemUpdated(item, done=True))
         self._check_transition()
@@ -392,15 +401,30 @@ class Pair:
         self.out_of_band.clear()
         self.handle(self.client.connection_lost(self.now))
 
-    def reconnect(self) -> None:
-        """A new, empty server session; the client restores; the restore is judged."""
+    def reconnect(self, *, settle: bool = True) -> None:
+        """A new, empty server session; the client restores; the restore is judged.
+
+        ``settle=False`` leaves the restore in the channels, so a test can interleave
+        events with it (race R7); the restore is then judged when the client reports it
+        done, against the store at that moment (so let the server process the restore
+        before what follows it), or by ``violations`` if it never reports it done.
+        """
         at_drop = self._drop_entries()
         self.store = ConversationStore()
         self._creates_checked = 0
         self.log = _carry_open_ops(self.log)
         self.lost_reported.clear()
+        if not settle:
+            self._unjudged_restore = at_drop
         self.handle(self.client.connected_again(self.now))
+        if not settle:
+            return
         self.settle()
+        if at_drop is not None:
+            self.restore_violations.extend(check_restore(self.store, at_drop, self.lost_reported))
+
+    def _judge_restore(self) -> None:
+        at_drop, self._unjudged_restore = self._unjudged_restore, None
         if at_drop is not None:
             self.restore_violations.extend(check_restore(self.store, at_drop, self.lost_reported))
 
@@ -430,6 +454,7 @@ class Pair:
 
     def violations(self) -> list[Violation]:
         """Every invariant at quiet, plus what failed on the way and after restores."""
+        self._judge_restore()  # a restore the client never reported done
         found = check_quiet(self.store, self.log, self.client.mirror_items())
         return _dedupe(self.transition_violations + self.restore_violations + found)
 
@@ -457,5 +482,5 @@ def _carry_open_ops(log: CheckLog) -> CheckLog:
     fresh = CheckLog()
     for op in log.ops.values():
         if op.event_id not in resolved and op.kind in ("create", "delete", "truncate"):
-            fresh.op(replace(op, at_transition=0, push_id=None))
+            fresh.op(replace(op, at_transition=0, push_id=None, carried=True))
     return fresh

@@ -65,6 +65,8 @@ class OpRecord:
     reason: DeleteReason | None = None
     partner_of: str | None = None  # PAIR_CASCADE: the removed item whose pair this is
     played_ms: int | None = None  # INTERRUPTION: how much of the item was played
+    replaces: str | None = None  # a create that rewrites or moves this id (its alias)
+    carried: bool = False  # pending at a disconnect: settled by the restore
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,16 +109,24 @@ class CheckLog:
     ops: dict[str, OpRecord] = field(default_factory=dict)
     resolutions: list[Resolution] = field(default_factory=list)
     tool_reports: list[ToolReport] = field(default_factory=list)
+    order: dict[str, int] = field(default_factory=dict)  # push or event id -> record order
 
     def push(self, record: PushRecord) -> None:
         if record.push_id in self.pushes:
             raise ValueError(f"push {record.push_id!r} recorded twice")
         self.pushes[record.push_id] = record
+        self.order[record.push_id] = len(self.order)
 
     def op(self, record: OpRecord) -> None:
         if record.event_id in self.ops:
             raise ValueError(f"operation {record.event_id!r} recorded twice")
         self.ops[record.event_id] = record
+        self.order[record.event_id] = len(self.order)
+
+    def decided_at(self, key: str | None) -> int:
+        """Where a push or an operation stands in the client's own order of decisions
+        (-1: not a client decision, e.g. an item the server made)."""
+        return self.order.get(key, -1) if key is not None else -1
 
     def resolve(self, resolution: Resolution) -> None:
         self.resolutions.append(resolution)
