@@ -61,6 +61,7 @@ def describe(found: list[Violation]) -> str:
 class EngineMachine(RuleBasedStateMachine):
     strategy = "accord"
     engine_rules = Rules()
+    disconnects = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -203,6 +204,7 @@ class EngineMachine(RuleBasedStateMachine):
     def deliver_down(self, n: int) -> None:
         self.p.deliver_down(n)
 
+    @precondition(lambda self: self.disconnects)
     @rule()
     def disconnect_and_restore(self) -> None:
         self.p.drop()
@@ -222,10 +224,12 @@ class EngineMachine(RuleBasedStateMachine):
         assert self.p.client.mirror_items() == self.p.store.items()
 
 
-def machine_for(strategy: str, rules: Rules | None = None) -> type[EngineMachine]:
+def machine_for(
+    strategy: str, rules: Rules | None = None, *, disconnects: bool = True
+) -> type[EngineMachine]:
     """The machine driving ``strategy`` (with some rules switched off, for anti-toy tests)."""
     return type(
         f"EngineMachine_{strategy}",
         (EngineMachine,),
-        {"strategy": strategy, "engine_rules": rules or Rules()},
+        {"strategy": strategy, "engine_rules": rules or Rules(), "disconnects": disconnects},
     )

@@ -809,17 +809,19 @@ class Run:
         return self.data.draw(strategy)
 
     def any_id(self) -> str:
-        pool = CLIENT_IDS + self.server_ids + [UNKNOWN]
-        return str(self.draw(st.sampled_from(pool)))
+        """A live id half the time, else any id: a client's, the server's, or unknown."""
+        live = self.store.ids()
+        pool = live if live and self.draw(st.booleans()) else CLIENT_IDS + self.server_ids
+        return str(self.draw(st.sampled_from([*pool, UNKNOWN])))
 
     def event_id(self) -> str | None:
         return None if self.draw(st.booleans()) else f"evt_{self.step}"
 
     def run(self, steps: int) -> None:
         ops = [
-            self.create, self.create, self.create, self.delete, self.retrieve,
-            self.truncate, self.output_item, self.user_audio, self.transcript,
-            self.update, self.finish,
+            self.create, self.create, self.create, self.delete, self.delete, self.retrieve,
+            self.truncate, self.output_item, self.output_item, self.user_audio,
+            self.transcript, self.update, self.finish,
         ]  # fmt: skip
         for self.step in range(steps):
             op = self.data.draw(st.sampled_from(ops))
@@ -847,7 +849,9 @@ class Run:
             item = output(item_id, call_id)
         else:
             item = msg(str(self.draw(st.sampled_from(BAD_IDS))))
-        anchor = self.draw(st.sampled_from([None, ROOT, UNKNOWN, *CLIENT_IDS, *self.server_ids]))
+        live = self.store.ids()
+        anchors = live if live and self.draw(st.booleans()) else CLIENT_IDS + self.server_ids
+        anchor = self.draw(st.sampled_from([None, ROOT, UNKNOWN, *anchors]))
         assert anchor is None or isinstance(anchor, str)
         missing = bool(self.draw(st.sampled_from([False, False, False, True])))
         live_before = set(self.store.ids())
@@ -962,7 +966,11 @@ class Run:
     def update(self) -> object:
         if not self.outputs:
             return None
-        item_id = f"out_{self.draw(st.integers(1, self.outputs))}"
+        outs = [f"out_{n}" for n in range(1, self.outputs + 1)]
+        # Often one a client re-created after deleting it (race R9's naive rewrite).
+        retaken = [i for i in outs if (r := self.store.record(i)) and r.creator is Creator.CLIENT]
+        pool = retaken if retaken and self.draw(st.booleans()) else outs
+        item_id = str(self.draw(st.sampled_from(pool)))
         record = next(r for r in self.store.history() if r.item.id == item_id)
         grown: Item = (
             replace(record.item, arguments='{"more": 1}')

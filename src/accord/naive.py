@@ -35,6 +35,7 @@ from accord.provenance import DeleteReason
 @dataclass(frozen=True, slots=True)
 class NaiveDelete:
     item_id: str
+    reason: DeleteReason = DeleteReason.PUSH  # REWRITE: the delete half of a re-create
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ def naive_push(mirror: Sequence[Item], pushed: Sequence[Item]) -> list[NaiveOp]:
     ops: list[NaiveOp] = [NaiveDelete(item_id) for item_id in diff.to_remove]
     for prev, item_id in diff.to_update:
         if isinstance(by_id[item_id], Message):  # content compared for messages only
-            ops.append(NaiveDelete(item_id))
+            ops.append(NaiveDelete(item_id, DeleteReason.REWRITE))
             ops.append(NaiveCreate(by_id[item_id], prev or "root"))
     for prev, item_id in diff.to_create:
         ops.append(NaiveCreate(by_id[item_id], prev or "root"))
@@ -100,7 +101,7 @@ class NaiveClient:
         effects: list[ev.Effect] = []
         for op in naive_push(self.mirror, ctx.items):
             if isinstance(op, NaiveDelete):
-                effects.append(self._delete(op.item_id, DeleteReason.PUSH, push_id))
+                effects.append(self._delete(op.item_id, op.reason, push_id))
             else:
                 effects.append(self._create(op.item, op.previous_item_id, push_id))
         sent = tuple(e.op.event_id for e in effects if isinstance(e, ev.Send))

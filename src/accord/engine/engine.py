@@ -9,7 +9,8 @@ and feeds back what arrives; tests feed the simulator's store instead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 from accord.engine import events as ev
 from accord.engine.ledger import Ledger, Op, OpKind, OpState
@@ -18,7 +19,7 @@ from accord.engine.mirror import Mirror
 from accord.engine.responses import Responses
 from accord.engine.restore import AtDrop, plan_restore
 from accord.engine.scheduler import Capabilities, Scheduler
-from accord.ids import IdGenerator
+from accord.ids import IdAliases, IdGenerator
 from accord.items import ChatContext, ContextBase, FunctionCall, FunctionCallOutput, Item, Message
 from accord.provenance import DeleteReason
 
@@ -32,8 +33,8 @@ CANCEL_NOT_ACTIVE = "response_cancel_not_active"
 class EngineConfig:
     op_timeout: float = 15.0  # seconds before a sent op resolves as "unknown"
     server_vad: bool = False  # turn detection configured: switched off during a restore
-    rules: Rules = Rules()
-    capabilities: Capabilities = Capabilities()
+    rules: Rules = field(default_factory=Rules)
+    capabilities: Capabilities = field(default_factory=Capabilities)
 
 
 class SyncEngine:
@@ -42,16 +43,17 @@ class SyncEngine:
     def __init__(self, config: EngineConfig | None = None, *, seed: int | None = 0) -> None:
         self.config = config or EngineConfig()
         self.ids = IdGenerator(seed, prefix="acc")
+        self.wire_ids = IdAliases(IdGenerator(None if seed is None else seed + 1, prefix="alias"))
         self.mirror = Mirror()
         self.ledger = Ledger()
         self.responses = Responses()
         self.scheduler = Scheduler(
             self.ledger,
-            self.mirror,
-            self.responses,
-            self.config.rules,
-            self.config.capabilities,
-            self._in_flight,
+            mirror=self.mirror,
+            responses=self.responses,
+            rules=self.config.rules,
+            capabilities=self.config.capabilities,
+            in_flight=self._in_flight,
         )
         self.connected = True
         self.ever_connected = False
@@ -73,7 +75,7 @@ class SyncEngine:
         """The projected conversation as a context carrying its base (this version)."""
         version = self.ledger.version
         if self._snapshot_cache is None or self._snapshot_cache[0] != version:
-            items = tuple(self.ledger.projected(self.mirror))
+            items = tuple(self._local(item) for item in self.ledger.projected(self.mirror))
             self._snapshot_cache = (version, ContextBase(version, items))
         base = self._snapshot_cache[1]
         return ChatContext(base.items, base=base)
@@ -101,11 +103,11 @@ class SyncEngine:
     ) -> tuple[str, list[ev.Effect]]:
         """Merge ``ctx`` (with its base) into the projected state and plan the ops."""
         push_id = self.ids.new("push")
-        base = ctx.base.items if ctx.base is not None else None
+        base = None if ctx.base is None else [self._wire(item) for item in ctx.base.items]
         plan = merge(
             MergeInput(
                 base=base,
-                desired=ctx.items,
+                desired=[self._wire(item) for item in ctx.items],
                 projected=self.ledger.projected(self.mirror),
                 aliases=self.ledger.aliases,
                 known_deleted=self.mirror.was_deleted,
@@ -163,11 +165,14 @@ class SyncEngine:
         out_of_band: bool = False,
         metadata: dict[str, str] | None = None,
         input_items: tuple[str, ...] = (),
+        *,
+        follow_up_of: int | None = None,
     ) -> str:
         event_id = self.ids.new("evt")
         tagged = {**(metadata or {}), TAG: event_id}
         request = ev.CreateResponse(event_id, out_of_band, instructions, tagged, input_items)
-        self._plan("response", now, event_id=event_id, response=request)
+        op = self._plan("response", now, event_id=event_id, response=request)
+        op.follow_up_of = follow_up_of
         return event_id
 
     def interrupt(
@@ -197,7 +202,7 @@ class SyncEngine:
         self.responses.tool_ended(call_id)
         call = self._call(call_id)
         if call is None or call_id in self._outputs:
-            return [ev.Notice(f"output for {call_id} dropped: its call is gone")] + self._flush(now)
+            return [ev.Notice(f"output for {call_id} dropped: its call is gone"), *self._flush(now)]
         out = FunctionCallOutput(id=self.ids.new("out"), call_id=call_id, output=output)
         self._outputs[call_id] = out.id
         after = self._last_of_pair_anchor(call)
@@ -224,10 +229,10 @@ class SyncEngine:
         """Time passes: sent ops past the timeout resolve as unknown (settled later)."""
         effects: list[ev.Effect] = []
         for op in self.ledger.open_ops():
-            if op.state is OpState.SENT and op.sent_at is not None:
-                if now - op.sent_at > self.config.op_timeout:
-                    self.ledger.move(op, "timeout")
-                    effects.append(ev.OpResolved(op.event_id, "unknown"))
+            overdue = op.sent_at is not None and now - op.sent_at > self.config.op_timeout
+            if op.state is OpState.SENT and overdue:
+                self.ledger.move(op, "timeout")
+                effects.append(ev.OpResolved(op.event_id, "unknown"))
         return effects + self._flush(now)
 
     # -- the connection -----------------------------------------------------------------
@@ -329,7 +334,8 @@ class SyncEngine:
         op = self._open_create(event.item.id)
         if op is not None:
             effects.extend(self._resolve(op, "success"))
-            self._on_output_landed(event.item, now)
+            if op.event_id not in self._restore_ops:  # a restored output needs no reply
+                self._on_output_landed(event.item, now)
         return effects
 
     def _on_item_updated(self, event: ev.ItemUpdated, now: float) -> list[ev.Effect]:
@@ -422,6 +428,11 @@ class SyncEngine:
             return [ev.Notice(f"server error {event.code}: {event.message}")]
         if op.kind == "response" and event.code == BUSY:
             self.responses.move("refused")
+            landed = op.follow_up_of
+            if landed is not None and self.responses.counter > landed:
+                # R14: the response that refused us started after the outputs landed,
+                # so it already sees them: the follow-up is dropped, not repeated.
+                return self._resolve(op, "moot")
             self.ledger.move(op, "requeue")  # R14: retry after the running response
             return []
         if op.kind == "cancel" and event.code == CANCEL_NOT_ACTIVE:
@@ -433,13 +444,32 @@ class SyncEngine:
             return self._resolve(op, "moot")
         if op.kind == "response":
             self.responses.move("refused")
-        return self._resolve(op, "error", event.code, event.message)
+        effects = self._resolve(op, "error", event.code, event.message)
+        if op.kind == "create" and isinstance(op.item, FunctionCall):
+            effects.extend(self._fail_outputs_of(op.item.call_id))  # R7: the pair fails
+        return effects
+
+    def _fail_outputs_of(self, call_id: str) -> list[ev.Effect]:
+        effects: list[ev.Effect] = []
+        for other in self.ledger.open_ops():
+            if (
+                other.kind == "create"
+                and other.state is OpState.WAITING
+                and isinstance(other.item, FunctionCallOutput)
+                and other.item.call_id == call_id
+            ):
+                effects.extend(
+                    self._resolve(other, "failure", message=f"its call {call_id} was refused")
+                )
+        return effects
 
     def _on_session_updated(self, event: ev.SessionUpdated, now: float) -> list[ev.Effect]:
         op = self.ledger.ops.get(event.event_id) if event.event_id else None
         return self._resolve(op, "success") if op is not None and op.open else []
 
-    _dispatch: dict[type, Callable[[SyncEngine, ev.ServerInput, float], list[ev.Effect]]] = {
+    _dispatch: ClassVar[
+        dict[type, Callable[[SyncEngine, ev.ServerInput, float], list[ev.Effect]]]
+    ] = {
         ev.ItemAdded: _on_item_added,  # type: ignore[dict-item]
         ev.ItemUpdated: _on_item_updated,  # type: ignore[dict-item]
         ev.ItemDeleted: _on_item_deleted,  # type: ignore[dict-item]
@@ -565,6 +595,28 @@ class SyncEngine:
             )
         return effects
 
+    def _wire(self, item: Item) -> Item:
+        """The item under ids the server accepts (R22: framework ids go through aliases)."""
+        wire_id = self.wire_ids.to_wire(item.id)
+        if isinstance(item, FunctionCall | FunctionCallOutput):
+            call_id = self.wire_ids.to_wire(item.call_id)
+            if wire_id != item.id or call_id != item.call_id:
+                return replace(item, id=wire_id, call_id=call_id)
+            return item
+        return item if wire_id == item.id else replace(item, id=wire_id)
+
+    def _local(self, item: Item) -> Item:
+        """The item under the ids the application gave it."""
+        if not len(self.wire_ids):
+            return item
+        local_id = self.wire_ids.to_local(item.id)
+        if isinstance(item, FunctionCall | FunctionCallOutput):
+            call_id = self.wire_ids.to_local(item.call_id)
+            if local_id != item.id or call_id != item.call_id:
+                return replace(item, id=local_id, call_id=call_id)
+            return item
+        return item if local_id == item.id else replace(item, id=local_id)
+
     def _in_flight(self, item_id: str) -> bool:
         return self.responses.in_flight(self.mirror.get(item_id), item_id)
 
@@ -594,9 +646,10 @@ class SyncEngine:
         return call.id
 
     def _remember_audio(self, item: Item) -> None:
-        if isinstance(item, Message) and item.role == "assistant" and item.audio:
-            if item.id not in self._heard:
-                self._audio[item.id] = (item.text, item.audio_ms)
+        spoken = isinstance(item, Message) and item.role == "assistant" and item.audio
+        if spoken and item.id not in self._heard:
+            assert isinstance(item, Message)
+            self._audio[item.id] = (item.text, item.audio_ms)
 
     def _on_output_landed(self, item: Item, now: float) -> None:
         if isinstance(item, FunctionCallOutput):
@@ -624,7 +677,7 @@ class SyncEngine:
         landed_at = self._followups.pop(response_id)
         if self.responses.counter > landed_at:
             return  # R14: a later response already sees the outputs
-        self._plan_response(now)
+        self._plan_response(now, follow_up_of=landed_at)
 
     def _maybe_restore_done(self, now: float) -> list[ev.Effect]:
         if not self._restoring or any(

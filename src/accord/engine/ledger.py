@@ -70,6 +70,7 @@ class Op:
     server_vad: bool | None = None  # session
     state: OpState = OpState.WAITING
     deferred: bool = False  # a delete that had to wait for its item to land
+    follow_up_of: int | None = None  # a follow-up: the response counter when outputs landed
     planned_at: float = 0.0
     sent_at: float | None = None
 

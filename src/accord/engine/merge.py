@@ -75,7 +75,7 @@ class MergeInput:
     in_flight: Callable[[str], bool]
     new_id: Callable[[Item], str]
     explicit_replace: bool = False
-    rules: Rules = Rules()
+    rules: Rules = field(default_factory=Rules)
 
 
 def resolve_alias(aliases: Mapping[str, str], item_id: str) -> str:

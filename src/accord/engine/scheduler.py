@@ -46,6 +46,7 @@ class Scheduler:
     def __init__(
         self,
         ledger: Ledger,
+        *,
         mirror: Mirror,
         responses: Responses,
         rules: Rules,
@@ -62,6 +63,8 @@ class Scheduler:
     def decide(self) -> Decision:
         decision = Decision()
         waiting = [op for op in self.ledger.ops.values() if op.state is OpState.WAITING]
+        # session.update first: a restore runs with VAD off before its creates (R21).
+        decision.send.extend((op, None) for op in waiting if op.kind == "session")
         creates = self._creates([op for op in waiting if op.kind == "create"])
         sending_creates = {op.event_id for op, _ in creates}
         deletes = self._deletes(
@@ -76,7 +79,7 @@ class Scheduler:
         for op in waiting:
             if op.kind == "truncate":
                 self._truncate(op, decision)
-            elif op.kind in ("cancel", "session"):
+            elif op.kind == "cancel":
                 decision.send.append((op, None))
         batch_sending = bool(creates or deletes)
         for op in waiting:
@@ -116,9 +119,8 @@ class Scheduler:
             prev = prev_of_run[head]
             if not self.caps.can_insert_anchored:
                 prev = None
-            if self.rules.acked_anchors:
-                members = list(reversed(members))
-            out.extend((op, prev) for op in members)
+            order = reversed(members) if self.rules.acked_anchors else iter(members)
+            out.extend((op, prev) for op in order)
         return out
 
     def _pair_ready(self, op: Op) -> bool:
@@ -130,7 +132,7 @@ class Scheduler:
             for other in self.mirror
         )
 
-    def _anchor(self, after: str | None) -> str | None | object:
+    def _anchor(self, after: str | None) -> str | object | None:
         """The acknowledged id to anchor on (None: the start), or _WAIT."""
         seen = 0
         while after is not None and seen < 10_000:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from enum import IntEnum
 
 from accord.explore.log import CheckLog, DeleteReason, DropEntry, OpRecord, PushRecord
-from accord.items import FunctionCall, FunctionCallOutput, Item, Message
+from accord.items import FunctionCall, FunctionCallOutput, Item, Message, same_content
 from accord.sim.store import ConversationStore, ItemRecord
 
 
@@ -133,10 +133,13 @@ def _unjustified(store: ConversationStore, log: CheckLog, op: OpRecord, rec: Ite
         return ""
     if reason is DeleteReason.REWRITE:
         assert push is not None
-        before, after = _by_id(push.base).get(item_id), _by_id(push.desired).get(item_id)
+        names = _lineage(log, item_id)  # an earlier rewrite's id answers for the old one
+        base, desired = _by_id(push.base), _by_id(push.desired)
+        before = next((base[n] for n in names if n in base), None)
+        after = next((desired[n] for n in names if n in desired), None)
         if before is None:
             return "rewritten by a writer whose base never held it"
-        if after is None or after == before:
+        if after is None or same_content(after, before):
             return "rewrite delete for an item the writer did not change"
         return ""
     if reason is DeleteReason.MOVE:
@@ -270,9 +273,10 @@ def intended_removals(store: ConversationStore, log: CheckLog) -> Removals:
                 if isinstance(item, FunctionCall | FunctionCallOutput):
                     for partner in call_items[item.call_id]:
                         note(dropped, partner, at)
-            elif desired[item.id] != item:
-                note(exact, item.id, at)  # rewritten: the old incarnation goes
+            elif not same_content(desired[item.id], item):
+                note(exact, item.id, at)  # rewritten: this incarnation of the id goes
     one_incarnation = (
+        DeleteReason.REWRITE,  # the writer changed it: this incarnation goes
         DeleteReason.REPLACE,
         DeleteReason.MOVE,
         DeleteReason.INTERRUPTION,
@@ -280,7 +284,7 @@ def intended_removals(store: ConversationStore, log: CheckLog) -> Removals:
     )
     for op in log.ops.values():
         if op.kind == "delete" and op.item_id and op.reason in one_incarnation:
-            note(exact, op.item_id, log.decided_at(op.event_id))
+            note(exact, op.item_id, log.decided_at(op.push_id or op.event_id))
     return Removals(dropped, exact)
 
 
@@ -299,7 +303,8 @@ def check_convergence(
         creator = log.ops.get(rec.created_by) if rec.created_by else None
         # A push's create was decided with the push, however late it was sent.
         created = log.decided_at(creator.push_id if creator and creator.push_id else rec.created_by)
-        expected_alive = (removed_at is None or removed_at < created) and not (
+        # A push's own creates are its product (a rewrite under the same id included).
+        expected_alive = (removed_at is None or removed_at <= created) and not (
             removed_at is not None and _resurrection(log, rec)
         )
         if expected_alive and not rec.alive:

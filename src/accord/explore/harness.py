@@ -22,6 +22,7 @@ from accord.explore.checker import Violation, check_quiet, check_restore, check_
 from accord.explore.log import (
     CheckLog,
     DropEntry,
+    OpKind,
     OpRecord,
     PushRecord,
     Resolution,
@@ -30,7 +31,6 @@ from accord.explore.log import (
 )
 from accord.items import ChatContext, FunctionCall, Item, Message
 from accord.naive import NaiveClient
-from accord.sim import errors as server_errors
 from accord.sim.errors import ServerError
 from accord.sim.store import Added, ConversationStore
 
@@ -157,7 +157,7 @@ class Pair:
         op = effect.op
         if isinstance(op, ev.CreateResponse) and op.event_id in self.log.ops:
             return  # a busy-refused request sent again (R14): the same operation, logged once
-        kind: str
+        kind: OpKind
         item_id: str | None = None
         if isinstance(op, ev.CreateItem):
             kind, item_id = "create", op.item.id
@@ -176,7 +176,7 @@ class Pair:
                 op.event_id,
                 kind,
                 self.store.transitions,
-                sent_at=self.now,  # type: ignore[arg-type]
+                sent_at=self.now,
                 item_id=item_id,
                 push_id=effect.push_id,
                 reason=effect.reason,
