@@ -8,7 +8,9 @@ end drives random operation sequences and checks the store's own invariants.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 
 import pytest
 from hypothesis import given, settings
@@ -227,11 +229,11 @@ def test_item_id_of_exactly_32_characters_is_accepted() -> None:
 
 
 @pytest.mark.parametrize("kind", [call, output])
-def test_call_id_over_32_characters_is_refused(kind: type[Item]) -> None:
+def test_call_id_over_32_characters_is_refused(kind: Callable[[str, str], Item]) -> None:
     """PROTOCOL-NOTES "Seen from the real server": the same "string too long" message for
     item.call_id."""
     store = store_with(call("fc", "call_1"))
-    err = refused(store.create(kind("it", "k" * 33), event_id="evt_c"))  # type: ignore[call-arg]
+    err = refused(store.create(kind("it", "k" * 33), event_id="evt_c"))
     assert err.message == (
         "Invalid 'item.call_id': string too long. Expected a string with maximum length 32, "
         "but got a string with length 33 instead."
@@ -624,7 +626,7 @@ def test_transcript_for_a_deleted_item_is_dropped() -> None:
     assert store.get("u1") is None
     record = store.record("u1")
     assert record is not None and not record.alive and not record.transcript_pending
-    assert record.item.content is None
+    assert isinstance(record.item, Message) and record.item.content is None
 
 
 def test_transcript_never_lands_on_a_client_item_reusing_the_id() -> None:
@@ -787,6 +789,7 @@ CLIENT_IDS = ["a", "b", "c", "d"]
 CALL_IDS = ["call_1", "call_2"]
 UNKNOWN = "nope"
 BAD_IDS = ["x" * 33, "a.b"]
+T = TypeVar("T")
 
 
 class Run:
@@ -805,17 +808,20 @@ class Run:
         # observed through ids() alone: the test's own account of race R6's chain.
         self.pred_at_delete: dict[int, int | None] = {}
 
-    def draw(self, strategy: st.SearchStrategy[object]) -> object:
+    def draw(self, strategy: st.SearchStrategy[T]) -> T:
         return self.data.draw(strategy)
+
+    def coin(self) -> bool:
+        return self.data.draw(st.booleans())
 
     def any_id(self) -> str:
         """A live id half the time, else any id: a client's, the server's, or unknown."""
         live = self.store.ids()
-        pool = live if live and self.draw(st.booleans()) else CLIENT_IDS + self.server_ids
-        return str(self.draw(st.sampled_from([*pool, UNKNOWN])))
+        pool = live if live and self.coin() else CLIENT_IDS + self.server_ids
+        return self.draw(st.sampled_from([*pool, UNKNOWN]))
 
     def event_id(self) -> str | None:
-        return None if self.draw(st.booleans()) else f"evt_{self.step}"
+        return None if self.coin() else f"evt_{self.step}"
 
     def run(self, steps: int) -> None:
         ops = [
@@ -837,9 +843,9 @@ class Run:
         kind = self.draw(st.sampled_from(["msg", "call", "output", "bad"]))
         # Clients may re-use any id, often a deleted server id (races R9, R17 by a rewrite).
         gone = [i for i in self.server_ids if self.store.get(i) is None]
-        pool = gone if gone and self.draw(st.booleans()) else CLIENT_IDS + self.server_ids
-        item_id = str(self.draw(st.sampled_from(pool)))
-        call_id = str(self.draw(st.sampled_from(CALL_IDS)))
+        pool = gone if gone and self.coin() else CLIENT_IDS + self.server_ids
+        item_id = self.draw(st.sampled_from(pool))
+        call_id = self.draw(st.sampled_from(CALL_IDS))
         item: Item
         if kind == "msg":
             item = msg(item_id)
@@ -848,12 +854,11 @@ class Run:
         elif kind == "output":
             item = output(item_id, call_id)
         else:
-            item = msg(str(self.draw(st.sampled_from(BAD_IDS))))
+            item = msg(self.draw(st.sampled_from(BAD_IDS)))
         live = self.store.ids()
-        anchors = live if live and self.draw(st.booleans()) else CLIENT_IDS + self.server_ids
+        anchors = live if live and self.coin() else CLIENT_IDS + self.server_ids
         anchor = self.draw(st.sampled_from([None, ROOT, UNKNOWN, *anchors]))
-        assert anchor is None or isinstance(anchor, str)
-        missing = bool(self.draw(st.sampled_from([False, False, False, True])))
+        missing = self.draw(st.sampled_from([False, False, False, True]))
         live_before = set(self.store.ids())
         event_id = self.event_id()
         outcome = self.store.create(item, anchor, event_id=event_id, item_id_missing=missing)
@@ -912,7 +917,7 @@ class Run:
         return None
 
     def truncate(self) -> object:
-        end = int(str(self.draw(st.sampled_from([0, 300, 1000, 1500]))))
+        end = self.draw(st.sampled_from([0, 300, 1000, 1500]))
         return self.store.truncate(self.any_id(), 0, end, event_id=self.event_id())
 
     def output_item(self) -> object:
@@ -920,12 +925,11 @@ class Run:
         item_id = f"out_{self.outputs}"
         item: Item = (
             spoken(item_id, 1000)
-            if self.draw(st.booleans())
-            else call(item_id, str(self.draw(st.sampled_from(CALL_IDS))))
+            if self.coin()
+            else call(item_id, self.draw(st.sampled_from(CALL_IDS)))
         )
         seen = [r.item.id for r in self.store.history()]
         after = self.draw(st.sampled_from([None, *seen]))
-        assert after is None or isinstance(after, str)
         last = self.store.last_id()
         out = self.store.add_output_item(item, f"resp_{self.response}", after=after)
         self.server_ids.append(item_id)
@@ -952,9 +956,8 @@ class Run:
     def transcript(self) -> object:
         if not self.user_audio_ids:
             return None
-        item_id = str(self.draw(st.sampled_from(self.user_audio_ids)))
+        item_id = self.draw(st.sampled_from(self.user_audio_ids))
         text = self.draw(st.sampled_from([None, "words"]))
-        assert text is None or isinstance(text, str)
         outcome = self.store.complete_transcript(item_id, text)
         assert not self.store.is_in_flight(item_id)
         if isinstance(outcome, Transcribed):  # only ever on the live committed-audio item
@@ -969,8 +972,8 @@ class Run:
         outs = [f"out_{n}" for n in range(1, self.outputs + 1)]
         # Often one a client re-created after deleting it (race R9's naive rewrite).
         retaken = [i for i in outs if (r := self.store.record(i)) and r.creator is Creator.CLIENT]
-        pool = retaken if retaken and self.draw(st.booleans()) else outs
-        item_id = str(self.draw(st.sampled_from(pool)))
+        pool = retaken if retaken and self.coin() else outs
+        item_id = self.draw(st.sampled_from(pool))
         record = next(r for r in self.store.history() if r.item.id == item_id)
         grown: Item = (
             replace(record.item, arguments='{"more": 1}')
@@ -995,15 +998,11 @@ class Run:
         ids = store.ids()
         after = store.items()
         history = list(store.history())
-        # Ids are unique among live items, and live records are exactly the alive ones.
+        # Ids are unique among live items, and the live records are exactly the alive ones.
         assert len(ids) == len(set(ids))
-        alive = [r for r in history if r.alive]
-        assert sorted(r.seq for r in alive) == sorted(
-            r.seq
-            for r in (store.record(i) for i in ids)
-            if r is not None  # every live id has its live record
-        )
-        assert len(alive) == len(ids)
+        live = [store.record(i) for i in ids]
+        assert all(r is not None and r.alive for r in live)
+        assert len(live) == sum(r.alive for r in history)
         if isinstance(outcome, Added):
             # The Added outcome is consistent with the order at the moment it is returned.
             at = ids.index(outcome.item.id)

@@ -8,7 +8,7 @@ and feeds back what arrives; tests feed the simulator's store instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
@@ -120,6 +120,7 @@ class SyncEngine:
         state = self.ledger.push_state(push_id)
         state.failed.extend(plan.failed)
         state.notes.extend(plan.notes)
+        state.notes.extend(self._capability_notes(plan.creates, plan.removals))
         state.aliased.extend(plan.aliases.items())
         self.ledger.aliases.update(plan.aliases)
         for create in plan.creates:
@@ -180,6 +181,7 @@ class SyncEngine:
     ) -> list[ev.Effect]:
         """Barge-in: cancel the in-band response, then truncate what was played of
         ``item_id`` or delete it when nothing was played."""
+        notes: list[ev.Effect] = []
         if self.responses.inband_busy():
             self._plan("cancel", now)
         if item_id is not None and played_ms is not None:
@@ -191,7 +193,11 @@ class SyncEngine:
                 self._plan(
                     "truncate", now, item_id=item_id, audio_end_ms=played_ms, played_ms=played_ms
                 )
-        return self._flush(now)
+            else:
+                notes.append(
+                    ev.Notice(f"provider cannot truncate: {item_id} stays whole on the server")
+                )
+        return notes + self._flush(now)
 
     def tool_started(self, call_id: str, now: float) -> list[ev.Effect]:
         self.responses.tool_started(call_id)
@@ -594,6 +600,20 @@ class SyncEngine:
                 )
             )
         return effects
+
+    def _capability_notes(self, creates: Sequence[object], removals: Sequence[object]) -> list[str]:
+        """What a provider with fewer capabilities does instead (shared/PROTOCOL-NOTES.md,
+        "Other providers"), said in the push's report."""
+        caps = self.config.capabilities
+        notes: list[str] = []
+        if removals and not caps.can_delete:
+            notes.append(
+                f"provider cannot delete: {len(removals)} removal(s) wait for a "
+                "reconnect-and-restore (call the session's reconnect to apply them)"
+            )
+        if creates and not caps.can_insert_anchored:
+            notes.append(f"provider is append-only: {len(creates)} item(s) appended at the end")
+        return notes
 
     def _wire(self, item: Item) -> Item:
         """The item under ids the server accepts (R22: framework ids go through aliases)."""

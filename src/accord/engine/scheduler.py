@@ -119,7 +119,10 @@ class Scheduler:
             prev = prev_of_run[head]
             if not self.caps.can_insert_anchored:
                 prev = None
-            order = reversed(members) if self.rules.acked_anchors else iter(members)
+            # Reverse on one anchor; forward when each goes on its predecessor or, for an
+            # append-only provider, at the end.
+            backwards = self.rules.acked_anchors and self.caps.can_insert_anchored
+            order = reversed(members) if backwards else iter(members)
             out.extend((op, prev) for op in order)
         return out
 
@@ -186,6 +189,13 @@ class Scheduler:
                     decision.newly_deferred.append(op)
                 continue
             if self.rules.creates_before_deletes and op.push_id in blocked_pushes:
+                continue
+            if not self.caps.can_delete:
+                # The provider cannot delete: the removal stays in the projected state
+                # and takes effect at the next reconnect-and-restore.
+                if not op.deferred:
+                    op.deferred = True
+                    decision.newly_deferred.append(op)
                 continue
             out.append((op, None))
         return out

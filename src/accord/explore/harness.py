@@ -18,6 +18,7 @@ from typing import Protocol
 from accord.engine import events as ev
 from accord.engine.engine import EngineConfig, SyncEngine
 from accord.engine.merge import Rules
+from accord.engine.scheduler import Capabilities
 from accord.explore.checker import Violation, check_quiet, check_restore, check_transition
 from accord.explore.log import (
     CheckLog,
@@ -72,9 +73,21 @@ class Client(Protocol):
     def connected_again(self, now: float) -> list[ev.Effect]: ...
 
 
-def make_client(strategy: str, *, rules: Rules | None = None, seed: int = 0) -> Client:
+DEFAULT_RULES = Rules()  # a seam: the anti-toy tests switch rules off for whole test files
+
+
+def make_client(
+    strategy: str,
+    *,
+    rules: Rules | None = None,
+    seed: int = 0,
+    capabilities: Capabilities | None = None,
+) -> Client:
     if strategy == "accord":
-        return SyncEngine(EngineConfig(rules=rules or Rules()), seed=seed)
+        config = EngineConfig(
+            rules=rules or DEFAULT_RULES, capabilities=capabilities or Capabilities()
+        )
+        return SyncEngine(config, seed=seed)
     if strategy == "naive":
         return NaiveClient(seed=seed)
     raise ValueError(f"unknown strategy {strategy!r}: accord or naive")
@@ -96,6 +109,7 @@ class Pair:
     strategy: str = "accord"
     rules: Rules | None = None
     seed: int = 0
+    capabilities: Capabilities | None = None
     auto_reply: Callable[[Pair, str], list[Item]] | None = None
     client: Client = field(init=False)
     store: ConversationStore = field(init=False)
@@ -119,7 +133,9 @@ class Pair:
     _unjudged_restore: list[DropEntry] | None = None
 
     def __post_init__(self) -> None:
-        self.client = make_client(self.strategy, rules=self.rules, seed=self.seed)
+        self.client = make_client(
+            self.strategy, rules=self.rules, seed=self.seed, capabilities=self.capabilities
+        )
         self.store = ConversationStore()
         self.log = CheckLog()
 
