@@ -1,9 +1,10 @@
 """`accord demo`: the main job.
 
-Interim form (until the sync engine and agent runtime land): race R1 of shared/RACES.md
-played on the reference store with the naive strategy, step by step, then judged by the
-invariant checker. It shows the bug accord exists to fix; it exits 0 when the run shows
-exactly that, and 1 if the walkthrough itself went wrong.
+Interim form (until the simulator server and agent runtime land): race R1 of
+shared/RACES.md, a context edit while a function call is in flight, played through the
+engine + reference store pair for the naive strategy and for accord, side by side, then
+judged by the invariant checker. Exit status 1 if accord shows any violation (a desync),
+or if the naive run fails to show the bug (the demo would then prove nothing).
 """
 
 from __future__ import annotations
@@ -12,45 +13,65 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from accord.explore.walkthrough import Step, play_r1
+from accord.explore.checker import Invariant
+from accord.explore.walkthrough import Step, Walkthrough, play_r1
+
+
+def _cell(step: Step) -> str:
+    sent = "\n".join(f"-> {s}" for s in step.sent) or "(nothing sent)"
+    errors = "\n".join(f"[red]!! {e}[/red]" for e in step.errors)
+    server = "server: " + (" ".join(step.server_ids) or "(empty)")
+    return "\n".join(part for part in (sent, errors, server) if part)
+
+
+def _verdict(run: Walkthrough) -> str:
+    if not run.violations:
+        return "[green]0 violations: nothing lost, mirror == server[/green]"
+    return "\n".join(
+        f"[red]{v.invariant.value} {v.invariant.name}[/red] {v.item_id or ''}: {v.detail}"
+        for v in run.violations
+    )
 
 
 def demo(
-    strategy: str = typer.Option("naive", "--strategy", help="naive (accord: with the engine)."),
+    strategy: str = typer.Option("both", "--strategy", help="naive, accord, or both side by side."),
 ) -> None:
     """Play race R1 (a context edit during a function call) and judge the result."""
     console = Console()
-    if strategy != "naive":
-        console.print(
-            "[red]accord demo: only --strategy naive is available until the sync "
-            "engine lands (the engine issue).[/red]"
-        )
+    if strategy not in ("both", "naive", "accord"):
+        console.print(f"[red]accord demo: unknown strategy {strategy!r}[/red]")
         raise typer.Exit(2)
-    console.rule("[bold]Race R1: a context edit while a function call is in flight")
-
-    def show(step: Step) -> None:
-        style = "red" if step.error else "green"
-        console.print(f"[bold]{step.actor:>6}[/bold]  {step.action}")
-        console.print(f"        [{style}]{step.outcome}[/{style}]")
-        console.print(f"        server: {' '.join(step.server_ids) or '(empty)'}")
-
-    result = play_r1(strategy, on_step=show)
-    console.rule("[bold]Checker (shared/DESIGN.md invariants)")
-    table = Table()
-    table.add_column("invariant")
-    table.add_column("item")
-    table.add_column("what happened")
-    for v in result.violations:
-        table.add_row(f"{v.invariant.value} {v.invariant.name}", v.item_id or "", v.detail)
-    console.print(table)
-    lost = {v.item_id for v in result.violations if v.invariant.value == 1}
-    if "fc1" not in lost:
-        console.print("[red]The walkthrough did not reproduce R1's loss of fc1.[/red]")
-        raise typer.Exit(1)
-    console.print(
-        f"The naive strategy broke {len({v.invariant for v in result.violations})} invariants: "
-        "it deleted fc1, a call its writer had never seen. accord's three-way merge keeps it."
+    names = ["naive", "accord"] if strategy == "both" else [strategy]
+    runs = {name: play_r1(name) for name in names}
+    table = Table(
+        title="Race R1: a context edit while a function call is in flight", show_lines=True
     )
+    table.add_column("step", max_width=34)
+    for name in names:
+        table.add_column(name)
+    for i, step in enumerate(runs[names[0]].steps):
+        table.add_row(
+            f"[bold]{step.actor}[/bold]: {step.action}",
+            *(_cell(runs[name].steps[i]) for name in names),
+        )
+    table.add_row(
+        "[bold]checker[/bold] (shared/DESIGN.md invariants)",
+        *(_verdict(runs[name]) for name in names),
+    )
+    console.print(table)
+    failed = False
+    if "accord" in runs and runs["accord"].violations:
+        console.print("[red]accord desynced: this is a bug.[/red]")
+        failed = True
+    if "naive" in runs:
+        lost = {
+            v.item_id for v in runs["naive"].violations if v.invariant is Invariant.NO_LOST_ITEM
+        }
+        if "fc1" not in lost:
+            console.print("[red]The naive run did not reproduce R1's loss of fc1.[/red]")
+            failed = True
+    if failed:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -128,6 +128,7 @@ class Pair:
     out_of_band: dict[str, ServerResponse] = field(default_factory=dict)
     response_views: dict[str, list[str]] = field(default_factory=dict)
     lost_reported: list[str] = field(default_factory=list)
+    handle_hook: Callable[[ev.ClientOp], None] | None = None  # sees every op sent
     _n: int = 0
     _creates_checked: int = 0
     _unjudged_restore: list[DropEntry] | None = None
@@ -153,6 +154,8 @@ class Pair:
             if isinstance(effect, ev.Send):
                 self._log_send(effect)
                 self.up.append(effect.op)
+                if self.handle_hook is not None:
+                    self.handle_hook(effect.op)
             elif isinstance(effect, ev.OpResolved) and effect.event_id in self.log.ops:
                 self.log.resolve(
                     Resolution(effect.event_id, _status(effect.status), self.now, effect.code)

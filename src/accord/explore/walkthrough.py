@@ -1,30 +1,29 @@
-"""Race R1 played step by step on the store, for the interim `accord demo`.
+"""Race R1 played step by step for one strategy, for the interim `accord demo`.
 
 One timeline from shared/RACES.md (R1, the original report): a function call arrives
-while a context policy trims the oldest message. Each step is applied to the reference
-store and the client's mirror and described in words; the checker judges the end.
+while a context policy trims the oldest message. The same steps drive either strategy
+through the engine + store pair; each step records what the client sent and what the
+server then held, and the checker judges the end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from accord.explore.checker import Violation, check_quiet
-from accord.explore.log import CheckLog, DeleteReason, OpRecord, PushRecord, Resolution
-from accord.items import FunctionCall, FunctionCallOutput, Item, Message
-from accord.naive import NaiveCreate, NaiveDelete, naive_push
-from accord.sim.errors import ServerError
-from accord.sim.store import Added, ConversationStore
+from accord.engine import events as ev
+from accord.explore.checker import Violation
+from accord.explore.harness import Pair
+from accord.items import FunctionCall, Item, Message
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    actor: str  # "server", "client", "policy", "tool"
+    actor: str  # "server", "policy", "tool", "wire"
     action: str
-    outcome: str
+    sent: tuple[str, ...]  # client events sent during the step
+    errors: tuple[str, ...]  # server errors the step produced
     server_ids: tuple[str, ...]
-    error: bool = False
 
 
 @dataclass
@@ -36,139 +35,100 @@ class Walkthrough:
     server: list[Item] = field(default_factory=list)
 
 
-class _Stage:
-    """The store, the naive client's mirror and the log, with narrated operations."""
+def describe(op: ev.ClientOp) -> str:
+    if isinstance(op, ev.CreateItem):
+        where = "at the end" if op.previous_item_id is None else f"after {op.previous_item_id}"
+        return f"create {op.item.id} {where}"
+    if isinstance(op, ev.DeleteItem):
+        return f"delete {op.item_id}"
+    if isinstance(op, ev.TruncateItem):
+        return f"truncate {op.item_id} at {op.audio_end_ms} ms"
+    if isinstance(op, ev.CreateResponse):
+        return "response.create"
+    if isinstance(op, ev.CancelResponse):
+        return "response.cancel"
+    return "session.update"
 
-    def __init__(self, strategy: str, on_step: Callable[[Step], None] | None) -> None:
-        self.store = ConversationStore()
-        self.log = CheckLog()
-        self.mirror: list[Item] = []
-        self.result = Walkthrough(strategy)
-        self._on_step = on_step
-        self._events = 0
 
-    def say(self, actor: str, action: str, outcome: str, *, error: bool = False) -> None:
-        step = Step(actor, action, outcome, tuple(self.store.ids()), error)
+class _Narrator:
+    def __init__(self, pair: Pair, on_step: Callable[[Step], None] | None) -> None:
+        self.pair = pair
+        self.result = Walkthrough(pair.strategy)
+        self.on_step = on_step
+
+    def step(self, actor: str, action: str, run: Callable[[], None]) -> None:
+        """Run one step; record what went up the wire and what the server then holds."""
+        errors_before = len(self.pair.errors)
+        sent: list[str] = []
+        self.pair.handle_hook = lambda op: sent.append(describe(op))
+        run()
+        self.pair.handle_hook = None
+        errors = tuple(f"{e.code}: {e.message}" for e in self.pair.errors[errors_before:])
+        step = Step(actor, action, tuple(sent), errors, tuple(self.pair.server_ids()))
         self.result.steps.append(step)
-        if self._on_step:
-            self._on_step(step)
-
-    def next_event_id(self) -> str:
-        self._events += 1
-        return f"evt_{self._events}"
-
-    def mirror_added(self, added: Added) -> None:
-        """The naive mirror: place after the reported predecessor, drop when unknown."""
-        ids = [i.id for i in self.mirror]
-        prev = added.previous_item_id
-        if prev is None:
-            self.mirror.insert(0, added.item)
-        elif prev in ids:
-            self.mirror.insert(ids.index(prev) + 1, added.item)
-
-    def client_create(self, item: Item, prev: str | None, push_id: str | None) -> None:
-        event_id = self.next_event_id()
-        self.log.op(
-            OpRecord(event_id, "create", self.store.transitions, item_id=item.id, push_id=push_id)
-        )
-        outcome = self.store.create(item, prev, event_id=event_id)
-        where = "at the end" if prev is None else f"after {prev}"
-        if isinstance(outcome, ServerError):
-            self.log.resolve(Resolution(event_id, "error", code=outcome.code))
-            self.say(
-                "client",
-                f"create {item.id} {where}",
-                f"error {outcome.code}: {outcome.message}",
-                error=True,
-            )
-        else:
-            self.log.resolve(Resolution(event_id, "success"))
-            self.mirror_added(outcome)
-            self.say("client", f"create {item.id} {where}", "conversation.item.added")
-
-    def client_delete(self, item_id: str, push_id: str) -> None:
-        event_id = self.next_event_id()
-        self.log.op(
-            OpRecord(
-                event_id,
-                "delete",
-                self.store.transitions,
-                item_id=item_id,
-                push_id=push_id,
-                reason=DeleteReason.PUSH,
-            )
-        )
-        in_flight = self.store.is_in_flight(item_id)
-        outcome = self.store.delete(item_id, event_id=event_id)
-        if isinstance(outcome, ServerError):
-            self.log.resolve(Resolution(event_id, "error", code=outcome.code))
-            self.say("client", f"delete {item_id}", f"error {outcome.code}", error=True)
-            return
-        self.log.resolve(Resolution(event_id, "success"))
-        self.mirror = [i for i in self.mirror if i.id != item_id]
-        note = " (it was in flight: its response is still running)" if in_flight else ""
-        self.say(
-            "client", f"delete {item_id}", f"conversation.item.deleted{note}", error=bool(note)
-        )
+        if self.on_step:
+            self.on_step(step)
 
 
-def play_r1(strategy: str = "naive", on_step: Callable[[Step], None] | None = None) -> Walkthrough:
-    """Play R1 with ``strategy`` (only "naive" until the sync engine exists)."""
-    if strategy != "naive":
-        raise ValueError(f"unknown or unbuilt strategy {strategy!r}")
-    st = _Stage(strategy, on_step)
-    u0 = Message(id="u0", role="user", content="Hi, I'd like to book a table.")
-    a0 = Message(id="a0", role="assistant", content="Sure. For how many people?")
-    u1 = Message(id="u1", role="user", content="Four, tonight at eight.")
-    for item in (u0, a0, u1):
-        st.client_create(item, None, None)
-    agent_ctx: list[Item] = list(st.mirror)
-    base = tuple(agent_ctx)
+def play_r1(strategy: str, on_step: Callable[[Step], None] | None = None) -> Walkthrough:
+    """Play R1 with ``strategy`` ("accord" or "naive") and judge it."""
+    p = Pair(strategy)
+    p.auto_reply = lambda _pair, rid: [
+        Message(id=f"reply_{rid}", role="assistant", content="Booked: table for four at 8.")
+    ]
+    n = _Narrator(p, on_step)
+    turns = [
+        Message(id="u0", role="user", content="Hi, I'd like to book a table."),
+        Message(id="a0", role="assistant", content="Sure. For how many people?"),
+        Message(id="u1", role="user", content="Four, tonight at eight."),
+    ]
 
+    def seed() -> None:
+        ctx = p.snapshot()
+        for item in turns:
+            ctx.append(item)
+        p.push(ctx)
+        p.settle()
+
+    n.step("client", "the conversation so far: u0 a0 u1", seed)
+    agent_ctx = p.snapshot()  # the agent's context: it learns of calls when it runs them
     fc1 = FunctionCall(
         id="fc1", call_id="call_1", name="book_table", arguments='{"people": 4, "time": "20:00"}'
     )
-    st.mirror_added(st.store.add_output_item(fc1, "resp_1"))
-    st.say(
-        "server",
-        "response.created; output_item.added(fc1); conversation.item.added(fc1)",
-        "the mirror has fc1; the agent's context does not yet (it learns at dispatch)",
+    rid = ""
+
+    def call_arrives() -> None:
+        nonlocal rid
+        rid = p.server_start()
+        p.server_add(rid, fc1, done=False)
+        p.deliver_down(len(p.down))
+
+    n.step(
+        "server", "a response starts; function call fc1 is added (still streaming)", call_arrives
     )
 
-    pushed = [i for i in agent_ctx if i.id != "u0"]
-    st.log.push(
-        PushRecord("trim", base, tuple(pushed), st.store.transitions, current=tuple(agent_ctx))
-    )
-    ops = naive_push(st.mirror, pushed)
-    st.say(
-        "policy",
-        "keep-last-turns pushes the agent's context minus u0",
-        "naive diff(mirror, pushed) = " + ", ".join(_describe(op) for op in ops),
-    )
-    _apply_naive(st, ops, "trim")
+    def trim() -> None:
+        trimmed = agent_ctx.copy()
+        trimmed.remove("u0")
+        p.push(trimmed)
+        p.settle()
 
-    st.store.finish_response("resp_1")
-    st.say("server", "response.done(resp_1)", "the call is complete; the tool runs")
-    out1 = FunctionCallOutput(id="out1", call_id="call_1", output='{"booked": true}')
-    st.client_create(out1, None, None)
-    u2 = Message(id="u2", role="user", content="Thanks!")
-    st.client_create(u2, "fc1", None)
+    n.step("policy", "keep-last-turns pushes the agent's context minus u0", trim)
 
-    st.result.mirror = list(st.mirror)
-    st.result.server = st.store.items()
-    st.result.violations = check_quiet(st.store, st.log, st.mirror)
-    return st.result
+    def call_done() -> None:
+        p.server_stream(fc1, done=True)
+        p.server_finish(rid)
+        p.settle()
 
+    n.step("server", "fc1's arguments are complete; response.done", call_done)
 
-def _describe(op: NaiveCreate | NaiveDelete) -> str:
-    if isinstance(op, NaiveDelete):
-        return f"delete {op.item_id}"
-    return f"create {op.item.id} after {op.previous_item_id}"
+    def tool_runs() -> None:
+        p.tool_started("call_1")
+        p.tool_finished("call_1", '{"booked": true, "table": 7}')
+        p.settle()
 
-
-def _apply_naive(st: _Stage, ops: Sequence[NaiveCreate | NaiveDelete], push_id: str) -> None:
-    for op in ops:
-        if isinstance(op, NaiveDelete):
-            st.client_delete(op.item_id, push_id)
-        else:
-            st.client_create(op.item, op.previous_item_id, push_id)
+    n.step("tool", "book_table runs and returns; its output goes to the server", tool_runs)
+    n.result.mirror = p.client.mirror_items()
+    n.result.server = p.store.items()
+    n.result.violations = p.violations()
+    return n.result
