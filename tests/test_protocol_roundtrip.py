@@ -43,7 +43,10 @@ def test_client_event_round_trip(event: ClientEvent) -> None:
 @given(client_events(beta=True))
 def test_client_event_round_trip_through_beta_spelling(event: ClientEvent) -> None:
     beta = encode(event, dialect=Dialect.BETA)
-    assert parse_client_event(beta, dialect=Dialect.BETA) == event
+    parsed = parse_client_event(beta, dialect=Dialect.BETA)
+    # Parsing normalises to GA spelling (an assistant part generated as beta "text" comes
+    # back as "output_text"), so compare on the wire: the beta text survives unchanged.
+    assert json.loads(encode(parsed, dialect=Dialect.BETA)) == json.loads(beta)
 
 
 @PROPERTY

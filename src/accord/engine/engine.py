@@ -144,6 +144,7 @@ class SyncEngine:
             )
         effects = self._flush(now)
         effects.extend(self._finish_pushes())
+        self.ledger.forget_done()
         return push_id, effects
 
     def generate_reply(
@@ -320,6 +321,7 @@ class SyncEngine:
         effects.extend(self._flush(now))
         effects.extend(self._finish_pushes())
         effects.extend(self._maybe_restore_done(now))
+        self.ledger.forget_done()
         return effects
 
     def _on_item_added(self, event: ev.ItemAdded, now: float) -> list[ev.Effect]:

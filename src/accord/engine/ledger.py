@@ -130,8 +130,10 @@ class Ledger:
         return (op for op in list(self.ops.values()) if op.open)
 
     def forget_done(self) -> None:
-        """Drop resolved operations (their effects are in the mirror now)."""
-        for event_id in [e for e, op in self.ops.items() if not op.open]:
+        """Drop resolved operations no unfinished push still reports on: their effects
+        are in the mirror now, and a long session must not keep every op it ever sent."""
+        keep = {event_id for state in self.pushes.values() for event_id in state.ops}
+        for event_id in [e for e, op in self.ops.items() if not op.open and e not in keep]:
             del self.ops[event_id]
 
     def find_open(self, kind: OpKind, item_id: str) -> Op | None:
