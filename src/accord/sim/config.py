@@ -1,0 +1,57 @@
+"""The simulator's settings: timing, limits, access, and switches for unconfirmed behaviour.
+
+Every behaviour of the real server that is not confirmed (shared/PROTOCOL-NOTES.md,
+"Unknown") is a switch here with its documented default, so a test can run both ways.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from accord.sim.channel import Transit
+
+KNOWN_MODEL_PREFIXES = (
+    "gpt-realtime",
+    "gpt-4o-realtime",
+    "gpt-4o-mini-realtime",
+    "accord-sim",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Quirks:
+    """Unconfirmed or occasional real-server behaviour, off unless a test asks."""
+
+    # Seen from the real server: a response starts on its own right after a
+    # function_call_output, before the client's response.create (PROTOCOL-NOTES).
+    auto_response_after_output: bool = False
+    # Assumed: conversation.item.done is sent for a partial item of a cancelled response.
+    done_for_cancelled_items: bool = True
+    # Unknown: whether out-of-band responses emit conversation.item.* events (assumed no).
+    out_of_band_item_events: bool = False
+    # Assumed: a deleted id may be created again (clients do it; unverified).
+    reuse_deleted_ids: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """Settings of one simulator server (all sessions share them)."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    require_key: str | None = None  # None: any key (or none) is accepted
+    session_max_seconds: float = 3600.0  # the real limit is 60 minutes
+    beta_expiry: bool = False  # beta sent an `error` session_expired before closing
+    upstream: Transit = field(default_factory=Transit)  # client -> server
+    downstream: Transit = field(default_factory=Transit)  # server -> client
+    max_event_bytes: int = 15 * 1024 * 1024  # a larger frame is refused, not fatal
+    ms_per_char: int = 60  # synthesized speech length per character of text
+    delta_chars: int = 12  # characters per text/transcript delta
+    audio_delta_ms: int = 200  # audio per output_audio delta
+    stream_pause_ms: float = 0.0  # pause between deltas (0: as fast as possible)
+    transcription_delay_ms: float = 30.0  # a transcript completes after this long
+    quirks: Quirks = field(default_factory=Quirks)
+    seed: int = 0
+
+    def model_known(self, model: str | None) -> bool:
+        return bool(model) and any(model.startswith(p) for p in KNOWN_MODEL_PREFIXES)  # type: ignore[union-attr]

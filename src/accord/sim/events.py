@@ -1,0 +1,134 @@
+"""Server events as the real GA server shapes them, built from the store's items.
+
+Shapes follow shared/PROTOCOL-NOTES.md ("Shapes in recorded sessions", "Details clients
+rely on"): items in server events carry no ``object`` key; ``function_call_output``
+items carry no ``status``; ``response.created`` has status ``in_progress``, empty
+``output`` and null ``usage``; ``response.output_item.added`` carries the item
+``in_progress`` and empty; text and transcript deltas carry an ``obfuscation`` string,
+audio deltas do not; every event has a string ``event_id``.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from accord.items import FunctionCall, FunctionCallOutput, Item, Message
+from accord.protocol import (
+    ConversationItemAdded,
+    ConversationItemDone,
+    ErrorDetail,
+    ErrorEvent,
+    OutputAudioPart,
+    OutputTextPart,
+    ServerEvent,
+    WireFunctionCall,
+    WireMessage,
+    WireResponse,
+    item_to_wire,
+)
+from accord.protocol.wire_items import WireItem
+from accord.sim.errors import ServerError
+
+ItemStatus = Literal["completed", "in_progress", "incomplete"]
+
+
+class EventIds:
+    """``event_<n><random>`` ids, seeded."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self._rng = random.Random(seed)
+        self._n = 0
+
+    def next(self, prefix: str = "event") -> str:
+        self._n += 1
+        tail = "".join(self._rng.choices(string.ascii_letters + string.digits, k=12))
+        return f"{prefix}_{self._n:x}{tail}"
+
+    def obfuscation(self) -> str:
+        return "".join(self._rng.choices(string.ascii_letters + string.digits, k=10))
+
+
+def wire_item(item: Item, status: ItemStatus | None = "completed") -> WireItem:
+    """The item as the server reports it (no ``object``; outputs carry no status)."""
+    wire = item_to_wire(item)
+    if isinstance(item, FunctionCallOutput):
+        return wire
+    return wire.model_copy(update={"status": status})
+
+
+def empty_item(item: Item) -> WireItem:
+    """The item as ``response.output_item.added`` reports it: in progress and empty."""
+    if isinstance(item, FunctionCall):
+        return WireFunctionCall(
+            id=item.id, call_id=item.call_id, name=item.name, arguments="", status="in_progress"
+        )
+    assert isinstance(item, Message)
+    return WireMessage(id=item.id, role=item.role, content=(), status="in_progress")
+
+
+def assistant_part(audio: bool) -> OutputAudioPart | OutputTextPart:
+    return OutputAudioPart(transcript="") if audio else OutputTextPart(text="")
+
+
+def error_event(ids: EventIds, err: ServerError) -> ErrorEvent:
+    return ErrorEvent(
+        event_id=ids.next(),
+        error=ErrorDetail(
+            type=err.type,
+            code=err.code,
+            message=err.message,
+            param=err.param,
+            event_id=err.event_id,
+        ),
+    )
+
+
+def added_and_done(
+    ids: EventIds, item: Item, previous_item_id: str | None
+) -> tuple[ServerEvent, ServerEvent]:
+    """``conversation.item.added`` then ``.done`` for an item created whole."""
+    wire = wire_item(item)
+    return (
+        ConversationItemAdded(event_id=ids.next(), previous_item_id=previous_item_id, item=wire),
+        ConversationItemDone(event_id=ids.next(), previous_item_id=previous_item_id, item=wire),
+    )
+
+
+def response_object(
+    response_id: str,
+    status: Literal["in_progress", "completed", "cancelled", "incomplete", "failed"],
+    *,
+    output: Sequence[WireItem] = (),
+    metadata: dict[str, str] | None = None,
+    conversation_id: str | None = None,
+    modalities: Sequence[str] = ("audio",),
+    usage: dict[str, Any] | None = None,
+    status_details: dict[str, Any] | None = None,
+) -> WireResponse:
+    return WireResponse(
+        id=response_id,
+        object="realtime.response",
+        status=status,
+        status_details=status_details,
+        output=tuple(output),
+        conversation_id=conversation_id,
+        output_modalities=tuple(modalities),
+        max_output_tokens="inf",
+        metadata=metadata,
+        usage=usage,
+    )
+
+
+def usage_for(text_chars: int) -> dict[str, Any]:
+    """Plausible token usage (about four characters a token)."""
+    out = max(1, text_chars // 4)
+    return {
+        "total_tokens": out + 20,
+        "input_tokens": 20,
+        "output_tokens": out,
+        "input_token_details": {"text_tokens": 20, "audio_tokens": 0, "cached_tokens": 0},
+        "output_token_details": {"text_tokens": out, "audio_tokens": 0},
+    }

@@ -1,0 +1,131 @@
+"""The simulator's "model": what a response says, from rules or from a script.
+
+Pluggable: :class:`RuleBasedModel` answers any conversation sensibly enough to drive a
+demo (a tool call when the user's words name a tool, a reply to a tool's output, an echo
+otherwise); :class:`ScriptedModel` plays planned responses in order, so a test decides
+exactly what each response contains.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from accord.items import FunctionCall, FunctionCallOutput, Item, Message
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedText:
+    """An assistant message (spoken as audio when the session outputs audio)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCall:
+    name: str
+    arguments: str = "{}"
+
+
+PlannedOutput = PlannedText | PlannedCall
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRequest:
+    """What the model sees: the conversation (or the out-of-band input), the
+    instructions and the tools in force."""
+
+    conversation: Sequence[Item]
+    instructions: str = ""
+    tools: Sequence[Mapping[str, Any]] = ()
+    parallel_tool_calls: bool = True
+
+
+class Model(Protocol):
+    def plan(self, request: ResponseRequest) -> list[PlannedOutput]: ...
+
+
+def _last_turn(items: Sequence[Item]) -> Item | None:
+    return items[-1] if items else None
+
+
+def _sample_arguments(tool: Mapping[str, Any], words: str) -> str:
+    """Arguments that satisfy the tool's JSON schema: required strings filled from the
+    user's words, numbers with 1, booleans true."""
+    params = tool.get("parameters") or {}
+    props: Mapping[str, Any] = params.get("properties") or {}
+    required: Iterable[str] = params.get("required") or list(props)
+    out: dict[str, Any] = {}
+    for name in required:
+        kind = (props.get(name) or {}).get("type", "string")
+        if kind in ("integer", "number"):
+            out[name] = 1
+        elif kind == "boolean":
+            out[name] = True
+        elif kind == "array":
+            out[name] = []
+        elif kind == "object":
+            out[name] = {}
+        else:
+            out[name] = words[:60] or name
+    return json.dumps(out)
+
+
+@dataclass
+class RuleBasedModel:
+    """A deterministic stand-in for a speech model.
+
+    - After a tool's output: "Done. <output>".
+    - When the last user message names a tool (its name, or a word of its name), call it;
+      several tools named and parallel calls allowed: call them all at once.
+    - Otherwise: an echo of the user's words.
+    """
+
+    def plan(self, request: ResponseRequest) -> list[PlannedOutput]:
+        last = _last_turn(request.conversation)
+        if isinstance(last, FunctionCallOutput):
+            return [PlannedText(f"Done. {last.output[:200]}")]
+        if isinstance(last, FunctionCall):
+            return [PlannedText("Let me check that.")]
+        words = last.text if isinstance(last, Message) else ""
+        calls: list[PlannedOutput] = [
+            PlannedCall(str(tool["name"]), _sample_arguments(tool, words))
+            for tool in request.tools
+            if _names_tool(words, tool)
+        ]
+        if calls:
+            return calls if request.parallel_tool_calls else calls[:1]
+        if not words:
+            return [PlannedText("Hello! How can I help?")]
+        return [PlannedText(f"You said: {words}")]
+
+
+def _names_tool(words: str, tool: Mapping[str, Any]) -> bool:
+    name = str(tool.get("name", ""))
+    if not name or not words:
+        return False
+    lowered = words.lower()
+    if name.lower() in lowered:
+        return True
+    parts = [p for p in re.split(r"[_\W]+", name.lower()) if len(p) > 3]
+    return any(re.search(rf"\b{re.escape(p)}", lowered) for p in parts)
+
+
+@dataclass
+class ScriptedModel:
+    """Planned responses in order; when the script runs out, ``fallback`` answers."""
+
+    script: deque[list[PlannedOutput]] = field(default_factory=deque)
+    fallback: Model = field(default_factory=RuleBasedModel)
+
+    def add(self, *outputs: PlannedOutput) -> None:
+        self.script.append(list(outputs))
+
+    def plan(self, request: ResponseRequest) -> list[PlannedOutput]:
+        if self.script:
+            return self.script.popleft()
+        return self.fallback.plan(request)

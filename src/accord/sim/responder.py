@@ -1,0 +1,400 @@
+"""One response, streamed in the real server's event order.
+
+shared/PROTOCOL-NOTES.md, "Responses": ``response.created`` -> per output item
+``response.output_item.added`` -> ``conversation.item.added`` ->
+``response.content_part.added`` -> deltas -> their ``.done`` events ->
+``response.content_part.done`` -> ``conversation.item.done`` ->
+``response.output_item.done`` -> ``response.done`` -> (sometimes) ``rate_limits.updated``.
+Items of one response interleave: the next item is added right after the previous one's
+first delta. Spoken text becomes PCM16 audio whose length follows the text, so
+truncation and barge-in act on real positions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from accord.items import FunctionCall, Item, Message
+from accord.protocol import (
+    ConversationItemAdded,
+    ConversationItemDone,
+    RateLimitsUpdated,
+    ResponseContentPartAdded,
+    ResponseContentPartDone,
+    ResponseCreated,
+    ResponseDone,
+    ResponseFunctionCallArgumentsDelta,
+    ResponseFunctionCallArgumentsDone,
+    ResponseOutputAudioDelta,
+    ResponseOutputAudioDone,
+    ResponseOutputAudioTranscriptDelta,
+    ResponseOutputAudioTranscriptDone,
+    ResponseOutputItemAdded,
+    ResponseOutputItemDone,
+    ResponseOutputTextDelta,
+    ResponseOutputTextDone,
+    ResponsePart,
+    ServerEvent,
+)
+from accord.protocol.wire_items import WireItem
+from accord.sim import audio
+from accord.sim.config import SimConfig
+from accord.sim.events import EventIds, empty_item, response_object, usage_for, wire_item
+from accord.sim.model import PlannedCall, PlannedOutput, PlannedText
+from accord.sim.store import ConversationStore
+
+Status = Literal["completed", "cancelled", "incomplete", "failed"]
+
+
+@dataclass
+class ResponseSpec:
+    """What was asked: in-band or not, output modalities, metadata to echo."""
+
+    response_id: str
+    out_of_band: bool
+    audio: bool
+    metadata: dict[str, str] | None
+    plan: list[PlannedOutput]
+    conversation_id: str | None = None
+
+
+@dataclass
+class _Output:
+    """One output item being streamed."""
+
+    index: int
+    item: Item
+    pcm: bytes = b""
+    sent_chars: int = 0
+    sent_ms: int = 0
+    begun: bool = False
+    done: bool = False
+
+
+@dataclass
+class ResponseRun:
+    """Streams one response through ``emit``; cancel the task to cancel the response."""
+
+    spec: ResponseSpec
+    store: ConversationStore
+    config: SimConfig
+    ids: EventIds
+    emit: Callable[[ServerEvent], None]
+    new_item_id: Callable[[str], str]
+    anchor_override: Callable[[], str | None] = lambda: None
+    outputs: list[_Output] = field(default_factory=list)
+    status: Status = "completed"
+    cancel_reason: str = "client_cancelled"
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def in_band(self) -> bool:
+        return not self.spec.out_of_band
+
+    async def run(self) -> None:
+        self.emit(
+            ResponseCreated(
+                event_id=self.ids.next(),
+                response=self._response("in_progress"),
+            )
+        )
+        try:
+            self.outputs = [self._prepare(i, p) for i, p in enumerate(self.spec.plan)]
+            for out in self.outputs:
+                if not out.begun:
+                    self._begin(out)
+                await self._stream(out)
+                self._finish(out, "completed")
+        except asyncio.CancelledError:
+            self.status = "cancelled"
+            for out in self.outputs:
+                if out.begun and not out.done:
+                    self._finish(out, "incomplete")
+        finally:
+            self._done()
+
+    # -- items --------------------------------------------------------------------------
+
+    def _prepare(self, index: int, planned: PlannedOutput) -> _Output:
+        if isinstance(planned, PlannedCall):
+            call = FunctionCall(
+                id=self.new_item_id("item"),
+                call_id=self.new_item_id("call"),
+                name=planned.name,
+                arguments=planned.arguments,
+            )
+            return _Output(index, call)
+        assert isinstance(planned, PlannedText)
+        message = Message(
+            id=self.new_item_id("item"),
+            role="assistant",
+            content=planned.text,
+            audio=self.spec.audio,
+            audio_ms=0 if self.spec.audio else None,
+        )
+        pcm = (
+            audio.synthesize(planned.text, ms_per_char=self.config.ms_per_char)
+            if (self.spec.audio)
+            else b""
+        )
+        return _Output(index, message, pcm=pcm)
+
+    def _partial(self, out: _Output) -> Item:
+        """The item as far as it has been streamed."""
+        item = out.item
+        if isinstance(item, FunctionCall):
+            return replace(item, arguments=item.arguments[: out.sent_chars])
+        assert isinstance(item, Message)
+        text = item.text[: out.sent_chars]
+        if item.audio:
+            return replace(item, content=text, audio_ms=out.sent_ms)
+        return replace(item, content=text)
+
+    def _begin(self, out: _Output) -> None:
+        out.begun = True
+        rid = self.spec.response_id
+        self.emit(
+            ResponseOutputItemAdded(
+                event_id=self.ids.next(),
+                response_id=rid,
+                output_index=out.index,
+                item=empty_item(out.item),
+            )
+        )
+        if self.in_band:
+            empty = self._partial(out)
+            added = self.store.add_output_item(empty, rid, after=self.anchor_override())
+            self.emit(
+                ConversationItemAdded(
+                    event_id=self.ids.next(),
+                    previous_item_id=added.previous_item_id,
+                    item=wire_item(empty, "in_progress"),
+                )
+            )
+        elif self.config.quirks.out_of_band_item_events:
+            self.emit(
+                ConversationItemAdded(
+                    event_id=self.ids.next(),
+                    previous_item_id=None,
+                    item=wire_item(self._partial(out), "in_progress"),
+                )
+            )
+        if isinstance(out.item, Message):
+            self.emit(
+                ResponseContentPartAdded(
+                    event_id=self.ids.next(),
+                    response_id=rid,
+                    item_id=out.item.id,
+                    output_index=out.index,
+                    content_index=0,
+                    part=ResponsePart(
+                        type="audio" if out.item.audio else "text",
+                        transcript="" if out.item.audio else None,
+                        text=None if out.item.audio else "",
+                    ),
+                )
+            )
+
+    async def _stream(self, out: _Output) -> None:
+        item = out.item
+        text = item.arguments if isinstance(item, FunctionCall) else _text(item)
+        step = max(1, self.config.delta_chars)
+        first = True
+        while out.sent_chars < len(text) or (out.pcm and out.sent_ms < audio.duration_ms(out.pcm)):
+            chunk = text[out.sent_chars : out.sent_chars + step]
+            out.sent_chars += len(chunk)
+            if chunk:
+                self._text_delta(out, chunk)
+            if out.pcm:
+                self._audio_delta(out)
+            if self.in_band:
+                self.store.update_output_item(self._partial(out))
+            if first:
+                first = False
+                nxt = out.index + 1
+                if nxt < len(self.outputs):
+                    self._begin(self.outputs[nxt])  # items of one response interleave
+            await asyncio.sleep(self.config.stream_pause_ms / 1000.0)
+
+    def _text_delta(self, out: _Output, chunk: str) -> None:
+        rid, item = self.spec.response_id, out.item
+        common: dict[str, Any] = {
+            "event_id": self.ids.next(),
+            "response_id": rid,
+            "item_id": item.id,
+            "output_index": out.index,
+        }
+        if isinstance(item, FunctionCall):
+            self.emit(
+                ResponseFunctionCallArgumentsDelta(
+                    **common, call_id=item.call_id, delta=chunk, obfuscation=self.ids.obfuscation()
+                )
+            )
+        elif isinstance(item, Message) and item.audio:
+            self.emit(
+                ResponseOutputAudioTranscriptDelta(
+                    **common, content_index=0, delta=chunk, obfuscation=self.ids.obfuscation()
+                )
+            )
+        else:
+            self.emit(
+                ResponseOutputTextDelta(
+                    **common, content_index=0, delta=chunk, obfuscation=self.ids.obfuscation()
+                )
+            )
+
+    def _audio_delta(self, out: _Output) -> None:
+        total = audio.duration_ms(out.pcm)
+        end = min(total, out.sent_ms + self.config.audio_delta_ms)
+        start_byte, end_byte = out.sent_ms * audio.BYTES_PER_MS, end * audio.BYTES_PER_MS
+        if end >= total:
+            end_byte = len(out.pcm)
+        payload = base64.b64encode(out.pcm[start_byte:end_byte]).decode("ascii")
+        out.sent_ms = end
+        self.emit(
+            ResponseOutputAudioDelta(
+                event_id=self.ids.next(),
+                response_id=self.spec.response_id,
+                item_id=out.item.id,
+                output_index=out.index,
+                content_index=0,
+                delta=payload,
+            )
+        )
+
+    def _finish(self, out: _Output, status: Literal["completed", "incomplete"]) -> None:
+        out.done = True
+        rid, item = self.spec.response_id, out.item
+        final = item if status == "completed" else self._partial(out)
+        common: dict[str, Any] = {"response_id": rid, "item_id": item.id, "output_index": out.index}
+        if status == "completed":
+            self._content_done(out, final, common)
+        if self.in_band:
+            self.store.update_output_item(final)
+        wire = wire_item(final, status)
+        if self.in_band and (status == "completed" or self.config.quirks.done_for_cancelled_items):
+            self.emit(
+                ConversationItemDone(
+                    event_id=self.ids.next(),
+                    previous_item_id=None if out.index == 0 else self._previous(item.id),
+                    item=wire,
+                )
+            )
+        self.emit(
+            ResponseOutputItemDone(
+                event_id=self.ids.next(), response_id=rid, output_index=out.index, item=wire
+            )
+        )
+
+    def _content_done(self, out: _Output, final: Item, common: dict[str, Any]) -> None:
+        if isinstance(final, FunctionCall):
+            self.emit(
+                ResponseFunctionCallArgumentsDone(
+                    event_id=self.ids.next(),
+                    **common,
+                    call_id=final.call_id,
+                    name=final.name,
+                    arguments=final.arguments,
+                )
+            )
+            return
+        assert isinstance(final, Message)
+        if final.audio:
+            self.emit(ResponseOutputAudioDone(event_id=self.ids.next(), **common, content_index=0))
+            self.emit(
+                ResponseOutputAudioTranscriptDone(
+                    event_id=self.ids.next(), **common, content_index=0, transcript=final.text
+                )
+            )
+            part = ResponsePart(type="audio", transcript=final.text)
+        else:
+            self.emit(
+                ResponseOutputTextDone(
+                    event_id=self.ids.next(), **common, content_index=0, text=final.text
+                )
+            )
+            part = ResponsePart(type="text", text=final.text)
+        self.emit(
+            ResponseContentPartDone(event_id=self.ids.next(), **common, content_index=0, part=part)
+        )
+
+    def _previous(self, item_id: str) -> str | None:
+        ids = self.store.ids()
+        return ids[ids.index(item_id) - 1] if item_id in ids and ids.index(item_id) > 0 else None
+
+    # -- the end ------------------------------------------------------------------------
+
+    def _done(self) -> None:
+        if self.in_band:
+            self.store.finish_response(self.spec.response_id)
+        output: list[WireItem] = [
+            wire_item(
+                out.item if out.done and self.status == "completed" else self._partial(out),
+                "completed" if self.status == "completed" else "incomplete",
+            )
+            for out in self.outputs
+            if out.begun
+        ]
+        chars = sum(out.sent_chars for out in self.outputs)
+        details = (
+            None
+            if self.status == "completed"
+            else {"type": self.status, "reason": self.cancel_reason}
+        )
+        self.emit(
+            ResponseDone(
+                event_id=self.ids.next(),
+                response=self._response(
+                    self.status, output=output, usage=usage_for(chars), status_details=details
+                ),
+            )
+        )
+        if self.in_band:
+            self.emit(
+                RateLimitsUpdated(
+                    event_id=self.ids.next(),
+                    rate_limits=(
+                        {
+                            "name": "requests",
+                            "limit": 5000,
+                            "remaining": 4999,
+                            "reset_seconds": 0.01,
+                        },
+                        {
+                            "name": "tokens",
+                            "limit": 400000,
+                            "remaining": 399000,
+                            "reset_seconds": 0.15,
+                        },
+                    ),
+                )
+            )
+        self.finished.set()
+
+    def _response(
+        self,
+        status: Literal["in_progress", "completed", "cancelled", "incomplete", "failed"],
+        *,
+        output: list[WireItem] | None = None,
+        usage: dict[str, Any] | None = None,
+        status_details: dict[str, Any] | None = None,
+    ) -> Any:
+        return response_object(
+            self.spec.response_id,
+            status,
+            output=output or (),
+            metadata=self.spec.metadata,
+            conversation_id=self.spec.conversation_id,
+            modalities=("audio",) if self.spec.audio else ("text",),
+            usage=usage,
+            status_details=status_details,
+        )
+
+
+def _text(item: Item) -> str:
+    return item.text if isinstance(item, Message) else ""

@@ -1,0 +1,236 @@
+"""The simulator's websocket server: paths, keys, models, session expiry.
+
+Serves ``ws://HOST:PORT/v1/realtime?model=NAME`` (the path the official SDK opens with
+``websocket_base_url``) and the Azure GA path ``/openai/v1/realtime``; each connection
+gets its own :class:`SimSession` and store. Connection-level behaviour follows
+shared/PROTOCOL-NOTES.md ("Transport"): a bad key upgrades, gets ``invalid_api_key`` and
+a close with 3000; an unknown model closes with 4000; the 60-minute limit closes with
+1001 and the real reason. Keys are compared, never logged or stored in events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from accord.ids import IdGenerator
+from accord.protocol import encode
+from accord.sim.config import SimConfig
+from accord.sim.errors import ServerError
+from accord.sim.events import EventIds, error_event
+from accord.sim.model import Model, RuleBasedModel
+from accord.sim.session import SimSession
+
+log = logging.getLogger("accord.sim")
+
+PATHS = ("/v1/realtime", "/openai/v1/realtime")
+CLOSE_BAD_KEY = 3000
+CLOSE_BAD_MODEL = 4000
+EXPIRED_REASON = "Your session hit the maximum duration of 60 minutes."  # observed
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What a connection asked for, read from its handshake."""
+
+    path: str
+    model: str | None
+    key: str | None
+    beta_header: bool
+
+
+def read_access(request: Request) -> Access:
+    parts = urlsplit(request.path)
+    query = parse_qs(parts.query)
+    names = query.get("model") or query.get("deployment") or []
+    model = names[0] if names else None
+    return Access(
+        parts.path.rstrip("/"),
+        model,
+        _key(request.headers),
+        request.headers.get("OpenAI-Beta", "").startswith("realtime"),
+    )
+
+
+def _key(headers: Headers) -> str | None:
+    auth = headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    if "api-key" in headers:
+        return headers["api-key"].strip()
+    for proto in headers.get_all("Sec-WebSocket-Protocol"):
+        for token in proto.split(","):
+            token = token.strip()
+            if token.startswith("openai-insecure-api-key."):
+                return token.removeprefix("openai-insecure-api-key.")
+    return None
+
+
+@dataclass
+class SimServer:
+    """Many concurrent sessions on one event loop, each with its own store."""
+
+    config: SimConfig = field(default_factory=SimConfig)
+    model_factory: Callable[[], Model] = RuleBasedModel
+    sessions: list[SimSession] = field(default_factory=list)
+    on_session: Callable[[SimSession], None] | None = None
+    _server: Server | None = None
+    _ids: IdGenerator = field(default_factory=lambda: IdGenerator(None, prefix="sess"))
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "server not started"
+        return int(next(iter(self._server.sockets)).getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """The base of the Realtime endpoint; add ``?model=NAME``."""
+        return f"ws://{self.config.host}:{self.port}/v1/realtime"
+
+    @property
+    def base_url(self) -> str:
+        """What the official SDK takes as ``websocket_base_url``."""
+        return f"ws://{self.config.host}:{self.port}/v1"
+
+    async def start(self) -> SimServer:
+        self._server = await serve(
+            self._handle,
+            self.config.host,
+            self.config.port,
+            process_request=self._check_path,
+            max_size=self.config.max_event_bytes * 2,
+            ping_interval=20,  # the real server pings about every 20 s
+        )
+        return self
+
+    async def stop(self) -> None:
+        for session in self.sessions:
+            await session.shutdown()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> SimServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    # -- connections --------------------------------------------------------------------
+
+    def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
+        if read_access(request).path not in PATHS:
+            return connection.respond(HTTPStatus.NOT_FOUND, "Not found: use /v1/realtime\n")
+        return None
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        access = read_access(connection.request)  # type: ignore[arg-type]
+        ids = EventIds(self.config.seed)
+        if self.config.require_key is not None and not (
+            access.key and hmac.compare_digest(access.key, self.config.require_key)
+        ):
+            # Observed: a bad key upgrades, sends invalid_api_key, closes with 3000.
+            shown = _redact(access.key)
+            await connection.send(
+                encode(
+                    error_event(
+                        ids,
+                        ServerError(
+                            "invalid_api_key",
+                            f"Incorrect API key provided: {shown}. You can find your "
+                            "API key at https://platform.openai.com/account/api-keys.",
+                            None,
+                            None,
+                        ),
+                    )
+                )
+            )
+            await connection.close(CLOSE_BAD_KEY, "invalid_api_key")
+            return
+        if not self.config.model_known(access.model):
+            await connection.close(CLOSE_BAD_MODEL, "invalid_model")  # observed: 4000
+            return
+        if access.beta_header:
+            # Observed: the beta header is refused on the GA endpoint (payload assumed).
+            await connection.send(
+                encode(
+                    error_event(
+                        ids,
+                        ServerError(
+                            "invalid_request_error",
+                            "The OpenAI-Beta: realtime=v1 header is not supported "
+                            "on the GA Realtime API; remove it.",
+                            None,
+                            None,
+                        ),
+                    )
+                )
+            )
+            await connection.close(1008, "beta header refused")
+            return
+        await self._run_session(connection, access)
+
+    async def _run_session(self, connection: ServerConnection, access: Access) -> None:
+        loop = asyncio.get_running_loop()
+
+        async def close(code: int, reason: str) -> None:
+            await connection.close(code, reason)
+
+        session = SimSession(
+            config=self.config,
+            model=self.model_factory(),
+            model_name=access.model or "gpt-realtime",
+            send=connection.send,
+            close=close,
+            session_id=self._ids.new("sess"),
+            loop_time=loop.time,
+        )
+        self.sessions.append(session)
+        if self.on_session is not None:
+            self.on_session(session)
+        session.start()
+        expiry = loop.create_task(self._expire(session, connection))
+        try:
+            async for frame in connection:
+                session.receive(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            expiry.cancel()
+            await session.shutdown()
+
+    async def _expire(self, session: SimSession, connection: ServerConnection) -> None:
+        await asyncio.sleep(self.config.session_max_seconds)
+        if self.config.beta_expiry:
+            # Beta sent an error with code session_expired before closing.
+            await connection.send(
+                encode(
+                    error_event(
+                        session.ids, ServerError("session_expired", EXPIRED_REASON, None, None)
+                    )
+                )
+            )
+        await session.outbox.drain()
+        await connection.close(1001, EXPIRED_REASON)
+
+
+def _redact(key: str | None) -> str:
+    """Only the last four characters of a key are ever shown (as the real server does)."""
+    if not key:
+        return "(none)"
+    return "*" * 8 + key[-4:] if len(key) > 8 else "*" * len(key)

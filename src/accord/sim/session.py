@@ -1,0 +1,617 @@
+"""One simulated Realtime session: client events in, server events out.
+
+The transport is a seam: :class:`SimSession` is given ``send`` (a frame to the client)
+and ``close`` (code, reason), so the same session runs behind a websocket or in a test
+without one. Both directions go through a :class:`DelayedChannel`, so latency, jitter and
+held events act on whole FIFO channels as they do on a real network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from accord.ids import IdGenerator
+from accord.items import FunctionCallOutput, Item
+from accord.protocol import (
+    ConversationItemCreate,
+    ConversationItemDelete,
+    ConversationItemDeleted,
+    ConversationItemRetrieve,
+    ConversationItemRetrieved,
+    ConversationItemTruncate,
+    ConversationItemTruncated,
+    InputAudioBufferAppend,
+    InputAudioBufferClear,
+    InputAudioBufferCleared,
+    InputAudioBufferCommit,
+    InputAudioBufferCommitted,
+    InputAudioBufferSpeechStarted,
+    InputAudioBufferSpeechStopped,
+    InputAudioTranscriptionCompleted,
+    InputAudioTranscriptionDelta,
+    InputAudioTranscriptionFailed,
+    MalformedEventError,
+    OutputAudioBufferClear,
+    RemoteProtocolError,
+    ResponseCancel,
+    ResponseCreate,
+    ServerEvent,
+    SessionCreated,
+    SessionUpdate,
+    SessionUpdated,
+    UnknownEvent,
+    UnsupportedItemError,
+    encode,
+    item_from_wire,
+    parse_client_event,
+)
+from accord.protocol.client_events import CLIENT_EVENT_CLASSES
+from accord.protocol.codec import type_names
+from accord.sim import audio
+from accord.sim.channel import DelayedChannel
+from accord.sim.config import SimConfig
+from accord.sim.errors import ServerError
+from accord.sim.events import EventIds, added_and_done, error_event, wire_item
+from accord.sim.model import Model, ResponseRequest
+from accord.sim.responder import ResponseRun, ResponseSpec
+from accord.sim.session_config import default_session, merge_update, server_vad, speaks
+from accord.sim.store import ConversationStore, StoreConfig
+
+log = logging.getLogger("accord.sim")
+
+Frame = str | bytes
+BUSY = (
+    "Conversation already has an active response in progress: {rid}. Wait until the "
+    "response is finished before creating a new one."
+)  # observed (shared/PROTOCOL-NOTES.md)
+
+
+@dataclass
+class Faults:
+    """Faults a test can arm on a live session."""
+
+    close_after_events: int | None = None  # drop the connection after this many events
+    anchor_next_output_on_deleted: bool = False  # race R6, once
+    pending_errors: list[tuple[str, str]] = field(default_factory=list)  # (code, message)
+
+
+class SimSession:
+    """A Realtime session's server side."""
+
+    def __init__(
+        self,
+        *,
+        config: SimConfig,
+        model: Model,
+        model_name: str,
+        send: Callable[[str], Awaitable[None]],
+        close: Callable[[int, str], Awaitable[None]],
+        session_id: str,
+        loop_time: Callable[[], float],
+    ) -> None:
+        self.config = config
+        self.model = model
+        self.session_id = session_id
+        self.ids = EventIds(config.seed)
+        self.item_ids = IdGenerator(config.seed, prefix="item")
+        self.store = ConversationStore(
+            StoreConfig(config.quirks.reuse_deleted_ids), id_seed=config.seed
+        )
+        self._send_frame, self._close = send, close
+        self._time = loop_time
+        self.started_at = loop_time()
+        expires = int(loop_time() + config.session_max_seconds)
+        self.session: dict[str, Any] = default_session(session_id, model_name, expires)
+        self.outbox: DelayedChannel[ServerEvent] = DelayedChannel(
+            self._deliver, config.downstream, name=f"{session_id}-down"
+        )
+        self.inbox: DelayedChannel[Frame] = DelayedChannel(
+            self.handle_frame, config.upstream, name=f"{session_id}-up"
+        )
+        self.faults = Faults()
+        self.active: ResponseRun | None = None
+        self.out_of_band: dict[str, ResponseRun] = {}
+        self.sent: list[ServerEvent] = []  # every event delivered, for tests
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._input = bytearray()  # the input audio buffer (manual commit)
+        self._vad = self._make_vad()
+        self._speech_item: str | None = None
+        self._last_deleted: str | None = None
+        self.closed = False
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.outbox.start()
+        self.inbox.start()
+        self.emit(SessionCreated(event_id=self.ids.next(), session=self.session))
+
+    def receive(self, frame: Frame) -> None:
+        """A frame arrived from the socket: it travels the upstream channel first."""
+        self.inbox.put(frame)
+
+    async def shutdown(self) -> None:
+        self.closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        for runner in [self.active, *self.out_of_band.values()]:
+            if runner is not None and runner.task is not None:
+                runner.task.cancel()
+        await self.inbox.close()
+        await self.outbox.close()
+
+    def emit(self, event: ServerEvent) -> None:
+        self.outbox.put(event)
+
+    async def _deliver(self, event: ServerEvent) -> None:
+        if self.closed:
+            return
+        self.sent.append(event)
+        await self._send_frame(encode(event))
+        limit = self.faults.close_after_events
+        if limit is not None and len(self.sent) >= limit:
+            self.faults.close_after_events = None
+            await self._close(1011, "simulated connection drop")
+
+    def _error(self, err: ServerError) -> None:
+        self.emit(error_event(self.ids, err))
+
+    def _spawn(self, coro: Awaitable[None]) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- client frames ------------------------------------------------------------------
+
+    async def handle_frame(self, frame: Frame) -> None:
+        if self.faults.pending_errors:
+            code, message = self.faults.pending_errors.pop(0)
+            kind = "server_error" if code == "server_error" else "invalid_request_error"
+            self._error(ServerError(code, message, None, None, type=kind))
+        if isinstance(frame, bytes):
+            # Observed: a binary frame gets code invalid_event; the session stays open.
+            self._error(
+                ServerError(
+                    "invalid_event",
+                    "Binary frames are not supported; send JSON text frames.",
+                    None,
+                    None,
+                )
+            )
+            return
+        if len(frame.encode("utf-8", "replace")) > self.config.max_event_bytes:
+            self._error(
+                ServerError(
+                    "invalid_event",
+                    f"The event exceeds the maximum size of {self.config.max_event_bytes} bytes.",
+                    None,
+                    None,
+                )
+            )
+            return
+        try:
+            event = parse_client_event(frame)
+        except RemoteProtocolError as exc:
+            self._error(_malformed(exc, frame))
+            return
+        if isinstance(event, UnknownEvent):
+            self._error(_unknown_type(event))
+            return
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            self._error(_unknown_type(UnknownEvent(event.type, {})))
+            return
+        handler(self, event)
+
+    # -- session ------------------------------------------------------------------------
+
+    def _on_session_update(self, event: SessionUpdate) -> None:
+        merged = merge_update(self.session, event.session, event.event_id)
+        if isinstance(merged, ServerError):
+            self._error(merged)
+            return
+        self.session = merged
+        self._vad = self._make_vad()
+        self.emit(SessionUpdated(event_id=self.ids.next(), session=self.session))
+
+    def _make_vad(self) -> audio.EnergyVad | None:
+        turn = server_vad(self.session)
+        if turn is None:
+            return None
+        return audio.EnergyVad(
+            threshold=float(turn.get("threshold", 0.5)),
+            prefix_padding_ms=int(turn.get("prefix_padding_ms", 300)),
+            silence_duration_ms=int(turn.get("silence_duration_ms", 500)),
+        )
+
+    # -- conversation items -------------------------------------------------------------
+
+    def _on_item_create(self, event: ConversationItemCreate) -> None:
+        wire = event.item
+        missing_id = wire.id is None
+        try:
+            item = item_from_wire(wire.model_copy(update={"id": wire.id or "pending"}))
+        except UnsupportedItemError as exc:
+            self._error(ServerError("invalid_value", str(exc), "item", event.event_id))
+            return
+        outcome = self.store.create(
+            item, event.previous_item_id, event_id=event.event_id, item_id_missing=missing_id
+        )
+        if isinstance(outcome, ServerError):
+            self._error(outcome)
+            return
+        for ev in added_and_done(self.ids, outcome.item, outcome.previous_item_id):
+            self.emit(ev)
+        if isinstance(outcome.item, FunctionCallOutput) and (
+            self.config.quirks.auto_response_after_output and self.active is None
+        ):
+            self._start_response(out_of_band=False, metadata=None)  # seen from the real server
+
+    def _on_item_delete(self, event: ConversationItemDelete) -> None:
+        outcome = self.store.delete(event.item_id, event_id=event.event_id)
+        if isinstance(outcome, ServerError):
+            self._error(outcome)
+            return
+        self._last_deleted = event.item_id
+        self.emit(ConversationItemDeleted(event_id=self.ids.next(), item_id=event.item_id))
+
+    def _on_item_retrieve(self, event: ConversationItemRetrieve) -> None:
+        outcome = self.store.retrieve(event.item_id, event_id=event.event_id)
+        if isinstance(outcome, ServerError):
+            self._error(outcome)
+            return
+        self.emit(ConversationItemRetrieved(event_id=self.ids.next(), item=wire_item(outcome.item)))
+
+    def _on_item_truncate(self, event: ConversationItemTruncate) -> None:
+        outcome = self.store.truncate(
+            event.item_id, event.content_index, event.audio_end_ms, event_id=event.event_id
+        )
+        if isinstance(outcome, ServerError):
+            self._error(outcome)
+            return
+        self.emit(
+            ConversationItemTruncated(
+                event_id=self.ids.next(),
+                item_id=event.item_id,
+                content_index=event.content_index,
+                audio_end_ms=event.audio_end_ms,
+            )
+        )
+
+    # -- responses ----------------------------------------------------------------------
+
+    def _on_response_create(self, event: ResponseCreate) -> None:
+        params = event.response
+        out_of_band = params is not None and params.conversation == "none"
+        if not out_of_band and self.active is not None:
+            self._error(
+                ServerError(
+                    "conversation_already_has_active_response",
+                    BUSY.format(rid=self.active.spec.response_id),
+                    None,
+                    event.event_id,
+                )
+            )
+            return
+        conversation: list[Item] | None = None
+        if out_of_band and params is not None and params.input is not None:
+            conversation = self._resolve_input(params.input, event.event_id)
+            if conversation is None:
+                return
+        self._start_response(
+            out_of_band=out_of_band,
+            metadata=params.metadata if params else None,
+            instructions=params.instructions if params else None,
+            conversation=conversation,
+            modalities=params.output_modalities if params else None,
+            tools=params.tools if params else None,
+        )
+
+    def _resolve_input(self, entries: Any, event_id: str | None) -> list[Item] | None:
+        items: list[Item] = []
+        for entry in entries:
+            if entry.type == "item_reference":
+                found = self.store.get(entry.id)
+                if found is None:
+                    self._error(
+                        ServerError(
+                            "invalid_value",
+                            f"Item with id '{entry.id}' not found in conversation.",
+                            "response.input",
+                            event_id,
+                        )
+                    )
+                    return None
+                items.append(found)
+            else:
+                try:
+                    items.append(
+                        item_from_wire(
+                            entry.model_copy(update={"id": entry.id or self.item_ids.new("item")})
+                        )
+                    )
+                except UnsupportedItemError as exc:
+                    self._error(ServerError("invalid_value", str(exc), "response.input", event_id))
+                    return None
+        return items
+
+    def _start_response(
+        self,
+        *,
+        out_of_band: bool,
+        metadata: dict[str, str] | None,
+        instructions: str | None = None,
+        conversation: list[Item] | None = None,
+        modalities: Any = None,
+        tools: Any = None,
+    ) -> ResponseRun:
+        request = ResponseRequest(
+            conversation=conversation if conversation is not None else self.store.items(),
+            instructions=instructions or str(self.session.get("instructions") or ""),
+            tools=list(tools if tools is not None else self.session.get("tools") or []),
+            parallel_tool_calls=self.session.get("parallel_tool_calls") is not False,
+        )
+        spoken = "audio" in modalities if modalities else speaks(self.session)
+        spec = ResponseSpec(
+            response_id=self.item_ids.new("resp"),
+            out_of_band=out_of_band,
+            audio=spoken,
+            metadata=metadata,
+            plan=self.model.plan(request),
+            conversation_id=None if out_of_band else f"conv_{self.session_id}",
+        )
+        runner = ResponseRun(
+            spec,
+            self.store,
+            self.config,
+            self.ids,
+            self.emit,
+            self.item_ids.new,
+            self._anchor_override,
+        )
+        if out_of_band:
+            self.out_of_band[spec.response_id] = runner
+        else:
+            self.active = runner
+        runner.task = self._spawn(self._run(runner))
+        return runner
+
+    async def _run(self, runner: ResponseRun) -> None:
+        try:
+            await runner.run()
+        finally:
+            if self.active is runner:
+                self.active = None
+            self.out_of_band.pop(runner.spec.response_id, None)
+
+    def _anchor_override(self) -> str | None:
+        """Race R6: report the next output item as anchored on the item just deleted."""
+        if self.faults.anchor_next_output_on_deleted and self._last_deleted is not None:
+            self.faults.anchor_next_output_on_deleted = False
+            return self._last_deleted
+        return None
+
+    def _on_response_cancel(self, event: ResponseCancel) -> None:
+        target = self.active
+        if event.response_id is not None:
+            target = self.out_of_band.get(event.response_id) or (
+                self.active
+                if self.active and self.active.spec.response_id == event.response_id
+                else None
+            )
+        if target is None or target.task is None:
+            # Observed: response_cancel_not_active.
+            self._error(
+                ServerError(
+                    "response_cancel_not_active",
+                    "Cancellation failed: no active response found",
+                    None,
+                    event.event_id,
+                )
+            )
+            return
+        target.cancel_reason = "client_cancelled"
+        target.task.cancel()
+
+    # -- input audio --------------------------------------------------------------------
+
+    def _on_audio_append(self, event: InputAudioBufferAppend) -> None:
+        try:
+            pcm = base64.b64decode(event.audio, validate=True)
+        except (binascii.Error, ValueError):
+            self._error(
+                ServerError(
+                    "invalid_value",
+                    "Invalid 'audio': expected base64-encoded audio bytes.",
+                    "audio",
+                    event.event_id,
+                )
+            )
+            return
+        self._input.extend(pcm)
+        if self._vad is None:
+            return
+        for vad_event in self._vad.feed(pcm):
+            if vad_event.kind == "speech_started":
+                self._speech_started(vad_event.audio_ms)
+            else:
+                self._speech_stopped(vad_event.audio_ms, self._vad.take_segment() or b"")
+
+    def _speech_started(self, audio_ms: int) -> None:
+        self._speech_item = self.item_ids.new("item")
+        self.emit(
+            InputAudioBufferSpeechStarted(
+                event_id=self.ids.next(), item_id=self._speech_item, audio_start_ms=audio_ms
+            )
+        )
+        turn = server_vad(self.session) or {}
+        if self.active is not None and turn.get("interrupt_response", True):
+            self.active.cancel_reason = "turn_detected"
+            if self.active.task is not None:
+                self.active.task.cancel()
+
+    def _speech_stopped(self, audio_ms: int, segment: bytes) -> None:
+        item_id = self._speech_item or self.item_ids.new("item")
+        self._speech_item = None
+        self.emit(
+            InputAudioBufferSpeechStopped(
+                event_id=self.ids.next(), item_id=item_id, audio_end_ms=audio_ms
+            )
+        )
+        self._input.clear()
+        self._commit(item_id, segment)
+        turn = server_vad(self.session) or {}
+        if turn.get("create_response", True) and self.active is None:
+            self._start_response(out_of_band=False, metadata=None)
+
+    def _on_audio_commit(self, event: InputAudioBufferCommit) -> None:
+        if len(self._input) < 100 * audio.BYTES_PER_MS:
+            # Observed code; the message follows the real server's wording.
+            self._error(
+                ServerError(
+                    "input_audio_buffer_commit_empty",
+                    f"Error committing input audio buffer: buffer too small. Expected at least "
+                    f"100ms of audio, but buffer only has {len(self._input) / audio.BYTES_PER_MS:.2f}"
+                    "ms of audio.",
+                    None,
+                    event.event_id,
+                )
+            )
+            return
+        segment = bytes(self._input)
+        self._input.clear()
+        if self._vad is not None:
+            self._vad.clear()
+        self._commit(self.item_ids.new("item"), segment)
+
+    def _on_audio_clear(self, event: InputAudioBufferClear) -> None:
+        self._input.clear()
+        if self._vad is not None:
+            self._vad.clear()
+        self.emit(InputAudioBufferCleared(event_id=self.ids.next()))
+
+    def _on_output_audio_clear(self, event: OutputAudioBufferClear) -> None:
+        # output_audio_buffer.clear is for WebRTC/SIP sessions; over a websocket the
+        # client owns playback. Acknowledged as a no-op.
+        log.debug("output_audio_buffer.clear over a websocket: nothing to clear")
+
+    def _commit(self, item_id: str, segment: bytes) -> None:
+        previous = self.store.last_id()
+        self.emit(
+            InputAudioBufferCommitted(
+                event_id=self.ids.next(), item_id=item_id, previous_item_id=previous
+            )
+        )
+        added = self.store.add_user_audio(item_id)
+        for ev in added_and_done(self.ids, added.item, added.previous_item_id):
+            self.emit(ev)
+        self._spawn(self._transcribe(item_id, segment))
+
+    async def _transcribe(self, item_id: str, segment: bytes) -> None:
+        """The transcript arrives on its own schedule, often mid-response."""
+        await asyncio.sleep(self.config.transcription_delay_ms / 1000.0)
+        text = audio.transcribe(segment)
+        if text is None:
+            self.store.complete_transcript(item_id, None)
+            self.emit(
+                InputAudioTranscriptionFailed(
+                    event_id=self.ids.next(),
+                    item_id=item_id,
+                    content_index=0,
+                    error={
+                        "type": "transcription_error",
+                        "code": "audio_unintelligible",
+                        "message": "Audio could not be transcribed.",
+                        "param": None,
+                    },
+                )
+            )
+            return
+        # Deltas may start with a space the completed transcript lacks (observed).
+        self.emit(
+            InputAudioTranscriptionDelta(
+                event_id=self.ids.next(),
+                item_id=item_id,
+                content_index=0,
+                delta=" " + text,
+                obfuscation=self.ids.obfuscation(),
+            )
+        )
+        if self.store.complete_transcript(item_id, text) is None:
+            return  # the item was deleted meanwhile: no transcript resurrects it (R17)
+        self.emit(
+            InputAudioTranscriptionCompleted(
+                event_id=self.ids.next(),
+                item_id=item_id,
+                content_index=0,
+                transcript=text,
+                usage={"type": "duration", "seconds": max(1, audio.duration_ms(segment) // 1000)},
+            )
+        )
+
+    _handlers: dict[type, Callable[[SimSession, Any], None]] = {}
+
+
+SimSession._handlers = {
+    SessionUpdate: SimSession._on_session_update,
+    ConversationItemCreate: SimSession._on_item_create,
+    ConversationItemDelete: SimSession._on_item_delete,
+    ConversationItemRetrieve: SimSession._on_item_retrieve,
+    ConversationItemTruncate: SimSession._on_item_truncate,
+    ResponseCreate: SimSession._on_response_create,
+    ResponseCancel: SimSession._on_response_cancel,
+    InputAudioBufferAppend: SimSession._on_audio_append,
+    InputAudioBufferCommit: SimSession._on_audio_commit,
+    InputAudioBufferClear: SimSession._on_audio_clear,
+    OutputAudioBufferClear: SimSession._on_output_audio_clear,
+}
+
+
+def _unknown_type(event: UnknownEvent) -> ServerError:
+    # Observed: code invalid_value, param type, listing the supported types.
+    supported = sorted(
+        {name for cls in CLIENT_EVENT_CLASSES for name in type_names(cls) if "." in name}
+    )
+    return ServerError(
+        "invalid_value",
+        f"Invalid value: '{event.type}'. Supported values are: "
+        + ", ".join(f"'{name}'" for name in supported)
+        + ".",
+        "type",
+        None,
+    )
+
+
+def _malformed(exc: RemoteProtocolError, frame: str) -> ServerError:
+    if isinstance(exc, MalformedEventError) and exc.field is not None:
+        return ServerError(
+            "missing_required_parameter" if "missing" in exc.reason.lower() else "invalid_value",
+            str(exc),
+            exc.field,
+            _event_id_of(frame),
+        )
+    # Observed: bad JSON gets code invalid_json.
+    return ServerError(
+        "invalid_json",
+        "We could not parse the JSON body of your request. "
+        "(HINT: This likely means you aren't using your HTTP library correctly.)",
+        None,
+        None,
+    )
+
+
+def _event_id_of(frame: str) -> str | None:
+    try:
+        data = json.loads(frame)
+    except ValueError:
+        return None
+    value = data.get("event_id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None

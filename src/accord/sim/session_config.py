@@ -1,0 +1,151 @@
+"""The session object: its GA default, and ``session.update`` merged into it.
+
+An update naming a field the server does not know is refused whole with
+``unknown_parameter`` (shared/PROTOCOL-NOTES.md: "an unknown session field: code
+unknown_parameter and the whole session.update is discarded").
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from accord.sim.errors import ServerError
+
+# The fields of a GA realtime session (the official SDK's RealtimeSessionCreateRequest).
+SESSION_FIELDS = frozenset(
+    {
+        "type",
+        "model",
+        "instructions",
+        "output_modalities",
+        "audio",
+        "tools",
+        "tool_choice",
+        "max_output_tokens",
+        "include",
+        "parallel_tool_calls",
+        "prompt",
+        "reasoning",
+        "tracing",
+        "truncation",
+    }
+)
+AUDIO_FIELDS = {
+    "input": frozenset({"format", "noise_reduction", "transcription", "turn_detection"}),
+    "output": frozenset({"format", "speed", "voice"}),
+}
+SERVER_VAD = {
+    "type": "server_vad",
+    "threshold": 0.5,
+    "prefix_padding_ms": 300,
+    "silence_duration_ms": 500,
+    "idle_timeout_ms": None,
+    "create_response": True,
+    "interrupt_response": True,
+}
+
+
+def default_session(session_id: str, model: str, expires_at: int) -> dict[str, Any]:
+    """What ``session.created`` reports for a new GA session."""
+    return {
+        "type": "realtime",
+        "object": "realtime.session",
+        "id": session_id,
+        "model": model,
+        "output_modalities": ["audio"],
+        "instructions": "You are a helpful assistant.",
+        "tools": [],
+        "tool_choice": "auto",
+        "max_output_tokens": "inf",
+        "tracing": None,
+        "truncation": "auto",
+        "prompt": None,
+        "expires_at": expires_at,
+        "audio": {
+            "input": {
+                "format": {"type": "audio/pcm", "rate": 24000},
+                "transcription": None,
+                "noise_reduction": None,
+                "turn_detection": dict(SERVER_VAD),
+            },
+            "output": {
+                "format": {"type": "audio/pcm", "rate": 24000},
+                "voice": "alloy",
+                "speed": 1.0,
+            },
+        },
+        "include": None,
+    }
+
+
+def _unknown(param: str, event_id: str | None) -> ServerError:
+    # Observed code: unknown_parameter; the message wording follows OpenAI's API errors.
+    return ServerError("unknown_parameter", f"Unknown parameter: '{param}'.", param, event_id)
+
+
+def _invalid(param: str, message: str, event_id: str | None) -> ServerError:
+    return ServerError("invalid_value", message, param, event_id)
+
+
+def merge_update(
+    current: Mapping[str, Any], update: Mapping[str, Any], event_id: str | None
+) -> dict[str, Any] | ServerError:
+    """The session after ``update``, or the error that discards it whole."""
+    for key in update:
+        if key not in SESSION_FIELDS:
+            return _unknown(f"session.{key}", event_id)
+    if update.get("type", "realtime") != "realtime":
+        return _invalid(
+            "session.type",
+            "Invalid value for 'session.type': this is a realtime session.",
+            event_id,
+        )
+    modalities = update.get("output_modalities")
+    if modalities is not None and (
+        not isinstance(modalities, list)
+        or not set(modalities) <= {"text", "audio"}
+        or len(modalities) != 1
+    ):
+        return _invalid(
+            "session.output_modalities",
+            "Invalid 'session.output_modalities': expected ['audio'] or ['text'].",
+            event_id,
+        )
+    audio = update.get("audio")
+    if audio is not None:
+        if not isinstance(audio, Mapping):
+            return _invalid(
+                "session.audio", "Invalid 'session.audio': expected an object.", event_id
+            )
+        for side, fields in audio.items():
+            allowed = AUDIO_FIELDS.get(side)
+            if allowed is None:
+                return _unknown(f"session.audio.{side}", event_id)
+            for key in fields or {}:
+                if key not in allowed:
+                    return _unknown(f"session.audio.{side}.{key}", event_id)
+    merged = copy.deepcopy(dict(current))
+    for key, value in update.items():
+        if key == "audio":
+            for side, fields in value.items():
+                merged["audio"].setdefault(side, {}).update(copy.deepcopy(fields or {}))
+        else:
+            merged[key] = copy.deepcopy(value)
+    turn = merged["audio"]["input"].get("turn_detection")
+    if isinstance(turn, Mapping) and turn.get("type") == "server_vad":
+        merged["audio"]["input"]["turn_detection"] = {**SERVER_VAD, **turn}
+    return merged
+
+
+def server_vad(session: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The server VAD settings in force, or None when turn detection is off."""
+    turn = session.get("audio", {}).get("input", {}).get("turn_detection")
+    if isinstance(turn, Mapping) and turn.get("type") in ("server_vad", "semantic_vad"):
+        return turn
+    return None
+
+
+def speaks(session: Mapping[str, Any]) -> bool:
+    return "audio" in (session.get("output_modalities") or ["audio"])
