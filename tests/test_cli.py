@@ -23,7 +23,7 @@ def test_every_subcommand_has_help(args: list[str]) -> None:
     assert result.exit_code == 0, result.output
 
 
-@pytest.mark.parametrize("args", [["sim", "serve"], ["chat"], ["stress"], ["explore"]])
+@pytest.mark.parametrize("args", [["chat"], ["stress"], ["explore"]])
 def test_unbuilt_subcommands_refuse_clearly(args: list[str]) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 2
@@ -60,3 +60,26 @@ def test_bench_diff_quick_json() -> None:
     data = json.loads(result.output)
     assert [r["n"] for r in data["results"]] == [100, 1000]
     assert all(r["best_ms"] > 0 and r["removed"] > 0 for r in data["results"])
+
+
+def test_sim_serve_prints_its_url_first_and_serves() -> None:
+    """`accord sim serve` prints the URL on its first line, on loopback, until stopped."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "accord.cli.main", "sim", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline().strip()
+        assert first.startswith("ws://127.0.0.1:") and first.endswith(
+            "/v1/realtime?model=gpt-realtime"
+        )
+        assert proc.poll() is None  # still serving
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

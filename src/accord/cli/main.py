@@ -19,3 +19,7 @@ for module in (demo, sim, chat, stress, explore, bench, replay):
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

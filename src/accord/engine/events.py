@@ -48,6 +48,13 @@ class ItemTruncated:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemRetrieved:
+    """``conversation.item.retrieved``: a snapshot, never an insert (R20)."""
+
+    item: Item
+
+
+@dataclass(frozen=True, slots=True)
 class TranscriptDone:
     """Input transcription ``.completed`` (``transcript``) or ``.failed`` (None)."""
 
@@ -97,6 +104,7 @@ ServerInput = (
     | ItemUpdated
     | ItemDeleted
     | ItemTruncated
+    | ItemRetrieved
     | TranscriptDone
     | ResponseCreated
     | OutputItemAdded

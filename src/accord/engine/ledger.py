@@ -81,24 +81,40 @@ class Op:
 
 @dataclass
 class PushState:
-    """A push whose operations are still resolving."""
+    """A push whose operations are still resolving. ``waiting_on`` counts its ops that
+    are neither resolved nor deferred: the push is done when it reaches zero."""
 
     push_id: str
     ops: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     aliased: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    waiting_on: int = 0
+
+
+MAX_ANCHOR_WALK = 100_000  # a bound on anchor chains, far above any real conversation
+IN_TRANSIT = (OpState.SENT, OpState.UNKNOWN)
 
 
 class Ledger:
-    """All operations in planning order, plus aliases and the version counter."""
+    """Operations in planning order, indexed so that every event costs O(1) bookkeeping.
+
+    Indexes: open ops by (kind, item id); ops waiting to be sent; creates and deletes in
+    transit; the intended predecessor of every create that failed, so later creates
+    anchored on it still land after the right survivor.
+    """
 
     def __init__(self) -> None:
         self.ops: dict[str, Op] = {}
         self.pushes: dict[str, PushState] = {}
         self.aliases: dict[str, str] = {}
+        self.failed_after: dict[str, str | None] = {}
         self.version = 0
         self._seq = 0
+        self._open: dict[tuple[str, str], list[Op]] = {}
+        self._waiting: dict[str, Op] = {}
+        self._in_transit = 0
+        self._done: list[str] = []
 
     def bump(self) -> None:
         self.version += 1
@@ -107,6 +123,12 @@ class Ledger:
         if op.event_id in self.ops:
             raise LocalProtocolError(f"event id {op.event_id!r} used twice")
         self.ops[op.event_id] = op
+        if op.item_id is not None:
+            self._open.setdefault((op.kind, op.item_id), []).append(op)
+        self._waiting[op.event_id] = op
+        if op.push_id is not None:
+            self.pushes[op.push_id].ops.append(op.event_id)
+            self.pushes[op.push_id].waiting_on += 1
         self.bump()
         return op
 
@@ -123,8 +145,50 @@ class Ledger:
         nxt = OP_TRANSITIONS.get((op.state, action))
         if nxt is None:
             raise LocalProtocolError(f"operation {op.event_id}: cannot {action} from {op.state}")
+        before = op.state
         op.state = nxt
+        if before is OpState.WAITING:
+            self._waiting.pop(op.event_id, None)
+        if nxt is OpState.WAITING:
+            self._waiting[op.event_id] = op
+        if op.kind in ("create", "delete"):
+            self._in_transit += (nxt in IN_TRANSIT) - (before in IN_TRANSIT)
+        if nxt is OpState.DONE:
+            self._closed(op)
         self.bump()
+
+    def defer(self, op: Op) -> None:
+        """The op waits for its item to land: its push need not wait for it."""
+        if not op.deferred:
+            op.deferred = True
+            self._release_push(op)
+
+    def _closed(self, op: Op) -> None:
+        if op.item_id is not None:
+            bucket = self._open.get((op.kind, op.item_id), [])
+            if op in bucket:
+                bucket.remove(op)
+            if not bucket:
+                self._open.pop((op.kind, op.item_id), None)
+        if not op.deferred:
+            self._release_push(op)
+        self._done.append(op.event_id)
+
+    def _release_push(self, op: Op) -> None:
+        state = self.pushes.get(op.push_id) if op.push_id else None
+        if state is not None:
+            state.waiting_on -= 1
+
+    def waiting(self) -> list[Op]:
+        """Ops not sent yet, in planning order."""
+        return sorted(self._waiting.values(), key=lambda o: o.seq)
+
+    def has_waiting(self) -> bool:
+        return bool(self._waiting)
+
+    def in_transit(self) -> bool:
+        """A create or delete is sent and not yet acknowledged."""
+        return self._in_transit > 0
 
     def open_ops(self) -> Iterator[Op]:
         return (op for op in list(self.ops.values()) if op.open)
@@ -132,52 +196,90 @@ class Ledger:
     def forget_done(self) -> None:
         """Drop resolved operations no unfinished push still reports on: their effects
         are in the mirror now, and a long session must not keep every op it ever sent."""
-        keep = {event_id for state in self.pushes.values() for event_id in state.ops}
-        for event_id in [e for e, op in self.ops.items() if not op.open and e not in keep]:
-            del self.ops[event_id]
+        kept: list[str] = []
+        for event_id in self._done:
+            op = self.ops.get(event_id)
+            if op is None:
+                continue
+            if op.push_id is not None and op.push_id in self.pushes:
+                kept.append(event_id)
+            else:
+                del self.ops[event_id]
+        self._done = kept
 
     def find_open(self, kind: OpKind, item_id: str) -> Op | None:
-        for op in self.ops.values():
-            if op.open and op.kind == kind and op.item_id == item_id:
+        """The open op of ``kind`` on ``item_id`` sent on this connection (one waiting
+        for a restore is settled by the restore), else any open one."""
+        bucket = self._open.get((kind, item_id))
+        if not bucket:
+            return None
+        for op in bucket:
+            if op.state is not OpState.RESTORING:
                 return op
-        return None
+        return bucket[0]
+
+    def open_create(self, item_id: str) -> Op | None:
+        return self.find_open("create", item_id)
 
     # -- the projected state ------------------------------------------------------------
 
     def projected(self, mirror: Mirror) -> list[Item]:
-        """The mirror with every open create and delete applied, in planning order.
+        """The mirror with every open create and delete applied, in O(n + k).
 
-        A create goes right after its intended predecessor; when that predecessor is
-        gone it goes after the predecessor's surviving predecessor.
+        Each create goes right after its intended predecessor, creates at one anchor in
+        planning order; when the predecessor is gone it goes after the predecessor's
+        surviving predecessor.
         """
-        deleting = {op.item_id for op in self.ops.values() if op.open and op.kind == "delete"}
-        order: list[Item] = [item for item in mirror if item.id not in deleting]
-        positions = {item.id: i for i, item in enumerate(order)}
-        for op in self.ops.values():
-            if not (op.open and op.kind == "create" and op.item is not None):
-                continue
-            if op.item.id in positions or op.item.id in deleting:
+        deleting = {key[1] for key in self._open if key[0] == "delete"}
+        creates = [
+            op
+            for key, bucket in self._open.items()
+            if key[0] == "create"
+            for op in bucket[:1]
+            if op.item is not None
+        ]
+        creates.sort(key=lambda o: o.seq)
+        pending = {op.item.id: op for op in creates if op.item is not None}
+        children: dict[str | None, list[Item]] = {}
+        for op in creates:
+            assert op.item is not None
+            if op.item.id in mirror or op.item.id in deleting:
                 continue  # already acknowledged, or about to be removed again
-            at = self._slot_after(op.after, positions, mirror)
-            order.insert(at, op.item)
-            positions = {item.id: i for i, item in enumerate(order)}
+            anchor = self._resolve_anchor(op.after, pending, deleting, mirror)
+            children.setdefault(anchor, []).append(op.item)
+        order: list[Item] = []
+
+        def place(anchor: str | None) -> None:
+            stack = list(reversed(children.get(anchor, [])))
+            while stack:
+                item = stack.pop()
+                order.append(item)
+                stack.extend(reversed(children.get(item.id, [])))
+
+        place(None)
+        for item in mirror:
+            if item.id not in deleting:
+                order.append(item)
+                place(item.id)
         return order
 
-    def _slot_after(self, after: str | None, positions: dict[str, int], mirror: Mirror) -> int:
-        seen = 0
-        while after is not None and after not in positions and seen < 10_000:
-            seen += 1
-            pending = self._pending_create(after)
-            if pending is not None:
-                after = pending.after
+    def _resolve_anchor(
+        self, after: str | None, pending: dict[str, Op], deleting: set[str], mirror: Mirror
+    ) -> str | None:
+        """The id a create will actually follow in the projected state."""
+        for _ in range(MAX_ANCHOR_WALK):
+            if after is None:
+                return None
+            if after in pending and after not in deleting:
+                return after if after not in mirror else after
+            if after in mirror and after not in deleting:
+                return after
+            if after in self.failed_after:
+                after = self.failed_after[after]
+            elif after in pending:
+                after = pending[after].after
             elif after in mirror or mirror.was_deleted(after):
                 after = mirror.surviving_predecessor(after)
             else:
-                after = None
-        return 0 if after is None else positions[after] + 1
-
-    def _pending_create(self, item_id: str) -> Op | None:
-        for op in self.ops.values():
-            if op.kind == "create" and op.item is not None and op.item.id == item_id:
-                return op
+                return None
         return None

@@ -55,6 +55,7 @@ class MergePlan:
     removals: list[PlannedRemoval] = field(default_factory=list)
     creates: list[PlannedCreate] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)
+    retracted: list[str] = field(default_factory=list)  # deferred deletes taken back
     failed: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -74,6 +75,7 @@ class MergeInput:
     known_deleted: Callable[[str], bool]  # the id was on the server once and is gone
     in_flight: Callable[[str], bool]
     new_id: Callable[[Item], str]
+    retractable: Callable[[str], bool] = lambda _item_id: False  # a deferred delete, unsent
     explicit_replace: bool = False
     rules: Rules = field(default_factory=Rules)
 
@@ -272,6 +274,11 @@ class _Merge:
     def _blocked_create(self, item: Item, planned_calls: set[str]) -> bool:
         """An item of the pushed context that must not be created: reports why."""
         in_base = self.base is not None and item.id in self.base
+        if not in_base and self.inp.retractable(item.id):
+            # The writer saw it removed and put it back while its delete was still
+            # deferred: the delete is taken back, the item never left the server.
+            self.plan.retracted.append(item.id)
+            return True
         if in_base or self.inp.known_deleted(item.id):
             if in_base and self.base is not None and self.base[item.id] != item:
                 self.plan.notes.append(f"edit of {item.id} lost: it was deleted (delete wins)")

@@ -154,8 +154,14 @@ class Mirror:
         return node.item
 
     def clear(self) -> None:
-        """Forget everything (a new server session after a reconnect)."""
-        self.__init__()  # type: ignore[misc]
+        """A new server session after a reconnect: no live item, but the tombstones stay,
+        so an id deleted once is still known as deleted (never resurrected)."""
+        node = self._head
+        while node is not None:
+            node.alive = False
+            node = node.next
+        self._head = self._tail = None
+        self._live = {}
 
     def _link_after(self, anchor: _Node | None, node: _Node) -> None:
         after = self._head if anchor is None else anchor.next

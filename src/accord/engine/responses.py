@@ -65,21 +65,36 @@ class Responses:
     tools_started: set[str] = field(default_factory=set)
     tools_ended: set[str] = field(default_factory=set)
     counter: int = 0
+    inband_counter: int = 0  # in-band responses seen: what R14's "started after" counts
+    oob_refs: dict[str, frozenset[str]] = field(default_factory=dict)  # request -> item ids
+    oob_request_of: dict[str, str] = field(default_factory=dict)  # response id -> request
 
     def move(self, action: str) -> None:
         self.slot = SLOT_TRANSITIONS[(self.slot, action)]
 
     # -- wire events --------------------------------------------------------------------
 
-    def created(self, response_id: str, out_of_band: bool) -> ResponseInfo:
+    def created(
+        self, response_id: str, out_of_band: bool, request: str | None = None
+    ) -> ResponseInfo:
         self.counter += 1
         info = ResponseInfo(response_id, out_of_band, self.counter)
         self.by_id[response_id] = info
-        if not out_of_band:
+        if out_of_band:
+            if request is not None:
+                self.oob_request_of[response_id] = request
+        else:
+            self.inband_counter += 1
             self.move("created")
             self.active_id = response_id
-            self.requested_event = None
+            if request is not None and request == self.requested_event:
+                self.requested_event = None  # ours arrived; a VAD response leaves it pending
         return info
+
+    def refer(self, request: str, item_ids: frozenset[str]) -> None:
+        """An out-of-band request reads these items: they stay until it is done (R19)."""
+        if item_ids:
+            self.oob_refs[request] = item_ids
 
     def output_item(self, response_id: str, item_id: str) -> None:
         info = self.by_id.get(response_id)
@@ -106,7 +121,9 @@ class Responses:
         if info is None:
             return None
         info.done, info.status = True, status
-        if not info.out_of_band and self.active_id == response_id:
+        if info.out_of_band:
+            self.oob_refs.pop(self.oob_request_of.pop(response_id, ""), None)
+        elif self.active_id == response_id:
             self.move("done")
             self.active_id = None
         return info
@@ -129,6 +146,8 @@ class Responses:
     def in_flight(self, item: Item | None, item_id: str) -> bool:
         if item_id in self.awaiting_transcript:
             return True
+        if any(item_id in refs for refs in self.oob_refs.values()):
+            return True
         owner = self.item_owner.get(item_id)
         if owner is not None and not self.by_id[owner].done:
             return True
@@ -146,5 +165,9 @@ class Responses:
         """A new server session: no response runs there."""
         self.slot, self.active_id, self.requested_event = SlotState.FREE, None, None
         for info in self.by_id.values():
-            info.done = True
+            if not info.done:
+                # Its complete calls were restored: their outputs still get a follow-up.
+                info.done, info.status = True, "completed"
         self.awaiting_transcript.clear()
+        self.oob_refs.clear()
+        self.oob_request_of.clear()

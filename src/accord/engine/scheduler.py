@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from accord.engine.events import ROOT
-from accord.engine.ledger import Ledger, Op, OpState
+from accord.engine.ledger import MAX_ANCHOR_WALK, Ledger, Op, OpState
 from accord.engine.merge import Rules
 from accord.engine.mirror import Mirror
 from accord.engine.responses import Responses
@@ -62,7 +62,7 @@ class Scheduler:
 
     def decide(self) -> Decision:
         decision = Decision()
-        waiting = [op for op in self.ledger.ops.values() if op.state is OpState.WAITING]
+        waiting = self.ledger.waiting()
         # session.update first: a restore runs with VAD off before its creates (R21).
         decision.send.extend((op, None) for op in waiting if op.kind == "session")
         creates = self._creates([op for op in waiting if op.kind == "create"])
@@ -138,7 +138,7 @@ class Scheduler:
     def _anchor(self, after: str | None) -> str | object | None:
         """The acknowledged id to anchor on (None: the start), or _WAIT."""
         seen = 0
-        while after is not None and seen < 10_000:
+        while after is not None and seen < MAX_ANCHOR_WALK:
             seen += 1
             if after in self.mirror:
                 if self._delete_in_transit(after):
@@ -147,6 +147,9 @@ class Scheduler:
                 return after
             if self._open_create(after):
                 return _WAIT
+            if after in self.ledger.failed_after:  # its create was refused: go further back
+                after = self.ledger.failed_after[after]
+                continue
             after = self.mirror.surviving_predecessor(after)  # R6-style re-anchor
         return None
 
@@ -155,10 +158,7 @@ class Scheduler:
         return op is not None and op.state in (OpState.SENT, OpState.UNKNOWN)
 
     def _open_create(self, item_id: str) -> bool:
-        for op in self.ledger.ops.values():
-            if op.open and op.kind == "create" and op.item is not None and op.item.id == item_id:
-                return True
-        return False
+        return self.ledger.open_create(item_id) is not None
 
     # -- deletes ------------------------------------------------------------------------
 
@@ -168,11 +168,8 @@ class Scheduler:
         out: list[tuple[Op, str | None]] = []
         blocked_pushes = {
             op.push_id
-            for op in self.ledger.ops.values()
-            if op.kind == "create"
-            and op.state is OpState.WAITING
-            and op.event_id not in sending_creates
-            and op.push_id is not None
+            for op in self.ledger.waiting()
+            if op.kind == "create" and op.event_id not in sending_creates and op.push_id
         }
         for op in ops:
             assert op.item_id is not None
@@ -185,7 +182,6 @@ class Scheduler:
                 self.in_flight(op.item_id) or self._tail_during_response(op.item_id)
             ):
                 if not op.deferred:
-                    op.deferred = True
                     decision.newly_deferred.append(op)
                 continue
             if self.rules.creates_before_deletes and op.push_id in blocked_pushes:
@@ -194,7 +190,6 @@ class Scheduler:
                 # The provider cannot delete: the removal stays in the projected state
                 # and takes effect at the next reconnect-and-restore.
                 if not op.deferred:
-                    op.deferred = True
                     decision.newly_deferred.append(op)
                 continue
             out.append((op, None))
@@ -203,7 +198,7 @@ class Scheduler:
     def _tail_during_response(self, item_id: str) -> bool:
         """Deleting the tail while the in-band response runs would let its next item
         anchor on a deleted one (race R6): wait for ``response.done``."""
-        if self.responses.active_id is None:
+        if not self.responses.inband_busy():  # active from response.create being sent
             return False
         nxt = self.mirror.next_id(item_id)
         while nxt is not None:
@@ -228,10 +223,7 @@ class Scheduler:
             return True
         if batch_sending or self.responses.inband_busy():
             return False
-        return not any(
-            o.open and o.kind in ("create", "delete") and o.state is not OpState.WAITING
-            for o in self.ledger.ops.values()
-        )
+        return not self.ledger.in_transit()
 
 
 _WAIT = object()

@@ -448,21 +448,32 @@ class Pair:
             self.restore_violations.extend(check_restore(self.store, at_drop, self.lost_reported))
 
     def _drop_entries(self) -> list[DropEntry] | None:
-        if not isinstance(self.client, SyncEngine) or self.client._at_drop is None:
+        """What the restore must rebuild, judged without the engine's own bookkeeping:
+        the items of the client's frozen projected state, with the truncation of each
+        turn taken from the truncates the client sent (the log) and its full transcript
+        and length from the server's store."""
+        at_drop = getattr(self.client, "at_drop", None)
+        if at_drop is None:
             return None
-        return [
-            DropEntry(e.item, e.partial, e.heard_ms, e.full_ms)
-            if e.heard_ms is None
-            else DropEntry(
-                replace(e.item, content=e.full_transcript)
-                if isinstance(e.item, Message)
-                else e.item,
-                e.partial,
-                e.heard_ms,
-                e.full_ms,
+        truncated = {
+            op.item_id: op.played_ms
+            for op in self.log.ops.values()
+            if op.kind == "truncate" and op.item_id and op.played_ms
+        }
+        entries: list[DropEntry] = []
+        for e in at_drop:
+            item, heard = e.item, truncated.get(e.item.id)
+            rec = self.store.record(item.id)
+            if heard is None or rec is None or not isinstance(item, Message):
+                entries.append(DropEntry(item, e.partial))
+                continue
+            full = rec.transcript_before_truncate
+            if full is None and isinstance(rec.item, Message):
+                full = rec.item.content
+            entries.append(
+                DropEntry(replace(item, content=full), e.partial, heard, rec.audio_total_ms)
             )
-            for e in self.client._at_drop
-        ]
+        return entries
 
     # -- judging ------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ two directions (races R6, R14).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -34,7 +35,7 @@ class DelayedChannel(Generic[T]):
     def __init__(
         self,
         deliver: Callable[[T], Awaitable[None]],
-        transit: Transit = Transit(),  # noqa: B008 - frozen value
+        transit: Transit = Transit(),  # a frozen value
         *,
         name: str = "channel",
     ) -> None:
@@ -96,10 +97,8 @@ class DelayedChannel(Generic[T]):
         self._wakeup.set()
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     # -- the pump -----------------------------------------------------------------------
 
@@ -114,10 +113,8 @@ class DelayedChannel(Generic[T]):
             wait = due - loop.time()
             if wait > 0:
                 self._wakeup.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
-                except TimeoutError:
-                    pass
                 continue
             self._queue.popleft()
             if self._held:

@@ -31,6 +31,12 @@ class Quirks:
     out_of_band_item_events: bool = False
     # Assumed: a deleted id may be created again (clients do it; unverified).
     reuse_deleted_ids: bool = True
+    # Seen from the real server: a function_call_output created while a response streams
+    # is acknowledged (conversation.item.added/.done) only after that response.done.
+    output_ack_after_response: bool = True
+    # Seen from the real server: its audio length for an item can be ~85 ms shorter than
+    # the PCM the client received (a truncate at the received length is refused).
+    audio_shortfall_ms: int = 85
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,7 +91,16 @@ class RuleBasedModel:
             return [PlannedText(f"Done. {last.output[:200]}")]
         if isinstance(last, FunctionCall):
             return [PlannedText("Let me check that.")]
-        words = last.text if isinstance(last, Message) else ""
+        # The user's words: the last user message, not whatever came last (an assistant
+        # reply was echoed back before, and each echo grew by the previous one).
+        words = next(
+            (
+                item.text
+                for item in reversed(request.conversation)
+                if isinstance(item, Message) and item.role == "user"
+            ),
+            "",
+        )
         calls: list[PlannedOutput] = [
             PlannedCall(str(tool["name"]), _sample_arguments(tool, words))
             for tool in request.tools

@@ -73,6 +73,7 @@ class _Output:
     sent_ms: int = 0
     begun: bool = False
     done: bool = False
+    wire: WireItem | None = None  # the item as its response.output_item.done reported it
 
 
 @dataclass
@@ -91,10 +92,28 @@ class ResponseRun:
     cancel_reason: str = "client_cancelled"
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    created: bool = False  # response.created has been emitted
+    after_created: list[ServerEvent] = field(default_factory=list)  # sent after .created
+    deferred: list[ServerEvent] = field(default_factory=list)  # sent after response.done
+    cancel_on_start: bool = False
 
     @property
     def in_band(self) -> bool:
         return not self.spec.out_of_band
+
+    def cancel(self, reason: str) -> None:
+        """Cancel the response; it still ends with ``response.done`` (always sent).
+
+        Before ``response.created`` the task may not have taken its first step, and a task
+        cancelled then never runs its body: no ``response.done`` would be sent and the
+        session's response slot would stay taken for good. So a cancel that comes that
+        early takes effect right after ``response.created``.
+        """
+        self.cancel_reason = reason
+        if not self.created:
+            self.cancel_on_start = True
+        elif self.task is not None and not self.task.done():
+            self.task.cancel()
 
     async def run(self) -> None:
         self.emit(
@@ -103,13 +122,15 @@ class ResponseRun:
                 response=self._response("in_progress"),
             )
         )
+        self.created = True
+        for event in self.after_created:
+            self.emit(event)
+        self.after_created.clear()
         try:
-            self.outputs = [self._prepare(i, p) for i, p in enumerate(self.spec.plan)]
-            for out in self.outputs:
-                if not out.begun:
-                    self._begin(out)
-                await self._stream(out)
-                self._finish(out, "completed")
+            if self.cancel_on_start:
+                self.status = "cancelled"
+            else:
+                await self._stream_all()
         except asyncio.CancelledError:
             self.status = "cancelled"
             for out in self.outputs:
@@ -117,6 +138,14 @@ class ResponseRun:
                     self._finish(out, "incomplete")
         finally:
             self._done()
+
+    async def _stream_all(self) -> None:
+        self.outputs = [self._prepare(i, p) for i, p in enumerate(self.spec.plan)]
+        for out in self.outputs:
+            if not out.begun:
+                self._begin(out)
+            await self._stream(out)
+            self._finish(out, "completed")
 
     # -- items --------------------------------------------------------------------------
 
@@ -130,19 +159,26 @@ class ResponseRun:
             )
             return _Output(index, call)
         assert isinstance(planned, PlannedText)
+        pcm = (
+            audio.synthesize(planned.text, ms_per_char=self.config.ms_per_char)
+            if self.spec.audio
+            else b""
+        )
         message = Message(
             id=self.new_item_id("item"),
             role="assistant",
             content=planned.text,
             audio=self.spec.audio,
-            audio_ms=0 if self.spec.audio else None,
-        )
-        pcm = (
-            audio.synthesize(planned.text, ms_per_char=self.config.ms_per_char)
-            if (self.spec.audio)
-            else b""
+            # The whole item's audio length: the completed item is stored as it is (it
+            # was 0, so a finished audio reply could never be truncated).
+            audio_ms=self._server_ms(audio.duration_ms(pcm)) if self.spec.audio else None,
         )
         return _Output(index, message, pcm=pcm)
+
+    def _server_ms(self, sent_ms: int) -> int:
+        """The audio length the server holds for ``sent_ms`` of PCM sent: PROTOCOL-NOTES,
+        it can be ~85 ms shorter than what the client received."""
+        return max(0, sent_ms - self.config.quirks.audio_shortfall_ms)
 
     def _partial(self, out: _Output) -> Item:
         """The item as far as it has been streamed."""
@@ -152,7 +188,7 @@ class ResponseRun:
         assert isinstance(item, Message)
         text = item.text[: out.sent_chars]
         if item.audio:
-            return replace(item, content=text, audio_ms=out.sent_ms)
+            return replace(item, content=text, audio_ms=self._server_ms(out.sent_ms))
         return replace(item, content=text)
 
     def _begin(self, out: _Output) -> None:
@@ -168,11 +204,15 @@ class ResponseRun:
         )
         if self.in_band:
             empty = self._partial(out)
-            added = self.store.add_output_item(empty, rid, after=self.anchor_override())
+            deleted_anchor = self.anchor_override()
+            added = self.store.add_output_item(empty, rid, after=deleted_anchor)
             self.emit(
                 ConversationItemAdded(
                     event_id=self.ids.next(),
-                    previous_item_id=added.previous_item_id,
+                    # Race R6 (PROTOCOL-NOTES, "Seen in production"): the server names
+                    # the item it just confirmed deleted; the store places the item
+                    # after that item's surviving predecessor.
+                    previous_item_id=deleted_anchor or added.previous_item_id,
                     item=wire_item(empty, "in_progress"),
                 )
             )
@@ -277,6 +317,7 @@ class ResponseRun:
         if self.in_band:
             self.store.update_output_item(final)
         wire = wire_item(final, status)
+        out.wire = wire
         if self.in_band and (status == "completed" or self.config.quirks.done_for_cancelled_items):
             self.emit(
                 ConversationItemDone(
@@ -332,14 +373,10 @@ class ResponseRun:
     def _done(self) -> None:
         if self.in_band:
             self.store.finish_response(self.spec.response_id)
-        output: list[WireItem] = [
-            wire_item(
-                out.item if out.done and self.status == "completed" else self._partial(out),
-                "completed" if self.status == "completed" else "incomplete",
-            )
-            for out in self.outputs
-            if out.begun
-        ]
+        # PROTOCOL-NOTES ("Shapes in recorded sessions"): response.done.output equals the
+        # output_item.done items in order, also when a cancel left an item completed
+        # before it (that item was reported "incomplete" here before).
+        output = [out.wire for out in self.outputs if out.wire is not None]
         chars = sum(out.sent_chars for out in self.outputs)
         details = (
             None

@@ -11,6 +11,7 @@ a close with 3000; an unknown model closes with 4000; the 60-minute limit closes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 from collections.abc import Callable
@@ -37,6 +38,7 @@ PATHS = ("/v1/realtime", "/openai/v1/realtime")
 CLOSE_BAD_KEY = 3000
 CLOSE_BAD_MODEL = 4000
 EXPIRED_REASON = "Your session hit the maximum duration of 60 minutes."  # observed
+EXPIRY_DRAIN_SECONDS = 1.0  # at expiry, queued events get this long to go out
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +71,8 @@ def _key(headers: Headers) -> str | None:
     if "api-key" in headers:
         return headers["api-key"].strip()
     for proto in headers.get_all("Sec-WebSocket-Protocol"):
-        for token in proto.split(","):
-            token = token.strip()
+        for raw in proto.split(","):
+            token = raw.strip()
             if token.startswith("openai-insecure-api-key."):
                 return token.removeprefix("openai-insecure-api-key.")
     return None
@@ -217,15 +219,15 @@ class SimServer:
     async def _expire(self, session: SimSession, connection: ServerConnection) -> None:
         await asyncio.sleep(self.config.session_max_seconds)
         if self.config.beta_expiry:
-            # Beta sent an error with code session_expired before closing.
-            await connection.send(
-                encode(
-                    error_event(
-                        session.ids, ServerError("session_expired", EXPIRED_REASON, None, None)
-                    )
-                )
+            # Beta sent an error with code session_expired before closing. It goes through
+            # the downstream channel, behind the events already queued (it overtook them).
+            session.emit(
+                error_event(session.ids, ServerError("session_expired", EXPIRED_REASON, None, None))
             )
-        await session.outbox.drain()
+        # The limit is hard: what is queued may go out, but a held or endlessly fed
+        # channel does not keep the session alive.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(session.outbox.drain(), EXPIRY_DRAIN_SECONDS)
         await connection.close(1001, EXPIRED_REASON)
 
 

@@ -13,12 +13,15 @@ import base64
 import binascii
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+from pydantic import ValidationError
 
 from accord.ids import IdGenerator
-from accord.items import FunctionCallOutput, Item
+from accord.items import FunctionCallOutput, Item, Message
 from accord.protocol import (
     ConversationItemCreate,
     ConversationItemDelete,
@@ -95,6 +98,7 @@ class SimSession:
         close: Callable[[int, str], Awaitable[None]],
         session_id: str,
         loop_time: Callable[[], float],
+        wall_time: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.model = model
@@ -107,7 +111,9 @@ class SimSession:
         self._send_frame, self._close = send, close
         self._time = loop_time
         self.started_at = loop_time()
-        expires = int(loop_time() + config.session_max_seconds)
+        # expires_at is a Unix timestamp (it was the event loop's monotonic clock, which
+        # no client can compare with anything).
+        expires = int(wall_time() + config.session_max_seconds)
         self.session: dict[str, Any] = default_session(session_id, model_name, expires)
         self.outbox: DelayedChannel[ServerEvent] = DelayedChannel(
             self._deliver, config.downstream, name=f"{session_id}-down"
@@ -123,6 +129,7 @@ class SimSession:
         self._input = bytearray()  # the input audio buffer (manual commit)
         self._vad = self._make_vad()
         self._speech_item: str | None = None
+        self._heard: dict[str, str | None] = {}  # user audio item -> the words in it
         self._last_deleted: str | None = None
         self.closed = False
 
@@ -203,11 +210,11 @@ class SimSession:
             self._error(_malformed(exc, frame))
             return
         if isinstance(event, UnknownEvent):
-            self._error(_unknown_type(event))
+            self._error(_unknown_type(event.type, _event_id_of(frame)))
             return
         handler = self._handlers.get(type(event))
         if handler is None:
-            self._error(_unknown_type(UnknownEvent(event.type, {})))
+            self._error(_unknown_type(event.type, event.event_id))
             return
         handler(self, event)
 
@@ -248,12 +255,27 @@ class SimSession:
         if isinstance(outcome, ServerError):
             self._error(outcome)
             return
-        for ev in added_and_done(self.ids, outcome.item, outcome.previous_item_id):
+        acks = added_and_done(self.ids, outcome.item, outcome.previous_item_id)
+        if not isinstance(outcome.item, FunctionCallOutput):
+            for ev in acks:
+                self.emit(ev)
+            return
+        if self.active is not None and self.config.quirks.output_ack_after_response:
+            # PROTOCOL-NOTES ("Seen from the real server"): a function_call_output created
+            # while a response is still streaming gets its conversation.item.added only
+            # after that response's output_item.done and response.done. The item is in
+            # the conversation at once (the response's next item anchors after it, R16).
+            self.active.deferred.extend(acks)
+            return
+        for ev in acks:
             self.emit(ev)
-        if isinstance(outcome.item, FunctionCallOutput) and (
-            self.config.quirks.auto_response_after_output and self.active is None
-        ):
-            self._start_response(out_of_band=False, metadata=None)  # seen from the real server
+        self._after_output()
+
+    def _after_output(self) -> None:
+        if self.config.quirks.auto_response_after_output and self.active is None:
+            # Seen from the real server: a response starts on its own right after a
+            # function_call_output, before the client's response.create (race R14).
+            self._start_response(out_of_band=False, metadata=None)
 
     def _on_item_delete(self, event: ConversationItemDelete) -> None:
         outcome = self.store.delete(event.item_id, event_id=event.event_id)
@@ -292,14 +314,22 @@ class SimSession:
         params = event.response
         out_of_band = params is not None and params.conversation == "none"
         if not out_of_band and self.active is not None:
-            self._error(
+            busy = error_event(
+                self.ids,
                 ServerError(
                     "conversation_already_has_active_response",
                     BUSY.format(rid=self.active.spec.response_id),
                     None,
                     event.event_id,
-                )
+                ),
             )
+            if self.active.created:
+                self.emit(busy)
+            else:
+                # The error names the active response: it follows that response's
+                # response.created (a response a VAD turn or the server itself started in
+                # the same instant has not sent it yet), never precedes it.
+                self.active.after_created.append(busy)
             return
         conversation: list[Item] | None = None
         if out_of_band and params is not None and params.input is not None:
@@ -354,7 +384,7 @@ class SimSession:
         tools: Any = None,
     ) -> ResponseRun:
         request = ResponseRequest(
-            conversation=conversation if conversation is not None else self.store.items(),
+            conversation=conversation if conversation is not None else self._model_view(),
             instructions=instructions or str(self.session.get("instructions") or ""),
             tools=list(tools if tools is not None else self.session.get("tools") or []),
             parallel_tool_calls=self.session.get("parallel_tool_calls") is not False,
@@ -384,6 +414,18 @@ class SimSession:
         runner.task = self._spawn(self._run(runner))
         return runner
 
+    def _model_view(self) -> list[Item]:
+        """The conversation as the model takes it in: it hears user audio whose transcript
+        has not arrived yet (or never will, with transcription off)."""
+        view: list[Item] = []
+        for item in self.store.items():
+            heard = self._heard.get(item.id)
+            if isinstance(item, Message) and item.content is None and heard:
+                view.append(replace(item, content=heard))
+            else:
+                view.append(item)
+        return view
+
     async def _run(self, runner: ResponseRun) -> None:
         try:
             await runner.run()
@@ -391,6 +433,11 @@ class SimSession:
             if self.active is runner:
                 self.active = None
             self.out_of_band.pop(runner.spec.response_id, None)
+            if runner.deferred and not self.closed:
+                for ev in runner.deferred:
+                    self.emit(ev)
+                runner.deferred.clear()
+                self._after_output()
 
     def _anchor_override(self) -> str | None:
         """Race R6: report the next output item as anchored on the item just deleted."""
@@ -407,8 +454,12 @@ class SimSession:
                 if self.active and self.active.spec.response_id == event.response_id
                 else None
             )
-        if target is None or target.task is None:
-            # Observed: response_cancel_not_active.
+        if target is None or not target.created:
+            # Observed: response_cancel_not_active. PROTOCOL-NOTES: a cancel sent before
+            # response.created is a no-op and the response runs anyway (it cancelled a
+            # task that had not started, which then never sent response.done and left
+            # the session busy for good). The error for that case is assumed: the server
+            # has no active response to cancel yet.
             self._error(
                 ServerError(
                     "response_cancel_not_active",
@@ -418,8 +469,7 @@ class SimSession:
                 )
             )
             return
-        target.cancel_reason = "client_cancelled"
-        target.task.cancel()
+        target.cancel("client_cancelled")
 
     # -- input audio --------------------------------------------------------------------
 
@@ -454,9 +504,7 @@ class SimSession:
         )
         turn = server_vad(self.session) or {}
         if self.active is not None and turn.get("interrupt_response", True):
-            self.active.cancel_reason = "turn_detected"
-            if self.active.task is not None:
-                self.active.task.cancel()
+            self.active.cancel("turn_detected")
 
     def _speech_stopped(self, audio_ms: int, segment: bytes) -> None:
         item_id = self._speech_item or self.item_ids.new("item")
@@ -475,12 +523,12 @@ class SimSession:
     def _on_audio_commit(self, event: InputAudioBufferCommit) -> None:
         if len(self._input) < 100 * audio.BYTES_PER_MS:
             # Observed code; the message follows the real server's wording.
+            have_ms = len(self._input) / audio.BYTES_PER_MS
             self._error(
                 ServerError(
                     "input_audio_buffer_commit_empty",
-                    f"Error committing input audio buffer: buffer too small. Expected at least "
-                    f"100ms of audio, but buffer only has {len(self._input) / audio.BYTES_PER_MS:.2f}"
-                    "ms of audio.",
+                    "Error committing input audio buffer: buffer too small. Expected at least "
+                    f"100ms of audio, but buffer only has {have_ms:.2f}ms of audio.",
                     None,
                     event.event_id,
                 )
@@ -513,12 +561,18 @@ class SimSession:
         added = self.store.add_user_audio(item_id)
         for ev in added_and_done(self.ids, added.item, added.previous_item_id):
             self.emit(ev)
-        self._spawn(self._transcribe(item_id, segment))
+        heard = audio.transcribe(segment)
+        self._heard[item_id] = heard
+        if self.session["audio"]["input"].get("transcription") is None:
+            # Input transcription is off (the GA default): no transcription events, and
+            # the item's transcript stays null (they were sent whatever the session said).
+            self.store.complete_transcript(item_id, None)
+            return
+        self._spawn(self._transcribe(item_id, heard, audio.duration_ms(segment)))
 
-    async def _transcribe(self, item_id: str, segment: bytes) -> None:
+    async def _transcribe(self, item_id: str, text: str | None, segment_ms: int) -> None:
         """The transcript arrives on its own schedule, often mid-response."""
         await asyncio.sleep(self.config.transcription_delay_ms / 1000.0)
-        text = audio.transcribe(segment)
         if text is None:
             self.store.complete_transcript(item_id, None)
             self.emit(
@@ -553,11 +607,11 @@ class SimSession:
                 item_id=item_id,
                 content_index=0,
                 transcript=text,
-                usage={"type": "duration", "seconds": max(1, audio.duration_ms(segment) // 1000)},
+                usage={"type": "duration", "seconds": max(1, segment_ms // 1000)},
             )
         )
 
-    _handlers: dict[type, Callable[[SimSession, Any], None]] = {}
+    _handlers: ClassVar[dict[type, Callable[[SimSession, Any], None]]] = {}
 
 
 SimSession._handlers = {
@@ -575,26 +629,36 @@ SimSession._handlers = {
 }
 
 
-def _unknown_type(event: UnknownEvent) -> ServerError:
-    # Observed: code invalid_value, param type, listing the supported types.
+def _unknown_type(event_type: str, event_id: str | None) -> ServerError:
+    # Observed: code invalid_value, param type, listing the supported types. The error
+    # echoes the client's event_id like every other (PROTOCOL-NOTES; it was null).
     supported = sorted(
         {name for cls in CLIENT_EVENT_CLASSES for name in type_names(cls) if "." in name}
     )
     return ServerError(
         "invalid_value",
-        f"Invalid value: '{event.type}'. Supported values are: "
+        f"Invalid value: '{event_type}'. Supported values are: "
         + ", ".join(f"'{name}'" for name in supported)
         + ".",
         "type",
-        None,
+        event_id,
     )
 
 
 def _malformed(exc: RemoteProtocolError, frame: str) -> ServerError:
     if isinstance(exc, MalformedEventError) and exc.field is not None:
+        # Assumed wording: OpenAI's API errors for a missing or a bad parameter (the
+        # message was accord's own parser text, and a missing field got invalid_value).
+        if _is_missing(exc):
+            return ServerError(
+                "missing_required_parameter",
+                f"Missing required parameter: '{exc.field}'.",
+                exc.field,
+                _event_id_of(frame),
+            )
         return ServerError(
-            "missing_required_parameter" if "missing" in exc.reason.lower() else "invalid_value",
-            str(exc),
+            "invalid_value",
+            f"Invalid value for '{exc.field}': {exc.reason}",
             exc.field,
             _event_id_of(frame),
         )
@@ -606,6 +670,13 @@ def _malformed(exc: RemoteProtocolError, frame: str) -> ServerError:
         None,
         None,
     )
+
+
+def _is_missing(exc: MalformedEventError) -> bool:
+    cause = exc.__cause__
+    if isinstance(cause, ValidationError):
+        return any(err["type"] == "missing" for err in cause.errors())
+    return exc.reason.startswith("missing")
 
 
 def _event_id_of(frame: str) -> str | None:

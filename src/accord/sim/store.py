@@ -44,6 +44,7 @@ class ItemRecord:
     created_by: str | None  # client event_id, or response id, or None
     response_id: str | None = None
     audio_total_ms: int | None = None  # assistant audio length before any truncation
+    transcript_before_truncate: str | None = None  # what the server dropped (checkers)
     transcript_pending: bool = False  # user audio whose transcript has not arrived
     deleted_by: str | None = None  # the client event_id of the delete
     deleted_at: int | None = None  # the store transition that deleted it
@@ -297,6 +298,8 @@ class ConversationStore:
         audio_ms = item.audio_ms
         if audio_end_ms > audio_ms or audio_end_ms < 0:
             return errors.truncate_past_audio(audio_ms, audio_end_ms, event_id)
+        if rec.transcript_before_truncate is None:
+            rec.transcript_before_truncate = item.content
         rec.item = replace(item, content="", audio_ms=audio_end_ms)
         return Truncated(item_id, content_index, audio_end_ms)
 

@@ -1,0 +1,187 @@
+"""What the engine does with each server input: one handler per input type, one table.
+
+h2's rule, "when in doubt use dict-dispatch": :data:`HANDLERS` maps each input class of
+:mod:`accord.engine.events` to a function of (engine, input, now). Every handler keeps
+the mirror a copy of the server (never feeding it out-of-band items or retrieved
+snapshots), and resolves the operation the input answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from accord.engine import events as ev
+from accord.engine.ledger import OpState
+from accord.items import FunctionCall, FunctionCallOutput, Message
+
+if TYPE_CHECKING:
+    from accord.engine.engine import SyncEngine
+
+TAG = "accord_event"  # response metadata key carrying the request's event id
+BUSY = "conversation_already_has_active_response"
+CANCEL_NOT_ACTIVE = "response_cancel_not_active"
+
+Effects = list[ev.Effect]
+
+
+def _out_of_band_item(eng: SyncEngine, item_id: str) -> bool:
+    owner = eng.responses.item_owner.get(item_id)
+    return owner is not None and eng.responses.by_id[owner].out_of_band
+
+
+def item_added(eng: SyncEngine, event: ev.ItemAdded, now: float) -> Effects:
+    if _out_of_band_item(eng, event.item.id):
+        return []  # out-of-band items never touch the mirror (R19)
+    placement = eng.mirror.add(event.item, event.previous_item_id)
+    effects: Effects = []
+    if placement.anchor_was_deleted or placement.anchor_was_unknown:
+        effects.append(
+            ev.Notice(
+                f"{event.item.id} anchored on {event.previous_item_id}, which is gone: placed "
+                f"after {placement.previous_item_id or 'the start'}"
+            )
+        )  # R6: never dropped
+    eng.responses.item_seen(event.item)
+    eng.remember_audio(event.item)
+    op = eng.ledger.open_create(event.item.id)
+    if op is not None:
+        effects.extend(eng.resolve(op, "success"))
+        if isinstance(event.item, FunctionCallOutput):
+            eng.output_landed(op.event_id, event.item, now)
+    return effects
+
+
+def item_updated(eng: SyncEngine, event: ev.ItemUpdated, now: float) -> Effects:
+    item = event.item
+    if _out_of_band_item(eng, item.id) or item.id not in eng.mirror:
+        return []  # an update for a deleted item never resurrects it
+    current = eng.mirror.get(item.id)
+    if isinstance(current, Message) and isinstance(item, Message) and item.id in eng.heard:
+        item = replace(item, content=current.content, audio_ms=current.audio_ms)
+    eng.mirror.update(item)
+    eng.responses.item_seen(item)
+    eng.remember_audio(item)
+    if event.done:
+        eng.responses.done_items.add(item.id)
+        if isinstance(item, FunctionCall) and item.call_id not in eng.calls_ready:
+            eng.calls_ready.add(item.call_id)
+            return [ev.CallReady(item, eng.responses.item_owner.get(item.id))]
+    return []
+
+
+def item_deleted(eng: SyncEngine, event: ev.ItemDeleted, now: float) -> Effects:
+    eng.mirror.delete(event.item_id)
+    return eng.resolve(eng.ledger.find_open("delete", event.item_id), "success")
+
+
+def item_truncated(eng: SyncEngine, event: ev.ItemTruncated, now: float) -> Effects:
+    item = eng.mirror.get(event.item_id)
+    if isinstance(item, Message):
+        # The server drops the transcript of a truncated item (documented).
+        eng.mirror.update(replace(item, content="", audio_ms=event.audio_end_ms))
+        eng.heard[event.item_id] = event.audio_end_ms
+    return eng.resolve(eng.ledger.find_open("truncate", event.item_id), "success")
+
+
+def item_retrieved(eng: SyncEngine, event: ev.ItemRetrieved, now: float) -> Effects:
+    """R20: a retrieve answers with a snapshot; it is never an insert into the mirror."""
+    return []
+
+
+def transcript(eng: SyncEngine, event: ev.TranscriptDone, now: float) -> Effects:
+    eng.responses.transcript_done(event.item_id)
+    item = eng.mirror.get(event.item_id)
+    if item is None:  # R17: a transcript never resurrects a deleted item
+        return [ev.Notice(f"transcript for {event.item_id} ignored: the item is gone")]
+    if event.transcript is not None and isinstance(item, Message):
+        eng.mirror.update(replace(item, content=event.transcript))
+    return []
+
+
+def response_created(eng: SyncEngine, event: ev.ResponseCreated, now: float) -> Effects:
+    tag = event.metadata.get(TAG)
+    eng.responses.created(event.response_id, event.out_of_band, tag)
+    op = eng.ledger.ops.get(tag) if tag else None
+    if op is not None and op.open and op.kind == "response":
+        return eng.resolve(op, "success")
+    return []
+
+
+def output_item(eng: SyncEngine, event: ev.OutputItemAdded, now: float) -> Effects:
+    eng.responses.output_item(event.response_id, event.item_id)
+    return []
+
+
+def response_done(eng: SyncEngine, event: ev.ResponseDone, now: float) -> Effects:
+    info = eng.responses.done(event.response_id, event.status)
+    effects: Effects = []
+    if info is None or not info.out_of_band:
+        for op in eng.ledger.open_ops():
+            if op.kind == "cancel" and op.state is not OpState.WAITING:
+                effects.extend(eng.resolve(op, "success"))
+    if info is None or info.out_of_band:
+        return effects
+    if event.status != "completed":
+        # Calls of a cancelled or incomplete response that never started are no longer
+        # in flight: the runner abandons them (tool_abandoned).
+        effects.extend(
+            ev.CallOrphaned(call_id, event.response_id)
+            for call_id in info.calls
+            if call_id not in eng.responses.tools_started
+        )
+    eng.follow_up_if_due(event.response_id, now)
+    return effects
+
+
+def error(eng: SyncEngine, event: ev.ServerError, now: float) -> Effects:
+    op = eng.ledger.ops.get(event.event_id) if event.event_id else None
+    if op is None and event.code == BUSY:
+        # The busy error may carry no event id (R14): it answers our in-band request.
+        requested = eng.responses.requested_event
+        op = eng.ledger.ops.get(requested) if requested else None
+    if op is None or not op.open:
+        return [ev.Notice(f"server error {event.code}: {event.message}")]
+    if op.kind == "response" and event.code == BUSY:
+        eng.responses.move("refused")
+        landed = op.follow_up_of
+        if landed is not None and eng.responses.inband_counter > landed:
+            # R14: the response that refused us started after the outputs landed, so it
+            # already sees them: the follow-up is dropped, not repeated.
+            return eng.resolve(op, "moot")
+        eng.ledger.move(op, "requeue")  # R14: retry after the running response
+        return []
+    if op.kind == "cancel" and event.code == CANCEL_NOT_ACTIVE:
+        return eng.resolve(op, "success")  # R15: cancel is idempotent
+    if op.kind == "truncate" and op.item_id not in eng.mirror:
+        return eng.resolve(op, "moot")  # R15: truncate of a deleted item is moot
+    if op.kind == "delete" and op.item_id is not None:
+        eng.mirror.delete(op.item_id)
+        return eng.resolve(op, "moot")
+    if op.kind == "response" and not (op.response and op.response.out_of_band):
+        eng.responses.move("refused")
+    effects = eng.resolve(op, "error", event.code, event.message)
+    if op.kind == "create" and isinstance(op.item, FunctionCall):
+        effects.extend(eng.fail_outputs_of(op.item.call_id))  # R7: the pair fails
+    return effects
+
+
+def session_updated(eng: SyncEngine, event: ev.SessionUpdated, now: float) -> Effects:
+    op = eng.ledger.ops.get(event.event_id) if event.event_id else None
+    return eng.resolve(op, "success")
+
+
+HANDLERS: dict[type, Callable[[SyncEngine, Any, float], Effects]] = {
+    ev.ItemAdded: item_added,
+    ev.ItemUpdated: item_updated,
+    ev.ItemDeleted: item_deleted,
+    ev.ItemTruncated: item_truncated,
+    ev.ItemRetrieved: item_retrieved,
+    ev.TranscriptDone: transcript,
+    ev.ResponseCreated: response_created,
+    ev.OutputItemAdded: output_item,
+    ev.ResponseDone: response_done,
+    ev.ServerError: error,
+    ev.SessionUpdated: session_updated,
+}

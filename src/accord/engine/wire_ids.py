@@ -1,0 +1,38 @@
+"""Application ids <-> ids the server accepts (race R22), for whole items.
+
+Framework ids longer than 32 characters or outside ``[A-Za-z0-9_-]`` go through an
+alias map on the way out and come back on the way in, call ids included, so the
+application keeps seeing its own ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from accord.ids import IdAliases, IdGenerator
+from accord.items import FunctionCall, FunctionCallOutput, Item
+
+
+def _convert(item: Item, convert: Callable[[str], str]) -> Item:
+    new_id = convert(item.id)
+    if isinstance(item, FunctionCall | FunctionCallOutput):
+        call_id = convert(item.call_id)
+        if new_id != item.id or call_id != item.call_id:
+            return replace(item, id=new_id, call_id=call_id)
+        return item
+    return item if new_id == item.id else replace(item, id=new_id)
+
+
+class WireIds:
+    def __init__(self, seed: int | None) -> None:
+        self.aliases = IdAliases(IdGenerator(seed, prefix="alias"))
+
+    def to_wire(self, item: Item) -> Item:
+        return _convert(item, self.aliases.to_wire)
+
+    def to_local(self, item: Item) -> Item:
+        return _convert(item, self.aliases.to_local) if len(self.aliases) else item
+
+    def id_to_wire(self, item_id: str) -> str:
+        return self.aliases.to_wire(item_id)
