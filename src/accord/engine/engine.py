@@ -390,9 +390,9 @@ class SyncEngine:
     def remember_audio(self, item: Item) -> None:
         """Keep assistant audio's transcript and length: the server drops the transcript
         of a truncated item, and a restore needs both to cut it where it was heard."""
-        if isinstance(item, Message) and item.role == "assistant" and item.audio:
-            if item.id not in self.heard:
-                self.audio_seen[item.id] = (item.text, item.audio_ms)
+        spoken = isinstance(item, Message) and item.role == "assistant" and item.audio
+        if spoken and item.id not in self.heard:
+            self.audio_seen[item.id] = (item.text, item.audio_ms)  # type: ignore[union-attr]
 
     def output_landed(self, event_id: str, output: FunctionCallOutput, now: float) -> None:
         call = self._call(output.call_id)

@@ -270,9 +270,7 @@ class Ledger:
         for _ in range(MAX_ANCHOR_WALK):
             if after is None:
                 return None
-            if after in pending and after not in deleting:
-                return after if after not in mirror else after
-            if after in mirror and after not in deleting:
+            if (after in pending or after in mirror) and after not in deleting:
                 return after
             if after in self.failed_after:
                 after = self.failed_after[after]

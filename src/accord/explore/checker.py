@@ -242,18 +242,23 @@ class Removals:
 
     dropped: dict[str, int]
     exact: dict[str, int]
+    readded: dict[str, int]  # a writer that had seen it gone put it back (a retraction)
 
     def removed_at(self, log: CheckLog, item_id: str) -> int | None:
         marks = [self.dropped[n] for n in _lineage(log, item_id) if n in self.dropped]
         if item_id in self.exact:
             marks.append(self.exact[item_id])
-        return max(marks, default=None)
+        removed = max(marks, default=None)
+        if removed is not None and self.readded.get(item_id, -1) > removed:
+            return None  # the removal was taken back before it reached the server
+        return removed
 
 
 def intended_removals(store: ConversationStore, log: CheckLog) -> Removals:
     """Every removal some decision intended, with when it was decided."""
     dropped: dict[str, int] = {}
     exact: dict[str, int] = {}
+    readded: dict[str, int] = {}
 
     def note(table: dict[str, int], item_id: str, at: int) -> None:
         table[item_id] = max(at, table.get(item_id, -1))
@@ -267,6 +272,10 @@ def intended_removals(store: ConversationStore, log: CheckLog) -> Removals:
             continue
         at = log.decided_at(push.push_id)
         desired = _by_id(push.desired)
+        base_ids = {item.id for item in push.base}
+        for item_id in desired:
+            if item_id not in base_ids:
+                note(readded, item_id, at)
         for item in push.base:
             if item.id not in desired:
                 note(dropped, item.id, at)
@@ -285,7 +294,7 @@ def intended_removals(store: ConversationStore, log: CheckLog) -> Removals:
     for op in log.ops.values():
         if op.kind == "delete" and op.item_id and op.reason in one_incarnation:
             note(exact, op.item_id, log.decided_at(op.push_id or op.event_id))
-    return Removals(dropped, exact)
+    return Removals(dropped, exact, readded)
 
 
 def check_convergence(

@@ -1,0 +1,221 @@
+"""Regressions found by an independent review of the engine: one timeline each.
+
+Several of these were invisible to the checker at the time (a second follow-up, a lost
+retraction, a misplaced create), so each test asserts what the server ends up holding
+and what the client sent, not only ``violations() == []``.
+"""
+
+from __future__ import annotations
+
+from accord.engine import events as ev
+from accord.explore.harness import Pair
+from accord.items import ChatContext, FunctionCall, Item, Message
+
+BUSY = "conversation_already_has_active_response"
+
+
+def user(item_id: str) -> Message:
+    return Message(id=item_id, role="user", content=f"user says {item_id}")
+
+
+def assistant(item_id: str, text: str | None = None) -> Message:
+    return Message(id=item_id, role="assistant", content=text or f"assistant says {item_id}")
+
+
+def call(item_id: str, call_id: str) -> FunctionCall:
+    return FunctionCall(id=item_id, call_id=call_id, name="lookup")
+
+
+def seeded(*items: Item) -> Pair:
+    p = Pair("accord")
+    ctx = p.snapshot()
+    for item in items:
+        ctx.append(item)
+    p.push(ctx)
+    p.settle()
+    return p
+
+
+class Tap:
+    """Every client op sent, in order."""
+
+    def __init__(self, p: Pair) -> None:
+        self.sent: list[ev.ClientOp] = []
+        p.handle_hook = self.sent.append
+
+    def in_band_requests(self) -> int:
+        return sum(1 for o in self.sent if isinstance(o, ev.CreateResponse) and not o.out_of_band)
+
+
+def tool_turn(p: Pair, *, finish_first: bool = True) -> str:
+    rid = p.server_start()
+    p.server_add(rid, call("fc1", "call_1"))
+    if finish_first:
+        p.server_finish(rid)
+    p.settle()
+    p.tool_started("call_1")
+    p.tool_finished("call_1", '{"ssn": "123-45-6789"}')
+    return rid
+
+
+def test_a_second_drop_during_a_restore_still_restores_and_resolves() -> None:
+    p = seeded(user("u0"), assistant("a0"), user("u1"))
+    p.drop()
+    p.reconnect(settle=False)
+    p.deliver_up(1)
+    p.drop()
+    p.reconnect()
+    assert p.server_ids() == ["u0", "a0", "u1"]
+    assert p.violations() == []
+    assert p.client.is_quiet()
+
+
+def test_rewriting_a_tool_output_asks_for_no_second_follow_up() -> None:
+    p = seeded(user("u0"))
+    tap = Tap(p)
+    tool_turn(p)
+    p.settle()
+    assert tap.in_band_requests() == 1
+    ctx = p.snapshot()
+    out = ctx[-1] if ctx[-1].id.startswith("out") else ctx[2]
+    redacted = type(out)(id=out.id, call_id=out.call_id, output="[redacted]")  # type: ignore[call-arg,union-attr]
+    ctx.replace(redacted)
+    p.push(ctx)
+    p.settle()
+    assert tap.in_band_requests() == 1
+    assert p.violations() == []
+
+
+def test_a_deferred_delete_can_be_retracted() -> None:
+    p = seeded(user("u0"), assistant("a0"))
+    rid = p.server_start()
+    p.server_add(rid, call("fc1", "call_1"))
+    p.server_finish(rid)
+    p.settle()
+    p.tool_started("call_1")  # fc1 is in flight while its tool runs
+    ctx = p.snapshot()
+    ctx.remove("fc1")
+    p.push(ctx)
+    assert p.reports[-1].deferred == ("fc1",)
+    back = p.snapshot()  # fc1 is gone from the writer's view...
+    assert "fc1" not in back
+    back.append(call("fc1", "call_1"))  # ...and the writer puts it back
+    p.push(back)
+    p.tool_finished("call_1", '{"ok": true}')
+    p.settle()
+    assert p.server_ids()[:3] == ["u0", "a0", "fc1"]
+    assert p.errors == []
+    assert p.violations() == []
+
+
+def test_an_out_of_band_response_does_not_cancel_the_follow_up() -> None:
+    p = seeded(user("u0"))
+    tap = Tap(p)
+    rid = tool_turn(p, finish_first=False)
+    p.deliver_up(len(p.up))
+    p.deliver_down(len(p.down))  # the output lands while r1 still runs
+    p.generate_reply(out_of_band=True, metadata={"purpose": "summary"})
+    p.deliver_up(len(p.up))
+    p.deliver_down(len(p.down))
+    p.server_finish(rid)
+    p.settle()
+    assert tap.in_band_requests() == 1
+    assert p.violations() == []
+
+
+def test_a_busy_error_without_event_id_answers_the_in_band_request() -> None:
+    p = seeded(user("u0"))
+    p.generate_reply(out_of_band=True, metadata={"purpose": "summary"})
+    p.generate_reply()
+    oob_op, inband_op = p.up.popleft(), p.up.popleft()
+    assert isinstance(oob_op, ev.CreateResponse) and oob_op.out_of_band
+    assert isinstance(inband_op, ev.CreateResponse) and not inband_op.out_of_band
+    vad = p.server_start()
+    p.server_error(BUSY, "Conversation already has an active response", None)
+    p.deliver_down(len(p.down))
+    p.up.appendleft(oob_op)
+    p.server_finish(vad)
+    p.settle()
+    oob_sent = [e for e in p.log.ops.values() if e.kind == "response.create"]
+    assert len(oob_sent) == 2  # each request logged once: the summary ran once
+    assert p.client.is_quiet()
+    assert p.violations() == []
+
+
+def test_a_create_after_a_refused_create_lands_after_the_refused_ones_anchor() -> None:
+    p = seeded(user("u0"), assistant("a0"), user("u1"))
+    ctx = p.snapshot()
+    ctx.append(user("n1"))
+    p.push(ctx)
+    ctx2 = p.snapshot()
+    ctx2.append(user("n2"))
+    p.push(ctx2)
+    refused = p.up.popleft()
+    assert isinstance(refused, ev.CreateItem) and refused.item.id == "n1"
+    p.server_error("invalid_value", "refused for the test", refused.event_id)
+    p.settle()
+    assert p.server_ids() == ["u0", "a0", "u1", "n2"]
+    assert p.client.mirror_items() == p.store.items()
+
+
+def test_a_truncate_in_transit_at_a_drop_is_restored_cut() -> None:
+    p = seeded(user("u0"))
+    rid = p.server_start()
+    spoken = Message(
+        id="a5", role="assistant", content="Your flight leaves at nine", audio=True, audio_ms=4000
+    )
+    p.server_add(rid, spoken)
+    p.settle()
+    p.interrupt("a5", played_ms=1000)
+    p.deliver_up(1)  # the cancel is processed, the truncate is not
+    p.drop()
+    p.reconnect()
+    restored = p.store.get("a5")
+    assert isinstance(restored, Message)
+    assert restored.interrupted and restored.text == "Your f"  # 26 chars * 1000 / 4000
+    assert p.violations() == []
+
+
+def test_an_item_deleted_before_a_reconnect_stays_deleted_after_it() -> None:
+    p = seeded(user("u0"), assistant("a0"), user("u1"))
+    ctx = p.snapshot()
+    ctx.remove("u0")
+    p.push(ctx)
+    p.settle()
+    p.drop()
+    p.reconnect()
+    no_base = ChatContext([user("u0"), assistant("a0"), user("u1"), user("u2")])
+    p.push(no_base)
+    p.settle()
+    assert p.server_ids() == ["a0", "u1", "u2"]  # u0 is not resurrected
+
+
+def test_a_tail_delete_waits_while_our_response_request_is_in_transit() -> None:
+    p = seeded(user("u0"), assistant("a0"))
+    p.generate_reply()
+    ctx = p.snapshot()
+    ctx.remove("a0")
+    p.push(ctx)
+    assert not [o for o in p.up if isinstance(o, ev.DeleteItem)]  # deferred
+    p.settle()
+    assert "a0" not in p.server_ids()
+    assert p.violations() == []
+
+
+def test_out_of_band_input_follows_aliases_and_holds_its_items() -> None:
+    p = seeded(user("u0"), assistant("a0"))
+    ctx = p.snapshot()
+    ctx.replace(assistant("a0", "rewritten"))
+    p.push(ctx)
+    p.settle()
+    new_id = p.client.aliases()["a0"]  # type: ignore[attr-defined]
+    p.generate_reply(out_of_band=True, input_items=("a0",))
+    request = next(o for o in p.up if isinstance(o, ev.CreateResponse))
+    assert request.input_items == (new_id,)
+    ctx = p.snapshot()
+    ctx.remove(new_id)  # the snapshot follows the alias
+    p.push(ctx)
+    assert not [o for o in p.up if isinstance(o, ev.DeleteItem)]  # held for the response
+    p.settle()
+    assert p.server_ids() == ["u0"]
+    assert p.violations() == []
