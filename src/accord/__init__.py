@@ -6,6 +6,7 @@ entry points").
 
 from accord.diff import ContextDiff, compute_diff
 from accord.items import ChatContext, ContextBase, FunctionCall, FunctionCallOutput, Item, Message
+from accord.session import RealtimeSession, SessionOptions
 
 __all__ = [
     "ChatContext",
@@ -15,6 +16,8 @@ __all__ = [
     "FunctionCallOutput",
     "Item",
     "Message",
+    "RealtimeSession",
+    "SessionOptions",
     "compute_diff",
 ]
 

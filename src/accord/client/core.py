@@ -1,0 +1,303 @@
+"""The session's core, sans-I/O at the frame level: frames and local calls in, frames out.
+
+Everything a session decides happens here, synchronously, with ``now`` as an input:
+server frames are parsed and turned into engine inputs (:mod:`accord.client.inbound`),
+local calls go to the engine, and the engine's effects become client frames and
+application events. The asyncio shell (:mod:`accord.session`) only moves frames and
+wakes waiters; a replay (:mod:`accord.client.recording`) drives this same core from a
+trace and must get byte-identical frames out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from accord.client import events as app
+from accord.client import inbound
+from accord.client.generation import Generation
+from accord.engine import events as ev
+from accord.engine.engine import EngineConfig, SyncEngine
+from accord.items import ChatContext
+from accord.protocol import (
+    ConversationItemCreate,
+    ConversationItemDelete,
+    ConversationItemTruncate,
+    InputAudioBufferAppend,
+    InputAudioBufferClear,
+    InputAudioBufferCommit,
+    RemoteProtocolError,
+    ResponseCancel,
+    ResponseCreate,
+    ResponseParams,
+    SessionUpdate,
+    UnknownEvent,
+    encode,
+    item_to_wire,
+    parse_server_event,
+)
+from accord.protocol.client_events import ClientEvent
+from accord.protocol.wire_items import WireItemReference
+
+log = logging.getLogger("accord.session")
+
+AUDIO_CHUNK_BYTES = 96_000  # 2 s of PCM16 at 24 kHz per input_audio_buffer.append
+SERVER_AUDIO_SHORTFALL_MS = 85  # the server may hold ~85 ms less than the client received
+
+
+class SessionCore:
+    """One session's decisions, fed frames and calls, returning frames to send."""
+
+    def __init__(
+        self,
+        *,
+        engine_config: EngineConfig | None = None,
+        seed: int | None = None,
+        session_config: dict[str, Any] | None = None,
+        on_event: Callable[[app.SessionEvent], None] = lambda _e: None,
+        on_effect: Callable[[ev.Effect], None] = lambda _e: None,
+    ) -> None:
+        self.session_config: dict[str, Any] = dict(session_config or {})
+        # Always toggle VAD around a restore: the server's default session has it on.
+        config = engine_config or EngineConfig(server_vad=True)
+        self.engine = SyncEngine(config, seed=seed)
+        self._on_event = on_event
+        self._on_effect = on_effect
+        self._out: list[str] = []
+        self.session_info: dict[str, Any] = {}
+        self.generations: dict[str, Generation] = {}
+        self.reply_waiters: dict[str, asyncio.Future[Generation]] = {}
+        self.error_waiters: dict[str, Callable[[str | None, str], None]] = {}
+        self.out_of_band_requests: set[str] = set()
+        self.audio_received: dict[str, int] = {}
+        self.last_audio_item: str | None = None
+        self.pending_session_updates: list[str] = []
+        self._event_counter = 0
+        self._seed = seed
+
+    # -- frames -------------------------------------------------------------------------
+
+    def receive_frame(self, frame: str | bytes, now: float) -> list[str]:
+        """A server frame: parse it, act on it, return the client frames to send."""
+        self.now = now
+        try:
+            event = parse_server_event(frame)
+        except RemoteProtocolError as exc:
+            self.notice(f"malformed server event ignored: {exc}")
+            return self._take()
+        if isinstance(event, UnknownEvent):
+            log.debug("unknown server event type %r ignored", event.type)
+            return self._take()
+        handler = inbound.HANDLERS.get(type(event))
+        if handler is not None:
+            handler(self, event)
+        return self._take()
+
+    def _take(self) -> list[str]:
+        out, self._out = self._out, []
+        return out
+
+    def send_event(self, event: ClientEvent) -> None:
+        self._out.append(encode(event))
+
+    def next_event_id(self, prefix: str = "evt") -> str:
+        self._event_counter += 1
+        return f"{prefix}_c{self._event_counter}"
+
+    # -- used by the inbound handlers ---------------------------------------------------
+
+    def feed(self, event: ev.ServerInput) -> None:
+        self.apply(self.engine.receive(event, self.now))
+
+    def app(self, event: app.SessionEvent) -> None:
+        self._on_event(event)
+
+    def notice(self, text: str) -> None:
+        log.info("%s", text)
+        self._on_event(app.Notice(text))
+
+    def session_update_acked(self) -> None:
+        if self.pending_session_updates:
+            event_id = self.pending_session_updates.pop(0)
+            self.apply(self.engine.receive(ev.SessionUpdated(event_id), self.now))
+
+    def fail_waiter(self, event_id: str | None, code: str | None, message: str) -> None:
+        if event_id is None:
+            return
+        waiter = self.error_waiters.pop(event_id, None)
+        if waiter is not None:
+            waiter(code, message)
+
+    # -- engine effects -> frames and events --------------------------------------------
+
+    def apply(self, effects: Sequence[ev.Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, ev.Send):
+                self.send_event(self._client_event(effect.op))
+            elif isinstance(effect, ev.CallReady):
+                self.app(app.FunctionCallReady(effect.call, effect.response_id))
+            elif isinstance(effect, ev.CallOrphaned):
+                self.app(app.CallOrphaned(effect.call_id))
+            elif isinstance(effect, ev.PushDone):
+                self.app(app.ContextSynced(effect.report))
+            elif isinstance(effect, ev.Notice):
+                self.notice(effect.text)
+            self._on_effect(effect)
+
+    def _client_event(self, op: ev.ClientOp) -> ClientEvent:
+        if isinstance(op, ev.CreateItem):
+            return ConversationItemCreate(
+                event_id=op.event_id,
+                item=item_to_wire(op.item),
+                previous_item_id=op.previous_item_id,
+            )
+        if isinstance(op, ev.DeleteItem):
+            return ConversationItemDelete(event_id=op.event_id, item_id=op.item_id)
+        if isinstance(op, ev.TruncateItem):
+            return ConversationItemTruncate(
+                event_id=op.event_id,
+                item_id=op.item_id,
+                content_index=op.content_index,
+                audio_end_ms=op.audio_end_ms,
+            )
+        if isinstance(op, ev.CreateResponse):
+            return ResponseCreate(
+                event_id=op.event_id,
+                response=ResponseParams(
+                    conversation="none" if op.out_of_band else None,
+                    instructions=op.instructions,
+                    metadata=op.metadata or None,
+                    input=tuple(WireItemReference(id=i) for i in op.input_items) or None,
+                ),
+            )
+        if isinstance(op, ev.CancelResponse):
+            return ResponseCancel(event_id=op.event_id, response_id=op.response_id)
+        self.pending_session_updates.append(op.event_id)
+        turn = self._known_turn_detection() if op.server_vad else None
+        return SessionUpdate(
+            event_id=op.event_id,
+            session={"type": "realtime", "audio": {"input": {"turn_detection": turn}}},
+        )
+
+    def _known_turn_detection(self) -> Any:
+        """The turn detection to put back after a restore: the configured one, else the
+        one the server reported."""
+        if "turn_detection" in self.session_config.get("audio", {}).get("input", {}):
+            return _turn_detection(self.session_config)
+        return _turn_detection(self.session_info)
+
+    # -- local calls (each returns the frames to send) ----------------------------------
+
+    def push(self, ctx: ChatContext, now: float, *, explicit_replace: bool = False) -> str:
+        self.now = now
+        push_id, effects = self.engine.push(ctx, now, explicit_replace=explicit_replace)
+        self.apply(effects)
+        return push_id
+
+    def generate_reply(self, now: float, **kwargs: Any) -> str:
+        self.now = now
+        event_id, effects = self.engine.generate_reply(now, **kwargs)
+        if kwargs.get("out_of_band"):
+            self.out_of_band_requests.add(event_id)
+        self.apply(effects)
+        return event_id
+
+    def interrupt(self, now: float, played_ms: int | None = None) -> None:
+        """Barge-in on the assistant audio being played: truncate it where it was heard
+        (clamped below what was received, as the server may hold ~85 ms less)."""
+        self.now = now
+        item_id = self.last_audio_item
+        heard: int | None = None
+        if item_id is not None:
+            received_ms = self.audio_received.get(item_id, 0) // inbound.BYTES_PER_MS
+            ceiling = max(0, received_ms - SERVER_AUDIO_SHORTFALL_MS)
+            heard = ceiling if played_ms is None else max(0, min(played_ms, ceiling))
+        self.apply(self.engine.interrupt(now, item_id=item_id, played_ms=heard))
+        self.last_audio_item = None
+
+    def tool_started(self, call_id: str, now: float) -> None:
+        self.now = now
+        self.apply(self.engine.tool_started(call_id, now))
+
+    def tool_finished(self, call_id: str, output: str, now: float) -> None:
+        self.now = now
+        self.apply(self.engine.tool_finished(call_id, output, now))
+
+    def tool_abandoned(self, call_id: str, now: float, *, delete: bool = True) -> None:
+        self.now = now
+        self.apply(self.engine.tool_abandoned(call_id, now, delete=delete))
+
+    def tick(self, now: float) -> None:
+        self.now = now
+        self.apply(self.engine.tick(now))
+
+    def update_session(self, fields: dict[str, Any], now: float) -> str:
+        """``session.update`` with ``fields`` merged into the kept configuration."""
+        self.now = now
+        _merge_config(self.session_config, fields)
+        event_id = self.next_event_id("sess")
+        self.pending_session_updates.append(event_id)
+        self.send_event(SessionUpdate(event_id=event_id, session={"type": "realtime", **fields}))
+        return event_id
+
+    def configure_after_connect(self, now: float, *, restoring: bool) -> None:
+        """Send the kept configuration on a new connection (VAD off while restoring)."""
+        if not self.session_config:
+            return
+        fields = dict(self.session_config)
+        if restoring and "audio" in fields:
+            fields = _with_turn_detection(fields, None)  # the engine turns it back on
+        event_id = self.next_event_id("sess")
+        self.pending_session_updates.append(event_id)
+        self.send_event(SessionUpdate(event_id=event_id, session={"type": "realtime", **fields}))
+
+    def push_audio(self, pcm: bytes) -> None:
+        for start in range(0, len(pcm), AUDIO_CHUNK_BYTES):
+            chunk = base64.b64encode(pcm[start : start + AUDIO_CHUNK_BYTES]).decode("ascii")
+            self.send_event(InputAudioBufferAppend(event_id=self.next_event_id("aud"), audio=chunk))
+
+    def commit_audio(self) -> None:
+        self.send_event(InputAudioBufferCommit(event_id=self.next_event_id("aud")))
+
+    def clear_audio(self) -> None:
+        self.send_event(InputAudioBufferClear(event_id=self.next_event_id("aud")))
+
+    def connection_lost(self, now: float) -> None:
+        self.now = now
+        self.apply(self.engine.connection_lost(now))
+        for generation in self.generations.values():
+            generation.finish("failed")
+        self.generations.clear()
+        self.pending_session_updates.clear()
+
+    def connected_again(self, now: float) -> None:
+        self.now = now
+        self.configure_after_connect(now, restoring=True)
+        self.apply(self.engine.connected_again(now))
+
+    def frames(self) -> list[str]:
+        """Frames produced by local calls since the last call."""
+        return self._take()
+
+
+def _turn_detection(config: dict[str, Any]) -> Any:
+    return config.get("audio", {}).get("input", {}).get("turn_detection")
+
+
+def _with_turn_detection(config: dict[str, Any], value: Any) -> dict[str, Any]:
+    audio = dict(config.get("audio", {}))
+    audio["input"] = {**audio.get("input", {}), "turn_detection": value}
+    return {**config, "audio": audio}
+
+
+def _merge_config(kept: dict[str, Any], fields: dict[str, Any]) -> None:
+    for key, value in fields.items():
+        if key == "audio" and isinstance(value, dict):
+            audio = kept.setdefault("audio", {})
+            for side, settings in value.items():
+                audio.setdefault(side, {}).update(settings or {})
+        else:
+            kept[key] = value

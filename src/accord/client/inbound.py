@@ -1,0 +1,218 @@
+"""Server events -> engine inputs and application events: one handler per event class.
+
+The only place on the client side that reads protocol classes (the engine reads its own
+inputs, :mod:`accord.engine.events`). Items are converted once, with the assistant
+audio's length counted from the audio deltas actually received (no wire field carries
+it), so truncation positions and restores work on what the client really got.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from accord.client import events as app
+from accord.client.generation import Generation
+from accord.engine import events as ev
+from accord.engine.inbound import TAG
+from accord.items import FunctionCall, Item, Message
+from accord.protocol import (
+    ConversationItemAdded,
+    ConversationItemDeleted,
+    ConversationItemDone,
+    ConversationItemRetrieved,
+    ConversationItemTruncated,
+    ErrorEvent,
+    InputAudioBufferSpeechStarted,
+    InputAudioBufferSpeechStopped,
+    InputAudioTranscriptionCompleted,
+    InputAudioTranscriptionFailed,
+    ResponseCreated,
+    ResponseDone,
+    ResponseFunctionCallArgumentsDone,
+    ResponseOutputAudioDelta,
+    ResponseOutputAudioTranscriptDelta,
+    ResponseOutputItemAdded,
+    ResponseOutputItemDone,
+    ResponseOutputTextDelta,
+    ServerEvent,
+    SessionCreated,
+    SessionUpdated,
+    UnsupportedItemError,
+    item_from_wire,
+)
+from accord.protocol.wire_items import WireItem, WireOtherItem
+
+if TYPE_CHECKING:
+    from accord.client.core import SessionCore as RealtimeSession
+
+log = logging.getLogger("accord.session")
+BYTES_PER_MS = 48  # PCM16 mono at 24 kHz
+
+
+def _item(s: RealtimeSession, wire: WireItem | WireOtherItem) -> Item | None:
+    try:
+        item = item_from_wire(wire)
+    except UnsupportedItemError as exc:
+        s.notice(f"item not tracked: {exc}")
+        return None
+    if isinstance(item, Message) and item.audio and item.role == "assistant":
+        received = s.audio_received.get(item.id)
+        if received is not None:
+            item = replace(item, audio_ms=received // BYTES_PER_MS)
+    return item
+
+
+def session_created(s: RealtimeSession, event: SessionCreated) -> None:
+    s.session_info = dict(event.session)
+    s.app(app.SessionStarted(event.session.get("id"), event.session.get("model")))
+
+
+def session_updated(s: RealtimeSession, event: SessionUpdated) -> None:
+    s.session_info = dict(event.session)
+    s.session_update_acked()
+
+
+def item_added(s: RealtimeSession, event: ConversationItemAdded) -> None:
+    item = _item(s, event.item)
+    if item is None:
+        return
+    s.feed(ev.ItemAdded(item, event.previous_item_id))
+    s.app(app.RemoteItemAdded(item, event.previous_item_id))
+
+
+def item_done(s: RealtimeSession, event: ConversationItemDone | ResponseOutputItemDone) -> None:
+    item = _item(s, event.item)
+    if item is not None:
+        s.feed(ev.ItemUpdated(item, done=True))
+
+
+def item_deleted(s: RealtimeSession, event: ConversationItemDeleted) -> None:
+    s.feed(ev.ItemDeleted(event.item_id))
+
+
+def item_truncated(s: RealtimeSession, event: ConversationItemTruncated) -> None:
+    s.feed(ev.ItemTruncated(event.item_id, event.audio_end_ms))
+
+
+def item_retrieved(s: RealtimeSession, event: ConversationItemRetrieved) -> None:
+    item = _item(s, event.item)
+    if item is not None:
+        s.feed(ev.ItemRetrieved(item))
+
+
+def transcript_completed(s: RealtimeSession, event: InputAudioTranscriptionCompleted) -> None:
+    s.feed(ev.TranscriptDone(event.item_id, event.transcript))
+    s.app(app.InputTranscriptCompleted(event.item_id, event.transcript))
+
+
+def transcript_failed(s: RealtimeSession, event: InputAudioTranscriptionFailed) -> None:
+    s.feed(ev.TranscriptDone(event.item_id, None))
+    s.app(app.InputTranscriptFailed(event.item_id, str(event.error.get("message", ""))))
+
+
+def speech_started(s: RealtimeSession, event: InputAudioBufferSpeechStarted) -> None:
+    s.app(app.InputSpeechStarted(event.item_id, event.audio_start_ms))
+
+
+def speech_stopped(s: RealtimeSession, event: InputAudioBufferSpeechStopped) -> None:
+    s.app(app.InputSpeechStopped(event.item_id, event.audio_end_ms))
+
+
+def response_created(s: RealtimeSession, event: ResponseCreated) -> None:
+    response = event.response
+    metadata = dict(response.metadata or {})
+    tag = metadata.get(TAG)
+    out_of_band = tag is not None and tag in s.out_of_band_requests
+    generation = Generation(response.id, out_of_band, tag)
+    s.generations[response.id] = generation
+    s.feed(ev.ResponseCreated(response.id, out_of_band, metadata))
+    s.app(app.GenerationStarted(generation))
+    waiter = s.reply_waiters.pop(tag, None) if tag else None
+    if waiter is not None and not waiter.done():
+        waiter.set_result(generation)
+
+
+def output_item_added(s: RealtimeSession, event: ResponseOutputItemAdded) -> None:
+    item_id = event.item.id
+    if item_id is None:
+        return
+    generation = s.generations.get(event.response_id)
+    if generation is not None:
+        generation.item_ids.append(item_id)
+    s.feed(ev.OutputItemAdded(event.response_id, item_id))
+
+
+def text_delta(
+    s: RealtimeSession, event: ResponseOutputTextDelta | ResponseOutputAudioTranscriptDelta
+) -> None:
+    generation = s.generations.get(event.response_id)
+    if generation is not None:
+        generation.text.put(event.delta)
+
+
+def audio_delta(s: RealtimeSession, event: ResponseOutputAudioDelta) -> None:
+    try:
+        pcm = base64.b64decode(event.delta, validate=True)
+    except (binascii.Error, ValueError):
+        s.notice(f"undecodable audio delta for {event.item_id}: ignored")
+        return
+    s.audio_received[event.item_id] = s.audio_received.get(event.item_id, 0) + len(pcm)
+    s.last_audio_item = event.item_id
+    generation = s.generations.get(event.response_id)
+    if generation is not None:
+        generation.audio.put(pcm)
+
+
+def call_arguments_done(s: RealtimeSession, event: ResponseFunctionCallArgumentsDone) -> None:
+    generation = s.generations.get(event.response_id)
+    if generation is not None and event.name is not None:
+        generation.function_calls.put(
+            FunctionCall(
+                id=event.item_id, call_id=event.call_id, name=event.name, arguments=event.arguments
+            )
+        )
+
+
+def response_done(s: RealtimeSession, event: ResponseDone) -> None:
+    response = event.response
+    status = response.status if response.status != "in_progress" else "completed"
+    s.feed(ev.ResponseDone(response.id, status))
+    generation = s.generations.pop(response.id, None)
+    if generation is not None:
+        generation.finish(status)
+
+
+def error(s: RealtimeSession, event: ErrorEvent) -> None:
+    detail = event.error
+    s.feed(ev.ServerError(detail.code, detail.message, detail.event_id))
+    s.app(app.ServerErrorEvent(detail.code, detail.message, detail.event_id))
+    s.fail_waiter(detail.event_id, detail.code, detail.message)
+
+
+HANDLERS: dict[type[ServerEvent], Callable[[RealtimeSession, Any], None]] = {
+    SessionCreated: session_created,
+    SessionUpdated: session_updated,
+    ConversationItemAdded: item_added,
+    ConversationItemDone: item_done,
+    ResponseOutputItemDone: item_done,
+    ConversationItemDeleted: item_deleted,
+    ConversationItemTruncated: item_truncated,
+    ConversationItemRetrieved: item_retrieved,
+    InputAudioTranscriptionCompleted: transcript_completed,
+    InputAudioTranscriptionFailed: transcript_failed,
+    InputAudioBufferSpeechStarted: speech_started,
+    InputAudioBufferSpeechStopped: speech_stopped,
+    ResponseCreated: response_created,
+    ResponseOutputItemAdded: output_item_added,
+    ResponseOutputTextDelta: text_delta,
+    ResponseOutputAudioTranscriptDelta: text_delta,
+    ResponseOutputAudioDelta: audio_delta,
+    ResponseFunctionCallArgumentsDone: call_arguments_done,
+    ResponseDone: response_done,
+    ErrorEvent: error,
+}

@@ -1,0 +1,453 @@
+"""RealtimeSession: the asyncio shell around the session core and its sync engine.
+
+Three tasks move frames (reader, writer) and time (ticker); every decision is taken by
+:class:`accord.client.core.SessionCore`, synchronously. Calls from any number of
+application tasks go through that one core, so the engine sees a single queue of
+inputs. Waiters (a push's report, a reply's generation, a session update) always end:
+with a result, a :class:`RealtimeError`, :class:`ConnectionLost` or
+:class:`OperationTimeout`. A dropped socket (or the 60-minute close) is reconnected
+with backoff and restored, except after a bad key (3000) or model (4000).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from accord.client import events as app
+from accord.client.core import SessionCore
+from accord.client.errors import ConnectionLost, OperationTimeout, RealtimeError, SessionClosed
+from accord.client.generation import Generation
+from accord.client.recording import Recorder
+from accord.client.transport import Endpoint, Transport, WebSocketTransport
+from accord.engine import events as ev
+from accord.engine.engine import EngineConfig
+from accord.items import ChatContext
+
+log = logging.getLogger("accord.session")
+
+TransportFactory = Callable[[Endpoint], Awaitable[Transport]]
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """Timeouts, retries and limits, each a named parameter (shared/STYLE.md)."""
+
+    op_timeout: float = 15.0  # an operation unanswered this long resolves as unknown
+    wait_timeout: float = 30.0  # a waiter gives up with OperationTimeout after this long
+    tick_interval: float = 0.25
+    reconnect: bool = True
+    max_reconnect_attempts: int = 8
+    backoff_initial: float = 0.2
+    backoff_max: float = 10.0
+    engine: EngineConfig | None = None
+    seed: int | None = None
+    record: str | Path | None = None
+    record_audio: bool = False
+    transport_factory: TransportFactory | None = field(default=None, compare=False)
+
+
+class RealtimeSession:
+    """One Realtime conversation kept in agreement with the server."""
+
+    def __init__(
+        self, endpoint: Endpoint, options: SessionOptions, session: dict[str, Any] | None
+    ) -> None:
+        self.endpoint = endpoint
+        self.options = options
+        engine_config = options.engine or EngineConfig(
+            op_timeout=options.op_timeout, server_vad=True
+        )
+        self._events: asyncio.Queue[app.SessionEvent | None] = asyncio.Queue()
+        self._push_waiters: dict[str, asyncio.Future[ev.PushReport]] = {}
+        self._reports: dict[str, ev.PushReport] = {}
+        self._update_waiters: dict[str, asyncio.Future[None]] = {}
+        self.core = SessionCore(
+            engine_config=engine_config,
+            seed=options.seed,
+            session_config=session,
+            on_event=self._on_event,
+            on_effect=self._on_effect,
+        )
+        self.recorder = (
+            Recorder.open(options.record, options.seed, audio=options.record_audio, session=session)
+            if options.record
+            else None
+        )
+        self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self._transport: Transport | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+        self._failure: BaseException | None = None
+        self._loop = asyncio.get_event_loop()
+        self.reconnects = 0
+
+    # -- opening ------------------------------------------------------------------------
+
+    @classmethod
+    def connect(
+        cls,
+        url: str | None = None,
+        *,
+        api_key: str | None = None,
+        model: str = "gpt-realtime",
+        azure_deployment: str | None = None,
+        session: dict[str, Any] | None = None,
+        options: SessionOptions | None = None,
+        **option_fields: Any,
+    ) -> _Connecting:
+        """Connect to OpenAI (default), Azure OpenAI (``azure_deployment`` with the
+        resource URL) or any compatible ``url``; use as ``await`` or ``async with``.
+
+        ``api_key`` defaults to ``OPENAI_API_KEY`` for OpenAI; it is sent in a header
+        and never logged or recorded. ``session`` is the session configuration
+        (instructions, tools, audio...) sent on every (re)connection.
+        """
+        opts = options or SessionOptions(**option_fields)
+        if azure_deployment is not None:
+            if url is None:
+                raise ValueError(
+                    "Azure OpenAI needs the resource URL (wss://<res>.openai.azure.com)"
+                )
+            key = api_key or os.environ.get("AZURE_OPENAI_API_KEY")
+            endpoint = Endpoint.azure(url, azure_deployment, key)
+        else:
+            key = api_key if api_key is not None or url else os.environ.get("OPENAI_API_KEY")
+            endpoint = Endpoint.openai(model, key, url) if url else Endpoint.openai(model, key)
+        return _Connecting(cls(endpoint, opts, session))
+
+    async def _open(self) -> RealtimeSession:
+        self._transport = await self._dial()
+        if self.recorder is not None:
+            self.recorder.call("connect", self._now())
+        self.core.configure_after_connect(self._now(), restoring=False)
+        self._flush_core()
+        self._tasks = [
+            asyncio.ensure_future(self._read()),
+            asyncio.ensure_future(self._write()),
+            asyncio.ensure_future(self._tick()),
+        ]
+        return self
+
+    async def _dial(self) -> Transport:
+        factory = self.options.transport_factory or WebSocketTransport.open
+        return await factory(self.endpoint)
+
+    # -- reading the conversation -------------------------------------------------------
+
+    @property
+    def chat_ctx(self) -> ChatContext:
+        """A snapshot of the conversation carrying its base: edit a copy and push it."""
+        return self.core.engine.context()
+
+    def events(self) -> AsyncIterator[app.SessionEvent]:
+        """Everything the session has to tell, in order, until it is closed."""
+        return self._iterate_events()
+
+    async def _iterate_events(self) -> AsyncIterator[app.SessionEvent]:
+        while True:
+            event = await self._events.get()
+            if event is None:
+                return
+            yield event
+
+    # -- editing the conversation -------------------------------------------------------
+
+    async def update_chat_ctx(
+        self, ctx: ChatContext, *, explicit_replace: bool = False
+    ) -> ev.PushReport:
+        """Push ``ctx``; return once every operation resolved (deferred ones listed)."""
+        self._check_open()
+        if self.recorder is not None:
+            self.recorder.push(ctx, self._now(), explicit_replace)
+        future: asyncio.Future[ev.PushReport] = self._loop.create_future()
+        push_id = self.core.push(ctx, self._now(), explicit_replace=explicit_replace)
+        early = self._reports.pop(push_id, None)  # a push that needed no round trip
+        if early is not None:
+            future.set_result(early)
+        else:
+            self._push_waiters[push_id] = future
+        self._flush_core()
+        report: ev.PushReport = await self._wait(future, f"update_chat_ctx {push_id}")
+        return report
+
+    async def update_session(self, **fields: Any) -> None:
+        """Merge ``fields`` into the session configuration and wait for the server."""
+        self._check_open()
+        if self.recorder is not None:
+            self.recorder.call("update_session", self._now(), fields=fields)
+        future: asyncio.Future[None] = self._loop.create_future()
+        event_id = self.core.update_session(fields, self._now())
+        self._update_waiters[event_id] = future
+        self.core.error_waiters[event_id] = lambda code, msg: _fail(future, code, msg, event_id)
+        self._flush_core()
+        await self._wait(future, "session.update")
+
+    async def update_instructions(self, instructions: str) -> None:
+        await self.update_session(instructions=instructions)
+
+    async def update_tools(self, tools: list[dict[str, Any]]) -> None:
+        await self.update_session(tools=tools)
+
+    async def generate_reply(
+        self,
+        *,
+        instructions: str | None = None,
+        out_of_band: bool = False,
+        metadata: dict[str, str] | None = None,
+        input_items: tuple[str, ...] = (),
+    ) -> Generation:
+        """Ask for a response (through the engine's slot) and return its generation
+        once the server created it."""
+        self._check_open()
+        kwargs = {
+            "instructions": instructions,
+            "out_of_band": out_of_band,
+            "metadata": metadata,
+            "input_items": input_items,
+        }
+        if self.recorder is not None:
+            self.recorder.call("generate_reply", self._now(), **kwargs)
+        event_id = self.core.generate_reply(self._now(), **kwargs)
+        future: asyncio.Future[Generation] = self._loop.create_future()
+        self.core.reply_waiters[event_id] = future
+        self.core.error_waiters[event_id] = lambda code, msg: _fail(future, code, msg, event_id)
+        self._flush_core()
+        generation: Generation = await self._wait(future, "generate_reply")
+        return generation
+
+    def interrupt(self, played_ms: int | None = None) -> None:
+        """Barge-in: cancel the response, truncate what was played (all that was
+        received, when ``played_ms`` is None) or delete a turn nothing of which was."""
+        self._call(
+            "interrupt", lambda now: self.core.interrupt(now, played_ms), played_ms=played_ms
+        )
+
+    def push_audio(self, pcm: bytes) -> None:
+        """PCM16 mono 24 kHz input audio (the server's VAD decides when a turn ends)."""
+        self._call(
+            "push_audio",
+            lambda now: self.core.push_audio(pcm),
+            audio_bytes=len(pcm),
+            **({"audio": pcm.hex()} if self.options.record_audio else {}),
+        )
+
+    def commit_audio(self) -> None:
+        self._call("commit_audio", lambda now: self.core.commit_audio())
+
+    def clear_audio(self) -> None:
+        self._call("clear_audio", lambda now: self.core.clear_audio())
+
+    def tool_started(self, call_id: str) -> None:
+        self._call(
+            "tool_started", lambda now: self.core.tool_started(call_id, now), call_id=call_id
+        )
+
+    def tool_finished(self, call_id: str, output: str) -> None:
+        self._call(
+            "tool_finished",
+            lambda now: self.core.tool_finished(call_id, output, now),
+            call_id=call_id,
+            output=output,
+        )
+
+    def tool_abandoned(self, call_id: str, *, delete: bool = True) -> None:
+        self._call(
+            "tool_abandoned",
+            lambda now: self.core.tool_abandoned(call_id, now, delete=delete),
+            call_id=call_id,
+            delete=delete,
+        )
+
+    # -- closing ------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._fail_waiters(SessionClosed("the session was closed"))
+        self._outbox.put_nowait(None)
+        for task in self._tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._transport is not None:
+            with contextlib.suppress(Exception):
+                await self._transport.close()
+        if self.recorder is not None:
+            self.recorder.close()
+        self._events.put_nowait(None)
+
+    async def __aenter__(self) -> RealtimeSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- the tasks ----------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        while not self._closed:
+            assert self._transport is not None
+            try:
+                frame = await self._transport.recv()
+            except ConnectionLost as lost:
+                if not await self._recover(lost):
+                    return
+                continue
+            now = self._now()
+            if self.recorder is not None:
+                self.recorder.frame_in(frame, now)
+            self._send(self.core.receive_frame(frame, now))
+
+    async def _write(self) -> None:
+        while True:
+            frame = await self._outbox.get()
+            if frame is None:
+                return
+            if self._transport is None:
+                continue
+            with contextlib.suppress(ConnectionLost):  # the reader sees it and recovers
+                await self._transport.send(frame)
+
+    async def _tick(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(self.options.tick_interval)
+            now = self._now()
+            if self.recorder is not None:
+                self.recorder.call("tick", now)
+            self.core.tick(now)
+            self._flush_core()
+
+    async def _recover(self, lost: ConnectionLost) -> bool:
+        """Reconnect with backoff and restore; False when the session is over."""
+        now = self._now()
+        if self.recorder is not None:
+            self.recorder.call("connection_lost", now)
+        self.core.connection_lost(now)
+        self._drain_outbox()
+        will = self.options.reconnect and not lost.final and not self._closed
+        self._on_event(app.Disconnected(lost.reason, lost.code, will))
+        delay = self.options.backoff_initial
+        for _attempt in range(1, self.options.max_reconnect_attempts + 1):
+            if not will:
+                break
+            await asyncio.sleep(delay)
+            try:
+                self._transport = await self._dial()
+            except ConnectionLost as again:
+                if again.final:
+                    lost = again
+                    break
+                delay = min(delay * 2, self.options.backoff_max)
+                continue
+            self.reconnects += 1
+            now = self._now()
+            if self.recorder is not None:
+                self.recorder.call("connected_again", now)
+            self.core.connected_again(now)
+            self._flush_core()
+            return True
+        self._failure = lost
+        self._fail_waiters(lost)
+        self._events.put_nowait(None)
+        return False
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self._loop.time()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SessionClosed("the session is closed")
+        if self._failure is not None:
+            raise self._failure
+
+    def _call(self, name: str, action: Callable[[float], None], **record: Any) -> None:
+        self._check_open()
+        now = self._now()
+        if self.recorder is not None:
+            self.recorder.call(name, now, **record)
+        action(now)
+        self._flush_core()
+
+    def _flush_core(self) -> None:
+        self._send(self.core.frames())
+
+    def _send(self, frames: list[str]) -> None:
+        for frame in frames:
+            if self.recorder is not None:
+                self.recorder.frame_out(frame)
+            self._outbox.put_nowait(frame)
+
+    def _drain_outbox(self) -> None:
+        while not self._outbox.empty():
+            self._outbox.get_nowait()
+
+    async def _wait(self, future: asyncio.Future[Any], what: str) -> Any:
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.options.wait_timeout)
+        except TimeoutError as exc:
+            raise OperationTimeout(
+                f"{what}: no answer in {self.options.wait_timeout:.0f} s"
+            ) from exc
+
+    def _on_event(self, event: app.SessionEvent) -> None:
+        if isinstance(event, app.ContextSynced):
+            waiter = self._push_waiters.pop(event.report.push_id, None)
+            if waiter is None:
+                self._reports[event.report.push_id] = event.report
+            elif not waiter.done():
+                waiter.set_result(event.report)
+        self._events.put_nowait(event)
+
+    def _on_effect(self, effect: ev.Effect) -> None:
+        if isinstance(effect, ev.OpResolved) and effect.event_id in self._update_waiters:
+            waiter = self._update_waiters.pop(effect.event_id)
+            if not waiter.done():
+                waiter.set_result(None)
+        elif isinstance(effect, ev.RestoreDone):
+            self._events.put_nowait(app.Reconnected(self.reconnects, effect.restored, effect.lost))
+
+    def _fail_waiters(self, exc: BaseException) -> None:
+        waiters: list[asyncio.Future[Any]] = [
+            *self._push_waiters.values(),
+            *self._update_waiters.values(),
+            *self.core.reply_waiters.values(),
+        ]
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(exc)
+        self._push_waiters.clear()
+        self._update_waiters.clear()
+        self.core.reply_waiters.clear()
+
+
+class _Connecting:
+    """What ``connect`` returns: await it, or use it with ``async with``."""
+
+    def __init__(self, session: RealtimeSession) -> None:
+        self._session = session
+
+    def __await__(self) -> Generator[Any, None, RealtimeSession]:
+        return self._session._open().__await__()
+
+    async def __aenter__(self) -> RealtimeSession:
+        return await self._session._open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._session.aclose()
+
+
+def _fail(future: asyncio.Future[Any], code: str | None, message: str, event_id: str) -> None:
+    if not future.done():
+        future.set_exception(RealtimeError(code, message, event_id))
