@@ -4,21 +4,27 @@ The stable names other tools rely on are re-exported here (shared/DESIGN.md, "St
 entry points").
 """
 
+from accord.agent import Agent, AgentRunner
 from accord.diff import ContextDiff, compute_diff
 from accord.items import ChatContext, ContextBase, FunctionCall, FunctionCallOutput, Item, Message
 from accord.session import RealtimeSession, SessionOptions
+from accord.tools import FunctionTool, function_tool
 
 __all__ = [
+    "Agent",
+    "AgentRunner",
     "ChatContext",
     "ContextBase",
     "ContextDiff",
     "FunctionCall",
     "FunctionCallOutput",
+    "FunctionTool",
     "Item",
     "Message",
     "RealtimeSession",
     "SessionOptions",
     "compute_diff",
+    "function_tool",
 ]
 
 __version__ = "0.1.0"

@@ -1,0 +1,327 @@
+"""Agent and its runner: the turn loop, tool dispatch, interruptions, context policies.
+
+What a voice-agent developer writes against. The runner owns one
+:class:`~accord.session.RealtimeSession`; it reports every tool start and finish to the
+session (which sends outputs and the one follow-up itself), abandons calls of cancelled
+responses, cancels running tools on a barge-in, and runs context policies concurrently
+with everything else through ``update_chat_ctx``: the callers that lose items in other
+frameworks, safe here by construction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from accord.client import events as se
+from accord.engine.events import PushReport
+from accord.items import Item, Message
+from accord.policies import ContextPolicy, SummarizeOlder, Trigger
+from accord.session import RealtimeSession
+from accord.tools import FunctionTool, ToolResult, unknown_tool
+
+log = logging.getLogger("accord.agent")
+
+SUMMARY_INSTRUCTIONS = (
+    "Summarize the conversation items given as input in two sentences, keeping names, "
+    "numbers and decisions. Output only the summary."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStarted:
+    name: str
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolFinished:
+    name: str
+    call_id: str
+    ok: bool
+    error: str | None
+    output: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContextEdited:
+    policy: str
+    report: PushReport
+    calls_in_flight: int  # tool calls running when the push was made
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    role: str
+    item_id: str
+    text: str
+
+
+AgentEvent = ToolStarted | ToolFinished | ContextEdited | Transcript | se.SessionEvent
+
+
+@dataclass
+class Agent:
+    """Instructions, tools and context policies; ``modalities`` ["text"] or ["audio"]."""
+
+    instructions: str
+    tools: Sequence[FunctionTool] = ()
+    context_policy: ContextPolicy | Sequence[ContextPolicy] | None = None
+    modalities: Sequence[str] = ("text",)
+    voice: str | None = None
+    turn_detection: dict[str, Any] | None = None
+    transcription_model: str | None = "whisper-1"
+
+    @property
+    def policies(self) -> list[ContextPolicy]:
+        if self.context_policy is None:
+            return []
+        if isinstance(self.context_policy, Sequence):
+            return list(self.context_policy)
+        return [self.context_policy]
+
+    def session_config(self) -> dict[str, Any]:
+        audio_in: dict[str, Any] = {"turn_detection": self.turn_detection}
+        if self.transcription_model:
+            audio_in["transcription"] = {"model": self.transcription_model}
+        audio: dict[str, Any] = {"input": audio_in}
+        if self.voice:
+            audio["output"] = {"voice": self.voice}
+        return {
+            "instructions": self.instructions,
+            "tools": [tool.schema for tool in self.tools],
+            "output_modalities": list(self.modalities),
+            "audio": audio,
+        }
+
+    def start(self, session: RealtimeSession) -> AgentRunner:
+        runner = AgentRunner(self, session)
+        runner.start()
+        return runner
+
+
+@dataclass
+class RunnerStats:
+    tool_calls: int = 0
+    tool_failures: int = 0
+    pushes: int = 0
+    pushes_during_calls: int = 0
+    deferred: int = 0
+    aliased: int = 0
+    sent: int = 0
+    failed: int = 0
+    interruptions: int = 0
+    server_errors: list[str] = field(default_factory=list)
+
+
+class AgentRunner:
+    """Drives one session for one agent."""
+
+    def __init__(self, agent: Agent, session: RealtimeSession) -> None:
+        self.agent = agent
+        self.session = session
+        self.tools = {tool.name: tool for tool in agent.tools}
+        self.stats = RunnerStats()
+        self._events: asyncio.Queue[AgentEvent | None] = asyncio.Queue()
+        self._tool_tasks: dict[str, asyncio.Task[None]] = {}
+        self._policy_tasks: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._turns = 0
+        self._handled_calls: set[str] = set()
+        self._active_generation: Any = None
+        for policy in agent.policies:
+            if isinstance(policy, SummarizeOlder) and policy.summarizer is None:
+                policy.summarizer = self.summarize_out_of_band
+
+    def start(self) -> None:
+        self._loop_task = asyncio.ensure_future(self._run())
+
+    def events(self) -> AsyncIterator[AgentEvent]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[AgentEvent]:
+        while True:
+            event = await self._events.get()
+            if event is None:
+                return
+            yield event
+
+    # -- input ---------------------------------------------------------------------------
+
+    async def say(self, text: str, *, item_id: str | None = None) -> None:
+        """A typed user turn: the message goes after everything, then a reply."""
+        ctx = self.session.chat_ctx
+        ctx.append(
+            Message(
+                id=item_id or self.session.core.engine.ids.new("user"), role="user", content=text
+            )
+        )
+        await self.session.update_chat_ctx(ctx)
+        await self.session.generate_reply()
+
+    def speak(self, pcm: bytes) -> None:
+        """Spoken input (PCM16 24 kHz); the server's VAD ends the turn and replies."""
+        self.session.push_audio(pcm)
+
+    async def wait_idle(self, timeout: float = 30.0, settle: float = 0.05) -> None:
+        """Until no response, tool, policy, operation or transcript is pending."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        quiet_since: float | None = None
+        while True:
+            now = asyncio.get_running_loop().time()
+            busy = self._tool_tasks or self._policy_tasks or not self.session.core.engine.is_quiet()
+            if busy:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= settle:
+                return
+            if now > deadline:
+                raise TimeoutError("the agent did not become idle")
+            await asyncio.sleep(0.01)
+
+    async def aclose(self) -> None:
+        for task in [*self._tool_tasks.values(), *self._policy_tasks]:
+            task.cancel()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._loop_task
+        self._events.put_nowait(None)
+
+    # -- the loop ------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        async for event in self.session.events():
+            self._events.put_nowait(event)
+            try:
+                self._handle(event)
+            except Exception:
+                log.exception("agent: handling %s failed", type(event).__name__)
+        self._events.put_nowait(None)
+
+    def _handle(self, event: se.SessionEvent) -> None:
+        if isinstance(event, se.FunctionCallReady):
+            self._dispatch(event)
+        elif isinstance(event, se.CallOrphaned):
+            self.session.tool_abandoned(event.call_id)
+        elif isinstance(event, se.InputSpeechStarted):
+            self._barge_in()
+        elif isinstance(event, se.InputTranscriptCompleted):
+            self._events.put_nowait(Transcript("user", event.item_id, event.transcript))
+        elif isinstance(event, se.GenerationStarted):
+            self._active_generation = event.generation
+            if not event.generation.out_of_band:
+                task = asyncio.ensure_future(self._follow(event.generation))
+                self._policy_tasks.add(task)  # waited for like a policy: part of the turn
+                task.add_done_callback(self._policy_tasks.discard)
+        elif isinstance(event, se.ServerErrorEvent):
+            self.stats.server_errors.append(f"{event.code}: {event.message}")
+
+    async def _follow(self, generation: Any) -> None:
+        text = await generation.collect_text()
+        status = await generation.wait()
+        if text:
+            self._events.put_nowait(
+                Transcript("assistant", generation.item_ids[0] if generation.item_ids else "", text)
+            )
+        if status == "completed":
+            self._turns += 1
+            self._run_policies("turn")
+
+    # -- tools ---------------------------------------------------------------------------
+
+    def _dispatch(self, event: se.FunctionCallReady) -> None:
+        call = event.call
+        if call.call_id in self._handled_calls:
+            return
+        self._handled_calls.add(call.call_id)
+        self._tool_tasks[call.call_id] = asyncio.ensure_future(self._run_tool(call))
+
+    async def _run_tool(self, call: Any) -> None:
+        tool = self.tools.get(call.name)
+        self.session.tool_started(call.call_id)
+        self.stats.tool_calls += 1
+        self._events.put_nowait(ToolStarted(call.name, call.call_id))
+        self._run_policies("tool_started")
+        try:
+            if tool is None:
+                result = unknown_tool(call.name, sorted(self.tools))
+            else:
+                result = await tool.invoke(call.arguments)
+        except asyncio.CancelledError:
+            self.session.tool_abandoned(call.call_id, delete=False)
+            self._events.put_nowait(ToolFinished(call.name, call.call_id, False, "cancelled", ""))
+            return
+        finally:
+            self._tool_tasks.pop(call.call_id, None)
+        self._finish_tool(call, result)
+
+    def _finish_tool(self, call: Any, result: ToolResult) -> None:
+        if not result.ok:
+            self.stats.tool_failures += 1
+        self.session.tool_finished(call.call_id, result.output)
+        self._events.put_nowait(
+            ToolFinished(call.name, call.call_id, result.ok, result.error, result.output)
+        )
+        self._run_policies("tool_finished")
+
+    def _barge_in(self) -> None:
+        """The user spoke over the reply: cancel it, truncate what was heard, and stop
+        the tools it started."""
+        generation = self._active_generation
+        if generation is None or generation.status is not None:
+            return
+        self.stats.interruptions += 1
+        self.session.interrupt()
+        for task in list(self._tool_tasks.values()):
+            task.cancel()
+
+    # -- context policies ----------------------------------------------------------------
+
+    def _run_policies(self, trigger: Trigger) -> None:
+        for policy in self.agent.policies:
+            if policy.trigger != trigger:
+                continue
+            count = self._turns if trigger == "turn" else self.stats.tool_calls
+            if count % max(policy.every, 1) != 0:
+                continue
+            task = asyncio.ensure_future(self._apply_policy(policy))
+            self._policy_tasks.add(task)
+            task.add_done_callback(self._policy_tasks.discard)
+
+    async def _apply_policy(self, policy: ContextPolicy) -> None:
+        snapshot = self.session.chat_ctx
+        try:
+            edited = await policy.edit(snapshot)
+            if edited is None:
+                return
+            in_flight = len(self._tool_tasks)
+            report = await self.session.update_chat_ctx(edited)
+        except Exception as exc:
+            log.warning("policy %s failed: %s", policy.name, exc)
+            return
+        self.stats.pushes += 1
+        self.stats.pushes_during_calls += in_flight > 0
+        self.stats.deferred += len(report.deferred)
+        self.stats.aliased += len(report.aliased)
+        self.stats.sent += len(report.sent)
+        self.stats.failed += len(report.failed)
+        self._events.put_nowait(ContextEdited(policy.name, report, in_flight))
+
+    async def summarize_out_of_band(self, items: Sequence[Item]) -> str:
+        """The default summarizer: an out-of-band response (``conversation: "none"``)
+        reading the older items, so it needs no second connection."""
+        generation = await self.session.generate_reply(
+            out_of_band=True,
+            instructions=SUMMARY_INSTRUCTIONS,
+            metadata={"purpose": "summary"},
+            input_items=tuple(i.id for i in items),
+        )
+        text = await generation.collect_text()
+        await generation.wait()
+        return text.strip() or "(no summary)"

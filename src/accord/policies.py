@@ -1,0 +1,185 @@
+"""Context policies: the callers that race the conversation, made safe by the engine.
+
+Each policy reads a snapshot (``session.chat_ctx``, which carries its base), computes an
+edited copy, and the runner pushes it with ``update_chat_ctx`` on the policy's own
+schedule, concurrently with responses and tools. Because the copy keeps its base, items
+that arrive meanwhile (a function call, a transcript, a reply) are never deleted by it:
+that is the whole point of accord (shared/DESIGN.md, "The principle").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Item, Message
+
+Trigger = Literal["turn", "tool_started", "tool_finished"]
+Summarizer = Callable[[Sequence[Item]], Awaitable[str]]
+
+
+class ContextPolicy(Protocol):
+    name: str
+    trigger: Trigger
+    every: int
+
+    async def edit(self, ctx: ChatContext) -> ChatContext | None:
+        """The edited copy of ``ctx`` (same base), or None for no change."""
+        ...
+
+
+def turn_starts(ctx: ChatContext) -> list[int]:
+    """Positions of user messages: where each turn begins."""
+    return [
+        i for i, item in enumerate(ctx.items) if isinstance(item, Message) and item.role == "user"
+    ]
+
+
+def pair_safe_cut(items: Sequence[Item], cut: int) -> int:
+    """Move ``cut`` earlier so no kept output loses its call (never split a pair)."""
+    calls = {item.call_id: i for i, item in enumerate(items) if isinstance(item, FunctionCall)}
+    for item in items[cut:]:
+        if isinstance(item, FunctionCallOutput) and item.call_id in calls:
+            cut = min(cut, calls[item.call_id])
+    return cut
+
+
+def _drop_before(ctx: ChatContext, cut: int) -> ChatContext:
+    """``ctx`` without the non-system items before ``cut`` (and their pairs)."""
+    items = ctx.items
+    gone = {
+        item.id for item in items[:cut] if not (isinstance(item, Message) and item.role == "system")
+    }
+    calls_gone = {
+        item.call_id
+        for item in items
+        if item.id in gone and isinstance(item, FunctionCall | FunctionCallOutput)
+    }
+    return ctx.filter(
+        lambda item: (
+            item.id not in gone
+            and not (
+                isinstance(item, FunctionCall | FunctionCallOutput) and item.call_id in calls_gone
+            )
+        )
+    )
+
+
+@dataclass
+class KeepLastTurns:
+    """Keep system messages and the last ``turns`` user turns."""
+
+    turns: int = 4
+    every: int = 1
+    trigger: Trigger = "turn"
+    name: str = "keep-last-turns"
+
+    async def edit(self, ctx: ChatContext) -> ChatContext | None:
+        starts = turn_starts(ctx)
+        if len(starts) <= self.turns:
+            return None
+        cut = pair_safe_cut(ctx.items, starts[-self.turns])
+        edited = _drop_before(ctx, cut)
+        return edited if len(edited) != len(ctx) else None
+
+
+@dataclass
+class CharBudget:
+    """Drop the oldest turns until the conversation's text fits ``max_chars``."""
+
+    max_chars: int = 4000
+    every: int = 1
+    trigger: Trigger = "turn"
+    name: str = "char-budget"
+
+    async def edit(self, ctx: ChatContext) -> ChatContext | None:
+        if _size(ctx.items) <= self.max_chars:
+            return None
+        edited = ctx
+        for start in turn_starts(ctx)[1:]:
+            edited = _drop_before(ctx, pair_safe_cut(ctx.items, start))
+            if _size(edited.items) <= self.max_chars:
+                break
+        return edited if len(edited) != len(ctx) else None
+
+
+@dataclass
+class SummarizeOlder:
+    """Replace all but the last ``keep_turns`` turns with one summary message.
+
+    The summary is slow (a model call), so the snapshot it edits is stale by the time it
+    is pushed: race R2. ``summarizer`` defaults to the runner's out-of-band response.
+    """
+
+    keep_turns: int = 2
+    every: int = 1
+    trigger: Trigger = "turn"
+    summarizer: Summarizer | None = None
+    name: str = "summarizer"
+    summaries: int = field(default=0, init=False)
+
+    async def edit(self, ctx: ChatContext) -> ChatContext | None:
+        starts = turn_starts(ctx)
+        if len(starts) <= self.keep_turns or self.summarizer is None:
+            return None
+        cut = pair_safe_cut(ctx.items, starts[-self.keep_turns])
+        older = [i for i in ctx.items[:cut] if not (isinstance(i, Message) and i.role == "system")]
+        if not older:
+            return None
+        text = await self.summarizer(older)
+        self.summaries += 1
+        edited = _drop_before(ctx, cut)
+        summary = Message(
+            id=f"summary_{self.summaries}_{len(ctx)}",
+            role="system",
+            content=f"Summary of the earlier conversation: {text}",
+        )
+        last_system = None
+        for item in edited.items:
+            if isinstance(item, Message) and item.role == "system":
+                last_system = item.id
+            else:
+                break
+        edited.insert_after(last_system, summary)
+        return edited
+
+
+@dataclass
+class RedactToolOutputs:
+    """Rewrite tool outputs that match ``pattern`` (PII): race R10's redaction."""
+
+    pattern: str = r"\b(?:\d[ -]?){13,16}\b|\b\d{3}-\d{2}-\d{4}\b"
+    replacement: str = "[redacted]"
+    every: int = 1
+    trigger: Trigger = "tool_finished"
+    name: str = "redactor"
+
+    async def edit(self, ctx: ChatContext) -> ChatContext | None:
+        regex = re.compile(self.pattern)
+        edited = ctx.copy()
+        changed = False
+        for item in ctx.items:
+            if isinstance(item, FunctionCallOutput) and regex.search(item.output):
+                edited.replace(
+                    FunctionCallOutput(
+                        id=item.id,
+                        call_id=item.call_id,
+                        output=regex.sub(self.replacement, item.output),
+                    )
+                )
+                changed = True
+        return edited if changed else None
+
+
+def _size(items: Sequence[Item]) -> int:
+    return sum(len(_text(item)) for item in items)
+
+
+def _text(item: Item) -> str:
+    if isinstance(item, Message):
+        return item.text
+    if isinstance(item, FunctionCall):
+        return item.arguments
+    return item.output

@@ -1,0 +1,190 @@
+"""``@function_tool``: a Python function as a Realtime tool, with its failures contained.
+
+The JSON schema comes from the type hints (pydantic) and the description from the
+docstring (its first paragraph; ``Args:`` lines describe the parameters). Invoking a
+tool never raises: bad JSON, invalid arguments, an exception, a timeout or an oversized
+result all become an output that explains the problem to the model, so the
+conversation goes on. Sync functions run in a thread, async ones on the loop; a
+cancelled invocation (an interruption) is cancelled for real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, get_type_hints, overload
+
+from pydantic import BaseModel, Field, ValidationError, create_model
+
+DEFAULT_TIMEOUT = 30.0  # seconds a tool may run
+DEFAULT_MAX_OUTPUT = 16_000  # characters of output sent back to the model
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    output: str
+    ok: bool
+    error: str | None = None  # "bad_json", "invalid_arguments", "raised", "timeout", ...
+    truncated: bool = False
+
+
+def _describe(doc: str | None) -> tuple[str, dict[str, str]]:
+    """The docstring's first paragraph, and ``name: text`` lines under ``Args:``."""
+    if not doc:
+        return "", {}
+    text = inspect.cleandoc(doc)
+    summary = text.split("\n\n", 1)[0].replace("\n", " ").strip()
+    params: dict[str, str] = {}
+    match = re.search(r"^(?:Args|Arguments|Parameters):\s*\n((?:[ \t]+.*\n?)+)", text, re.M)
+    if match:
+        for line in match.group(1).splitlines():
+            found = re.match(r"\s*(\w+)(?:\s*\(.*?\))?\s*:\s*(.+)", line)
+            if found:
+                params[found.group(1)] = found.group(2).strip()
+    return summary, params
+
+
+class FunctionTool:
+    """A callable the model may call by ``name``."""
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_output_chars: int = DEFAULT_MAX_OUTPUT,
+    ) -> None:
+        self.func = func
+        self.name = name or func.__name__
+        summary, param_docs = _describe(func.__doc__)
+        self.description = description or summary
+        self.timeout = timeout
+        self.max_output_chars = max_output_chars
+        self.is_async = inspect.iscoroutinefunction(func)
+        self.model = self._arguments_model(param_docs)
+
+    def _arguments_model(self, docs: dict[str, str]) -> type[BaseModel]:
+        hints = get_type_hints(self.func)
+        fields: dict[str, Any] = {}
+        for param in inspect.signature(self.func).parameters.values():
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise TypeError(f"tool {self.name}: *args/**kwargs cannot be described")
+            annotation = hints.get(param.name, Any)
+            default = ... if param.default is param.empty else param.default
+            fields[param.name] = (annotation, Field(default, description=docs.get(param.name)))
+        return create_model(f"{self.name}_arguments", **fields)
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        """The tool as ``session.update`` takes it."""
+        params = self.model.model_json_schema()
+        params.pop("title", None)
+        for prop in params.get("properties", {}).values():
+            prop.pop("title", None)
+        return {
+            "type": "function",
+            "name": self.name,
+            "description": self.description,
+            "parameters": params,
+        }
+
+    async def invoke(self, arguments: str) -> ToolResult:
+        """Run the tool on the model's JSON arguments; never raises (but can be
+        cancelled)."""
+        try:
+            raw = json.loads(arguments or "{}")
+        except ValueError as exc:
+            return self._failed("bad_json", f"the arguments are not valid JSON ({exc})")
+        if not isinstance(raw, dict):
+            return self._failed("bad_json", "the arguments must be a JSON object")
+        try:
+            args = self.model.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()
+            )
+            return self._failed("invalid_arguments", f"invalid arguments: {problems}")
+        kwargs = {name: getattr(args, name) for name in type(args).model_fields}
+        try:
+            value = await asyncio.wait_for(self._call(kwargs), self.timeout)
+        except TimeoutError:
+            return self._failed("timeout", f"the tool did not finish within {self.timeout:g} s")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return self._failed("raised", f"the tool failed: {type(exc).__name__}: {exc}")
+        return self._output(value)
+
+    async def _call(self, kwargs: dict[str, Any]) -> Any:
+        if self.is_async:
+            return await self.func(**kwargs)
+        return await asyncio.to_thread(self.func, **kwargs)
+
+    def _output(self, value: Any) -> ToolResult:
+        if isinstance(value, str):
+            text = value
+        elif isinstance(value, BaseModel):
+            text = value.model_dump_json()
+        else:
+            try:
+                text = json.dumps(value, ensure_ascii=False, default=str)
+            except (TypeError, ValueError):
+                text = str(value)
+        if len(text) > self.max_output_chars:
+            cut = text[: self.max_output_chars]
+            note = f"... [output truncated: {len(text)} characters, limit {self.max_output_chars}]"
+            return ToolResult(cut + note, True, None, truncated=True)
+        return ToolResult(text, True)
+
+    def _failed(self, kind: str, message: str) -> ToolResult:
+        return ToolResult(json.dumps({"error": kind, "message": message}), False, kind)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.func(*args, **kwargs)
+
+
+def unknown_tool(name: str, known: list[str]) -> ToolResult:
+    """The output for a call of a tool the agent does not have."""
+    message = f"there is no tool named {name!r}; available: {', '.join(known) or 'none'}"
+    return ToolResult(
+        json.dumps({"error": "unknown_tool", "message": message}), False, "unknown_tool"
+    )
+
+
+@overload
+def function_tool(func: Callable[..., Any], /) -> FunctionTool: ...
+@overload
+def function_tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float = ...,
+    max_output_chars: int = ...,
+) -> Callable[[Callable[..., Any]], FunctionTool]: ...
+def function_tool(
+    func: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_output_chars: int = DEFAULT_MAX_OUTPUT,
+) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
+    """Make ``func`` a tool: ``@function_tool`` or ``@function_tool(timeout=5)``."""
+
+    def wrap(f: Callable[..., Any]) -> FunctionTool:
+        return FunctionTool(
+            f,
+            name=name,
+            description=description,
+            timeout=timeout,
+            max_output_chars=max_output_chars,
+        )
+
+    return wrap(func) if func is not None else wrap
