@@ -119,9 +119,8 @@ class NaiveClient:
     ) -> tuple[str, list[ev.Effect]]:
         event_id = self.ids.new("evt")
         self.pending[event_id] = "response"
-        request = ev.CreateResponse(
-            event_id, out_of_band, instructions, metadata or {}, input_items
-        )
+        tagged = {**(metadata or {}), "accord_event": event_id}  # so a caller can match it
+        request = ev.CreateResponse(event_id, out_of_band, instructions, tagged, input_items)
         return event_id, [ev.Send(request)]
 
     def interrupt(

@@ -50,6 +50,7 @@ class SessionOptions:
     seed: int | None = None
     record: str | Path | None = None
     record_audio: bool = False
+    strategy: str = "accord"  # "naive" only to demonstrate the bug accord fixes
     transport_factory: TransportFactory | None = field(default=None, compare=False)
 
 
@@ -74,6 +75,7 @@ class RealtimeSession:
             session_config=session,
             on_event=self._on_event,
             on_effect=self._on_effect,
+            strategy=options.strategy,
         )
         self.recorder = (
             Recorder.open(options.record, options.seed, audio=options.record_audio, session=session)

@@ -1,20 +1,108 @@
 """`accord demo`: the main job.
 
-Interim form (until the simulator server and agent runtime land): race R1 of
-shared/RACES.md, a context edit while a function call is in flight, played through the
-engine + reference store pair for the naive strategy and for accord, side by side, then
-judged by the invariant checker. Exit status 1 if accord shows any violation (a desync),
-or if the naive run fails to show the bug (the demo would then prove nothing).
+Starts the simulator in-process on a free loopback port and runs a scripted
+voice-agent conversation (typed and spoken turns, a fast and a slow tool, a summarizer
+and a trimmer firing while calls are in flight, a redactor rewriting tool outputs),
+printing the transcript live and a sync report at the end. Exit status 1 on any desync.
+``--race r1`` instead plays race R1 through the engine + store pair, naive versus
+accord side by side.
 """
 
 from __future__ import annotations
+
+import asyncio
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from accord.demo.scenario import DemoConfig, DemoResult, run_demo
 from accord.explore.checker import Invariant
 from accord.explore.walkthrough import Step, Walkthrough, play_r1
+
+
+def demo(
+    turns: int = typer.Option(20, "--turns", help="User turns to play."),
+    latency_ms: float = typer.Option(20.0, "--latency-ms", help="Simulated latency each way."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the script, ids and jitter."),
+    strategy: str = typer.Option("accord", "--strategy", help="accord, or naive to see the bug."),
+    record: Path | None = typer.Option(None, "--record", help="Write a JSONL trace here."),
+    race: str | None = typer.Option(None, "--race", help="Play one race instead: r1."),
+) -> None:
+    """Run the demo conversation on the embedded simulator and report desyncs."""
+    console = Console()
+    if strategy not in ("accord", "naive"):
+        console.print(f"[red]accord demo: unknown strategy {strategy!r} (accord or naive)[/red]")
+        raise typer.Exit(2)
+    if race is not None:
+        _race(console, race)
+        return
+    console.rule(f"[bold]accord demo[/bold]: {turns} turns, strategy {strategy}, seed {seed}")
+    config = DemoConfig(
+        turns=turns, latency_ms=latency_ms, seed=seed, strategy=strategy, record=record
+    )
+    result = asyncio.run(run_demo(config, lambda line: console.print(line, highlight=False)))
+    _report(console, result)
+    if record is not None:
+        console.print(f"trace written to {record} (check it with: accord replay {record})")
+    if result.desyncs:
+        raise typer.Exit(1)
+
+
+def _report(console: Console, result: DemoResult) -> None:
+    stats = result.stats
+    table = Table(title="sync report")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in (
+        ("operations sent", result.ops_sent),
+        ("operations resolved", result.resolved),
+        ("context pushes", stats.pushes),
+        ("pushes while a call was in flight", stats.pushes_during_calls),
+        ("deferred deletes", stats.deferred),
+        ("aliased rewrites", stats.aliased),
+        ("tool calls", stats.tool_calls),
+        ("invariant violations", len(result.violations)),
+        ("mirror == simulator store", "yes" if result.mirror_matches else "NO"),
+        ("unexpected server errors", len(result.errors)),
+        ("desyncs", result.desyncs),
+    ):
+        table.add_row(name, str(value))
+    console.print(table)
+    for violation in result.violations:
+        console.print(f"[red]{violation}[/red]")
+    for error in result.errors:
+        console.print(f"[red]server error: {error}[/red]")
+    verdict = (
+        "[green]0 desyncs[/green]"
+        if not result.desyncs
+        else (f"[red]{result.desyncs} desync(s)[/red]")
+    )
+    console.print(verdict)
+
+
+def _race(console: Console, race: str) -> None:
+    if race.lower() != "r1":
+        console.print(f"[red]accord demo: unknown race {race!r} (r1)[/red]")
+        raise typer.Exit(2)
+    runs = {name: play_r1(name) for name in ("naive", "accord")}
+    table = Table(
+        title="Race R1: a context edit while a function call is in flight", show_lines=True
+    )
+    table.add_column("step", max_width=34)
+    for name in runs:
+        table.add_column(name)
+    for i, step in enumerate(runs["naive"].steps):
+        table.add_row(
+            f"[bold]{step.actor}[/bold]: {step.action}",
+            *(_cell(runs[name].steps[i]) for name in runs),
+        )
+    table.add_row("[bold]checker[/bold]", *(_verdict(runs[name]) for name in runs))
+    console.print(table)
+    lost = {v.item_id for v in runs["naive"].violations if v.invariant is Invariant.NO_LOST_ITEM}
+    if runs["accord"].violations or "fc1" not in lost:
+        raise typer.Exit(1)
 
 
 def _cell(step: Step) -> str:
@@ -31,47 +119,6 @@ def _verdict(run: Walkthrough) -> str:
         f"[red]{v.invariant.value} {v.invariant.name}[/red] {v.item_id or ''}: {v.detail}"
         for v in run.violations
     )
-
-
-def demo(
-    strategy: str = typer.Option("both", "--strategy", help="naive, accord, or both side by side."),
-) -> None:
-    """Play race R1 (a context edit during a function call) and judge the result."""
-    console = Console()
-    if strategy not in ("both", "naive", "accord"):
-        console.print(f"[red]accord demo: unknown strategy {strategy!r}[/red]")
-        raise typer.Exit(2)
-    names = ["naive", "accord"] if strategy == "both" else [strategy]
-    runs = {name: play_r1(name) for name in names}
-    table = Table(
-        title="Race R1: a context edit while a function call is in flight", show_lines=True
-    )
-    table.add_column("step", max_width=34)
-    for name in names:
-        table.add_column(name)
-    for i, step in enumerate(runs[names[0]].steps):
-        table.add_row(
-            f"[bold]{step.actor}[/bold]: {step.action}",
-            *(_cell(runs[name].steps[i]) for name in names),
-        )
-    table.add_row(
-        "[bold]checker[/bold] (shared/DESIGN.md invariants)",
-        *(_verdict(runs[name]) for name in names),
-    )
-    console.print(table)
-    failed = False
-    if "accord" in runs and runs["accord"].violations:
-        console.print("[red]accord desynced: this is a bug.[/red]")
-        failed = True
-    if "naive" in runs:
-        lost = {
-            v.item_id for v in runs["naive"].violations if v.invariant is Invariant.NO_LOST_ITEM
-        }
-        if "fc1" not in lost:
-            console.print("[red]The naive run did not reproduce R1's loss of fc1.[/red]")
-            failed = True
-    if failed:
-        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

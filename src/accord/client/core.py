@@ -21,6 +21,7 @@ from accord.client import inbound
 from accord.client.generation import Generation
 from accord.engine import events as ev
 from accord.engine.engine import EngineConfig, SyncEngine
+from accord.engine.interface import Client
 from accord.items import ChatContext
 from accord.protocol import (
     ConversationItemCreate,
@@ -59,11 +60,13 @@ class SessionCore:
         session_config: dict[str, Any] | None = None,
         on_event: Callable[[app.SessionEvent], None] = lambda _e: None,
         on_effect: Callable[[ev.Effect], None] = lambda _e: None,
+        strategy: str = "accord",
     ) -> None:
         self.session_config: dict[str, Any] = dict(session_config or {})
         # Always toggle VAD around a restore: the server's default session has it on.
         config = engine_config or EngineConfig(server_vad=True)
-        self.engine = SyncEngine(config, seed=seed)
+        self.engine: Client = _make_engine(strategy, config, seed)
+        self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         self._on_event = on_event
         self._on_effect = on_effect
         self._out: list[str] = []
@@ -193,9 +196,18 @@ class SessionCore:
 
     def push(self, ctx: ChatContext, now: float, *, explicit_replace: bool = False) -> str:
         self.now = now
+        current = self.engine.context()
         push_id, effects = self.engine.push(ctx, now, explicit_replace=explicit_replace)
+        self._observe(
+            "push", push_id=push_id, ctx=ctx, current=current, explicit_replace=explicit_replace
+        )
         self.apply(effects)
         return push_id
+
+    def _observe(self, what: str, **details: Any) -> None:
+        """Tell observers (an audit, the demo's checker log) what was decided."""
+        for observer in self.observers:
+            observer(what, details)
 
     def generate_reply(self, now: float, **kwargs: Any) -> str:
         self.now = now
@@ -220,14 +232,17 @@ class SessionCore:
 
     def tool_started(self, call_id: str, now: float) -> None:
         self.now = now
+        self._observe("tool", call_id=call_id, event="started")
         self.apply(self.engine.tool_started(call_id, now))
 
     def tool_finished(self, call_id: str, output: str, now: float) -> None:
         self.now = now
+        self._observe("tool", call_id=call_id, event="finished")
         self.apply(self.engine.tool_finished(call_id, output, now))
 
     def tool_abandoned(self, call_id: str, now: float, *, delete: bool = True) -> None:
         self.now = now
+        self._observe("tool", call_id=call_id, event="abandoned")
         self.apply(self.engine.tool_abandoned(call_id, now, delete=delete))
 
     def tick(self, now: float) -> None:
@@ -281,6 +296,17 @@ class SessionCore:
     def frames(self) -> list[str]:
         """Frames produced by local calls since the last call."""
         return self._take()
+
+
+def _make_engine(strategy: str, config: EngineConfig, seed: int | None) -> Client:
+    """accord's engine, or the naive strategy (only to show the bug, e.g. in the demo)."""
+    if strategy == "accord":
+        return SyncEngine(config, seed=seed)
+    if strategy == "naive":
+        from accord.naive import NaiveClient
+
+        return NaiveClient(seed=seed)
+    raise ValueError(f"unknown strategy {strategy!r}: accord or naive")
 
 
 def _turn_detection(config: dict[str, Any]) -> Any:

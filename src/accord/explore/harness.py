@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
 
 from accord.engine import events as ev
 from accord.engine.engine import EngineConfig, SyncEngine
+from accord.engine.interface import Client
 from accord.engine.merge import Rules
 from accord.engine.scheduler import Capabilities
 from accord.explore.checker import Violation, check_quiet, check_restore, check_transition
@@ -39,38 +39,6 @@ BUSY_MESSAGE = (
     "Conversation already has an active response in progress: {rid}. Wait until the "
     "response is finished before creating a new one."
 )  # observed (shared/PROTOCOL-NOTES.md)
-
-
-class Client(Protocol):
-    """The interface both strategies share."""
-
-    def context(self) -> ChatContext: ...
-    def mirror_items(self) -> list[Item]: ...
-    def is_quiet(self) -> bool: ...
-    def push(
-        self, ctx: ChatContext, now: float, *, explicit_replace: bool = False
-    ) -> tuple[str, list[ev.Effect]]: ...
-    def receive(self, event: ev.ServerInput, now: float) -> list[ev.Effect]: ...
-    def generate_reply(
-        self,
-        now: float,
-        *,
-        instructions: str | None = None,
-        out_of_band: bool = False,
-        metadata: dict[str, str] | None = None,
-        input_items: tuple[str, ...] = (),
-    ) -> tuple[str, list[ev.Effect]]: ...
-    def interrupt(
-        self, now: float, *, item_id: str | None = None, played_ms: int | None = None
-    ) -> list[ev.Effect]: ...
-    def tool_started(self, call_id: str, now: float) -> list[ev.Effect]: ...
-    def tool_finished(self, call_id: str, output: str, now: float) -> list[ev.Effect]: ...
-    def tool_abandoned(
-        self, call_id: str, now: float, *, delete: bool = True
-    ) -> list[ev.Effect]: ...
-    def tick(self, now: float) -> list[ev.Effect]: ...
-    def connection_lost(self, now: float) -> list[ev.Effect]: ...
-    def connected_again(self, now: float) -> list[ev.Effect]: ...
 
 
 DEFAULT_RULES = Rules()  # a seam: the anti-toy tests switch rules off for whole test files
@@ -173,37 +141,9 @@ class Pair:
                 self.notices.append(effect.text)
 
     def _log_send(self, effect: ev.Send) -> None:
-        op = effect.op
-        if isinstance(op, ev.CreateResponse) and op.event_id in self.log.ops:
+        if effect.op.event_id in self.log.ops:
             return  # a busy-refused request sent again (R14): the same operation, logged once
-        kind: OpKind
-        item_id: str | None = None
-        if isinstance(op, ev.CreateItem):
-            kind, item_id = "create", op.item.id
-        elif isinstance(op, ev.DeleteItem):
-            kind, item_id = "delete", op.item_id
-        elif isinstance(op, ev.TruncateItem):
-            kind, item_id = "truncate", op.item_id
-        elif isinstance(op, ev.CreateResponse):
-            kind = "response.create"
-        elif isinstance(op, ev.CancelResponse):
-            kind = "response.cancel"
-        else:
-            kind = "other"
-        self.log.op(
-            OpRecord(
-                op.event_id,
-                kind,
-                self.store.transitions,
-                sent_at=self.now,
-                item_id=item_id,
-                push_id=effect.push_id,
-                reason=effect.reason,
-                partner_of=effect.partner_of,
-                played_ms=effect.played_ms,
-                replaces=effect.replaces,
-            )
-        )
+        self.log.op(op_record(effect, self.store.transitions, self.now))
 
     def push(self, ctx: ChatContext, *, explicit_replace: bool = False) -> str:
         current = tuple(self.client.context().items)
@@ -514,3 +454,34 @@ def _carry_open_ops(log: CheckLog) -> CheckLog:
         if op.event_id not in resolved and op.kind in ("create", "delete", "truncate"):
             fresh.op(replace(op, at_transition=0, push_id=None, carried=True))
     return fresh
+
+
+def op_record(effect: ev.Send, transitions: int, now: float) -> OpRecord:
+    """The check-log record of one operation sent, with the decision it came from."""
+    op = effect.op
+    kind: OpKind
+    item_id: str | None = None
+    if isinstance(op, ev.CreateItem):
+        kind, item_id = "create", op.item.id
+    elif isinstance(op, ev.DeleteItem):
+        kind, item_id = "delete", op.item_id
+    elif isinstance(op, ev.TruncateItem):
+        kind, item_id = "truncate", op.item_id
+    elif isinstance(op, ev.CreateResponse):
+        kind = "response.create"
+    elif isinstance(op, ev.CancelResponse):
+        kind = "response.cancel"
+    else:
+        kind = "other"
+    return OpRecord(
+        op.event_id,
+        kind,
+        transitions,
+        sent_at=now,
+        item_id=item_id,
+        push_id=effect.push_id,
+        reason=effect.reason,
+        partner_of=effect.partner_of,
+        played_ms=effect.played_ms,
+        replaces=effect.replaces,
+    )

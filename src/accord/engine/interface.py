@@ -1,0 +1,47 @@
+"""The interface every push strategy offers: accord's engine and the naive one.
+
+The session core, the test harness and the demo drive a strategy only through these
+methods, which is what lets one test (or one demo run) compare the two.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from accord.engine import events as ev
+from accord.ids import IdGenerator
+from accord.items import ChatContext, Item
+
+
+class Client(Protocol):
+    """The interface both strategies share."""
+
+    ids: IdGenerator
+
+    def context(self) -> ChatContext: ...
+    def mirror_items(self) -> list[Item]: ...
+    def is_quiet(self) -> bool: ...
+    def push(
+        self, ctx: ChatContext, now: float, *, explicit_replace: bool = False
+    ) -> tuple[str, list[ev.Effect]]: ...
+    def receive(self, event: ev.ServerInput, now: float) -> list[ev.Effect]: ...
+    def generate_reply(
+        self,
+        now: float,
+        *,
+        instructions: str | None = None,
+        out_of_band: bool = False,
+        metadata: dict[str, str] | None = None,
+        input_items: tuple[str, ...] = (),
+    ) -> tuple[str, list[ev.Effect]]: ...
+    def interrupt(
+        self, now: float, *, item_id: str | None = None, played_ms: int | None = None
+    ) -> list[ev.Effect]: ...
+    def tool_started(self, call_id: str, now: float) -> list[ev.Effect]: ...
+    def tool_finished(self, call_id: str, output: str, now: float) -> list[ev.Effect]: ...
+    def tool_abandoned(
+        self, call_id: str, now: float, *, delete: bool = True
+    ) -> list[ev.Effect]: ...
+    def tick(self, now: float) -> list[ev.Effect]: ...
+    def connection_lost(self, now: float) -> list[ev.Effect]: ...
+    def connected_again(self, now: float) -> list[ev.Effect]: ...

@@ -1,0 +1,311 @@
+"""Shared tools of the RealtimeSession integration tests (no tests here).
+
+- :class:`Pump`: one task reads ``session.events()`` into a list; tests wait for an event
+  matching a predicate, always bounded. An optional handler runs on each event in order
+  (a tool runner, a snapshot taken at the exact moment an event arrives).
+- :class:`ToolRunner`: answers every ``FunctionCallReady`` with ``tool_started`` /
+  ``tool_finished``; while a drop is being restored it holds its answers back, so the
+  restored server can be judged before anything new reaches it.
+- :func:`tap`: a transport factory that keeps every frame the session sends and counts
+  connection attempts.
+- :func:`settle`: waits until nothing is left to happen (engine quiet, both simulator
+  channels empty, no response running).
+- :func:`shape` / :func:`assert_mirror_matches_store`: the mirror against the simulator's
+  store on ids, kinds, roles and text (the store keeps ``audio_ms`` for spoken items from
+  its own clock; the client computes it from the audio it received).
+- :func:`drop_entries`, :func:`judge_restore`, :class:`DropWatch`: the restore judge of
+  invariant 7, reusable: the engine's frozen ``at_drop`` becomes the checker's
+  :class:`DropEntry` list, and the new session's store is compared with
+  ``normalize_for_restore`` of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from accord.client import events as app
+from accord.client.transport import Endpoint, Transport, WebSocketTransport
+from accord.engine.restore import AtDrop
+from accord.explore.checker import normalize_for_restore
+from accord.explore.log import DropEntry
+from accord.items import FunctionCall, Item, Message
+from accord.session import RealtimeSession
+from accord.sim.server import SimServer
+from accord.sim.session import SimSession
+
+TIMEOUT = 5.0  # no single wait in these tests comes near this
+WEATHER_TOOL: dict[str, Any] = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "The weather in a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
+}
+TEXT_TOOLS: dict[str, Any] = {"output_modalities": ["text"], "tools": [WEATHER_TOOL]}
+
+
+# -- the transport tap -------------------------------------------------------------------
+
+
+@dataclass
+class Tap:
+    """What a session sent, frame by frame, and how often it dialled."""
+
+    sent: list[str] = field(default_factory=list)
+    dials: int = 0
+
+
+class _TappedTransport:
+    def __init__(self, inner: Transport, tap: Tap) -> None:
+        self._inner = inner
+        self._tap = tap
+
+    async def send(self, text: str) -> None:
+        self._tap.sent.append(text)
+        await self._inner.send(text)
+
+    async def recv(self) -> str | bytes:
+        return await self._inner.recv()
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def tap(record: Tap) -> Callable[[Endpoint], Awaitable[Transport]]:
+    """A ``transport_factory`` over the real websocket transport that records."""
+
+    async def factory(endpoint: Endpoint) -> Transport:
+        record.dials += 1
+        return _TappedTransport(await WebSocketTransport.open(endpoint), record)
+
+    return factory
+
+
+# -- events ------------------------------------------------------------------------------
+
+
+Handler = Callable[[app.SessionEvent], None]
+
+
+class Pump:
+    """Reads the session's events into :attr:`seen`; waits are bounded."""
+
+    def __init__(self, session: RealtimeSession, *handlers: Handler) -> None:
+        self.session = session
+        self.seen: list[app.SessionEvent] = []
+        self.handlers = list(handlers)
+        self.ended = False
+        self._changed = asyncio.Event()
+        self.task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        try:
+            async for event in self.session.events():
+                for handler in self.handlers:
+                    handler(event)
+                self.seen.append(event)
+                self._changed.set()
+        finally:
+            self.ended = True
+            self._changed.set()
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        return [e for e in self.seen if isinstance(e, kind)]
+
+    async def wait_for(
+        self,
+        kind: type[Any],
+        predicate: Callable[[Any], bool] = lambda _e: True,
+        *,
+        after: int = 0,
+        timeout: float = TIMEOUT,
+    ) -> Any:
+        """The first event of ``kind`` at index >= ``after`` that matches."""
+
+        async def scan() -> Any:
+            index = after
+            while True:
+                while index < len(self.seen):
+                    event = self.seen[index]
+                    index += 1
+                    if isinstance(event, kind) and predicate(event):
+                        return event
+                if self.ended:
+                    raise AssertionError(f"events ended before a {kind.__name__} arrived")
+                self._changed.clear()
+                await self._changed.wait()
+
+        return await asyncio.wait_for(scan(), timeout)
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
+class ToolRunner:
+    """Answers each ready call at once (``tool_started`` then ``tool_finished``), except
+    between a ``Disconnected`` and its ``Reconnected``: calls that become ready then are
+    answered right after the restore, so the restored store is judged untouched."""
+
+    def __init__(self, session: RealtimeSession, output: str = '{"temp": 18}') -> None:
+        self.session = session
+        self.output = output
+        self.answered: list[str] = []
+        self.held: list[str] = []
+        self.restoring = False
+
+    def __call__(self, event: app.SessionEvent) -> None:
+        if isinstance(event, app.Disconnected):
+            self.restoring = event.will_reconnect
+        elif isinstance(event, app.Reconnected):
+            self.restoring = False
+            held, self.held = self.held, []
+            for call_id in held:
+                self._answer(call_id)
+        elif isinstance(event, app.FunctionCallReady):
+            if self.restoring:
+                self.held.append(event.call.call_id)
+            else:
+                self._answer(event.call.call_id)
+
+    def _answer(self, call_id: str) -> None:
+        if call_id in self.answered:
+            return
+        self.answered.append(call_id)
+        self.session.tool_started(call_id)
+        self.session.tool_finished(call_id, self.output)
+
+
+# -- quiet -------------------------------------------------------------------------------
+
+
+def channels_empty(sim_session: SimSession) -> bool:
+    return sim_session.inbox.pending == 0 and sim_session.outbox.pending == 0
+
+
+async def settle(
+    session: RealtimeSession,
+    sim_session: SimSession,
+    *,
+    timeout: float = TIMEOUT,
+    stable_checks: int = 4,
+    interval: float = 0.01,
+) -> None:
+    """Wait until nothing is left to happen: engine quiet, both channels empty, no
+    response running on the server, several checks in a row."""
+
+    def quiet() -> bool:
+        return (
+            session.core.engine.is_quiet()
+            and channels_empty(sim_session)
+            and sim_session.active is None
+            and not sim_session.out_of_band
+            and session._outbox.empty()
+        )
+
+    async def loop() -> None:
+        streak = 0
+        while streak < stable_checks:
+            await asyncio.sleep(interval)
+            streak = streak + 1 if quiet() else 0
+
+    await asyncio.wait_for(loop(), timeout)
+
+
+# -- comparing the mirror with the store -------------------------------------------------
+
+
+def shape(item: Item) -> tuple[Any, ...]:
+    """What must agree between the client and the server: kind, id, role, text, call."""
+    if isinstance(item, Message):
+        return ("message", item.id, item.role, item.text)
+    if isinstance(item, FunctionCall):
+        return ("call", item.id, item.call_id, item.name, item.arguments)
+    return ("output", item.id, item.call_id, item.output)
+
+
+def shapes(items: Sequence[Item]) -> list[tuple[Any, ...]]:
+    return [shape(i) for i in items]
+
+
+def assert_mirror_matches_store(session: RealtimeSession, sim_session: SimSession) -> None:
+    mirror = shapes(session.core.engine.mirror_items())
+    store = shapes(sim_session.store.items())
+    assert mirror == store, f"mirror {mirror}\n!= store {store}"
+
+
+# -- judging a restore (invariant 7) -----------------------------------------------------
+
+
+def drop_entries(at_drop: Sequence[AtDrop]) -> list[DropEntry]:
+    """The engine's frozen projected state as the checker's entries: a truncated
+    assistant turn carries its full transcript, where it was cut and its full length."""
+    entries: list[DropEntry] = []
+    for entry in at_drop:
+        item = entry.item
+        if isinstance(item, Message) and entry.full_transcript is not None:
+            item = replace(item, content=entry.full_transcript)
+        entries.append(
+            DropEntry(
+                item,
+                partial=entry.partial,
+                audio_end_ms=entry.heard_ms,
+                audio_total_ms=entry.full_ms,
+            )
+        )
+    return entries
+
+
+def expected_after_restore(at_drop: Sequence[AtDrop]) -> tuple[list[Item], list[str]]:
+    """N(projected state at the drop) and the user audio it loses, by the checker."""
+    return normalize_for_restore(drop_entries(at_drop))
+
+
+def judge_restore(
+    restored: Sequence[Item], at_drop: Sequence[AtDrop], reported_lost: Sequence[str]
+) -> list[str]:
+    """What breaks invariant 7 (empty: nothing): ``restored`` (the new server's items
+    right after the restore) must equal N(``at_drop``) item for item, and the loss
+    report must name exactly the user audio without a transcript."""
+    expected, lost = expected_after_restore(at_drop)
+    problems: list[str] = []
+    if list(restored) != expected:
+        problems.append(f"restored {list(restored)}\n  != N(at_drop) {expected}")
+    if sorted(reported_lost) != sorted(lost):
+        problems.append(f"reported lost {sorted(reported_lost)} != {sorted(lost)}")
+    return problems
+
+
+class DropWatch:
+    """A pump handler that captures, at the exact moments the events arrive, the
+    engine's ``at_drop`` (on ``Disconnected``) and the newest simulator session's store
+    (on ``Reconnected``): the two sides of the restore judgement."""
+
+    def __init__(self, session: RealtimeSession, sim: SimServer) -> None:
+        self.session = session
+        self.sim = sim
+        self.at_drop: list[list[AtDrop]] = []
+        self.restored: list[list[Item]] = []
+        self.reconnected: list[app.Reconnected] = []
+        self.disconnected: list[app.Disconnected] = []
+
+    def __call__(self, event: app.SessionEvent) -> None:
+        if isinstance(event, app.Disconnected):
+            self.disconnected.append(event)
+            frozen = self.session.core.engine.at_drop
+            assert frozen is not None, "at_drop was gone when Disconnected arrived"
+            self.at_drop.append(list(frozen))
+        elif isinstance(event, app.Reconnected):
+            self.reconnected.append(event)
+            self.restored.append(self.sim.sessions[-1].store.items())
+
+    def problems(self, index: int = -1) -> list[str]:
+        return judge_restore(
+            self.restored[index], self.at_drop[index], self.reconnected[index].lost
+        )
