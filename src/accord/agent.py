@@ -19,6 +19,7 @@ from typing import Any
 
 from accord.client import events as se
 from accord.engine.events import PushReport
+from accord.ids import IdGenerator
 from accord.items import Item, Message
 from accord.policies import ContextPolicy, SummarizeOlder, Trigger
 from accord.session import RealtimeSession
@@ -131,8 +132,12 @@ class AgentRunner:
         self._policy_tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._turns = 0
+        # The runner's own ids: the engine's generator belongs to the engine (a replay
+        # re-creates the engine's ids from the recorded calls alone).
+        self._ids = IdGenerator(session.options.seed, prefix="user")
         self._handled_calls: set[str] = set()
         self._active_generation: Any = None
+        self._interrupted: Any = None  # the generation the last barge-in was for
         for policy in agent.policies:
             if isinstance(policy, SummarizeOlder) and policy.summarizer is None:
                 policy.summarizer = self.summarize_out_of_band
@@ -155,11 +160,7 @@ class AgentRunner:
     async def say(self, text: str, *, item_id: str | None = None) -> None:
         """A typed user turn: the message goes after everything, then a reply."""
         ctx = self.session.chat_ctx
-        ctx.append(
-            Message(
-                id=item_id or self.session.core.engine.ids.new("user"), role="user", content=text
-            )
-        )
+        ctx.append(Message(id=item_id or self._ids.new("user"), role="user", content=text))
         await self.session.update_chat_ctx(ctx)
         await self.session.generate_reply()
 
@@ -214,8 +215,10 @@ class AgentRunner:
         elif isinstance(event, se.InputTranscriptCompleted):
             self._events.put_nowait(Transcript("user", event.item_id, event.transcript))
         elif isinstance(event, se.GenerationStarted):
-            self._active_generation = event.generation
+            # Fix: only the in-band reply is what the user hears; an out-of-band summary
+            # starting over it hid the reply from the barge-in check below.
             if not event.generation.out_of_band:
+                self._active_generation = event.generation
                 task = asyncio.ensure_future(self._follow(event.generation))
                 self._policy_tasks.add(task)  # waited for like a policy: part of the turn
                 task.add_done_callback(self._policy_tasks.discard)
@@ -274,8 +277,14 @@ class AgentRunner:
         """The user spoke over the reply: cancel it, truncate what was heard, and stop
         the tools it started."""
         generation = self._active_generation
-        if generation is None or generation.status is not None:
+        # Fix: with server VAD's interrupt_response the server cancels the reply itself,
+        # and its response.done is often handled (status "cancelled") before this event
+        # reaches the runner; the barge-in was then skipped and the reply's tools ran on.
+        if generation is None or generation is self._interrupted:
             return
+        if generation.status not in (None, "cancelled"):
+            return
+        self._interrupted = generation
         self.stats.interruptions += 1
         self.session.interrupt()
         for task in list(self._tool_tasks.values()):

@@ -402,6 +402,11 @@ class RealtimeSession:
             raise OperationTimeout(
                 f"{what}: no answer in {self.options.wait_timeout:.0f} s"
             ) from exc
+        finally:
+            # Fix: a waiter given up (timeout, cancelled caller) stayed registered, and the
+            # exception aclose() later set on it was never retrieved (logged at exit).
+            if not future.done():
+                future.cancel()
 
     def _on_event(self, event: app.SessionEvent) -> None:
         if isinstance(event, app.ContextSynced):
@@ -417,6 +422,15 @@ class RealtimeSession:
             waiter = self._update_waiters.pop(effect.event_id)
             if not waiter.done():
                 waiter.set_result(None)
+        elif isinstance(effect, ev.OpResolved) and effect.status == "failure":
+            # Fix: a response.create pending at a drop resolves as a failure (it is not
+            # carried by the restore) and no response.created will ever come for it; its
+            # generate_reply waiter hung until wait_timeout. It ends with ConnectionLost.
+            reply = self.core.reply_waiters.pop(effect.event_id, None)
+            if reply is not None and not reply.done():
+                reply.set_exception(
+                    ConnectionLost(effect.message or "the connection was lost", final=False)
+                )
         elif isinstance(effect, ev.RestoreDone):
             self._events.put_nowait(app.Reconnected(self.reconnects, effect.restored, effect.lost))
 

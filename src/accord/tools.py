@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, get_type_hints, overload
 
 from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic_core import to_jsonable_python
 
 DEFAULT_TIMEOUT = 30.0  # seconds a tool may run
 DEFAULT_MAX_OUTPUT = 16_000  # characters of output sent back to the model
@@ -41,8 +42,17 @@ def _describe(doc: str | None) -> tuple[str, dict[str, str]]:
     params: dict[str, str] = {}
     match = re.search(r"^(?:Args|Arguments|Parameters):\s*\n((?:[ \t]+.*\n?)+)", text, re.M)
     if match:
-        for line in match.group(1).splitlines():
+        lines = match.group(1).splitlines()
+        indent = len(lines[0]) - len(lines[0].lstrip())
+        last: str | None = None
+        for line in lines:
+            # Fix: a line indented deeper than the parameter lines continues the previous
+            # description (it used to be dropped, cutting descriptions at the first line).
+            if last is not None and len(line) - len(line.lstrip()) > indent:
+                params[last] = f"{params[last]} {line.strip()}"
+                continue
             found = re.match(r"\s*(\w+)(?:\s*\(.*?\))?\s*:\s*(.+)", line)
+            last = found.group(1) if found else None
             if found:
                 params[found.group(1)] = found.group(2).strip()
     return summary, params
@@ -99,7 +109,7 @@ class FunctionTool:
         cancelled)."""
         try:
             raw = json.loads(arguments or "{}")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # Fix: deep nesting raised RecursionError
             return self._failed("bad_json", f"the arguments are not valid JSON ({exc})")
         if not isinstance(raw, dict):
             return self._failed("bad_json", "the arguments must be a JSON object")
@@ -111,10 +121,16 @@ class FunctionTool:
             )
             return self._failed("invalid_arguments", f"invalid arguments: {problems}")
         kwargs = {name: getattr(args, name) for name in type(args).model_fields}
+        deadline = asyncio.timeout(self.timeout)
         try:
-            value = await asyncio.wait_for(self._call(kwargs), self.timeout)
-        except TimeoutError:
-            return self._failed("timeout", f"the tool did not finish within {self.timeout:g} s")
+            async with deadline:
+                value = await self._call(kwargs)
+        except TimeoutError as exc:
+            # Fix: only our deadline is a timeout; a TimeoutError the tool raised itself (a
+            # network call that timed out) was reported as "did not finish within 30 s".
+            if deadline.expired():
+                return self._failed("timeout", f"the tool did not finish within {self.timeout:g} s")
+            return self._failed("raised", f"the tool failed: {type(exc).__name__}: {exc}")
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -133,7 +149,9 @@ class FunctionTool:
             text = value.model_dump_json()
         else:
             try:
-                text = json.dumps(value, ensure_ascii=False, default=str)
+                # Fix: models, dataclasses and sets nested in a dict or list became their
+                # str() (``"street='a'"``); pydantic makes them JSON, str() the rest.
+                text = json.dumps(to_jsonable_python(value, fallback=str), ensure_ascii=False)
             except (TypeError, ValueError):
                 text = str(value)
         if len(text) > self.max_output_chars:

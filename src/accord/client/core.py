@@ -78,6 +78,10 @@ class SessionCore:
         self.audio_received: dict[str, int] = {}
         self.last_audio_item: str | None = None
         self.pending_session_updates: list[str] = []
+        # the core's own session.update event ids -> the update_session calls each answers
+        self._own_updates: dict[str, list[str]] = {}
+        self._carried_updates: list[str] = []  # update_session calls pending at a drop
+        self._connected = True  # False from a drop until connected_again
         self._event_counter = 0
         self._seed = seed
 
@@ -126,10 +130,21 @@ class SessionCore:
         if self.pending_session_updates:
             event_id = self.pending_session_updates.pop(0)
             self.apply(self.engine.receive(ev.SessionUpdated(event_id), self.now))
+            # Fix: the core's own session.update (update_session, the configuration sent
+            # on connect) is no engine op, so the engine resolved nothing and the shell's
+            # update_session waiter hung until wait_timeout. Resolve it here; a drop
+            # carries it to the next connection's configuration (connected_again).
+            for done in self._own_updates.pop(event_id, ()):
+                self._on_effect(ev.OpResolved(done, "success"))
 
     def fail_waiter(self, event_id: str | None, code: str | None, message: str) -> None:
         if event_id is None:
             return
+        if event_id in self.pending_session_updates:
+            # Fix: a refused session.update gets no session.updated; left in the FIFO it
+            # took the next update's acknowledgement (that waiter then hung).
+            self.pending_session_updates.remove(event_id)
+            self._own_updates.pop(event_id, None)
         waiter = self.error_waiters.pop(event_id, None)
         if waiter is not None:
             waiter(code, message)
@@ -254,19 +269,32 @@ class SessionCore:
         self.now = now
         _merge_config(self.session_config, fields)
         event_id = self.next_event_id("sess")
+        if not self._connected:
+            # Fix: sent between a drop and the reconnect, the frame died with the socket
+            # and its id shifted the FIFO of acknowledgements. The merged configuration
+            # goes out with the next connection, which answers this call.
+            self._carried_updates.append(event_id)
+            return event_id
         self.pending_session_updates.append(event_id)
+        self._own_updates[event_id] = [event_id]
         self.send_event(SessionUpdate(event_id=event_id, session={"type": "realtime", **fields}))
         return event_id
 
     def configure_after_connect(self, now: float, *, restoring: bool) -> None:
         """Send the kept configuration on a new connection (VAD off while restoring)."""
+        carried, self._carried_updates = self._carried_updates, []
         if not self.session_config:
+            for done in carried:  # nothing to configure: nothing to wait for
+                self._on_effect(ev.OpResolved(done, "success"))
             return
         fields = dict(self.session_config)
         if restoring and "audio" in fields:
             fields = _with_turn_detection(fields, None)  # the engine turns it back on
         event_id = self.next_event_id("sess")
         self.pending_session_updates.append(event_id)
+        # The kept configuration holds every earlier update_session: their waiters end
+        # with this acknowledgement.
+        self._own_updates[event_id] = [event_id, *carried]
         self.send_event(SessionUpdate(event_id=event_id, session={"type": "realtime", **fields}))
 
     def push_audio(self, pcm: bytes) -> None:
@@ -286,10 +314,15 @@ class SessionCore:
         for generation in self.generations.values():
             generation.finish("failed")
         self.generations.clear()
+        self._connected = False
         self.pending_session_updates.clear()
+        for answers in self._own_updates.values():
+            self._carried_updates.extend(answers)
+        self._own_updates.clear()
 
     def connected_again(self, now: float) -> None:
         self.now = now
+        self._connected = True
         self.configure_after_connect(now, restoring=True)
         self.apply(self.engine.connected_again(now))
 

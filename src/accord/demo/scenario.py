@@ -63,8 +63,8 @@ def make_agent() -> Agent:
         instructions="You are a concierge. Use the tools for weather and bookings.",
         tools=[get_weather, book_table],
         context_policy=[
-            SummarizeOlder(keep_turns=2, trigger="tool_started"),
-            KeepLastTurns(turns=3, trigger="tool_started"),
+            SummarizeOlder(keep_turns=1, trigger="tool_started"),
+            KeepLastTurns(turns=2, trigger="tool_started"),
             RedactToolOutputs(),
         ],
         turn_detection=dict(SERVER_VAD),
@@ -97,12 +97,27 @@ class DemoResult:
         return len(self.violations) + (not self.mirror_matches) + len(self.errors)
 
 
+OPENING = (
+    "hello, I am planning an evening out",
+    "I would like somewhere near the river",
+    "my friends arrive at seven",
+)
+
+
 def user_turns(n: int, seed: int) -> list[tuple[str, bool]]:
-    """(text, spoken) for each turn: a booking or a weather question most turns, every
-    third turn spoken."""
+    """(text, spoken) for each turn, every third turn spoken. Three turns of small talk,
+    then a booking: its slow tool starts with four turns in the context, so the
+    summarizer (reading the older turns out of band) and the trimmer (removing the
+    oldest) race each other and the call, every seed. Random turns after that."""
     rng = random.Random(seed)
     turns: list[tuple[str, bool]] = []
     for i in range(n):
+        if i < len(OPENING):
+            turns.append((OPENING[i], i % 3 == 2))
+            continue
+        if i == len(OPENING):
+            turns.append((f"please book a table for {rng.randint(2, 8)} at 20:00", False))
+            continue
         pick = rng.random()
         if pick < 0.4:
             text = f"please book a table for {rng.randint(2, 8)} at 20:00"
