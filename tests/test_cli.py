@@ -23,7 +23,7 @@ def test_every_subcommand_has_help(args: list[str]) -> None:
     assert result.exit_code == 0, result.output
 
 
-@pytest.mark.parametrize("args", [["chat"], ["stress"], ["explore"]])
+@pytest.mark.parametrize("args", [["stress"], ["explore"]])
 def test_unbuilt_subcommands_refuse_clearly(args: list[str]) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 2
@@ -31,7 +31,7 @@ def test_unbuilt_subcommands_refuse_clearly(args: list[str]) -> None:
 
 
 def test_demo_shows_r1_naive_versus_accord() -> None:
-    result = runner.invoke(app, ["demo"])
+    result = runner.invoke(app, ["demo", "--race", "r1"])
     assert result.exit_code == 0, result.output
     assert "delete fc1" in result.output and "invalid_tool_call_id" in result.output
     assert "0 violations" in result.output
@@ -83,3 +83,16 @@ def test_sim_serve_prints_its_url_first_and_serves() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_chat_without_a_key_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    result = runner.invoke(app, ["chat"])
+    assert result.exit_code == 2
+    assert "OPENAI_API_KEY" in result.output and "--sim" in result.output
+
+
+def test_chat_with_the_simulator() -> None:
+    result = runner.invoke(app, ["chat", "--sim"], input="what is the weather in Paris?\n/quit\n")
+    assert result.exit_code == 0, result.output
+    assert "get_weather" in result.output and "Paris" in result.output
