@@ -55,25 +55,40 @@ TEXT_TOOLS: dict[str, Any] = {"output_modalities": ["text"], "tools": [WEATHER_T
 
 @dataclass
 class Tap:
-    """What a session sent, frame by frame, and how often it dialled."""
+    """What a session sent, frame by frame, and how often it dialled; frames put in
+    :attr:`inject` are received before the server's next frame."""
 
     sent: list[str] = field(default_factory=list)
     dials: int = 0
+    inject: asyncio.Queue[str | bytes] = field(default_factory=asyncio.Queue)
 
 
 class _TappedTransport:
     def __init__(self, inner: Transport, tap: Tap) -> None:
         self._inner = inner
         self._tap = tap
+        self._real: asyncio.Future[str | bytes] | None = None  # a server frame on its way
 
     async def send(self, text: str) -> None:
         self._tap.sent.append(text)
         await self._inner.send(text)
 
     async def recv(self) -> str | bytes:
-        return await self._inner.recv()
+        if not self._tap.inject.empty():
+            return self._tap.inject.get_nowait()
+        if self._real is None:
+            self._real = asyncio.ensure_future(self._inner.recv())
+        fake = asyncio.ensure_future(self._tap.inject.get())
+        await asyncio.wait({self._real, fake}, return_when=asyncio.FIRST_COMPLETED)
+        if fake.done():
+            return fake.result()  # the server's frame (if any) stays for the next recv
+        fake.cancel()
+        real, self._real = self._real, None
+        return real.result()
 
     async def close(self) -> None:
+        if self._real is not None:
+            self._real.cancel()
         await self._inner.close()
 
 

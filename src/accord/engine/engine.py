@@ -410,6 +410,17 @@ class SyncEngine:
         if landed is not None:
             self._plan_response(now, follow_up_of=landed)
 
+    def follow_up_after_restore(self, now: float) -> None:
+        """A conversation restored ending in tool outputs has not been answered (the
+        follow-up was lost with the connection, or never asked): ask once."""
+        items = self.mirror.items()
+        tail = [i for i in items if not (isinstance(i, Message) and i.role == "system")]
+        if tail and isinstance(tail[-1], FunctionCallOutput) and self.followups.has_output(
+            tail[-1].call_id
+        ):
+            self.followups.answered.update(self.responses.by_id)
+            self._plan_response(now)
+
     def fail_outputs_of(self, call_id: str) -> list[ev.Effect]:
         """R7: a refused call create fails its output's create too."""
         effects: list[ev.Effect] = []

@@ -99,6 +99,7 @@ class Reconnect:
             effects.extend(eng.resolve(op, "success" if ok else "failure"))
         if eng.config.server_vad:
             eng.plan("session", now, server_vad=True)
+        eng.follow_up_after_restore(now)
         effects.append(ev.RestoreDone(len(eng.mirror), self.lost))
         return effects + eng.flush(now)
 
