@@ -415,8 +415,10 @@ class SyncEngine:
         follow-up was lost with the connection, or never asked): ask once."""
         items = self.mirror.items()
         tail = [i for i in items if not (isinstance(i, Message) and i.role == "system")]
-        if tail and isinstance(tail[-1], FunctionCallOutput) and self.followups.has_output(
-            tail[-1].call_id
+        if (
+            tail
+            and isinstance(tail[-1], FunctionCallOutput)
+            and self.followups.has_output(tail[-1].call_id)
         ):
             self.followups.answered.update(self.responses.by_id)
             self._plan_response(now)

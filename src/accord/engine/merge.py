@@ -156,9 +156,14 @@ class _Merge:
             )
 
     def _remove(self, item: Item, reason: DeleteReason, partner_of: str | None = None) -> None:
+        """Plan a removal; with its pair, the output's delete goes first, so the server
+        never holds an output without its call, even for one transition."""
         self.removed.add(item.id)
+        cascade = self.rules.pairs and reason is not DeleteReason.PAIR_CASCADE
+        if cascade and isinstance(item, FunctionCall):
+            self._cascade(item)
         self.plan.removals.append(PlannedRemoval(item.id, reason, partner_of))
-        if self.rules.pairs and reason is not DeleteReason.PAIR_CASCADE:
+        if cascade and not isinstance(item, FunctionCall):
             self._cascade(item)
 
     def _cascade(self, item: Item) -> None:

@@ -171,6 +171,9 @@ class Scheduler:
             for op in self.ledger.waiting()
             if op.kind == "create" and op.event_id not in sending_creates and op.push_id
         }
+        outputs_waiting = {
+            op.item_id for op in ops if op.item_id is not None
+        }  # deletes not yet sent this round; a call's delete waits for its outputs'
         for op in ops:
             assert op.item_id is not None
             if op.item_id not in self.mirror:
@@ -192,8 +195,29 @@ class Scheduler:
                 if not op.deferred:
                     decision.newly_deferred.append(op)
                 continue
+            if self.rules.pairs and self._output_delete_pending(op, outputs_waiting):
+                continue
+            outputs_waiting.discard(op.item_id)
             out.append((op, None))
         return out
+
+    def _output_delete_pending(self, op: Op, unsent: set[str]) -> bool:
+        """Pairs: a call's delete waits while a delete of its output is still unsent
+        (deferred, waiting for its batch or for the output to land), so no output
+        outlives its call on the server, even for one transition."""
+        call = self.mirror.get(op.item_id or "")
+        if not isinstance(call, FunctionCall):
+            return False
+        for item_id in unsent:
+            if item_id == op.item_id:
+                continue
+            item = self.mirror.get(item_id)
+            if item is None:
+                pending = self.ledger.open_create(item_id)
+                item = pending.item if pending is not None else None
+            if isinstance(item, FunctionCallOutput) and item.call_id == call.call_id:
+                return True
+        return False
 
     def _tail_during_response(self, item_id: str) -> bool:
         """Deleting the tail while the in-band response runs would let its next item
