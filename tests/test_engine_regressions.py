@@ -219,3 +219,30 @@ def test_out_of_band_input_follows_aliases_and_holds_its_items() -> None:
     p.settle()
     assert p.server_ids() == ["u0"]
     assert p.violations() == []
+
+
+def test_an_output_and_a_push_item_at_one_call_restore_in_server_order() -> None:
+    """Found by the random state machine: a push's new item and a tool output both
+    anchored on one call, both unsent at a drop. The projected state must order them
+    as the server will (the later create right after the anchor), or the restore's
+    normalisation and the restored server disagree."""
+    p = seeded(user("m1"), assistant("m2"), user("m3"))
+    snapshot = p.snapshot()
+    rid = p.server_start()
+    p.server_add(rid, call("fc5", "call4"))
+    p.deliver_down(len(p.down))
+    ctx = snapshot.copy()
+    ctx.remove("m1")
+    ctx.insert_after("m3", user("w"))
+    ctx.replace(assistant("m2", "redacted"))
+    p.push(ctx)
+    p.tool_started("call4")
+    p.tool_finished("call4", '{"ok": true}')
+    p.drop()
+    p.reconnect()
+    p.server_finish(p.active.response_id) if p.active else None
+    p.settle()
+    assert p.violations() == []
+    ids = p.server_ids()
+    assert ids.index("fc5") < ids.index("w")
+    assert ids[ids.index("fc5") + 1].startswith("out_")

@@ -18,10 +18,19 @@ from accord.client import events as app
 from accord.client.inbound import BYTES_PER_MS
 from accord.items import Message
 from accord.session import RealtimeSession
-from accord.sim.config import SimConfig
+from accord.sim.config import Quirks, SimConfig
 from accord.sim.model import PlannedText, ScriptedModel
 from accord.sim.server import SimServer
-from test_session_support import TIMEOUT, Pump, Tap, assert_mirror_matches_store, settle, tap
+from test_session_support import (
+    TIMEOUT,
+    DropWatch,
+    Pump,
+    Tap,
+    assert_mirror_matches_store,
+    distinct_ids_per_session,
+    settle,
+    tap,
+)
 
 SPOKEN = {"output_modalities": ["audio"]}
 LONG_REPLY = "Here is a long spoken answer that the user will interrupt halfway. " * 2
@@ -97,7 +106,8 @@ async def interrupted(played_ms: int | None, *, in_order: bool) -> None:
         await session.update_chat_ctx(ctx)
         generation = await session.generate_reply()
         added = await pump.wait_for(
-            app.RemoteItemAdded, lambda e: isinstance(e.item, Message) and e.item.role == "assistant"
+            app.RemoteItemAdded,
+            lambda e: isinstance(e.item, Message) and e.item.role == "assistant",
         )
         item_id = added.item.id
         await received_ms_reaches(session, item_id, 1000)
@@ -139,4 +149,67 @@ async def interrupted(played_ms: int | None, *, in_order: bool) -> None:
             assert isinstance(mirrored, Message) and mirrored.audio_ms == expected
         assert not pump.of(app.ServerErrorEvent)  # no truncate past the audio, no stray cancel
         assert_mirror_matches_store(session, sim_session)
+        await pump.stop()
+
+
+@pytest.mark.parametrize("done_for_cancelled", [True, False], ids=["item-done", "no-item-done"])
+async def test_an_interrupted_turn_is_restored_as_the_text_that_was_heard(
+    done_for_cancelled: bool,
+) -> None:
+    """Invariant 7 after a barge-in: the server drops a truncated item's transcript, so
+    the restore rebuilds the turn from what the client received, cut in proportion to
+    where it was heard, marked interrupted. Whether the server sends
+    ``conversation.item.done`` for the cancelled partial item is unknown (PROTOCOL-NOTES):
+    both ways."""
+    model = ScriptedModel()
+    model.add(PlannedText(LONG_REPLY))
+    config = SimConfig(
+        stream_pause_ms=15, quirks=Quirks(done_for_cancelled_items=done_for_cancelled)
+    )
+    sim = SimServer(config, model_factory=lambda: model)
+    distinct_ids_per_session(sim)
+    async with (
+        sim,
+        RealtimeSession.connect(
+            sim.url,
+            api_key="sk-test",
+            session=SPOKEN,
+            seed=22,
+            backoff_initial=0.02,
+            wait_timeout=TIMEOUT,
+        ) as session,
+    ):
+        watch = DropWatch(session, sim)
+        pump = Pump(session, watch)
+        ctx = session.chat_ctx
+        ctx.append(Message(id="u1", role="user", content="talk to me"))
+        await session.update_chat_ctx(ctx)
+        generation = await session.generate_reply()
+        added = await pump.wait_for(
+            app.RemoteItemAdded,
+            lambda e: isinstance(e.item, Message) and e.item.role == "assistant",
+        )
+        item_id = added.item.id
+        await received_ms_reaches(session, item_id, 1000)
+        old = sim.sessions[0]
+        old.inbox.hold()  # the server finishes the cancel before the truncate, as the real one
+        session.interrupt(played_ms=500)
+        await until(lambda: old.inbox.pending == 2, "cancel and truncate")
+        old.inbox.release(1)
+        await until(lambda: old.active is None, "the cancelled response's end")
+        old.inbox.release()
+        assert await asyncio.wait_for(generation.wait(), TIMEOUT) == "cancelled"
+        await settle(session, old)
+        truncated = old.store.get(item_id)
+        assert isinstance(truncated, Message) and truncated.audio_ms == 500
+
+        await old._close(1011, "simulated connection drop")
+        await pump.wait_for(app.Reconnected)
+        assert watch.problems() == []
+        restored = next(i for i in watch.restored[0] if i.id == item_id)
+        assert isinstance(restored, Message) and not restored.audio
+        # What was heard of what was received: a non-empty prefix of the reply's text.
+        # (N also marks it interrupted; that flag has no wire spelling, see the report.)
+        assert restored.text and LONG_REPLY.startswith(restored.text)
+        assert len(restored.text) < len(LONG_REPLY) // 2
         await pump.stop()

@@ -31,7 +31,6 @@ from test_session_support import (
     TIMEOUT,
     WEATHER_TOOL,
     Pump,
-    ToolRunner,
     assert_mirror_matches_store,
     settle,
     shapes,
@@ -221,7 +220,7 @@ async def test_r11_push_before_a_voice_turns_transcript_arrives() -> None:
             await converged(session, sim_session, audit, audio_items=True)
 
             items = sim_session.store.items()
-            assert [i.id for i in items][0] == u5.id and len(items) == 2
+            assert items[0].id == u5.id and len(items) == 2
             stored = items[0]
             assert isinstance(stored, Message) and stored.text == "book a table"
             mirrored = session.core.engine.mirror.get(u5.id)
@@ -265,7 +264,7 @@ async def test_r14_follow_up_against_a_response_the_server_started_itself() -> N
     async with SimServer(config, model_factory=lambda: model) as sim:
         session = await opened(sim, TEXT_TOOLS, seed=14)
         async with session:
-            sim_session, audit, pump, call_id = await _tool_turn_with_racing_response(
+            sim_session, audit, pump, _call_id = await _tool_turn_with_racing_response(
                 sim, session, speak_with_output=False
             )
             await converged(session, sim_session, audit)
@@ -285,7 +284,7 @@ async def test_r14_follow_up_against_a_vad_response() -> None:
     async with SimServer(SimConfig(stream_pause_ms=30), model_factory=lambda: model) as sim:
         session = await opened(sim, VOICE_IN, seed=15)
         async with session:
-            sim_session, audit, pump, call_id = await _tool_turn_with_racing_response(
+            sim_session, audit, pump, _call_id = await _tool_turn_with_racing_response(
                 sim, session, speak_with_output=True
             )
             await pump.wait_for(app.InputTranscriptCompleted)

@@ -8,6 +8,7 @@ right after its call and asks for exactly one follow-up, which answers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -29,6 +30,7 @@ from test_session_support import (
     Tap,
     ToolRunner,
     assert_mirror_matches_store,
+    distinct_ids_per_session,
     settle,
     shapes,
     tap,
@@ -95,7 +97,7 @@ async def test_full_tool_turn_output_after_its_call_and_one_follow_up(modality: 
         call = ready.call
         assert runner.answered == [call.call_id]
         assert kinds(sim_session) == ["user", "call", "output", "assistant"]
-        u1, stored_call, output, answer = sim_session.store.items()
+        _u1, stored_call, output, answer = sim_session.store.items()
         assert stored_call == call and ready.response_id == first.response_id
         assert isinstance(output, FunctionCallOutput)
         assert (output.call_id, output.output) == (call.call_id, OUTPUT)
@@ -147,35 +149,12 @@ async def _count_turn_events() -> int:
 
 TURN_EVENTS = 30  # checked by test_the_turn_takes_the_events_the_sweep_covers
 
-# A follow-up that was due (its output pending or landed), requested or streaming at the
-# drop is not carried by the restore: SyncEngine resets the response, the restored
-# output's create is a new op (FollowUps.output_landed never sees the tool's op land) and
-# a failed or partial follow-up is never asked again, so the restored turn ends with the
-# output and no answer. An engine bug (src/accord/engine/reconnect.py), outside the
-# files these tests may change. Events 13 (the call's conversation.item.done) to 26 (the
-# follow-up's content_part.done); from 27 on the answer is complete and restored.
-FOLLOW_UP_LOST = range(13, 27)
-
 
 async def test_the_turn_takes_the_events_the_sweep_covers() -> None:
     assert await _count_turn_events() == TURN_EVENTS
 
 
-def _cases() -> list[Any]:
-    return [
-        pytest.param(
-            k,
-            marks=pytest.mark.xfail(
-                strict=True, reason="engine: a follow-up due at a drop is not carried"
-            ),
-        )
-        if k in FOLLOW_UP_LOST
-        else k
-        for k in range(1, TURN_EVENTS)
-    ]
-
-
-@pytest.mark.parametrize("k", _cases())
+@pytest.mark.parametrize("k", range(1, TURN_EVENTS))
 async def test_drop_after_event_k_of_a_tool_turn_restores_then_completes(k: int) -> None:
     armed: list[SimSession] = []
 
@@ -184,8 +163,10 @@ async def test_drop_after_event_k_of_a_tool_turn_restores_then_completes(k: int)
             sim_session.faults.close_after_events = k
             armed.append(sim_session)
 
+    sim = SimServer(SimConfig(), on_session=arm)
+    distinct_ids_per_session(sim)
     async with (
-        SimServer(SimConfig(), on_session=arm) as sim,
+        sim,
         RealtimeSession.connect(
             sim.url,
             api_key="sk-test",
@@ -199,10 +180,9 @@ async def test_drop_after_event_k_of_a_tool_turn_restores_then_completes(k: int)
         runner = ToolRunner(session, OUTPUT)
         pump = Pump(session, watch, runner)
         await ask(session)  # across the drop, it resolves once the restore is acknowledged
-        try:
+        with contextlib.suppress(ConnectionLost):
+            # Pending at the drop, the request fails at once (it never hangs).
             await session.generate_reply()
-        except ConnectionLost:
-            pass  # the request was pending at the drop: it failed, never hangs
         await pump.wait_for(app.Reconnected)
 
         # Invariant 7: the new store right after the restore == N(projected at the drop).
@@ -211,8 +191,12 @@ async def test_drop_after_event_k_of_a_tool_turn_restores_then_completes(k: int)
         assert watch.reconnected[0].lost == ()  # a text turn loses nothing
         assert watch.disconnected[0].will_reconnect
 
-        # Then the turn completes. A call still streaming at the drop was dropped with its
-        # response (the application saw its generation fail): the application asks again.
+        # Then the turn completes. A call still streaming at the drop (k <= 12) was
+        # dropped with its response (the application saw its generation fail): the
+        # application asks again. From the call's conversation.item.done (13) to the
+        # follow-up's content_part.done (26) the follow-up was due, requested or streaming
+        # at the drop: the restored conversation ends with the output and the engine asks
+        # for the follow-up itself, once.
         new = sim.sessions[1]
         await settle(session, new)
         if not any(isinstance(i, FunctionCall) for i in new.store.items()):

@@ -399,9 +399,7 @@ class RealtimeSession:
         try:
             return await asyncio.wait_for(asyncio.shield(future), self.options.wait_timeout)
         except TimeoutError as exc:
-            raise OperationTimeout(
-                f"{what}: no answer in {self.options.wait_timeout:.0f} s"
-            ) from exc
+            raise OperationTimeout(f"{what}: no answer in {self.options.wait_timeout:g} s") from exc
         finally:
             # Fix: a waiter given up (timeout, cancelled caller) stayed registered, and the
             # exception aclose() later set on it was never retrieved (logged at exit).

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -62,7 +63,15 @@ class SessionCore:
         on_effect: Callable[[ev.Effect], None] = lambda _e: None,
         strategy: str = "accord",
     ) -> None:
-        self.session_config: dict[str, Any] = dict(session_config or {})
+        # Fix: a deep copy (update_session merged nested "audio" settings into the
+        # caller's own dict).
+        self.session_config: dict[str, Any] = copy.deepcopy(session_config or {})
+        # Fix: a refused update_session's fields stayed merged in session_config and went
+        # out again with every reconnect's configuration, which the server then refused
+        # whole. session_config is the accepted configuration plus the updates not yet
+        # answered; a refused update's fields are dropped from it.
+        self._accepted_config: dict[str, Any] = copy.deepcopy(self.session_config)
+        self._unanswered_fields: dict[str, dict[str, Any]] = {}
         # Always toggle VAD around a restore: the server's default session has it on.
         config = engine_config or EngineConfig(server_vad=True)
         self.engine: Client = _make_engine(strategy, config, seed)
@@ -135,6 +144,9 @@ class SessionCore:
             # update_session waiter hung until wait_timeout. Resolve it here; a drop
             # carries it to the next connection's configuration (connected_again).
             for done in self._own_updates.pop(event_id, ()):
+                fields = self._unanswered_fields.pop(done, None)
+                if fields is not None:
+                    _merge_config(self._accepted_config, fields)
                 self._on_effect(ev.OpResolved(done, "success"))
 
     def fail_waiter(self, event_id: str | None, code: str | None, message: str) -> None:
@@ -144,10 +156,22 @@ class SessionCore:
             # Fix: a refused session.update gets no session.updated; left in the FIFO it
             # took the next update's acknowledgement (that waiter then hung).
             self.pending_session_updates.remove(event_id)
-            self._own_updates.pop(event_id, None)
+            refused = self._own_updates.pop(event_id, [event_id])
+            for done in refused:
+                self._unanswered_fields.pop(done, None)
+                carried = self.error_waiters.pop(done, None) if done != event_id else None
+                if carried is not None:  # an update carried into a refused configuration
+                    carried(code, message)
+            self._rebuild_config()
         waiter = self.error_waiters.pop(event_id, None)
         if waiter is not None:
             waiter(code, message)
+
+    def _rebuild_config(self) -> None:
+        config = copy.deepcopy(self._accepted_config)
+        for fields in self._unanswered_fields.values():
+            _merge_config(config, copy.deepcopy(fields))
+        self.session_config = config
 
     # -- engine effects -> frames and events --------------------------------------------
 
@@ -267,8 +291,9 @@ class SessionCore:
     def update_session(self, fields: dict[str, Any], now: float) -> str:
         """``session.update`` with ``fields`` merged into the kept configuration."""
         self.now = now
-        _merge_config(self.session_config, fields)
+        _merge_config(self.session_config, copy.deepcopy(fields))
         event_id = self.next_event_id("sess")
+        self._unanswered_fields[event_id] = copy.deepcopy(fields)
         if not self._connected:
             # Fix: sent between a drop and the reconnect, the frame died with the socket
             # and its id shifted the FIFO of acknowledgements. The merged configuration

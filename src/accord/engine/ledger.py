@@ -226,9 +226,9 @@ class Ledger:
     def projected(self, mirror: Mirror) -> list[Item]:
         """The mirror with every open create and delete applied, in O(n + k).
 
-        Each create goes right after its intended predecessor, creates at one anchor in
-        planning order; when the predecessor is gone it goes after the predecessor's
-        surviving predecessor.
+        Each create goes right after its intended predecessor (of several at one anchor,
+        the later-planned first, as the server places them); when the predecessor is
+        gone it goes after the predecessor's surviving predecessor.
         """
         deleting = {key[1] for key in self._open if key[0] == "delete"}
         creates = [
@@ -250,11 +250,13 @@ class Ledger:
         order: list[Item] = []
 
         def place(anchor: str | None) -> None:
-            stack = list(reversed(children.get(anchor, [])))
+            # Creates at one anchor land as the server will place them: the one sent
+            # last right after the anchor (an output goes right after its call).
+            stack = list(children.get(anchor, []))
             while stack:
                 item = stack.pop()
                 order.append(item)
-                stack.extend(reversed(children.get(item.id, [])))
+                stack.extend(children.get(item.id, []))
 
         place(None)
         for item in mirror:

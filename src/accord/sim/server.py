@@ -201,6 +201,7 @@ class SimServer:
             close=close,
             session_id=self._ids.new("sess"),
             loop_time=loop.time,
+            index=len(self.sessions),
         )
         self.sessions.append(session)
         if self.on_session is not None:

@@ -99,15 +99,17 @@ class SimSession:
         session_id: str,
         loop_time: Callable[[], float],
         wall_time: Callable[[], float] = time.time,
+        index: int = 0,
     ) -> None:
         self.config = config
         self.model = model
         self.session_id = session_id
-        self.ids = EventIds(config.seed)
-        self.item_ids = IdGenerator(config.seed, prefix="item")
-        self.store = ConversationStore(
-            StoreConfig(config.quirks.reuse_deleted_ids), id_seed=config.seed
-        )
+        # Each session its own id stream: a reconnected session must not reissue the
+        # ids of the items a restore re-creates (the real server's ids are unique).
+        seed = config.seed * 1_000_003 + index
+        self.ids = EventIds(seed)
+        self.item_ids = IdGenerator(seed, prefix="item")
+        self.store = ConversationStore(StoreConfig(config.quirks.reuse_deleted_ids), id_seed=seed)
         self._send_frame, self._close = send, close
         self._time = loop_time
         self.started_at = loop_time()
