@@ -76,11 +76,6 @@ async def test_interrupt_cancels_then_truncates_where_it_was_heard(
     await interrupted(played_ms, in_order=played_ms != 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulator: a cancelled response's last update (ResponseRun._finish -> "
-    "store.update_output_item) lands after a truncate already applied and undoes it",
-)
 async def test_truncate_right_behind_the_cancel_stays_truncated_in_the_simulator() -> None:
     await interrupted(600, in_order=False)
 

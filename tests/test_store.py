@@ -982,8 +982,10 @@ class Run:
         )
         live = self.store.record(item_id)
         owner = live is not None and live.alive and live.creator is Creator.RESPONSE
+        final = live is not None and live.transcript_before_truncate is not None
         updated = self.store.update_output_item(grown)
-        assert updated == owner  # only the response's own, live incarnation grows
+        # Only the response's own, live, untruncated incarnation grows.
+        assert updated == (owner and not final)
         return updated
 
     def finish(self) -> object:
@@ -1042,3 +1044,15 @@ def test_random_operations_keep_the_store_invariants(
     table): ids unique among live items, every Added consistent with the order it was
     returned in, a refused operation changes nothing, history holds every item added."""
     Run(data, StoreConfig(reuse_deleted_ids=reuse)).run(steps)
+
+
+def test_a_truncated_item_ignores_later_stream_updates() -> None:
+    """PROTOCOL-NOTES "Interruptions": truncate follows cancel; the cancelled response's
+    last update of the item must not undo the truncation."""
+    store = ConversationStore()
+    spoken = Message(id="a1", role="assistant", content="a long answer", audio=True, audio_ms=3000)
+    store.add_output_item(spoken, "r1")
+    assert not isinstance(store.truncate("a1", 0, 1000), ServerError)
+    assert store.update_output_item(spoken) is False
+    item = store.get("a1")
+    assert isinstance(item, Message) and item.audio_ms == 1000 and item.content == ""

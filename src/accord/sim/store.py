@@ -336,6 +336,10 @@ class ConversationStore:
         # still-streaming response must not overwrite (it did before).
         if rec is None or rec.creator is not Creator.RESPONSE:
             return False
+        if rec.transcript_before_truncate is not None:
+            # Truncated: the item is final. A cancelled response's last update arriving
+            # after the truncate must not restore the audio and transcript it cut.
+            return False
         rec.item = item
         if isinstance(item, Message) and item.audio and item.role == "assistant":
             rec.audio_total_ms = item.audio_ms
