@@ -294,7 +294,8 @@ class AgentRunner:
 
     def _run_policies(self, trigger: Trigger) -> None:
         for policy in self.agent.policies:
-            if policy.trigger != trigger:
+            wanted = (policy.trigger,) if isinstance(policy.trigger, str) else policy.trigger
+            if trigger not in wanted:
                 continue
             count = self._turns if trigger == "turn" else self.stats.tool_calls
             if count % max(policy.every, 1) != 0:

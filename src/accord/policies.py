@@ -21,9 +21,15 @@ Summarizer = Callable[[Sequence[Item]], Awaitable[str]]
 
 
 class ContextPolicy(Protocol):
-    name: str
-    trigger: Trigger
-    every: int
+    @property
+    def name(self) -> str: ...
+    @property
+    def trigger(self) -> Trigger | tuple[Trigger, ...]:
+        """When the runner runs it."""
+        ...
+
+    @property
+    def every(self) -> int: ...
 
     async def edit(self, ctx: ChatContext) -> ChatContext | None:
         """The edited copy of ``ctx`` (same base), or None for no change."""
@@ -153,7 +159,8 @@ class RedactToolOutputs:
     pattern: str = r"\b(?:\d[ -]?){13,16}\b|\b\d{3}-\d{2}-\d{4}\b"
     replacement: str = "[redacted]"
     every: int = 1
-    trigger: Trigger = "tool_finished"
+    # Each new call (earlier outputs, while that call is in flight) and each result.
+    trigger: Trigger | tuple[Trigger, ...] = ("tool_started", "tool_finished")
     name: str = "redactor"
 
     async def edit(self, ctx: ChatContext) -> ChatContext | None:

@@ -369,6 +369,7 @@ class SyncEngine:
             if state.waiting_on > 0:
                 continue
             del self.ledger.pushes[push_id]
+            self.ledger.push_finished(state)
             ops = [self.ledger.ops[e] for e in state.ops if e in self.ledger.ops]
             effects.append(
                 ev.PushDone(

@@ -172,7 +172,8 @@ class Ledger:
                 self._open.pop((op.kind, op.item_id), None)
         if not op.deferred:
             self._release_push(op)
-        self._done.append(op.event_id)
+        if op.push_id is None or op.push_id not in self.pushes:
+            self._done.append(op.event_id)  # a push's ops go when its report is made
 
     def _release_push(self, op: Op) -> None:
         state = self.pushes.get(op.push_id) if op.push_id else None
@@ -195,17 +196,17 @@ class Ledger:
 
     def forget_done(self) -> None:
         """Drop resolved operations no unfinished push still reports on: their effects
-        are in the mirror now, and a long session must not keep every op it ever sent."""
-        kept: list[str] = []
+        are in the mirror now, and a long session must not keep every op it ever sent.
+        O(resolved since the last call): a push's ops are queued when it finishes."""
         for event_id in self._done:
             op = self.ops.get(event_id)
-            if op is None:
-                continue
-            if op.push_id is not None and op.push_id in self.pushes:
-                kept.append(event_id)
-            else:
+            if op is not None and not op.open:
                 del self.ops[event_id]
-        self._done = kept
+        self._done = []
+
+    def push_finished(self, state: PushState) -> None:
+        """The push was reported: its resolved ops may go."""
+        self._done.extend(state.ops)
 
     def find_open(self, kind: OpKind, item_id: str) -> Op | None:
         """The open op of ``kind`` on ``item_id`` sent on this connection (one waiting
