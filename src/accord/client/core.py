@@ -42,6 +42,7 @@ from accord.protocol import (
     parse_server_event,
 )
 from accord.protocol.client_events import ClientEvent
+from accord.protocol.fast import decode_item_ack, encode_item_create
 from accord.protocol.wire_items import WireItemReference
 
 log = logging.getLogger("accord.session")
@@ -99,6 +100,14 @@ class SessionCore:
     def receive_frame(self, frame: str | bytes, now: float) -> list[str]:
         """A server frame: parse it, act on it, return the client frames to send."""
         self.now = now
+        fast = decode_item_ack(frame) if isinstance(frame, str) else None
+        if fast is not None:  # the bulk of a large push's acknowledgements
+            kind, previous, item = fast
+            if kind == "conversation.item.added":
+                inbound.added(self, item, previous)
+            else:
+                inbound.done(self, item)
+            return self._take()
         try:
             event = parse_server_event(frame)
         except RemoteProtocolError as exc:
@@ -177,7 +186,10 @@ class SessionCore:
 
     def apply(self, effects: Sequence[ev.Effect]) -> None:
         for effect in effects:
-            if isinstance(effect, ev.Send):
+            if isinstance(effect, ev.Send) and isinstance(effect.op, ev.CreateItem):
+                op = effect.op  # the hot path of a large push: no model round trip
+                self._out.append(encode_item_create(op.event_id, op.item, op.previous_item_id))
+            elif isinstance(effect, ev.Send):
                 self.send_event(self._client_event(effect.op))
             elif isinstance(effect, ev.CallReady):
                 self.app(app.FunctionCallReady(effect.call, effect.response_id))

@@ -79,16 +79,23 @@ def session_updated(s: RealtimeSession, event: SessionUpdated) -> None:
 
 def item_added(s: RealtimeSession, event: ConversationItemAdded) -> None:
     item = _item(s, event.item)
-    if item is None:
-        return
-    s.feed(ev.ItemAdded(item, event.previous_item_id))
-    s.app(app.RemoteItemAdded(item, event.previous_item_id))
+    if item is not None:
+        added(s, item, event.previous_item_id)
+
+
+def added(s: RealtimeSession, item: Item, previous_item_id: str | None) -> None:
+    s.feed(ev.ItemAdded(item, previous_item_id))
+    s.app(app.RemoteItemAdded(item, previous_item_id))
 
 
 def item_done(s: RealtimeSession, event: ConversationItemDone | ResponseOutputItemDone) -> None:
     item = _item(s, event.item)
     if item is not None:
-        s.feed(ev.ItemUpdated(item, done=True))
+        done(s, item)
+
+
+def done(s: RealtimeSession, item: Item) -> None:
+    s.feed(ev.ItemUpdated(item, done=True))
 
 
 def item_deleted(s: RealtimeSession, event: ConversationItemDeleted) -> None:

@@ -70,6 +70,9 @@ class WebSocketTransport:
                 additional_headers=endpoint.headers,
                 max_size=MAX_FRAME_BYTES,
                 open_timeout=open_timeout,
+                # No permessage-deflate: audio does not compress, and deflating every
+                # small event costs CPU and latency on both sides.
+                compression=None,
                 ping_interval=20,
             )
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:

@@ -44,11 +44,22 @@ class EventIds:
 
     def next(self, prefix: str = "event") -> str:
         self._n += 1
-        tail = "".join(self._rng.choices(string.ascii_letters + string.digits, k=12))
-        return f"{prefix}_{self._n:x}{tail}"
+        return f"{prefix}_{self._n:x}{_base62(self._rng.getrandbits(64))}"
 
     def obfuscation(self) -> str:
-        return "".join(self._rng.choices(string.ascii_letters + string.digits, k=10))
+        return _base62(self._rng.getrandbits(56))
+
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def _base62(value: int) -> str:
+    """A random-looking token, cheaper than ``random.choices`` per event."""
+    out = []
+    while value:
+        value, digit = divmod(value, 62)
+        out.append(_ALPHABET[digit])
+    return "".join(out) or "0"
 
 
 def wire_item(item: Item, status: ItemStatus | None = "completed") -> WireItem:

@@ -57,6 +57,7 @@ from accord.protocol import (
 )
 from accord.protocol.client_events import CLIENT_EVENT_CLASSES
 from accord.protocol.codec import type_names
+from accord.protocol.fast import encode_item_ack
 from accord.sim import audio
 from accord.sim.channel import DelayedChannel
 from accord.sim.config import SimConfig
@@ -117,6 +118,7 @@ class SimSession:
         # no client can compare with anything).
         expires = int(wall_time() + config.session_max_seconds)
         self.session: dict[str, Any] = default_session(session_id, model_name, expires)
+        self._prebuilt: dict[int, str] = {}
         self.outbox: DelayedChannel[ServerEvent] = DelayedChannel(
             self._deliver, config.downstream, name=f"{session_id}-down"
         )
@@ -156,14 +158,31 @@ class SimSession:
         await self.inbox.close()
         await self.outbox.close()
 
-    def emit(self, event: ServerEvent) -> None:
+    def emit(self, event: ServerEvent, frame: str | None = None) -> None:
+        """Queue ``event``; ``frame`` is its encoding when already built (fast path)."""
+        if frame is not None:
+            self._prebuilt[id(event)] = frame  # the event stays queued: its id is unique
         self.outbox.put(event)
+
+    def _emit_acks(
+        self, acks: tuple[ServerEvent, ServerEvent], item: Item, previous_item_id: str | None
+    ) -> None:
+        """``conversation.item.added`` / ``.done`` for a created item, encoded directly."""
+        added, done = acks
+        self.emit(
+            added,
+            encode_item_ack("conversation.item.added", added.event_id, previous_item_id, item),
+        )
+        self.emit(
+            done, encode_item_ack("conversation.item.done", done.event_id, previous_item_id, item)
+        )
 
     async def _deliver(self, event: ServerEvent) -> None:
         if self.closed:
             return
         self.sent.append(event)
-        await self._send_frame(encode(event))
+        frame = self._prebuilt.pop(id(event), None)
+        await self._send_frame(frame if frame is not None else encode(event))
         limit = self.faults.close_after_events
         if limit is not None and len(self.sent) >= limit:
             self.faults.close_after_events = None
@@ -259,8 +278,7 @@ class SimSession:
             return
         acks = added_and_done(self.ids, outcome.item, outcome.previous_item_id)
         if not isinstance(outcome.item, FunctionCallOutput):
-            for ev in acks:
-                self.emit(ev)
+            self._emit_acks(acks, outcome.item, outcome.previous_item_id)
             return
         if self.active is not None and self.config.quirks.output_ack_after_response:
             # PROTOCOL-NOTES ("Seen from the real server"): a function_call_output created

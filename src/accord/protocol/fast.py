@@ -1,0 +1,123 @@
+"""Fast encoders for the hottest events: item creates and their acknowledgements.
+
+A push of hundreds of items, or a simulator acknowledging them, spends most of its time
+building pydantic models only to dump them again. These build the same JSON directly,
+byte for byte what :func:`accord.protocol.encode` produces for the same event (a test
+holds them to it), for the three item kinds accord models.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from accord.items import FunctionCall, FunctionCallOutput, Item, Message
+
+_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+def _part(message: Message, *, server: bool) -> dict[str, Any]:
+    if message.audio:
+        kind = "output_audio" if message.role == "assistant" else "input_audio"
+        if message.content is None and not server:
+            return {"type": kind}  # client events drop the null transcript
+        return {"type": kind, "transcript": message.content}
+    kind = "output_text" if message.role == "assistant" else "input_text"
+    return {"type": kind, "text": message.text}
+
+
+def _item(item: Item, status: str | None, *, server: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": item.id}
+    if isinstance(item, FunctionCallOutput):
+        out.update(type="function_call_output", call_id=item.call_id, output=item.output)
+        return out
+    if status is not None:
+        out["status"] = status
+    if isinstance(item, FunctionCall):
+        out.update(
+            type="function_call", call_id=item.call_id, name=item.name, arguments=item.arguments
+        )
+    else:
+        out.update(type="message", role=item.role, content=[_part(item, server=server)])
+    return out
+
+
+def encode_item_create(event_id: str, item: Item, previous_item_id: str | None) -> str:
+    """``conversation.item.create`` (``previous_item_id`` None: unset, append)."""
+    event: dict[str, Any] = {
+        "type": "conversation.item.create",
+        "event_id": event_id,
+        "item": _item(item, None, server=False),
+    }
+    if previous_item_id is not None:
+        event["previous_item_id"] = previous_item_id
+    return _DUMPS(event)
+
+
+def encode_item_ack(
+    kind: Literal["conversation.item.added", "conversation.item.done"],
+    event_id: str,
+    previous_item_id: str | None,
+    item: Item,
+    status: str = "completed",
+) -> str:
+    """``conversation.item.added`` / ``.done`` as the server sends them."""
+    return _DUMPS(
+        {
+            "type": kind,
+            "event_id": event_id,
+            "previous_item_id": previous_item_id,
+            "item": _item(item, status, server=True),
+        }
+    )
+
+
+_ACKS = ("conversation.item.added", "conversation.item.done")
+
+
+def decode_item_ack(frame: str) -> tuple[str, str | None, Item] | None:
+    """(type, previous_item_id, item) of an ``item.added`` / ``.done`` carrying a text
+    message, a function call or an output; None for anything else (the caller then
+    takes the validating parser, which also reports malformed events)."""
+    if '"conversation.item.' not in frame[:48]:
+        return None
+    try:
+        data = json.loads(frame)
+        kind = data["type"]
+        if kind not in _ACKS or not isinstance(data.get("event_id"), str):
+            return None
+        previous = data.get("previous_item_id")
+        raw = data["item"]
+        item = _decode_item(raw)
+    except (ValueError, KeyError, TypeError):
+        return None
+    if item is None or not (previous is None or isinstance(previous, str)):
+        return None
+    return kind, previous, item
+
+
+def _decode_item(raw: dict[str, Any]) -> Item | None:
+    kind, item_id = raw.get("type"), raw.get("id")
+    if not isinstance(item_id, str) or not item_id:
+        return None
+    if kind == "function_call":
+        call_id, name, arguments = raw["call_id"], raw["name"], raw.get("arguments", "")
+        if all(isinstance(v, str) for v in (call_id, name, arguments)):
+            return FunctionCall(id=item_id, call_id=call_id, name=name, arguments=arguments)
+        return None
+    if kind == "function_call_output":
+        call_id, output = raw["call_id"], raw["output"]
+        if isinstance(call_id, str) and isinstance(output, str):
+            return FunctionCallOutput(id=item_id, call_id=call_id, output=output)
+        return None
+    if kind != "message" or raw.get("role") not in ("system", "user", "assistant"):
+        return None
+    texts: list[str] = []
+    for part in raw.get("content") or []:
+        if part.get("type") not in ("input_text", "output_text", "text"):
+            return None  # audio or images: the full parser handles them
+        text = part.get("text")
+        if not isinstance(text, str):
+            return None
+        texts.append(text)
+    return Message(id=item_id, role=raw["role"], content="".join(texts))
