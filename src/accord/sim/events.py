@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import string
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
@@ -60,6 +61,16 @@ def _base62(value: int) -> str:
         value, digit = divmod(value, 62)
         out.append(_ALPHABET[digit])
     return "".join(out) or "0"
+
+
+@dataclass(frozen=True, slots=True)
+class Prebuilt:
+    """An event already encoded (the acknowledgements of a large batch): its ``type``
+    and ``event_id`` for whoever reads the sent log, and the frame to send."""
+
+    type: str
+    event_id: str
+    frame: str
 
 
 def wire_item(item: Item, status: ItemStatus | None = "completed") -> WireItem:

@@ -62,7 +62,7 @@ from accord.sim import audio
 from accord.sim.channel import DelayedChannel
 from accord.sim.config import SimConfig
 from accord.sim.errors import ServerError
-from accord.sim.events import EventIds, added_and_done, error_event, wire_item
+from accord.sim.events import EventIds, Prebuilt, added_and_done, error_event, wire_item
 from accord.sim.model import Model, ResponseRequest
 from accord.sim.responder import ResponseRun, ResponseSpec
 from accord.sim.session_config import default_session, merge_update, server_vad, speaks
@@ -118,8 +118,7 @@ class SimSession:
         # no client can compare with anything).
         expires = int(wall_time() + config.session_max_seconds)
         self.session: dict[str, Any] = default_session(session_id, model_name, expires)
-        self._prebuilt: dict[int, str] = {}
-        self.outbox: DelayedChannel[ServerEvent] = DelayedChannel(
+        self.outbox: DelayedChannel[ServerEvent | Prebuilt] = DelayedChannel(
             self._deliver, config.downstream, name=f"{session_id}-down"
         )
         self.inbox: DelayedChannel[Frame] = DelayedChannel(
@@ -128,7 +127,7 @@ class SimSession:
         self.faults = Faults()
         self.active: ResponseRun | None = None
         self.out_of_band: dict[str, ResponseRun] = {}
-        self.sent: list[ServerEvent] = []  # every event delivered, for tests
+        self.sent: list[ServerEvent | Prebuilt] = []  # every event delivered, for tests
         self._tasks: set[asyncio.Task[None]] = set()
         self._input = bytearray()  # the input audio buffer (manual commit)
         self._vad = self._make_vad()
@@ -158,31 +157,22 @@ class SimSession:
         await self.inbox.close()
         await self.outbox.close()
 
-    def emit(self, event: ServerEvent, frame: str | None = None) -> None:
-        """Queue ``event``; ``frame`` is its encoding when already built (fast path)."""
-        if frame is not None:
-            self._prebuilt[id(event)] = frame  # the event stays queued: its id is unique
+    def emit(self, event: ServerEvent | Prebuilt) -> None:
         self.outbox.put(event)
 
-    def _emit_acks(
-        self, acks: tuple[ServerEvent, ServerEvent], item: Item, previous_item_id: str | None
-    ) -> None:
-        """``conversation.item.added`` / ``.done`` for a created item, encoded directly."""
-        added, done = acks
-        self.emit(
-            added,
-            encode_item_ack("conversation.item.added", added.event_id, previous_item_id, item),
-        )
-        self.emit(
-            done, encode_item_ack("conversation.item.done", done.event_id, previous_item_id, item)
-        )
+    def _emit_acks(self, item: Item, previous_item_id: str | None) -> None:
+        """``conversation.item.added`` / ``.done`` for a created item, encoded directly
+        (no model round trip: a push of hundreds of items is acknowledged fast)."""
+        for kind in ("conversation.item.added", "conversation.item.done"):
+            event_id = self.ids.next()
+            frame = encode_item_ack(kind, event_id, previous_item_id, item)
+            self.emit(Prebuilt(kind, event_id, frame))
 
-    async def _deliver(self, event: ServerEvent) -> None:
+    async def _deliver(self, event: ServerEvent | Prebuilt) -> None:
         if self.closed:
             return
         self.sent.append(event)
-        frame = self._prebuilt.pop(id(event), None)
-        await self._send_frame(frame if frame is not None else encode(event))
+        await self._send_frame(event.frame if isinstance(event, Prebuilt) else encode(event))
         limit = self.faults.close_after_events
         if limit is not None and len(self.sent) >= limit:
             self.faults.close_after_events = None
@@ -276,10 +266,10 @@ class SimSession:
         if isinstance(outcome, ServerError):
             self._error(outcome)
             return
-        acks = added_and_done(self.ids, outcome.item, outcome.previous_item_id)
         if not isinstance(outcome.item, FunctionCallOutput):
-            self._emit_acks(acks, outcome.item, outcome.previous_item_id)
+            self._emit_acks(outcome.item, outcome.previous_item_id)
             return
+        acks = added_and_done(self.ids, outcome.item, outcome.previous_item_id)
         if self.active is not None and self.config.quirks.output_ack_after_response:
             # PROTOCOL-NOTES ("Seen from the real server"): a function_call_output created
             # while a response is still streaming gets its conversation.item.added only
