@@ -112,9 +112,9 @@ class DelayedChannel(Generic[T]):
             due, message = self._queue[0]
             wait = due - loop.time()
             if wait > 0:
-                self._wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
+                # Due times never decrease (FIFO), so nothing put meanwhile is due
+                # sooner: a plain sleep, far cheaper than a wait_for per message.
+                await asyncio.sleep(wait)
                 continue
             self._queue.popleft()
             if self._held:
