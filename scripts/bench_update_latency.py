@@ -16,6 +16,7 @@ from typing import Any
 LATENCY_MS = 50.0
 SIZES = (1, 10, 200)
 RUNS = 7
+SETTLE_S = 0.2  # quiet time before each push (the previous one's traffic has drained)
 
 
 def serve(queue: Any) -> None:
@@ -56,9 +57,11 @@ async def measure(url: str) -> None:
                 for _ in range(n):
                     counter += 1
                     ctx.append(Message(id=f"b{counter}", role="user", content=f"msg {counter}"))
+                await asyncio.sleep(SETTLE_S)  # each push measured alone, as in an agent
                 start = loop.time()
                 await session.update_chat_ctx(ctx)
                 creates.append(loop.time() - start)
+                await asyncio.sleep(SETTLE_S)
                 start = loop.time()
                 await session.update_chat_ctx(session.chat_ctx.filter(lambda _item: False))
                 deletes.append(loop.time() - start)
