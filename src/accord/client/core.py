@@ -25,7 +25,6 @@ from accord.engine.engine import EngineConfig, SyncEngine
 from accord.engine.interface import Client
 from accord.items import ChatContext
 from accord.protocol import (
-    ConversationItemCreate,
     ConversationItemDelete,
     ConversationItemTruncate,
     InputAudioBufferAppend,
@@ -38,7 +37,6 @@ from accord.protocol import (
     SessionUpdate,
     UnknownEvent,
     encode,
-    item_to_wire,
     parse_server_event,
 )
 from accord.protocol.client_events import ClientEvent
@@ -186,11 +184,8 @@ class SessionCore:
 
     def apply(self, effects: Sequence[ev.Effect]) -> None:
         for effect in effects:
-            if isinstance(effect, ev.Send) and isinstance(effect.op, ev.CreateItem):
-                op = effect.op  # the hot path of a large push: no model round trip
-                self._out.append(encode_item_create(op.event_id, op.item, op.previous_item_id))
-            elif isinstance(effect, ev.Send):
-                self.send_event(self._client_event(effect.op))
+            if isinstance(effect, ev.Send):
+                self._out.append(self._frame(effect.op))
             elif isinstance(effect, ev.CallReady):
                 self.app(app.FunctionCallReady(effect.call, effect.response_id))
             elif isinstance(effect, ev.CallOrphaned):
@@ -201,13 +196,21 @@ class SessionCore:
                 self.notice(effect.text)
             self._on_effect(effect)
 
-    def _client_event(self, op: ev.ClientOp) -> ClientEvent:
+    def _frame(self, op: ev.ClientOp) -> str:
+        """The client frame for an engine operation. Creates, the bulk of a large push,
+        are encoded directly (byte-identical to the model, tested)."""
         if isinstance(op, ev.CreateItem):
-            return ConversationItemCreate(
-                event_id=op.event_id,
-                item=item_to_wire(op.item),
-                previous_item_id=op.previous_item_id,
-            )
+            return encode_item_create(op.event_id, op.item, op.previous_item_id)
+        return encode(self._client_event(op))
+
+    def _client_event(
+        self,
+        op: ev.DeleteItem
+        | ev.TruncateItem
+        | ev.CreateResponse
+        | ev.CancelResponse
+        | ev.UpdateSession,
+    ) -> ClientEvent:
         if isinstance(op, ev.DeleteItem):
             return ConversationItemDelete(event_id=op.event_id, item_id=op.item_id)
         if isinstance(op, ev.TruncateItem):
