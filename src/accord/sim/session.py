@@ -178,6 +178,12 @@ class SimSession:
             self.faults.close_after_events = None
             await self._close(1011, "simulated connection drop")
 
+    def inject_error(self, code: str, message: str, event_id: str | None = None) -> None:
+        """Fault: an ``error`` event now (``server_error``, ``rate_limit_exceeded``...),
+        as the real server sends them unprompted; the session stays open."""
+        kind = "server_error" if code == "server_error" else "invalid_request_error"
+        self._error(ServerError(code, message, None, event_id, type=kind))
+
     def _error(self, err: ServerError) -> None:
         self.emit(error_event(self.ids, err))
 
