@@ -247,11 +247,11 @@ class AgentRunner:
 
     async def _run_tool(self, call: Any) -> None:
         tool = self.tools.get(call.name)
-        self.session.tool_started(call.call_id)
-        self.stats.tool_calls += 1
-        self._events.put_nowait(ToolStarted(call.name, call.call_id))
-        self._run_policies("tool_started")
-        try:
+        try:  # whatever happens, the task leaves _tool_tasks (or wait_idle never ends)
+            self.session.tool_started(call.call_id)
+            self.stats.tool_calls += 1
+            self._events.put_nowait(ToolStarted(call.name, call.call_id))
+            self._run_policies("tool_started")
             if tool is None:
                 result = unknown_tool(call.name, sorted(self.tools))
             else:

@@ -46,6 +46,7 @@ class SessionOptions:
     max_reconnect_attempts: int = 8
     backoff_initial: float = 0.2
     backoff_max: float = 10.0
+    healthy_after: float = 10.0  # a connection up this long resets the reconnect budget
     engine: EngineConfig | None = None
     seed: int | None = None
     record: str | Path | None = None
@@ -89,6 +90,9 @@ class RealtimeSession:
         self._failure: BaseException | None = None
         self._loop = asyncio.get_event_loop()
         self.reconnects = 0
+        self._attempts = 0
+        self._delay = options.backoff_initial
+        self._connected_at = float("-inf")
 
     # -- opening ------------------------------------------------------------------------
 
@@ -189,7 +193,11 @@ class RealtimeSession:
         self._update_waiters[event_id] = future
         self.core.error_waiters[event_id] = lambda code, msg: _fail(future, code, msg, event_id)
         self._flush_core()
-        await self._wait(future, "session.update")
+        try:
+            await self._wait(future, "session.update")
+        finally:
+            self.core.error_waiters.pop(event_id, None)
+            self._update_waiters.pop(event_id, None)
 
     async def update_instructions(self, instructions: str) -> None:
         await self.update_session(instructions=instructions)
@@ -218,10 +226,14 @@ class RealtimeSession:
             self.recorder.call("generate_reply", self._now(), **kwargs)
         event_id = self.core.generate_reply(self._now(), **kwargs)
         future: asyncio.Future[Generation] = self._loop.create_future()
+        # Failures come as the operation's resolution, not from a raw server error: a
+        # busy refusal is retried by the engine and the reply still comes (R14).
         self.core.reply_waiters[event_id] = future
-        self.core.error_waiters[event_id] = lambda code, msg: _fail(future, code, msg, event_id)
         self._flush_core()
-        generation: Generation = await self._wait(future, "generate_reply")
+        try:
+            generation: Generation = await self._wait(future, "generate_reply")
+        finally:
+            self.core.reply_waiters.pop(event_id, None)
         return generation
 
     def interrupt(self, played_ms: int | None = None) -> None:
@@ -274,6 +286,9 @@ class RealtimeSession:
             return
         self._closed = True
         self._fail_waiters(SessionClosed("the session was closed"))
+        for generation in self.core.generations.values():
+            generation.finish("cancelled")  # no stream or wait() outlives the session
+        self.core.generations.clear()
         self._outbox.put_nowait(None)
         for task in self._tasks:
             if task is not asyncio.current_task():
@@ -338,21 +353,24 @@ class RealtimeSession:
         self._drain_outbox()
         will = self.options.reconnect and not lost.final and not self._closed
         self._on_event(app.Disconnected(lost.reason, lost.code, will))
-        delay = self.options.backoff_initial
-        for _attempt in range(1, self.options.max_reconnect_attempts + 1):
-            if not will:
-                break
-            await asyncio.sleep(delay)
+        # Attempts and backoff carry over until a connection has stayed up a while: a
+        # server that accepts and drops at once is not redialled forever at full speed.
+        if now - self._connected_at >= self.options.healthy_after:
+            self._attempts, self._delay = 0, self.options.backoff_initial
+        while will and self._attempts < self.options.max_reconnect_attempts:
+            self._attempts += 1
+            await asyncio.sleep(self._delay)
+            self._delay = min(self._delay * 2, self.options.backoff_max)
             try:
                 self._transport = await self._dial()
             except ConnectionLost as again:
                 if again.final:
                     lost = again
                     break
-                delay = min(delay * 2, self.options.backoff_max)
                 continue
             self.reconnects += 1
             now = self._now()
+            self._connected_at = now
             if self.recorder is not None:
                 self.recorder.call("connected_again", now)
             self.core.connected_again(now)
@@ -420,6 +438,12 @@ class RealtimeSession:
             waiter = self._update_waiters.pop(effect.event_id)
             if not waiter.done():
                 waiter.set_result(None)
+        elif isinstance(effect, ev.OpResolved) and effect.status == "error":
+            reply = self.core.reply_waiters.pop(effect.event_id, None)
+            if reply is not None and not reply.done():
+                reply.set_exception(
+                    RealtimeError(effect.code, effect.message or "refused", effect.event_id)
+                )
         elif isinstance(effect, ev.OpResolved) and effect.status == "failure":
             # Fix: a response.create pending at a drop resolves as a failure (it is not
             # carried by the restore) and no response.created will ever come for it; its

@@ -15,12 +15,13 @@ import typer
 from rich.console import Console
 
 from accord.agent import ToolFinished, ToolStarted, Transcript
-from accord.client.errors import AccordError
+from accord.client.errors import AccordError, OperationTimeout, RealtimeError
 from accord.demo.scenario import make_agent
 from accord.session import RealtimeSession
 from accord.sim.server import SimServer
 
 QUIT = ("/quit", "/exit")
+TURN_TIMEOUT = 60.0
 
 
 def chat(
@@ -49,8 +50,10 @@ async def _chat(console: Console, url: str | None, sim: bool, model: str, key: s
     server = await SimServer().start() if sim else None
     try:
         target = server.url if server is not None else url
+        # The real key goes only to the real API, never to the local simulator.
+        api_key = "sk-local-simulator" if server is not None else key
         async with RealtimeSession.connect(
-            target, api_key=key or "sk-local", model=model, session=agent.session_config()
+            target, api_key=api_key, model=model, session=agent.session_config()
         ) as session:
             runner = agent.start(session)
             printer = asyncio.ensure_future(_print(console, runner))
@@ -60,8 +63,12 @@ async def _chat(console: Console, url: str | None, sim: bool, model: str, key: s
                 if not line or line.strip() in QUIT:
                     break
                 if line.strip():
-                    await runner.say(line.strip())
-                    await runner.wait_idle(60)
+                    try:
+                        await runner.say(line.strip())
+                        await runner.wait_idle(TURN_TIMEOUT)
+                    except (RealtimeError, OperationTimeout, TimeoutError) as exc:
+                        # One failed turn is reported; the chat goes on.
+                        console.print(f"[red]this turn failed: {exc}[/red]")
             printer.cancel()
             await runner.aclose()
     finally:

@@ -16,8 +16,11 @@ def replay(trace: Path = typer.Argument(..., help="A JSONL trace from --record."
     console = Console()
     try:
         result = replay_trace(trace)
-    except (OSError, ValueError) as exc:
-        console.print(f"[red]accord replay: {exc}[/red]")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        # A missing or malformed trace is exit 2; 1 means "the frames differ".
+        console.print(
+            f"[red]accord replay: {trace}: not a readable trace ({type(exc).__name__}: {exc})[/red]"
+        )
         raise typer.Exit(2) from exc
     console.print(f"frames recorded: {result.frames_expected}, replayed: {result.frames_replayed}")
     for index, want, got in result.mismatches[:5]:

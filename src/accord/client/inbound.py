@@ -99,6 +99,7 @@ def done(s: RealtimeSession, item: Item) -> None:
 
 
 def item_deleted(s: RealtimeSession, event: ConversationItemDeleted) -> None:
+    s.audio_received.pop(event.item_id, None)  # a long session must not keep every turn's
     s.feed(ev.ItemDeleted(event.item_id))
 
 
@@ -192,6 +193,8 @@ def response_done(s: RealtimeSession, event: ResponseDone) -> None:
     generation = s.generations.pop(response.id, None)
     if generation is not None:
         generation.finish(status)
+        if generation.requested_by is not None:
+            s.out_of_band_requests.discard(generation.requested_by)
 
 
 def error(s: RealtimeSession, event: ErrorEvent) -> None:

@@ -15,6 +15,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from accord.client.errors import ConnectionLost
+from accord.redact import CLIENT_WS_LOGGER
 
 OPENAI_URL = "wss://api.openai.com/v1/realtime"
 FINAL_CLOSE_CODES = {3000: "invalid API key", 4000: "invalid model"}  # observed
@@ -73,6 +74,7 @@ class WebSocketTransport:
                 # No permessage-deflate: audio does not compress, and deflating every
                 # small event costs CPU and latency on both sides.
                 compression=None,
+                logger=CLIENT_WS_LOGGER,  # handshake headers logged without the key
                 ping_interval=20,
             )
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:

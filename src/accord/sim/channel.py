@@ -97,7 +97,8 @@ class DelayedChannel(Generic[T]):
         self._wakeup.set()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # The pump's own failure (a peer gone mid-send) must not stop the closing.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
 
     # -- the pump -----------------------------------------------------------------------

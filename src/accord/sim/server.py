@@ -26,6 +26,7 @@ from websockets.http11 import Request, Response
 
 from accord.ids import IdGenerator
 from accord.protocol import encode
+from accord.redact import SERVER_WS_LOGGER
 from accord.sim.config import SimConfig
 from accord.sim.errors import ServerError
 from accord.sim.events import EventIds, error_event
@@ -112,12 +113,16 @@ class SimServer:
             process_request=self._check_path,
             max_size=self.config.max_event_bytes * 2,
             ping_interval=20,  # the real server pings about every 20 s
+            logger=SERVER_WS_LOGGER,  # handshake headers logged without the key
         )
         return self
 
     async def stop(self) -> None:
         for session in self.sessions:
-            await session.shutdown()
+            try:
+                await session.shutdown()
+            except Exception:
+                log.exception("simulator: shutting a session down failed")
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from pydantic import ValidationError
+from websockets.exceptions import ConnectionClosed
 
 from accord.ids import IdGenerator
 from accord.items import FunctionCallOutput, Item, Message
@@ -172,7 +173,11 @@ class SimSession:
         if self.closed:
             return
         self.sent.append(event)
-        await self._send_frame(event.frame if isinstance(event, Prebuilt) else encode(event))
+        try:
+            await self._send_frame(event.frame if isinstance(event, Prebuilt) else encode(event))
+        except ConnectionClosed:
+            self.closed = True  # the client went away: the pump stays alive to be closed
+            return
         limit = self.faults.close_after_events
         if limit is not None and len(self.sent) >= limit:
             self.faults.close_after_events = None
