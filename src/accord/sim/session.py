@@ -9,16 +9,12 @@ held events act on whole FIFO channels as they do on a real network.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from pydantic import ValidationError
 from websockets.exceptions import ConnectionClosed
 
 from accord.ids import IdGenerator
@@ -33,15 +29,7 @@ from accord.protocol import (
     ConversationItemTruncated,
     InputAudioBufferAppend,
     InputAudioBufferClear,
-    InputAudioBufferCleared,
     InputAudioBufferCommit,
-    InputAudioBufferCommitted,
-    InputAudioBufferSpeechStarted,
-    InputAudioBufferSpeechStopped,
-    InputAudioTranscriptionCompleted,
-    InputAudioTranscriptionDelta,
-    InputAudioTranscriptionFailed,
-    MalformedEventError,
     OutputAudioBufferClear,
     RemoteProtocolError,
     ResponseCancel,
@@ -56,14 +44,14 @@ from accord.protocol import (
     item_from_wire,
     parse_client_event,
 )
-from accord.protocol.client_events import CLIENT_EVENT_CLASSES
-from accord.protocol.codec import type_names
 from accord.protocol.fast import encode_item_ack
 from accord.sim import audio
 from accord.sim.channel import DelayedChannel
 from accord.sim.config import SimConfig
 from accord.sim.errors import ServerError
 from accord.sim.events import EventIds, Prebuilt, added_and_done, error_event, wire_item
+from accord.sim.input_audio import InputAudio
+from accord.sim.malformed import event_id_of, malformed, unknown_type
 from accord.sim.model import Model, ResponseRequest
 from accord.sim.responder import ResponseRun, ResponseSpec
 from accord.sim.session_config import default_session, merge_update, server_vad, speaks
@@ -87,7 +75,7 @@ class Faults:
     pending_errors: list[tuple[str, str]] = field(default_factory=list)  # (code, message)
 
 
-class SimSession:
+class SimSession(InputAudio):
     """A Realtime session's server side."""
 
     def __init__(
@@ -229,14 +217,14 @@ class SimSession:
         try:
             event = parse_client_event(frame)
         except RemoteProtocolError as exc:
-            self._error(_malformed(exc, frame))
+            self._error(malformed(exc, frame))
             return
         if isinstance(event, UnknownEvent):
-            self._error(_unknown_type(event.type, _event_id_of(frame)))
+            self._error(unknown_type(event.type, event_id_of(frame)))
             return
         handler = self._handlers.get(type(event))
         if handler is None:
-            self._error(_unknown_type(event.type, event.event_id))
+            self._error(unknown_type(event.type, event.event_id))
             return
         handler(self, event)
 
@@ -492,146 +480,6 @@ class SimSession:
             return
         target.cancel("client_cancelled")
 
-    # -- input audio --------------------------------------------------------------------
-
-    def _on_audio_append(self, event: InputAudioBufferAppend) -> None:
-        try:
-            pcm = base64.b64decode(event.audio, validate=True)
-        except (binascii.Error, ValueError):
-            self._error(
-                ServerError(
-                    "invalid_value",
-                    "Invalid 'audio': expected base64-encoded audio bytes.",
-                    "audio",
-                    event.event_id,
-                )
-            )
-            return
-        self._input.extend(pcm)
-        if self._vad is None:
-            return
-        for vad_event in self._vad.feed(pcm):
-            if vad_event.kind == "speech_started":
-                self._speech_started(vad_event.audio_ms)
-            else:
-                self._speech_stopped(vad_event.audio_ms, self._vad.take_segment() or b"")
-
-    def _speech_started(self, audio_ms: int) -> None:
-        self._speech_item = self.item_ids.new("item")
-        self.emit(
-            InputAudioBufferSpeechStarted(
-                event_id=self.ids.next(), item_id=self._speech_item, audio_start_ms=audio_ms
-            )
-        )
-        turn = server_vad(self.session) or {}
-        if self.active is not None and turn.get("interrupt_response", True):
-            self.active.cancel("turn_detected")
-
-    def _speech_stopped(self, audio_ms: int, segment: bytes) -> None:
-        item_id = self._speech_item or self.item_ids.new("item")
-        self._speech_item = None
-        self.emit(
-            InputAudioBufferSpeechStopped(
-                event_id=self.ids.next(), item_id=item_id, audio_end_ms=audio_ms
-            )
-        )
-        self._input.clear()
-        self._commit(item_id, segment)
-        turn = server_vad(self.session) or {}
-        if turn.get("create_response", True) and self.active is None:
-            self._start_response(out_of_band=False, metadata=None)
-
-    def _on_audio_commit(self, event: InputAudioBufferCommit) -> None:
-        if len(self._input) < 100 * audio.BYTES_PER_MS:
-            # Observed code; the message follows the real server's wording.
-            have_ms = len(self._input) / audio.BYTES_PER_MS
-            self._error(
-                ServerError(
-                    "input_audio_buffer_commit_empty",
-                    "Error committing input audio buffer: buffer too small. Expected at least "
-                    f"100ms of audio, but buffer only has {have_ms:.2f}ms of audio.",
-                    None,
-                    event.event_id,
-                )
-            )
-            return
-        segment = bytes(self._input)
-        self._input.clear()
-        if self._vad is not None:
-            self._vad.clear()
-        self._commit(self.item_ids.new("item"), segment)
-
-    def _on_audio_clear(self, event: InputAudioBufferClear) -> None:
-        self._input.clear()
-        if self._vad is not None:
-            self._vad.clear()
-        self.emit(InputAudioBufferCleared(event_id=self.ids.next()))
-
-    def _on_output_audio_clear(self, event: OutputAudioBufferClear) -> None:
-        # output_audio_buffer.clear is for WebRTC/SIP sessions; over a websocket the
-        # client owns playback. Acknowledged as a no-op.
-        log.debug("output_audio_buffer.clear over a websocket: nothing to clear")
-
-    def _commit(self, item_id: str, segment: bytes) -> None:
-        previous = self.store.last_id()
-        self.emit(
-            InputAudioBufferCommitted(
-                event_id=self.ids.next(), item_id=item_id, previous_item_id=previous
-            )
-        )
-        added = self.store.add_user_audio(item_id)
-        for ev in added_and_done(self.ids, added.item, added.previous_item_id):
-            self.emit(ev)
-        heard = audio.transcribe(segment)
-        self._heard[item_id] = heard
-        if self.session["audio"]["input"].get("transcription") is None:
-            # Input transcription is off (the GA default): no transcription events, and
-            # the item's transcript stays null (they were sent whatever the session said).
-            self.store.complete_transcript(item_id, None)
-            return
-        self._spawn(self._transcribe(item_id, heard, audio.duration_ms(segment)))
-
-    async def _transcribe(self, item_id: str, text: str | None, segment_ms: int) -> None:
-        """The transcript arrives on its own schedule, often mid-response."""
-        await asyncio.sleep(self.config.transcription_delay_ms / 1000.0)
-        if text is None:
-            self.store.complete_transcript(item_id, None)
-            self.emit(
-                InputAudioTranscriptionFailed(
-                    event_id=self.ids.next(),
-                    item_id=item_id,
-                    content_index=0,
-                    error={
-                        "type": "transcription_error",
-                        "code": "audio_unintelligible",
-                        "message": "Audio could not be transcribed.",
-                        "param": None,
-                    },
-                )
-            )
-            return
-        # Deltas may start with a space the completed transcript lacks (observed).
-        self.emit(
-            InputAudioTranscriptionDelta(
-                event_id=self.ids.next(),
-                item_id=item_id,
-                content_index=0,
-                delta=" " + text,
-                obfuscation=self.ids.obfuscation(),
-            )
-        )
-        if self.store.complete_transcript(item_id, text) is None:
-            return  # the item was deleted meanwhile: no transcript resurrects it (R17)
-        self.emit(
-            InputAudioTranscriptionCompleted(
-                event_id=self.ids.next(),
-                item_id=item_id,
-                content_index=0,
-                transcript=text,
-                usage={"type": "duration", "seconds": max(1, segment_ms // 1000)},
-            )
-        )
-
     _handlers: ClassVar[dict[type, Callable[[SimSession, Any], None]]] = {}
 
 
@@ -648,62 +496,3 @@ SimSession._handlers = {
     InputAudioBufferClear: SimSession._on_audio_clear,
     OutputAudioBufferClear: SimSession._on_output_audio_clear,
 }
-
-
-def _unknown_type(event_type: str, event_id: str | None) -> ServerError:
-    # Observed: code invalid_value, param type, listing the supported types. The error
-    # echoes the client's event_id like every other (PROTOCOL-NOTES; it was null).
-    supported = sorted(
-        {name for cls in CLIENT_EVENT_CLASSES for name in type_names(cls) if "." in name}
-    )
-    return ServerError(
-        "invalid_value",
-        f"Invalid value: '{event_type}'. Supported values are: "
-        + ", ".join(f"'{name}'" for name in supported)
-        + ".",
-        "type",
-        event_id,
-    )
-
-
-def _malformed(exc: RemoteProtocolError, frame: str) -> ServerError:
-    if isinstance(exc, MalformedEventError) and exc.field is not None:
-        # Assumed wording: OpenAI's API errors for a missing or a bad parameter (the
-        # message was accord's own parser text, and a missing field got invalid_value).
-        if _is_missing(exc):
-            return ServerError(
-                "missing_required_parameter",
-                f"Missing required parameter: '{exc.field}'.",
-                exc.field,
-                _event_id_of(frame),
-            )
-        return ServerError(
-            "invalid_value",
-            f"Invalid value for '{exc.field}': {exc.reason}",
-            exc.field,
-            _event_id_of(frame),
-        )
-    # Observed: bad JSON gets code invalid_json.
-    return ServerError(
-        "invalid_json",
-        "We could not parse the JSON body of your request. "
-        "(HINT: This likely means you aren't using your HTTP library correctly.)",
-        None,
-        None,
-    )
-
-
-def _is_missing(exc: MalformedEventError) -> bool:
-    cause = exc.__cause__
-    if isinstance(cause, ValidationError):
-        return any(err["type"] == "missing" for err in cause.errors())
-    return exc.reason.startswith("missing")
-
-
-def _event_id_of(frame: str) -> str | None:
-    try:
-        data = json.loads(frame)
-    except ValueError:
-        return None
-    value = data.get("event_id") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None

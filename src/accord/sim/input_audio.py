@@ -1,0 +1,202 @@
+"""Input audio on the server side: the buffer, server VAD, commits and transcription.
+
+shared/PROTOCOL-NOTES.md, "User audio": ``speech_started`` (already naming the future
+item) -> ``speech_stopped`` -> ``input_audio_buffer.committed`` -> the user item with no
+transcript -> the transcript, on its own schedule, often mid-response. A mixin of
+:class:`accord.sim.session.SimSession`: it reads the session's ids, store, config and
+response state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from accord.ids import IdGenerator
+from accord.protocol import (
+    InputAudioBufferAppend,
+    InputAudioBufferClear,
+    InputAudioBufferCleared,
+    InputAudioBufferCommit,
+    InputAudioBufferCommitted,
+    InputAudioBufferSpeechStarted,
+    InputAudioBufferSpeechStopped,
+    InputAudioTranscriptionCompleted,
+    InputAudioTranscriptionDelta,
+    InputAudioTranscriptionFailed,
+    OutputAudioBufferClear,
+)
+from accord.sim import audio
+from accord.sim.config import SimConfig
+from accord.sim.errors import ServerError
+from accord.sim.events import EventIds, added_and_done
+from accord.sim.responder import ResponseRun
+from accord.sim.session_config import server_vad
+from accord.sim.store import ConversationStore
+
+log = logging.getLogger("accord.sim")
+
+
+class InputAudio:
+    """The input-audio handlers of a simulated session."""
+
+    ids: EventIds
+    item_ids: IdGenerator
+    store: ConversationStore
+    config: SimConfig
+    session: dict[str, Any]
+    active: ResponseRun | None
+    _vad: audio.EnergyVad | None
+    _input: bytearray
+    _speech_item: str | None
+    _heard: dict[str, str | None]
+
+    # Provided by the session (declared here for the type checker).
+    emit: Callable[[Any], None]
+    _error: Callable[[ServerError], None]
+    _spawn: Callable[[Awaitable[None]], asyncio.Task[None]]
+    _start_response: Callable[..., ResponseRun]
+
+    # -- input audio --------------------------------------------------------------------
+
+    def _on_audio_append(self, event: InputAudioBufferAppend) -> None:
+        try:
+            pcm = base64.b64decode(event.audio, validate=True)
+        except (binascii.Error, ValueError):
+            self._error(
+                ServerError(
+                    "invalid_value",
+                    "Invalid 'audio': expected base64-encoded audio bytes.",
+                    "audio",
+                    event.event_id,
+                )
+            )
+            return
+        self._input.extend(pcm)
+        if self._vad is None:
+            return
+        for vad_event in self._vad.feed(pcm):
+            if vad_event.kind == "speech_started":
+                self._speech_started(vad_event.audio_ms)
+            else:
+                self._speech_stopped(vad_event.audio_ms, self._vad.take_segment() or b"")
+
+    def _speech_started(self, audio_ms: int) -> None:
+        self._speech_item = self.item_ids.new("item")
+        self.emit(
+            InputAudioBufferSpeechStarted(
+                event_id=self.ids.next(), item_id=self._speech_item, audio_start_ms=audio_ms
+            )
+        )
+        turn = server_vad(self.session) or {}
+        if self.active is not None and turn.get("interrupt_response", True):
+            self.active.cancel("turn_detected")
+
+    def _speech_stopped(self, audio_ms: int, segment: bytes) -> None:
+        item_id = self._speech_item or self.item_ids.new("item")
+        self._speech_item = None
+        self.emit(
+            InputAudioBufferSpeechStopped(
+                event_id=self.ids.next(), item_id=item_id, audio_end_ms=audio_ms
+            )
+        )
+        self._input.clear()
+        self._commit(item_id, segment)
+        turn = server_vad(self.session) or {}
+        if turn.get("create_response", True) and self.active is None:
+            self._start_response(out_of_band=False, metadata=None)
+
+    def _on_audio_commit(self, event: InputAudioBufferCommit) -> None:
+        if len(self._input) < 100 * audio.BYTES_PER_MS:
+            # Observed code; the message follows the real server's wording.
+            have_ms = len(self._input) / audio.BYTES_PER_MS
+            self._error(
+                ServerError(
+                    "input_audio_buffer_commit_empty",
+                    "Error committing input audio buffer: buffer too small. Expected at least "
+                    f"100ms of audio, but buffer only has {have_ms:.2f}ms of audio.",
+                    None,
+                    event.event_id,
+                )
+            )
+            return
+        segment = bytes(self._input)
+        self._input.clear()
+        if self._vad is not None:
+            self._vad.clear()
+        self._commit(self.item_ids.new("item"), segment)
+
+    def _on_audio_clear(self, event: InputAudioBufferClear) -> None:
+        self._input.clear()
+        if self._vad is not None:
+            self._vad.clear()
+        self.emit(InputAudioBufferCleared(event_id=self.ids.next()))
+
+    def _on_output_audio_clear(self, event: OutputAudioBufferClear) -> None:
+        # output_audio_buffer.clear is for WebRTC/SIP sessions; over a websocket the
+        # client owns playback. Acknowledged as a no-op.
+        log.debug("output_audio_buffer.clear over a websocket: nothing to clear")
+
+    def _commit(self, item_id: str, segment: bytes) -> None:
+        previous = self.store.last_id()
+        self.emit(
+            InputAudioBufferCommitted(
+                event_id=self.ids.next(), item_id=item_id, previous_item_id=previous
+            )
+        )
+        added = self.store.add_user_audio(item_id)
+        for ev in added_and_done(self.ids, added.item, added.previous_item_id):
+            self.emit(ev)
+        heard = audio.transcribe(segment)
+        self._heard[item_id] = heard
+        if self.session["audio"]["input"].get("transcription") is None:
+            # Input transcription is off (the GA default): no transcription events, and
+            # the item's transcript stays null (they were sent whatever the session said).
+            self.store.complete_transcript(item_id, None)
+            return
+        self._spawn(self._transcribe(item_id, heard, audio.duration_ms(segment)))
+
+    async def _transcribe(self, item_id: str, text: str | None, segment_ms: int) -> None:
+        """The transcript arrives on its own schedule, often mid-response."""
+        await asyncio.sleep(self.config.transcription_delay_ms / 1000.0)
+        if text is None:
+            self.store.complete_transcript(item_id, None)
+            self.emit(
+                InputAudioTranscriptionFailed(
+                    event_id=self.ids.next(),
+                    item_id=item_id,
+                    content_index=0,
+                    error={
+                        "type": "transcription_error",
+                        "code": "audio_unintelligible",
+                        "message": "Audio could not be transcribed.",
+                        "param": None,
+                    },
+                )
+            )
+            return
+        # Deltas may start with a space the completed transcript lacks (observed).
+        self.emit(
+            InputAudioTranscriptionDelta(
+                event_id=self.ids.next(),
+                item_id=item_id,
+                content_index=0,
+                delta=" " + text,
+                obfuscation=self.ids.obfuscation(),
+            )
+        )
+        if self.store.complete_transcript(item_id, text) is None:
+            return  # the item was deleted meanwhile: no transcript resurrects it (R17)
+        self.emit(
+            InputAudioTranscriptionCompleted(
+                event_id=self.ids.next(),
+                item_id=item_id,
+                content_index=0,
+                transcript=text,
+                usage={"type": "duration", "seconds": max(1, segment_ms // 1000)},
+            )
+        )
