@@ -96,3 +96,15 @@ def test_chat_with_the_simulator() -> None:
     result = runner.invoke(app, ["chat", "--sim"], input="what is the weather in Paris?\n/quit\n")
     assert result.exit_code == 0, result.output
     assert "get_weather" in result.output and "Paris" in result.output
+
+
+def test_bench_engine_quick_json() -> None:
+    result = runner.invoke(app, ["bench", "engine", "--quick", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert {r["workload"] for r in data["results"]} == {
+        "text deltas",
+        "audio deltas (4 KiB)",
+        "item events",
+    }
+    assert all(r["per_second"] > 0 and r["events"] >= 500 for r in data["results"])

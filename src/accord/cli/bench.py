@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from accord.bench.diff_bench import time_diff
+from accord.bench.engine_bench import WORKLOADS, measure
 
 bench_app = typer.Typer(help="Benchmarks (see docs/benchmarks.md).", no_args_is_help=True)
 
@@ -35,6 +36,42 @@ def diff(
         table.add_column(column, justify="right")
     for r in results:
         table.add_row(str(r.n), f"{r.best_ms:.3f}", str(r.removed), str(r.created), str(r.updated))
+    Console().print(table)
+
+
+@bench_app.command("engine")
+def engine(
+    events: int = typer.Option(20_000, "--events", help="Events per workload."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    quick: bool = typer.Option(False, "--quick", help="A small run (for the test suite)."),
+) -> None:
+    """Server events per second through codec + engine on one core: text deltas, audio
+    deltas (4 KiB payloads) and item events."""
+    n = 500 if quick else events
+    rates = [measure(name, n, repeat=1 if quick else 3) for name in WORKLOADS]
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "benchmark": "engine",
+                    "results": [
+                        {
+                            "workload": r.workload,
+                            "events": r.events,
+                            "seconds": r.seconds,
+                            "per_second": r.per_second,
+                        }
+                        for r in rates
+                    ],
+                }
+            )
+        )
+        return
+    table = Table(title="server events per second (one core)")
+    for column in ("workload", "events", "events/s"):
+        table.add_column(column, justify="right")
+    for r in rates:
+        table.add_row(r.workload, str(r.events), f"{r.per_second:,.0f}")
     Console().print(table)
 
 

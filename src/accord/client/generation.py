@@ -10,6 +10,8 @@ collected.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -50,17 +52,29 @@ class Generation:
     out_of_band: bool
     requested_by: str | None  # the event id of our response.create (None: server VAD)
     text: _Stream[str] = field(default_factory=_Stream)  # text and audio transcript
-    audio: _Stream[bytes] = field(default_factory=_Stream)  # PCM16 chunks
+    audio_b64: _Stream[str] = field(default_factory=_Stream)  # as received, base64
     function_calls: _Stream[FunctionCall] = field(default_factory=_Stream)
     item_ids: list[str] = field(default_factory=list)
     status: str | None = None
     audio_ms_by_item: dict[str, int] = field(default_factory=dict)
     _done: asyncio.Event = field(default_factory=asyncio.Event)
 
+    @property
+    def audio(self) -> AsyncIterator[bytes]:
+        """PCM16 chunks, decoded as they are read (undecodable chunks are skipped)."""
+        return self._decoded()
+
+    async def _decoded(self) -> AsyncIterator[bytes]:
+        async for chunk in self.audio_b64:
+            try:
+                yield base64.b64decode(chunk, validate=True)
+            except (binascii.Error, ValueError):
+                continue
+
     def finish(self, status: str) -> None:
         self.status = status
         self.text.end()
-        self.audio.end()
+        self.audio_b64.end()
         self.function_calls.end()
         self._done.set()
 

@@ -1,0 +1,137 @@
+"""Server events per second through codec + session core + engine, on one core.
+
+Three workloads, each a realistic stream of server frames fed to a fresh
+:class:`~accord.client.core.SessionCore` as fast as it takes them: text deltas of one
+long response, audio deltas (4 KiB PCM payloads, base64) of a spoken response, and item
+events (``conversation.item.added`` / ``.done`` of many items). The frames are built
+once, before the clock starts.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from accord.client.core import SessionCore
+from accord.items import Message
+from accord.protocol import (
+    ConversationItemAdded,
+    ConversationItemDone,
+    ResponseCreated,
+    ResponseOutputAudioDelta,
+    ResponseOutputItemAdded,
+    ResponseOutputTextDelta,
+    encode,
+)
+from accord.sim.events import EventIds, empty_item, response_object, wire_item
+
+AUDIO_PAYLOAD_BYTES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class EngineRate:
+    workload: str
+    events: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+def _response_frames(ids: EventIds, delta: Callable[[str, int], str], n: int) -> list[str]:
+    reply = Message(id="item_reply", role="assistant", content="", audio=False)
+    frames = [
+        encode(
+            ResponseCreated(event_id=ids.next(), response=response_object("resp_1", "in_progress"))
+        ),
+        encode(
+            ResponseOutputItemAdded(
+                event_id=ids.next(), response_id="resp_1", output_index=0, item=empty_item(reply)
+            )
+        ),
+        encode(
+            ConversationItemAdded(
+                event_id=ids.next(), previous_item_id=None, item=wire_item(reply, "in_progress")
+            )
+        ),
+    ]
+    frames.extend(delta(ids.next(), i) for i in range(n))
+    return frames
+
+
+def text_frames(n: int) -> list[str]:
+    ids = EventIds(1)
+    return _response_frames(
+        ids,
+        lambda eid, i: encode(
+            ResponseOutputTextDelta(
+                event_id=eid,
+                response_id="resp_1",
+                item_id="item_reply",
+                output_index=0,
+                content_index=0,
+                delta=f"word{i} ",
+                obfuscation="x1y2z3",
+            )
+        ),
+        n,
+    )
+
+
+def audio_frames(n: int) -> list[str]:
+    ids = EventIds(2)
+    payload = base64.b64encode(bytes(AUDIO_PAYLOAD_BYTES)).decode("ascii")
+    return _response_frames(
+        ids,
+        lambda eid, _i: encode(
+            ResponseOutputAudioDelta(
+                event_id=eid,
+                response_id="resp_1",
+                item_id="item_reply",
+                output_index=0,
+                content_index=0,
+                delta=payload,
+            )
+        ),
+        n,
+    )
+
+
+def item_frames(n: int) -> list[str]:
+    ids = EventIds(3)
+    frames: list[str] = []
+    previous: str | None = None
+    for i in range(n // 2):
+        item = Message(id=f"item_{i}", role="user", content=f"message {i}")
+        wire = wire_item(item)
+        frames.append(
+            encode(ConversationItemAdded(event_id=ids.next(), previous_item_id=previous, item=wire))
+        )
+        frames.append(
+            encode(ConversationItemDone(event_id=ids.next(), previous_item_id=previous, item=wire))
+        )
+        previous = item.id
+    return frames
+
+
+WORKLOADS: dict[str, Callable[[int], list[str]]] = {
+    "text deltas": text_frames,
+    "audio deltas (4 KiB)": audio_frames,
+    "item events": item_frames,
+}
+
+
+def measure(workload: str, n: int, *, repeat: int = 3) -> EngineRate:
+    """Best of ``repeat`` runs, each on a fresh core."""
+    frames = WORKLOADS[workload](n)
+    best = float("inf")
+    for _ in range(repeat):
+        core = SessionCore(seed=0)
+        start = time.perf_counter()
+        for frame in frames:
+            core.receive_frame(frame, 0.0)
+        best = min(best, time.perf_counter() - start)
+    return EngineRate(workload, len(frames), best)
