@@ -108,3 +108,16 @@ def test_bench_engine_quick_json() -> None:
         "item events",
     }
     assert all(r["per_second"] > 0 and r["events"] >= 500 for r in data["results"])
+
+
+def test_bench_update_quick_json() -> None:
+    result = runner.invoke(app, ["bench", "update", "--quick", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [(r["n"], r["kind"]) for r in data["results"]] == [
+        (1, "create"),
+        (1, "delete"),
+        (10, "create"),
+        (10, "delete"),
+    ]
+    assert all(r["ratio"] > 0.5 and r["rtt_ms"] > 0 for r in data["results"])

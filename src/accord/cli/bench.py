@@ -11,6 +11,7 @@ from rich.table import Table
 
 from accord.bench.diff_bench import time_diff
 from accord.bench.engine_bench import WORKLOADS, measure
+from accord.bench.update_bench import measure as update_measure
 
 bench_app = typer.Typer(help="Benchmarks (see docs/benchmarks.md).", no_args_is_help=True)
 
@@ -72,6 +73,45 @@ def engine(
         table.add_column(column, justify="right")
     for r in rates:
         table.add_row(r.workload, str(r.events), f"{r.per_second:,.0f}")
+    Console().print(table)
+
+
+@bench_app.command("update")
+def update(
+    latency_ms: float = typer.Option(50.0, "--latency-ms", help="Simulated latency each way."),
+    runs: int = typer.Option(7, "--runs", help="Pushes per size (median reported)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    quick: bool = typer.Option(False, "--quick", help="A small run (for the test suite)."),
+) -> None:
+    """update_chat_ctx latency for 1, 10 and 200 operations against one round trip."""
+    sizes = (1, 10) if quick else (1, 10, 200)
+    timings = update_measure(
+        sizes, latency_ms=5.0 if quick else latency_ms, runs=2 if quick else runs
+    )
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "benchmark": "update",
+                    "results": [
+                        {
+                            "n": t.n,
+                            "kind": t.kind,
+                            "median_ms": t.median_ms,
+                            "rtt_ms": t.rtt_ms,
+                            "ratio": t.ratio,
+                        }
+                        for t in timings
+                    ],
+                }
+            )
+        )
+        return
+    table = Table(title=f"update_chat_ctx vs one round trip ({timings[0].rtt_ms:.1f} ms)")
+    for column in ("operations", "kind", "median ms", "x RTT"):
+        table.add_column(column, justify="right")
+    for t in timings:
+        table.add_row(str(t.n), t.kind, f"{t.median_ms:.1f}", f"{t.ratio:.2f}")
     Console().print(table)
 
 
