@@ -19,7 +19,7 @@ import asyncio
 from typing import Any
 
 from accord.client import events as app
-from accord.demo.audit import Audit
+from accord.explore.audit import Audit
 from accord.items import FunctionCall, FunctionCallOutput, Message
 from accord.session import RealtimeSession
 from accord.sim import audio

@@ -79,7 +79,13 @@ class RealtimeSession:
             strategy=options.strategy,
         )
         self.recorder = (
-            Recorder.open(options.record, options.seed, audio=options.record_audio, session=session)
+            Recorder.open(
+                options.record,
+                options.seed,
+                audio=options.record_audio,
+                session=session,
+                strategy=options.strategy,
+            )
             if options.record
             else None
         )

@@ -12,7 +12,9 @@ from accord.client.recording import replay as replay_trace
 
 def replay(trace: Path = typer.Argument(..., help="A JSONL trace from --record.")) -> None:
     """Replay a recorded session: the same inputs, with the same id seed, must make a
-    fresh engine send byte-identical client frames. Exit 1 on any difference."""
+    fresh engine send byte-identical client frames; then the checker judges the run over
+    the server's conversation rebuilt from its frames. Exit 1 on a difference or a
+    violation."""
     console = Console()
     try:
         result = replay_trace(trace)
@@ -25,9 +27,11 @@ def replay(trace: Path = typer.Argument(..., help="A JSONL trace from --record."
     console.print(f"frames recorded: {result.frames_expected}, replayed: {result.frames_replayed}")
     for index, want, got in result.mismatches[:5]:
         console.print(f"[red]frame {index} differs[/red]\n  recorded: {want}\n  replayed: {got}")
-    if not result.identical:
+    for violation in result.violations:
+        console.print(f"[red]checker: {violation}[/red]")
+    if not result.identical or result.violations:
         raise typer.Exit(1)
-    console.print("[green]byte-identical[/green]")
+    console.print("[green]byte-identical[/green]; checker: 0 violations")
 
 
 def register(app: typer.Typer) -> None:

@@ -21,6 +21,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from accord.client.core import SessionCore
+from accord.client.replay_check import ServerRebuild, judge
+from accord.explore.audit import Audit
+from accord.explore.checker import Violation
+from accord.explore.log import CheckLog
 from accord.items import ChatContext, ContextBase, FunctionCall, FunctionCallOutput, Item, Message
 
 FORMAT = "accord-trace/1"
@@ -82,6 +86,7 @@ class Recorder:
         *,
         audio: bool = False,
         session: dict[str, Any] | None = None,
+        strategy: str = "accord",
     ) -> Recorder:
         assert path is not None
         recorder = cls(Path(path).open("w", encoding="utf-8"), audio=audio)  # noqa: SIM115 - open for the whole session
@@ -92,6 +97,7 @@ class Recorder:
                 "seed": seed,
                 "session": session or {},
                 "audio": audio,
+                "strategy": strategy,
             }
         )
         return recorder
@@ -139,6 +145,7 @@ class ReplayResult:
     frames_replayed: int
     mismatches: list[tuple[int, str, str]] = field(default_factory=list)
     core: SessionCore | None = None
+    violations: list[Violation] = field(default_factory=list)  # the checker's verdict
 
     @property
     def identical(self) -> bool:
@@ -158,26 +165,40 @@ def replay(path: str | Path, *, session: dict[str, Any] | None = None) -> Replay
     if not records or records[0].get("format") != FORMAT:
         raise ValueError(f"{path}: not an accord trace ({FORMAT})")
     core = SessionCore(
+        strategy=records[0].get("strategy", "accord"),
         seed=records[0].get("seed"),
         session_config=session if session is not None else records[0].get("session"),
     )
     expected = [r["frame"] for r in records if r["kind"] == "out"]
     produced: list[str] = []
+    # The checker's side: the server rebuilt from its frames, the replay's decisions.
+    rebuild = ServerRebuild()
+    audit = Audit(lambda: rebuild.store)
+    audit.attach(core)
     for record in records[1:]:
         kind = record["kind"]
         if kind == "in":
             frame = record["frame"]
+            rebuild.server_frame(frame)
             produced += core.receive_frame(
                 frame if records[0].get("audio", False) else restore_audio(frame), record["t"]
             )
         elif kind == "in_binary":
             produced += core.receive_frame(bytes(record["bytes"]), record["t"])
+        elif kind == "out":
+            rebuild.client_frame(record["frame"])
         elif kind == "call":
+            if record["name"] == "connected_again":  # a new, empty server session
+                rebuild = ServerRebuild()
+                audit.log = CheckLog()
             _call(core, record["name"], record["t"], record["args"])
             produced += core.frames()
     if not records[0].get("audio", False):  # audio recorded as lengths: compare so
         produced = [redact_audio(f) for f in produced]
     result = ReplayResult(len(expected), len(produced), core=core)
+    result.violations = judge(
+        rebuild, audit.log, core.engine.mirror_items(), core.engine.is_quiet()
+    )
     for i, (want, got) in enumerate(zip(expected, produced, strict=False)):
         if want != got:
             result.mismatches.append((i, want, got))

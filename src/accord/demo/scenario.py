@@ -21,7 +21,7 @@ from pathlib import Path
 from accord.agent import Agent, AgentRunner, ContextEdited, RunnerStats, ToolFinished, ToolStarted
 from accord.agent import Transcript as TranscriptEvent
 from accord.client.errors import AccordError
-from accord.demo.audit import Audit
+from accord.explore.audit import Audit
 from accord.explore.checker import Violation
 from accord.policies import KeepLastTurns, RedactToolOutputs, SummarizeOlder
 from accord.session import RealtimeSession, SessionOptions
