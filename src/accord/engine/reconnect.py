@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from accord.engine import events as ev
 from accord.engine.ledger import OpState
 from accord.engine.restore import AtDrop, plan_restore
-from accord.items import FunctionCall, FunctionCallOutput, Item
+from accord.items import FunctionCallOutput, Item
 
 if TYPE_CHECKING:
     from accord.engine.engine import SyncEngine
@@ -105,15 +105,18 @@ class Reconnect:
 
 
 def _anchors(items: tuple[Item, ...]) -> list[tuple[Item, str | None]]:
-    """Each restored item after the previous one; an output right after its call, so
-    the rest of the conversation does not wait for the call's acknowledgement."""
-    calls = {i.call_id: i.id for i in items if isinstance(i, FunctionCall)}
+    """Each restored item after the previous one, as one run from the start. An output
+    goes right after the item before it in the plan (it waits for its call anyway);
+    the items after an output anchor on the item before that output, so they need not
+    wait for the output's acknowledgement and still land after it."""
     out: list[tuple[Item, str | None]] = []
-    previous: str | None = None
+    previous: str | None = None  # the last item that is not an output
+    last: str | None = None  # the last item of any kind
     for item in items:
         if isinstance(item, FunctionCallOutput):
-            out.append((item, calls.get(item.call_id, previous)))
-            continue
-        out.append((item, previous))
-        previous = item.id
+            out.append((item, last))
+        else:
+            out.append((item, previous))
+            previous = item.id
+        last = item.id
     return out
