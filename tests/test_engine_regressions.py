@@ -246,3 +246,26 @@ def test_an_output_and_a_push_item_at_one_call_restore_in_server_order() -> None
     ids = p.server_ids()
     assert ids.index("fc5") < ids.index("w")
     assert ids[ids.index("fc5") + 1].startswith("out_")
+
+
+def test_a_restore_keeps_an_item_the_writer_put_between_a_call_and_its_output() -> None:
+    """Found by the random state machine: the writer inserts w between a call and its
+    (still unacknowledged) output, then the connection drops. The restore must rebuild
+    the projected order [fc, w, out], not put the output right after its call."""
+    p = seeded(user("m1"), assistant("m2"))
+    rid = p.server_start()
+    p.server_add(rid, call("fc", "c1"))
+    p.server_finish(rid)
+    p.settle()
+    p.tool_started("c1")
+    p.tool_finished("c1", '{"ok": true}')  # the output's create is sent, not processed
+    ctx = p.snapshot()
+    assert ctx.ids()[-2] == "fc"
+    ctx.insert_after("fc", user("w"))
+    p.push(ctx)
+    p.drop()
+    p.reconnect()
+    p.settle()
+    ids = p.server_ids()
+    assert ids[:4] == ["m1", "m2", "fc", "w"] and ids[4].startswith("out_")
+    assert p.violations() == []
