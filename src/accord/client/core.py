@@ -21,8 +21,8 @@ from accord.client import events as app
 from accord.client import inbound
 from accord.client.generation import Generation
 from accord.engine import events as ev
-from accord.engine.engine import EngineConfig, SyncEngine
-from accord.engine.interface import Client
+from accord.engine.engine import EngineConfig
+from accord.engine.interface import Client, make_strategy
 from accord.items import ChatContext
 from accord.protocol import (
     ConversationItemDelete,
@@ -73,7 +73,7 @@ class SessionCore:
         self._unanswered_fields: dict[str, dict[str, Any]] = {}
         # Always toggle VAD around a restore: the server's default session has it on.
         config = engine_config or EngineConfig(server_vad=True)
-        self.engine: Client = _make_engine(strategy, config, seed)
+        self.engine: Client = make_strategy(strategy, config, seed)
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         self._on_event = on_event
         self._on_effect = on_effect
@@ -369,17 +369,6 @@ class SessionCore:
     def frames(self) -> list[str]:
         """Frames produced by local calls since the last call."""
         return self._take()
-
-
-def _make_engine(strategy: str, config: EngineConfig, seed: int | None) -> Client:
-    """accord's engine, or the naive strategy (only to show the bug, e.g. in the demo)."""
-    if strategy == "accord":
-        return SyncEngine(config, seed=seed)
-    if strategy == "naive":
-        from accord.naive import NaiveClient
-
-        return NaiveClient(seed=seed)
-    raise ValueError(f"unknown strategy {strategy!r}: accord or naive")
 
 
 def _turn_detection(config: dict[str, Any]) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from accord.engine import events as ev
+from accord.engine.engine import EngineConfig, SyncEngine
 from accord.ids import IdGenerator
 from accord.items import ChatContext, Item
 
@@ -45,3 +46,14 @@ class Client(Protocol):
     def tick(self, now: float) -> list[ev.Effect]: ...
     def connection_lost(self, now: float) -> list[ev.Effect]: ...
     def connected_again(self, now: float) -> list[ev.Effect]: ...
+
+
+def make_strategy(name: str, config: EngineConfig, seed: int | None) -> Client:
+    """accord's engine, or the naive strategy (only to show the bug: tests, the demo)."""
+    if name == "accord":
+        return SyncEngine(config, seed=seed)
+    if name == "naive":
+        from accord.naive import NaiveClient  # naive builds on these interfaces
+
+        return NaiveClient(seed=seed)
+    raise ValueError(f"unknown strategy {name!r}: accord or naive")

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from accord.engine import events as ev
-from accord.engine.engine import EngineConfig, SyncEngine
-from accord.engine.interface import Client
+from accord.engine.engine import EngineConfig
+from accord.engine.interface import Client, make_strategy
 from accord.engine.merge import Rules
 from accord.engine.scheduler import Capabilities
 from accord.explore.checker import Violation, check_quiet, check_restore, check_transition
@@ -31,7 +31,6 @@ from accord.explore.log import (
     ToolReport,
 )
 from accord.items import ChatContext, FunctionCall, Item, Message
-from accord.naive import NaiveClient
 from accord.sim.errors import ServerError
 from accord.sim.store import Added, ConversationStore
 
@@ -51,14 +50,8 @@ def make_client(
     seed: int = 0,
     capabilities: Capabilities | None = None,
 ) -> Client:
-    if strategy == "accord":
-        config = EngineConfig(
-            rules=rules or DEFAULT_RULES, capabilities=capabilities or Capabilities()
-        )
-        return SyncEngine(config, seed=seed)
-    if strategy == "naive":
-        return NaiveClient(seed=seed)
-    raise ValueError(f"unknown strategy {strategy!r}: accord or naive")
+    config = EngineConfig(rules=rules or DEFAULT_RULES, capabilities=capabilities or Capabilities())
+    return make_strategy(strategy, config, seed)
 
 
 @dataclass
