@@ -27,7 +27,6 @@ from test_session_support import (
     Pump,
     Tap,
     assert_mirror_matches_store,
-    distinct_ids_per_session,
     settle,
     tap,
 )
@@ -162,7 +161,6 @@ async def test_an_interrupted_turn_is_restored_as_the_text_that_was_heard(
         stream_pause_ms=15, quirks=Quirks(done_for_cancelled_items=done_for_cancelled)
     )
     sim = SimServer(config, model_factory=lambda: model)
-    distinct_ids_per_session(sim)
     async with (
         sim,
         RealtimeSession.connect(

@@ -29,7 +29,6 @@ from test_session_support import (
     Tap,
     ToolRunner,
     assert_mirror_matches_store,
-    distinct_ids_per_session,
     settle,
     tap,
 )
@@ -49,7 +48,6 @@ async def turn(session: RealtimeSession, pump: Pump, item_id: str, text: str) ->
 
 async def test_the_session_limit_close_reconnects_and_restores_the_conversation() -> None:
     async with SimServer(SimConfig(session_max_seconds=0.5)) as sim:
-        distinct_ids_per_session(sim)
         session = await RealtimeSession.connect(
             sim.url,
             api_key="sk-test",
@@ -243,7 +241,6 @@ async def test_waiters_pending_at_a_drop_end_with_the_drop_or_the_restore() -> N
     ConnectionLost (the request is not carried); a session update is carried (the kept
     configuration is sent again) and ends when the new connection acknowledges it."""
     sim = SimServer(SimConfig())
-    distinct_ids_per_session(sim)
     async with (
         sim,
         RealtimeSession.connect(
@@ -285,7 +282,6 @@ async def test_session_updates_resolve_and_a_refused_one_does_not_shift_the_next
     server's error, the acknowledgement of the next update still answers the next, and
     the refused fields are not sent again with the configuration after a reconnect."""
     sim = SimServer(SimConfig())
-    distinct_ids_per_session(sim)
     async with (
         sim,
         RealtimeSession.connect(

@@ -105,22 +105,6 @@ def tap(record: Tap) -> Callable[[Endpoint], Awaitable[Transport]]:
 # -- the simulator -----------------------------------------------------------------------
 
 
-def distinct_ids_per_session(sim: SimServer) -> None:
-    """Works around a simulator bug: every SimSession seeds its item and response ids
-    with ``config.seed``, so a reconnected session issues the first session's ids again
-    and its first answer collides with a restored item (``ValueError: item id ... is
-    already in the conversation`` in the response task). The real server never re-issues
-    an id. Each new session gets the next seed."""
-    previous = sim.on_session
-
-    def bump(sim_session: SimSession) -> None:
-        sim.config = replace(sim.config, seed=sim.config.seed + 1)
-        if previous is not None:
-            previous(sim_session)
-
-    sim.on_session = bump
-
-
 # -- events ------------------------------------------------------------------------------
 
 

@@ -30,7 +30,6 @@ from test_session_support import (
     Tap,
     ToolRunner,
     assert_mirror_matches_store,
-    distinct_ids_per_session,
     settle,
     shapes,
     tap,
@@ -164,7 +163,6 @@ async def test_drop_after_event_k_of_a_tool_turn_restores_then_completes(k: int)
             armed.append(sim_session)
 
     sim = SimServer(SimConfig(), on_session=arm)
-    distinct_ids_per_session(sim)
     async with (
         sim,
         RealtimeSession.connect(

@@ -42,7 +42,6 @@ from test_session_support import (
     WEATHER_TOOL,
     DropWatch,
     Pump,
-    distinct_ids_per_session,
     settle,
 )
 
@@ -105,7 +104,6 @@ async def demo_like_session(trace: Path, *, record_audio: bool) -> tuple[DropWat
     model.add(PlannedText("Summary: the weather in Paris."))
     model.add(PlannedText("You are welcome."))
     sim = SimServer(SimConfig(stream_pause_ms=10), model_factory=lambda: model)
-    distinct_ids_per_session(sim)
     async with (
         sim,
         RealtimeSession.connect(
