@@ -15,43 +15,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from accord.engine.merge import Rules
 from accord.explore.checker import Violation
 from accord.explore.harness import Pair
+from accord.explore.quiet import drive_to_quiet
 from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Message
-
-
-def drive_to_quiet(p: Pair, limit: int = 200) -> None:
-    """Finish whatever is running: responses, tools, transcripts; then settle."""
-    for _ in range(limit):
-        p.settle()
-        if p.active is not None:
-            p.server_finish(p.active.response_id)
-            continue
-        started = {r.call_id for r in p.log.tool_reports if r.event == "started"}
-        ended = {r.call_id for r in p.log.tool_reports if r.event != "started"}
-        pending = [c for c in p.ready_calls if c.call_id not in ended]
-        if pending:
-            call = pending[0]
-            if call.call_id not in started:
-                p.tool_started(call.call_id)
-            p.tool_finished(call.call_id, '{"ok": true}')
-            continue
-        orphans = [c for c in p.orphaned if c not in ended]
-        if orphans:
-            p.tool_abandoned(orphans[0])
-            continue
-        waiting = [
-            i.id
-            for i in p.store.items()
-            if isinstance(i, Message)
-            and i.audio
-            and i.content is None
-            and p.store.is_in_flight(i.id)
-        ]
-        if waiting:
-            p.server_transcript(waiting[0], "late words")
-            continue
-        if not p.up and not p.down:
-            return
-    raise AssertionError("could not drive the pair to quiet")
 
 
 def describe(found: list[Violation]) -> str:

@@ -463,14 +463,27 @@ def _as_text(item: Message, entry: DropEntry) -> Message:
 
 
 def check_restore(
-    store: ConversationStore, at_drop: Sequence[DropEntry], reported_lost: Iterable[str]
+    store: ConversationStore,
+    at_drop: Sequence[DropEntry],
+    reported_lost: Iterable[str],
+    *,
+    since: Iterable[str] = (),
 ) -> list[Violation]:
     """After a reconnect's restore: server == N(projected at the drop), and the loss
-    report names exactly the user audio that had no transcript."""
+    report names exactly the user audio that had no transcript.
+
+    ``since`` names items that work done after the reconnect created or deleted (a
+    push, a tool's output, a response that ran while the restore was in transit): the
+    restore is not answerable for them, so they are left out on both sides.
+    """
     expected, lost = normalize_for_restore(at_drop)
+    later = set(since)
     found = [
         replace(v, invariant=Invariant.LOSSLESS_RECONNECT)
-        for v in _compare(expected, store.items())
+        for v in _compare(
+            [i for i in expected if i.id not in later],
+            [i for i in store.items() if i.id not in later],
+        )
     ]
     reported = sorted(set(reported_lost))
     if reported != sorted(lost):

@@ -30,9 +30,9 @@ from accord.explore.log import (
     Status,
     ToolReport,
 )
-from accord.items import ChatContext, FunctionCall, Item, Message
+from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Item, Message
 from accord.sim.errors import ServerError
-from accord.sim.store import Added, ConversationStore
+from accord.sim.store import Added, ConversationStore, Creator
 
 BUSY_MESSAGE = (
     "Conversation already has an active response in progress: {rid}. Wait until the "
@@ -49,8 +49,13 @@ def make_client(
     rules: Rules | None = None,
     seed: int = 0,
     capabilities: Capabilities | None = None,
+    server_vad: bool = False,
 ) -> Client:
-    config = EngineConfig(rules=rules or DEFAULT_RULES, capabilities=capabilities or Capabilities())
+    config = EngineConfig(
+        rules=rules or DEFAULT_RULES,
+        capabilities=capabilities or Capabilities(),
+        server_vad=server_vad,
+    )
     return make_strategy(strategy, config, seed)
 
 
@@ -72,6 +77,7 @@ class Pair:
     seed: int = 0
     capabilities: Capabilities | None = None
     auto_reply: Callable[[Pair, str], list[Item]] | None = None
+    server_vad: bool = False  # the client configured turn detection (restores turn it off)
     client: Client = field(init=False)
     store: ConversationStore = field(init=False)
     log: CheckLog = field(init=False)
@@ -88,15 +94,22 @@ class Pair:
     active: ServerResponse | None = None
     out_of_band: dict[str, ServerResponse] = field(default_factory=dict)
     response_views: dict[str, list[str]] = field(default_factory=dict)
+    response_sights: dict[str, ResponseSight] = field(default_factory=dict)
+    session: int = 0  # which server session: each reconnect starts a new one
     lost_reported: list[str] = field(default_factory=list)
     handle_hook: Callable[[ev.ClientOp], None] | None = None  # sees every op sent
+    vad_on_server: bool = True  # the server session's turn detection, as session.update set it
     _n: int = 0
     _creates_checked: int = 0
     _unjudged_restore: list[DropEntry] | None = None
 
     def __post_init__(self) -> None:
         self.client = make_client(
-            self.strategy, rules=self.rules, seed=self.seed, capabilities=self.capabilities
+            self.strategy,
+            rules=self.rules,
+            seed=self.seed,
+            capabilities=self.capabilities,
+            server_vad=self.server_vad,
         )
         self.store = ConversationStore()
         self.log = CheckLog()
@@ -255,6 +268,7 @@ class Pair:
             else:
                 self.server_finish(self.active.response_id, "cancelled")
         elif isinstance(op, ev.UpdateSession):
+            self.vad_on_server = op.server_vad
             self.emit(ev.SessionUpdated(op.event_id))
 
     def _serve_response(self, op: ev.CreateResponse) -> None:
@@ -293,6 +307,7 @@ class Pair:
                 raise RuntimeError("server_start while a response is active")
             self.active = response
             self.response_views[rid] = self.store.ids()
+            self.response_sights[rid] = _sight(self.store.items(), self.session)
         self.emit(ev.ResponseCreated(rid, out_of_band, dict(metadata or {})))
         return rid
 
@@ -363,6 +378,8 @@ class Pair:
         """
         at_drop = self._drop_entries()
         self.store = ConversationStore()
+        self.session += 1
+        self.vad_on_server = True  # a new server session starts with its defaults
         self._creates_checked = 0
         self.log = _carry_open_ops(self.log)
         self.lost_reported.clear()
@@ -373,12 +390,38 @@ class Pair:
             return
         self.settle()
         if at_drop is not None:
-            self.restore_violations.extend(check_restore(self.store, at_drop, self.lost_reported))
+            self.restore_violations.extend(
+                check_restore(
+                    self.store, at_drop, self.lost_reported, since=self._since_reconnect()
+                )
+            )
 
     def _judge_restore(self) -> None:
         at_drop, self._unjudged_restore = self._unjudged_restore, None
         if at_drop is not None:
-            self.restore_violations.extend(check_restore(self.store, at_drop, self.lost_reported))
+            self.restore_violations.extend(
+                check_restore(
+                    self.store, at_drop, self.lost_reported, since=self._since_reconnect()
+                )
+            )
+
+    def _since_reconnect(self) -> set[str]:
+        """Items that work after the reconnect created or deleted (the new server session
+        began empty, and the log restarted with it): pushes' creates and deletes, tools'
+        outputs, responses' and user audio's items."""
+        pushed = {op.event_id for op in self.log.ops.values() if op.push_id is not None}
+        finished = {r.call_id for r in self.log.tool_reports if r.event == "finished"}
+        later: set[str] = set()
+        for rec in self.store.history():
+            if (
+                rec.creator is not Creator.CLIENT
+                or rec.created_by in pushed
+                or (isinstance(rec.item, FunctionCallOutput) and rec.item.call_id in finished)
+            ):
+                later.add(rec.item.id)
+            if rec.deleted_by is not None and rec.deleted_by in pushed:
+                later.add(rec.item.id)
+        return later
 
     def _drop_entries(self) -> list[DropEntry] | None:
         """What the restore must rebuild, judged without the engine's own bookkeeping:
@@ -423,6 +466,28 @@ class Pair:
 
     def server_ids(self) -> list[str]:
         return self.store.ids()
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseSight:
+    """What an in-band response saw of the tool outputs when it started, by call id:
+    every output in its view, and the outputs it answers (the calls and outputs that
+    end its view, after the last message)."""
+
+    session: int
+    saw: frozenset[str]
+    answers: frozenset[str]
+
+
+def _sight(items: list[Item], session: int) -> ResponseSight:
+    saw = frozenset(i.call_id for i in items if isinstance(i, FunctionCallOutput))
+    answers: set[str] = set()
+    for item in reversed(items):
+        if isinstance(item, FunctionCallOutput):
+            answers.add(item.call_id)
+        elif not isinstance(item, FunctionCall):
+            break
+    return ResponseSight(session, saw, frozenset(answers))
 
 
 def _status(status: ev.Resolution) -> Status:
