@@ -110,7 +110,7 @@ class SyncEngine:
                 desired=[self.wire_ids.to_wire(item) for item in ctx.items],
                 projected=self.ledger.projected(self.mirror),
                 aliases=self.ledger.aliases,
-                known_deleted=self.mirror.was_deleted,
+                known_deleted=self._known_deleted,
                 in_flight=self.in_flight,
                 new_id=lambda _item: self.ids.new("acc"),
                 retractable=self._retractable,
@@ -435,6 +435,15 @@ class SyncEngine:
         return effects
 
     # -- internals ----------------------------------------------------------------------
+
+    def _known_deleted(self, item_id: str) -> bool:
+        """Deleted on the server, or its delete already sent: a push, even one built from
+        scratch, never brings it back (found by the explorer, R20: a baseless push while
+        the delete was unacknowledged re-created the item; once acknowledged it did not)."""
+        if self.mirror.was_deleted(item_id):
+            return True
+        op = self.ledger.find_open("delete", item_id)
+        return op is not None and op.state is not OpState.WAITING
 
     def _retractable(self, item_id: str) -> bool:
         op = self.ledger.find_open("delete", item_id)
