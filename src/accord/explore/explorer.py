@@ -48,6 +48,7 @@ class Exploration:
     violating: int = 0
     seconds: float = 0.0
     complete: bool = True  # False when a budget stopped the search early
+    cut: int = 0  # schedules the depth bound handed to the completion policy
     kinds: set[str] = field(default_factory=set)
     first: Counterexample | None = None
 
@@ -103,6 +104,8 @@ def explore(
             visited[fp] = len(prefix)
         choices = run.enabled()
         if len(prefix) >= depth or not choices:
+            if choices:
+                result.cut += 1
             finish(run)
             return
         for k, choice in enumerate(choices):
@@ -117,6 +120,44 @@ def explore(
     result.states = len(visited)
     result.seconds = time.perf_counter() - started
     return result
+
+
+@dataclass(frozen=True)
+class Deepening:
+    """How deep the exhaustive search got within a time budget."""
+
+    depth: int  # the deepest depth explored completely
+    exhausted: bool  # True when that depth already covered every schedule there is
+    last: Exploration | None
+
+
+def deepen(
+    scenario: Scenario,
+    strategy: str = "accord",
+    *,
+    seconds: float,
+    start: int = 1,
+    on_depth: Callable[[Exploration], None] | None = None,
+) -> Deepening:
+    """Iterative deepening: explore at depth 1, 2, ... until the budget runs out or a
+    depth covers the whole state space (no schedule was cut by the bound)."""
+    deadline = time.perf_counter() + seconds
+    done: Exploration | None = None
+    depth = start
+    while True:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            break
+        result = explore(scenario, strategy, depth=depth, max_seconds=left)
+        if not result.complete:
+            break
+        done = result
+        if on_depth is not None:
+            on_depth(result)
+        if result.cut == 0:
+            return Deepening(depth, True, done)
+        depth += 1
+    return Deepening(0 if done is None else done.depth, False, done)
 
 
 def explore_random(

@@ -254,11 +254,15 @@ def interrupt(item_id: str, played_ms: int) -> Action:
     def run(w: World) -> None:
         w.pair.interrupt(item_id, played_ms=played_ms)
 
-    return Action(
-        f"barge-in: {item_id} heard for {played_ms} ms",
-        run,
-        ready=lambda w: any(i.id == item_id for i in w.pair.client.mirror_items()),
-    )
+    def ready(w: World) -> bool:
+        # The client has seen the item: it is in the mirror, or a push already deleted it
+        # (the barge-in then targets an item the server no longer has: R15).
+        if any(i.id == item_id for i in w.pair.client.mirror_items()):
+            return True
+        rec = w.pair.store.record(item_id)
+        return rec is not None and not rec.alive
+
+    return Action(f"barge-in: {item_id} heard for {played_ms} ms", run, ready=ready)
 
 
 def disconnect() -> Action:
