@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from typer.testing import CliRunner
 
@@ -54,14 +52,6 @@ def test_r1_walkthrough_accord_keeps_the_call() -> None:
     assert result.mirror == result.server
 
 
-def test_bench_diff_quick_json() -> None:
-    result = runner.invoke(app, ["bench", "diff", "--quick", "--json", "--repeat", "1"])
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
-    assert [r["n"] for r in data["results"]] == [100, 1000]
-    assert all(r["best_ms"] > 0 and r["removed"] > 0 for r in data["results"])
-
-
 def test_sim_serve_prints_its_url_first_and_serves() -> None:
     """`accord sim serve` prints the URL on its first line, on loopback, until stopped."""
     import subprocess
@@ -96,28 +86,3 @@ def test_chat_with_the_simulator() -> None:
     result = runner.invoke(app, ["chat", "--sim"], input="what is the weather in Paris?\n/quit\n")
     assert result.exit_code == 0, result.output
     assert "get_weather" in result.output and "Paris" in result.output
-
-
-def test_bench_engine_quick_json() -> None:
-    result = runner.invoke(app, ["bench", "engine", "--quick", "--json"])
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
-    assert {r["workload"] for r in data["results"]} == {
-        "text deltas",
-        "audio deltas (4 KiB)",
-        "item events",
-    }
-    assert all(r["per_second"] > 0 and r["events"] >= 500 for r in data["results"])
-
-
-def test_bench_update_quick_json() -> None:
-    result = runner.invoke(app, ["bench", "update", "--quick", "--json"])
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
-    assert [(r["n"], r["kind"]) for r in data["results"]] == [
-        (1, "create"),
-        (1, "delete"),
-        (10, "create"),
-        (10, "delete"),
-    ]
-    assert all(r["ratio"] > 0.5 and r["rtt_ms"] > 0 for r in data["results"])

@@ -1,118 +1,184 @@
-"""`accord bench`: reproducible measurements, reported as tables or JSON."""
+"""`accord bench`: reproducible measurements, reported as Rich tables or JSON.
+
+``accord bench --quick`` runs every benchmark in quick mode (the test suite's check that
+each runs and reports); ``accord bench --all`` runs them all in full; a subcommand runs
+one. Without any of these it shows the help. See docs/benchmarks.md.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from accord.bench.diff_bench import time_diff
-from accord.bench.engine_bench import WORKLOADS, measure
-from accord.bench.update_bench import measure as update_measure
+from accord.bench import suite
+from accord.bench.diff_bench import SCALING_SIZES
+from accord.bench.report import Report
+from accord.bench.sessions_bench import FULL_SIZES, Durations
 
-bench_app = typer.Typer(help="Benchmarks (see docs/benchmarks.md).", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks (see docs/benchmarks.md).")
 
-DEFAULT_SIZES = "100,1000,2000,5000,10000,100000"
+JSON_HELP = "Print one JSON object instead of tables."
+QUICK_HELP = "A small, short run (for the test suite); no target verdicts."
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
+
+
+def _flag(ctx: typer.Context, name: str, own: bool) -> bool:
+    """A flag given to the subcommand or to `accord bench` before it."""
+    parent = ctx.parent.params if ctx.parent is not None else {}
+    return own or bool(parent.get(name))
+
+
+def _emit(report: Report, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report.to_json()))
+    else:
+        report.print(Console())
+
+
+@bench_app.callback(invoke_without_command=True)
+def bench(
+    ctx: typer.Context,
+    quick: bool = typer.Option(False, "--quick", help="Run every benchmark, quickly."),
+    run_all: bool = typer.Option(False, "--all", help="Run every benchmark in full (minutes)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Benchmarks: diff, engine, update, sessions (docs/benchmarks.md)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not (quick or run_all):
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+    console = Console(stderr=True)
+    reports: list[Report] = []
+    for name, run in (
+        ("diff", suite.run_diff),
+        ("engine", suite.run_engine),
+        ("update", suite.run_update),
+        ("sessions", suite.run_sessions),
+    ):
+        if not as_json:
+            console.print(f"[dim]running {name}...[/dim]")
+        report = run(quick=quick)
+        reports.append(report)
+        if not as_json:
+            report.print(Console())
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "benchmark": "all",
+                    "quick": quick,
+                    "results": [r.to_json() for r in reports],
+                }
+            )
+        )
 
 
 @bench_app.command("diff")
 def diff(
-    sizes: str = typer.Option(DEFAULT_SIZES, "--sizes", help="Comma-separated item counts."),
+    ctx: typer.Context,
+    sizes: str = typer.Option(
+        ",".join(map(str, SCALING_SIZES)), "--sizes", help="Comma-separated item counts."
+    ),
     repeat: int = typer.Option(5, "--repeat", help="Runs per size; the best is reported."),
     seed: int = typer.Option(0, "--seed", help="Seed of the edit generator."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    quick: bool = typer.Option(False, "--quick", help="Small sizes only (for the test suite)."),
+    move_percent: float = typer.Option(
+        0.0,
+        "--move-percent",
+        help="Also move this % of the items (forces accord's LIS step; no verdicts).",
+    ),
+    compare: bool = typer.Option(
+        True, "--compare/--no-compare", help="Time LiveKit's diff beside accord's if installed."
+    ),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Write the scaling curve (log-log) to this PNG (needs matplotlib)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    quick: bool = typer.Option(False, "--quick", help=QUICK_HELP),
 ) -> None:
-    """compute_diff on the edit generator's cases (half deleted, n/20 new, n/50 edited)."""
-    ns = [100, 1000] if quick else [int(s) for s in sizes.split(",") if s.strip()]
-    results = [time_diff(n, repeat=repeat, seed=seed) for n in ns]
-    if as_json:
-        typer.echo(json.dumps({"benchmark": "diff", "results": [asdict(r) for r in results]}))
-        return
-    table = Table(title=f"compute_diff, best of {repeat}")
-    for column in ("n", "best ms", "removed", "created", "updated"):
-        table.add_column(column, justify="right")
-    for r in results:
-        table.add_row(str(r.n), f"{r.best_ms:.3f}", str(r.removed), str(r.created), str(r.updated))
-    Console().print(table)
+    """compute_diff scaling, beside LiveKit's compute_chat_ctx_diff.
+
+    The edit generator's cases (half deleted, n/20 new, n/50 edited). LiveKit's diff
+    runs on the same cases when livekit-agents is installed: pip install
+    "accord\\[compare]".
+    """
+    report = suite.run_diff(
+        quick=_flag(ctx, "quick", quick),
+        sizes=_sizes(sizes),
+        repeat=repeat,
+        seed=seed,
+        move_percent=move_percent,
+        compare=compare,
+        plot=plot,
+    )
+    _emit(report, _flag(ctx, "as_json", as_json))
 
 
 @bench_app.command("engine")
 def engine(
+    ctx: typer.Context,
     events: int = typer.Option(20_000, "--events", help="Events per workload."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    quick: bool = typer.Option(False, "--quick", help="A small run (for the test suite)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    quick: bool = typer.Option(False, "--quick", help=QUICK_HELP),
 ) -> None:
-    """Server events per second through codec + engine on one core: text deltas, audio
-    deltas (4 KiB payloads) and item events."""
-    n = 500 if quick else events
-    rates = [measure(name, n, repeat=1 if quick else 3) for name in WORKLOADS]
-    if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "benchmark": "engine",
-                    "results": [
-                        {
-                            "workload": r.workload,
-                            "events": r.events,
-                            "seconds": r.seconds,
-                            "per_second": r.per_second,
-                        }
-                        for r in rates
-                    ],
-                }
-            )
-        )
-        return
-    table = Table(title="server events per second (one core)")
-    for column in ("workload", "events", "events/s"):
-        table.add_column(column, justify="right")
-    for r in rates:
-        table.add_row(r.workload, str(r.events), f"{r.per_second:,.0f}")
-    Console().print(table)
+    """Server events per second through codec + engine, one core.
+
+    Text deltas, audio deltas (4 KiB payloads) and item events.
+    """
+    report = suite.run_engine(quick=_flag(ctx, "quick", quick), events=events)
+    _emit(report, _flag(ctx, "as_json", as_json))
 
 
 @bench_app.command("update")
 def update(
+    ctx: typer.Context,
     latency_ms: float = typer.Option(50.0, "--latency-ms", help="Simulated latency each way."),
     runs: int = typer.Option(7, "--runs", help="Pushes per size (median reported)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    quick: bool = typer.Option(False, "--quick", help="A small run (for the test suite)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    quick: bool = typer.Option(False, "--quick", help=QUICK_HELP),
 ) -> None:
-    """update_chat_ctx latency for 1, 10 and 200 operations against one round trip."""
-    sizes = (1, 10) if quick else (1, 10, 200)
-    timings = update_measure(
-        sizes, latency_ms=5.0 if quick else latency_ms, runs=2 if quick else runs
+    """update_chat_ctx latency against one simulator round trip.
+
+    1 to 500 operations, with no response active and with one streaming.
+    """
+    report = suite.run_update(quick=_flag(ctx, "quick", quick), latency_ms=latency_ms, runs=runs)
+    _emit(report, _flag(ctx, "as_json", as_json))
+
+
+@bench_app.command("sessions")
+def sessions(
+    ctx: typer.Context,
+    sizes: str = typer.Option(
+        ",".join(map(str, FULL_SIZES)), "--sizes", help="Comma-separated session counts."
+    ),
+    idle_s: float = typer.Option(Durations.idle_s, "--idle-s", help="Idle window (s)."),
+    active_s: float = typer.Option(Durations.active_s, "--active-s", help="Active window (s)."),
+    period_s: float = typer.Option(
+        Durations.period_s, "--period-s", help="Seconds between a session's turns."
+    ),
+    grace_s: float = typer.Option(
+        Durations.grace_s, "--grace-s", help="Time given to turns still running at the end."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    quick: bool = typer.Option(False, "--quick", help=QUICK_HELP),
+) -> None:
+    """Many sessions in one process: memory when idle, load when active.
+
+    The simulator runs in another process. Idle: tracemalloc bytes per session holding
+    a 100-item conversation. Active: events/s, turns done, turn latency, CPU.
+    """
+    report = suite.run_sessions(
+        quick=_flag(ctx, "quick", quick),
+        sizes=_sizes(sizes),
+        durations=Durations(idle_s=idle_s, active_s=active_s, period_s=period_s, grace_s=grace_s),
     )
-    if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "benchmark": "update",
-                    "results": [
-                        {
-                            "n": t.n,
-                            "kind": t.kind,
-                            "median_ms": t.median_ms,
-                            "rtt_ms": t.rtt_ms,
-                            "ratio": t.ratio,
-                        }
-                        for t in timings
-                    ],
-                }
-            )
-        )
-        return
-    table = Table(title=f"update_chat_ctx vs one round trip ({timings[0].rtt_ms:.1f} ms)")
-    for column in ("operations", "kind", "median ms", "x RTT"):
-        table.add_column(column, justify="right")
-    for t in timings:
-        table.add_row(str(t.n), t.kind, f"{t.median_ms:.1f}", f"{t.ratio:.2f}")
-    Console().print(table)
+    _emit(report, _flag(ctx, "as_json", as_json))
 
 
 def register(app: typer.Typer) -> None:

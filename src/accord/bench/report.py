@@ -1,0 +1,212 @@
+"""How each benchmark's results are shown: one JSON object, or Rich tables and notes.
+
+A :class:`Report` holds both forms, so ``accord bench X`` and ``accord bench --quick``
+(every benchmark) print the same things, and the test suite reads the JSON form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from accord.bench.diff_bench import DiffRow
+from accord.bench.engine_bench import EngineRate
+from accord.bench.sessions_bench import SessionsResult
+from accord.bench.targets import Verdict
+from accord.bench.update_bench import UpdateTiming
+
+STATUS_STYLE = {"met": "green", "not met": "red", "not measured": "yellow"}
+
+
+@dataclass
+class Report:
+    """One benchmark's results as JSON data and as tables, notes and target verdicts."""
+
+    benchmark: str
+    results: list[dict[str, Any]]
+    tables: list[Table] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"benchmark": self.benchmark, "results": self.results}
+        data.update(self.extra)
+        if self.notes:
+            data["notes"] = self.notes
+        if self.verdicts:
+            data["targets"] = [asdict(v) for v in self.verdicts]
+        return data
+
+    def print(self, console: Console) -> None:
+        for table in self.tables:
+            console.print(table)
+        for note in self.notes:
+            console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
+        if self.verdicts:
+            table = Table(title=f"{self.benchmark}: targets")
+            for column in ("target", "measured", "status"):
+                table.add_column(column)
+            for v in self.verdicts:
+                style = STATUS_STYLE[v.status]
+                table.add_row(
+                    escape(v.target), escape(v.measured), f"[{style}]{v.status}[/{style}]"
+                )
+            console.print(table)
+
+
+def _ms(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def diff_report(rows: Sequence[DiffRow], *, repeat: int, livekit_version: str | None) -> Report:
+    results = []
+    for r in rows:
+        row: dict[str, Any] = {
+            "n": r.n,
+            "moves": r.moves,
+            "best_ms": r.accord.best_ms,
+            "removed": r.accord.removed,
+            "created": r.accord.created,
+            "updated": r.accord.updated,
+            "path": r.accord.path,
+            "livekit_ms": None if r.livekit is None else r.livekit.best_ms,
+            "livekit_path": None if r.livekit is None else r.livekit.path,
+            "ratio": r.ratio,
+            "agreement": r.agreement,
+        }
+        results.append(row)
+    moves = rows[0].moves if rows else 0
+    title = f"compute_diff, best of {repeat}" + (f", {moves} moves" if moves else "")
+    if livekit_version:
+        title += f"; LiveKit Agents {livekit_version} compute_chat_ctx_diff beside it"
+    table = Table(title=title)
+    columns = ["n", "accord ms", "path"]
+    if livekit_version:
+        columns += ["LiveKit ms", "path", "ratio", "diffs"]
+    for column in columns:
+        table.add_column(column, justify="right")
+    for r in rows:
+        cells = [f"{r.n:,}", f"{r.accord.best_ms:.3f}", r.accord.path]
+        if livekit_version and r.livekit is not None:
+            cells += [
+                f"{r.livekit.best_ms:.3f}",
+                r.livekit.path,
+                f"{r.ratio:.2f}x" if r.ratio is not None else "-",
+                r.agreement or "-",
+            ]
+        table.add_row(*cells)
+    return Report(
+        "diff",
+        results,
+        [table],
+        extra={"repeat": repeat, "livekit_version": livekit_version},
+    )
+
+
+def engine_report(rates: Sequence[EngineRate]) -> Report:
+    table = Table(title="server events per second through codec + engine (one core)")
+    for column in ("workload", "events", "events/s"):
+        table.add_column(column, justify="right")
+    for r in rates:
+        table.add_row(r.workload, f"{r.events:,}", f"{r.per_second:,.0f}")
+    results = [
+        {
+            "workload": r.workload,
+            "events": r.events,
+            "seconds": r.seconds,
+            "per_second": r.per_second,
+        }
+        for r in rates
+    ]
+    return Report("engine", results, [table])
+
+
+def update_report(timings: Sequence[UpdateTiming], *, latency_ms: float) -> Report:
+    rtt = timings[0].rtt_ms if timings else 0.0
+    table = Table(
+        title=f"update_chat_ctx vs one round trip ({rtt:.1f} ms at {latency_ms:g} ms each way)"
+    )
+    for column in ("operations", "kind", "response", "median ms", "x RTT", "deferred", "active"):
+        table.add_column(column, justify="right")
+    for t in timings:
+        active = f"{t.active_runs}/{t.runs}" if t.mode == "responding" else "-"
+        mode = "streaming" if t.mode == "responding" else "none"
+        table.add_row(
+            str(t.n), t.kind, mode, f"{t.median_ms:.1f}", f"{t.ratio:.2f}", str(t.deferred), active
+        )
+    results = [
+        {
+            "n": t.n,
+            "kind": t.kind,
+            "mode": t.mode,
+            "median_ms": t.median_ms,
+            "rtt_ms": t.rtt_ms,
+            "ratio": t.ratio,
+            "deferred": t.deferred,
+            "active_runs": t.active_runs,
+            "runs": t.runs,
+        }
+        for t in timings
+    ]
+    return Report("update", results, [table], extra={"latency_ms": latency_ms})
+
+
+def sessions_report(results: Sequence[SessionsResult], *, period_s: float) -> Report:
+    idle = Table(title="sessions, idle (100-item conversation each, no traffic)")
+    for column in ("N", "setup s", "KiB/session", "sim KiB/session", "events/s", "CPU"):
+        idle.add_column(column, justify="right")
+    active = Table(
+        title=f"sessions, active (a text turn every {period_s:g} s, a tool call every third)"
+    )
+    for column in (
+        "N",
+        "events/s",
+        "turns done",
+        "tools",
+        "p50 ms",
+        "p99 ms",
+        "CPU",
+        "sim CPU",
+        "errors",
+    ):
+        active.add_column(column, justify="right")
+    notes = [
+        "KiB/session: tracemalloc in this process; sim KiB/session: the simulator's RSS "
+        "growth, for scale; CPU: the client process, in cores (1.00 = one core busy)"
+    ]
+    for r in results:
+        if r.skipped:
+            notes.append(f"{r.sessions:,} sessions could not run: {r.skipped}")
+            continue
+        count = (
+            f"{r.sessions:,}" if r.connected == r.sessions else f"{r.connected:,}/{r.sessions:,}"
+        )
+        kib = r.kib_per_idle_session
+        sim_kib = None if r.sim_rss_per_session is None else r.sim_rss_per_session / 1024
+        idle.add_row(
+            count,
+            f"{r.setup_s:.1f}",
+            _ms(kib),
+            _ms(sim_kib),
+            f"{r.idle_events_per_s:,.0f}",
+            f"{r.idle_client_cpu:.2f}",
+        )
+        active.add_row(
+            count,
+            f"{r.events_per_s:,.0f}",
+            f"{r.turns_completed:,}/{r.turns_scheduled:,}",
+            f"{r.tool_calls:,}",
+            _ms(r.p50_ms),
+            _ms(r.p99_ms),
+            f"{r.client_cpu:.2f}",
+            "-" if r.sim_cpu is None else f"{r.sim_cpu:.2f}",
+            ", ".join(f"{k}: {v}" for k, v in r.errors.items()) or "0",
+        )
+    data = [{**asdict(r), "kib_per_idle_session": r.kib_per_idle_session} for r in results]
+    return Report("sessions", data, [idle, active], notes, extra={"period_s": period_s})

@@ -1,0 +1,234 @@
+"""Many sessions in one client process: memory per idle session, and load when active.
+
+For each size N, a fresh simulator runs in its own process (so its CPU is not the
+client's) and this process opens N sessions, each an agent runner on a
+:class:`RealtimeSession` holding a 100-item conversation pushed through
+``update_chat_ctx``. Then:
+
+1. **Memory**: ``tracemalloc`` runs from before the first connection to when every
+   session is set up and quiet; per session = (traced bytes after - before) / N. It
+   counts Python allocations (sockets' kernel buffers are not process memory).
+2. **Idle**: a window with no traffic: server events/s and the client's CPU (what N
+   idle sessions cost: keepalives and each session's 4 Hz engine tick).
+3. **Active**: every session does a text turn every ``period`` seconds (starts spread
+   evenly over the first period), every third turn naming the agent's tool so the
+   simulator's model calls it and the runner answers it. Reported: server events/s
+   received by the clients, turns completed against the turns scheduled, turn latency
+   (from the user's message to the end of the reply that answers it) and the CPU of the
+   client and simulator processes, in cores (1.0 = one core busy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import math
+import resource
+import statistics
+import time
+import tracemalloc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from accord.bench.sessions_load import BenchSession, Tally
+from accord.bench.simproc import SimProcess, raise_open_files, simulator_process
+from accord.sim.config import SimConfig
+
+FULL_SIZES = (100, 1_000, 5_000)
+QUICK_SIZES = (20,)
+CONNECT_CONCURRENCY = 64  # sessions set up at once
+SETTLE_S = 1.0  # after the last setup, before the memory is read
+
+
+@dataclass(frozen=True)
+class Durations:
+    idle_s: float = 5.0
+    active_s: float = 20.0
+    period_s: float = 2.0
+    grace_s: float = 10.0  # turns still running when the window closes may finish
+
+
+QUICK = Durations(idle_s=1.0, active_s=4.0, period_s=2.0, grace_s=5.0)
+
+
+@dataclass
+class SessionsResult:
+    sessions: int
+    connected: int = 0
+    setup_s: float = 0.0
+    open_files_limit: int = 0
+    bytes_per_idle_session: float | None = None
+    sim_rss_per_session: float | None = None  # the simulator's resident memory, for scale
+    idle_events_per_s: float = 0.0
+    idle_client_cpu: float = 0.0
+    events_per_s: float = 0.0
+    active_s: float = 0.0
+    turns_scheduled: int = 0
+    turns_started: int = 0
+    turns_completed: int = 0
+    tool_calls: int = 0
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+    client_cpu: float = 0.0
+    sim_cpu: float | None = None
+    errors: dict[str, int] = field(default_factory=dict)
+    skipped: str | None = None  # why this size could not run, when it could not
+
+    @property
+    def kib_per_idle_session(self) -> float | None:
+        return None if self.bytes_per_idle_session is None else self.bytes_per_idle_session / 1024
+
+
+class _Window:
+    """Frames and CPU (both processes) over a stretch of wall time."""
+
+    def __init__(self, tally: Tally, sim: SimProcess) -> None:
+        self._tally, self._sim = tally, sim
+        self._start = time.perf_counter()
+        self._frames = tally.frames
+        self._cpu = _own_cpu()
+        self._sim_cpu = sim.cpu_seconds()
+
+    def close(self) -> tuple[float, float, float, float | None]:
+        """(seconds, events/s, client cores, simulator cores)."""
+        seconds = time.perf_counter() - self._start
+        sim_now = self._sim.cpu_seconds()
+        sim_cores = (
+            (sim_now - self._sim_cpu) / seconds
+            if sim_now is not None and self._sim_cpu is not None
+            else None
+        )
+        return (
+            seconds,
+            (self._tally.frames - self._frames) / seconds,
+            (_own_cpu() - self._cpu) / seconds,
+            sim_cores,
+        )
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of already sorted values."""
+    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+async def _open_all(url: str, n: int, tally: Tally, result: SessionsResult) -> list[BenchSession]:
+    limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    opened: list[BenchSession] = []
+
+    async def one(i: int) -> None:
+        async with limit:
+            try:
+                bench = await BenchSession.open(url, tally, seed=i)
+            except Exception as exc:
+                result.errors[f"connect: {type(exc).__name__}"] = (
+                    result.errors.get(f"connect: {type(exc).__name__}", 0) + 1
+                )
+                return
+            opened.append(bench)
+            try:
+                await bench.fill()
+            except Exception as exc:
+                result.errors[f"fill: {type(exc).__name__}"] = (
+                    result.errors.get(f"fill: {type(exc).__name__}", 0) + 1
+                )
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return opened
+
+
+async def _run_size(sim: SimProcess, n: int, durations: Durations) -> SessionsResult:
+    result = SessionsResult(sessions=n, open_files_limit=raise_open_files()[0])
+    tally = Tally()
+    loop = asyncio.get_running_loop()
+    sim_rss_before = sim.rss_bytes()
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    start = loop.time()
+    sessions = await _open_all(sim.url, n, tally, result)
+    result.setup_s = loop.time() - start
+    result.connected = len(sessions)
+    try:
+        await asyncio.sleep(SETTLE_S)
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        if sessions:
+            result.bytes_per_idle_session = (after - before) / len(sessions)
+            sim_rss = sim.rss_bytes()
+            if sim_rss is not None and sim_rss_before is not None:
+                result.sim_rss_per_session = (sim_rss - sim_rss_before) / len(sessions)
+        window = _Window(tally, sim)
+        await asyncio.sleep(durations.idle_s)
+        _, result.idle_events_per_s, result.idle_client_cpu, _ = window.close()
+        await _active(sessions, durations, tally, result, sim)
+    finally:
+        if tracemalloc.is_tracing():
+            tracemalloc.stop()
+        await asyncio.gather(*(s.aclose() for s in sessions), return_exceptions=True)
+    return result
+
+
+async def _active(
+    sessions: list[BenchSession],
+    durations: Durations,
+    tally: Tally,
+    result: SessionsResult,
+    sim: SimProcess,
+) -> None:
+    if not sessions:
+        return
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.1
+    until = start + durations.active_s
+    firsts = [start + durations.period_s * i / len(sessions) for i in range(len(sessions))]
+    result.turns_scheduled = sum(
+        math.ceil((until - first) / durations.period_s) for first in firsts
+    )
+    tool_calls_before = tally.tool_calls
+    window = _Window(tally, sim)
+    loops = [
+        asyncio.ensure_future(s.turns(first, durations.period_s, until))
+        for s, first in zip(sessions, firsts, strict=True)
+    ]
+    await asyncio.sleep(max(0.0, until - loop.time()))
+    result.active_s, result.events_per_s, result.client_cpu, result.sim_cpu = window.close()
+    _, pending = await asyncio.wait(loops, timeout=durations.grace_s)
+    for task in pending:
+        task.cancel()
+    if pending:
+        result.errors["turn still running after the grace period"] = len(pending)
+    latencies = sorted(x for s in sessions for x in s.latencies)
+    result.turns_started = sum(s.started for s in sessions)
+    result.turns_completed = len(latencies)
+    result.tool_calls = tally.tool_calls - tool_calls_before
+    if latencies:
+        result.p50_ms = statistics.median(latencies) * 1000
+        result.p99_ms = _percentile(latencies, 99) * 1000
+        result.max_ms = latencies[-1] * 1000
+    for kind, count in tally.turn_errors.items():
+        result.errors[f"turn: {kind}"] = count
+    if tally.server_errors:
+        result.errors["server error events"] = tally.server_errors
+
+
+def measure(
+    sizes: Sequence[int] = FULL_SIZES, *, durations: Durations | None = None
+) -> list[SessionsResult]:
+    """One result per size, each against a fresh simulator process."""
+    raise_open_files()
+    out: list[SessionsResult] = []
+    for n in sizes:
+        with simulator_process(SimConfig()) as sim:
+            try:
+                out.append(asyncio.run(_run_size(sim, n, durations or Durations())))
+            except OSError as exc:  # e.g. out of file descriptors: say so, do not fake
+                out.append(SessionsResult(sessions=n, skipped=f"{type(exc).__name__}: {exc}"))
+    return out
