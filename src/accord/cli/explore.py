@@ -172,7 +172,7 @@ def _print_timeline(console: Console, sc: Scenario, strategy: str, choices: list
     for line in format_timeline(run.timeline or []):
         console.print(line, markup=False, highlight=False)
     for f in findings:
-        console.print(f"    [red]{f}[/]")
+        console.print(f"    {f}", style="red", markup=False, highlight=False)
     if not findings:
         console.print("    [green]no violation[/]")
     return len(findings)

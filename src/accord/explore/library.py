@@ -6,6 +6,10 @@ from accord.explore.races_early import EARLY
 from accord.explore.races_late import LATE
 from accord.explore.scenario import Scenario
 
+# The depth the test suite explores every scenario to, exhaustively, with both strategies;
+# each scenario's ``min_schedules`` is a floor on the schedules completed at this depth.
+SUITE_DEPTH = 7
+
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (*EARLY, *LATE)}
 
 

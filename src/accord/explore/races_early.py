@@ -69,7 +69,7 @@ R1 = Scenario(
         Actor("tool", tool_runs("call_1", '{"booked": true}')),
     ),
     prepare=_snapshot_as("agent"),  # the agent learns of calls when it dispatches them
-    min_schedules=40,
+    min_schedules=60,
 )
 
 R2 = Scenario(
@@ -93,7 +93,7 @@ R2 = Scenario(
         Actor("tool", tool_runs("call_4", '{"sky": "clear"}')),
     ),
     prepare=_snapshot_as("summarizer"),
-    min_schedules=40,
+    min_schedules=250,
 )
 
 R3 = Scenario(
@@ -115,7 +115,7 @@ R3 = Scenario(
         Actor("policy", (push("policy", remove("u0"), "minus u0"),)),
     ),
     prepare=_snapshot_as("policy"),
-    min_schedules=30,
+    min_schedules=80,
 )
 
 
@@ -140,7 +140,7 @@ R4 = Scenario(
         Actor("summarization", (push("base", _summarize_middle, "s replaces u1 a1"),)),
     ),
     prepare=_snapshot_as("base"),
-    min_schedules=10,
+    min_schedules=40,
 )
 
 
@@ -158,7 +158,7 @@ R5 = Scenario(
         Actor("noter", (push("base", _note, "x after a3"),)),
     ),
     prepare=_snapshot_as("base"),
-    min_schedules=10,
+    min_schedules=6,
 )
 
 R6 = Scenario(
@@ -174,7 +174,7 @@ R6 = Scenario(
         Actor("policy", (push("policy", remove("a3"), "minus a3"),)),
     ),
     prepare=_snapshot_as("policy"),
-    min_schedules=20,
+    min_schedules=30,
 )
 
 
@@ -197,7 +197,7 @@ R7 = Scenario(
     ),
     prepare=_call_running,
     auto_reply=True,
-    min_schedules=10,
+    min_schedules=55,
 )
 
 
@@ -216,7 +216,7 @@ R8 = Scenario(
         Actor("wire", (disconnect(),)),
     ),
     prepare=_snapshot_as("policy"),
-    min_schedules=8,
+    min_schedules=45,
 )
 
 _SPOKEN = assistant("a5", "Your flight leaves at nine from gate twelve", audio_ms=4000)
@@ -241,7 +241,7 @@ R9 = Scenario(
         Actor("server", (stream(_SPOKEN, done=True), finish_response())),
     ),
     prepare=_a5_playing,
-    min_schedules=30,
+    min_schedules=430,
 )
 
 
@@ -290,7 +290,7 @@ R10 = Scenario(
     ),
     prepare=_pii_on_server,
     check=_no_pii,
-    min_schedules=20,
+    min_schedules=160,
 )
 
 
@@ -319,7 +319,7 @@ R11 = Scenario(
         Actor("policy", (push("policy", _trim_head, "minus u0 a0"),)),
     ),
     prepare=_snapshot_as("policy"),
-    min_schedules=30,
+    min_schedules=150,
 )
 
 EARLY = (R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, R11)

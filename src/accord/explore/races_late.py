@@ -25,6 +25,7 @@ from accord.explore.scenario import (
     interrupt,
     push,
     remove,
+    snapshot,
     start_response,
     stream,
     tool_finished,
@@ -56,7 +57,7 @@ R12 = Scenario(
         Actor("agent", (push("local", remove("u0"), "minus u0, the note at its tail"),)),
     ),
     prepare=_with_note,
-    min_schedules=40,
+    min_schedules=70,
 )
 
 _SPOKEN = "Tomorrow will be sunny with a light breeze."
@@ -82,7 +83,7 @@ R13 = Scenario(
         Actor("writer", (push("writer", remove("u0"), "minus u0; u5 a5 as in its base"),)),
     ),
     prepare=_answer_spoken,
-    min_schedules=30,
+    min_schedules=115,
 )
 
 
@@ -114,7 +115,7 @@ R14 = Scenario(
     ),
     prepare=_call_running,
     auto_reply=True,
-    min_schedules=40,
+    min_schedules=105,
 )
 
 
@@ -157,7 +158,7 @@ R15 = Scenario(
         Actor("policy", (_heard("a2"), push("policy", remove("a2"), "minus a2"))),
     ),
     prepare=_a1_playing,
-    min_schedules=40,
+    min_schedules=600,
 )
 
 R16 = Scenario(
@@ -177,10 +178,10 @@ R16 = Scenario(
         ),
         Actor("tool1", tool_runs("call_1", '{"temp": 3}')),
         Actor("tool2", tool_runs("call_2", '{"temp": 5}')),
-        Actor("policy", (_heard("fc1"), push("policy", remove("u0"), "minus u0"))),
+        Actor("policy", (snapshot("policy"), push("policy", remove("u0"), "minus u0"))),
     ),
     auto_reply=True,
-    min_schedules=60,
+    min_schedules=65,
 )
 
 
@@ -218,7 +219,7 @@ R17 = Scenario(
     ),
     prepare=_u1_pending,
     check=_no_card_number,
-    min_schedules=15,
+    min_schedules=5,
 )
 
 
@@ -265,7 +266,7 @@ R18 = Scenario(
     prepare=_snapshot_summarizer,
     check=_no_hole,
     auto_reply=True,
-    min_schedules=60,
+    min_schedules=400,
 )
 
 
@@ -315,7 +316,7 @@ R19 = Scenario(
     prepare=_a2_streaming,
     check=_oob_not_mirrored,
     auto_reply=True,
-    min_schedules=60,
+    min_schedules=1500,
 )
 
 
@@ -363,7 +364,7 @@ R20 = Scenario(
     ),
     prepare=lambda w: w.vars.__setitem__("policy", w.pair.snapshot()),
     check=_a0_stays_deleted,
-    min_schedules=10,
+    min_schedules=12,
 )
 
 
@@ -403,7 +404,7 @@ R21 = Scenario(
     ),
     server_vad=True,
     check=_no_half_restore,
-    min_schedules=20,
+    min_schedules=10,
 )
 
 _FRAMEWORK_ID = "lk.chat-msg/3f9c2b1e-7d4a-4b8e-9c1f-2a6d8e0b5c47"
@@ -432,7 +433,7 @@ R22 = Scenario(
         ),
     ),
     prepare=lambda w: w.vars.__setitem__("app", w.pair.snapshot()),
-    min_schedules=20,
+    min_schedules=90,
 )
 
 LATE = (R12, R13, R14, R15, R16, R17, R18, R19, R20, R21, R22)

@@ -132,7 +132,8 @@ class ScheduleRun:
 
     def _log_size(self) -> int:
         log = self.world.pair.log
-        return len(log.ops) + len(log.pushes) + len(log.tool_reports) + len(log.resolutions)
+        # Only these records carry the store's transition counter (resolutions do not).
+        return len(log.ops) + len(log.pushes) + len(log.tool_reports)
 
     def _stamp(self, log_size: int) -> None:
         p = self.world.pair
