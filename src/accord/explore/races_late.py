@@ -28,8 +28,10 @@ from accord.explore.scenario import (
     snapshot,
     start_response,
     stream,
+    tool_abandoned,
     tool_finished,
     tool_runs,
+    tool_started,
     transcript,
     turns,
     user,
@@ -164,7 +166,7 @@ R15 = Scenario(
 R16 = Scenario(
     "r16",
     "R16 Parallel function calls",
-    "one response emits fc1 and fc2; the outputs and a push interleave with it",
+    "one response emits fc1 and fc2 (whose tool times out); outputs and a push interleave",
     (user("u0"),),
     (
         Actor(
@@ -177,7 +179,7 @@ R16 = Scenario(
             ),
         ),
         Actor("tool1", tool_runs("call_1", '{"temp": 3}')),
-        Actor("tool2", tool_runs("call_2", '{"temp": 5}')),
+        Actor("tool2", (tool_started("call_2"), tool_abandoned("call_2"))),  # it times out
         Actor("policy", (snapshot("policy"), push("policy", remove("u0"), "minus u0"))),
     ),
     auto_reply=True,

@@ -239,6 +239,16 @@ def tool_finished(call_id: str, output: str = '{"ok": true}') -> Action:
     return Action(f"tool {call_id} returns", run, ready=lambda w: w.call_ready(call_id))
 
 
+def tool_abandoned(call_id: str) -> Action:
+    """The runner gives the call up (a timeout, a barge-in): accord answers a started call
+    with an error output and deletes a never-started one."""
+
+    def run(w: World) -> None:
+        w.pair.tool_abandoned(call_id)
+
+    return Action(f"tool {call_id} is abandoned", run, ready=lambda w: w.call_ready(call_id))
+
+
 def tool_runs(call_id: str, output: str = '{"ok": true}') -> tuple[Action, Action]:
     return tool_started(call_id), tool_finished(call_id, output)
 
