@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from accord.bench import machine
 from accord.bench.diff_bench import DiffRow
 from accord.bench.engine_bench import EngineRate
 from accord.bench.sessions_bench import SessionsResult
@@ -44,6 +45,9 @@ class Report:
         return data
 
     def print(self, console: Console) -> None:
+        info = self.extra.get("machine")
+        if info:
+            console.print(f"[dim]{escape(machine.summary(info))}[/dim]", highlight=False)
         for table in self.tables:
             console.print(table)
         for note in self.notes:
@@ -172,14 +176,18 @@ def sessions_report(results: Sequence[SessionsResult], *, period_s: float) -> Re
         "p50 ms",
         "p99 ms",
         "CPU",
+        "GC s/max ms",
         "sim CPU",
         "errors",
     ):
         active.add_column(column, justify="right")
     notes = [
         "KiB/session: tracemalloc in this process; sim KiB/session: the simulator's RSS "
-        "growth, for scale; CPU: the client process, in cores (1.00 = one core busy)"
+        "growth, for scale; CPU: the client process, in cores (1.00 = one core busy); "
+        "GC: time in the garbage collector during the active window, and its longest pause"
     ]
+    if any(r.gc_frozen for r in results):
+        notes.append("gc.freeze() was called once the sessions were set up (--gc-freeze)")
     for r in results:
         if r.skipped:
             notes.append(f"{r.sessions:,} sessions could not run: {r.skipped}")
@@ -205,6 +213,7 @@ def sessions_report(results: Sequence[SessionsResult], *, period_s: float) -> Re
             _ms(r.p50_ms),
             _ms(r.p99_ms),
             f"{r.client_cpu:.2f}",
+            f"{r.gc_s:.1f}/{r.gc_longest_ms:.0f}",
             "-" if r.sim_cpu is None else f"{r.sim_cpu:.2f}",
             ", ".join(f"{k}: {v}" for k, v in r.errors.items()) or "0",
         )

@@ -72,6 +72,9 @@ class SessionsResult:
     max_ms: float | None = None
     client_cpu: float = 0.0
     sim_cpu: float | None = None
+    gc_s: float = 0.0  # time in the garbage collector during the active window
+    gc_longest_ms: float = 0.0  # its longest single pause
+    gc_frozen: bool = False  # gc.freeze() after set-up (an option, off by default)
     errors: dict[str, int] = field(default_factory=dict)
     skipped: str | None = None  # why this size could not run, when it could not
 
@@ -80,15 +83,54 @@ class SessionsResult:
         return None if self.bytes_per_idle_session is None else self.bytes_per_idle_session / 1024
 
 
-class _Window:
-    """Frames and CPU (both processes) over a stretch of wall time."""
+class GcClock:
+    """Time this process spends in the cyclic garbage collector, while installed.
 
-    def __init__(self, tally: Tally, sim: SimProcess) -> None:
-        self._tally, self._sim = tally, sim
+    With thousands of sessions the heap holds millions of long-lived objects, and a
+    full collection walks them all: the pause shows in turn latency and its total in
+    the client's CPU, so the benchmark reports it.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.longest = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            took = time.perf_counter() - self._started
+            self.seconds += took
+            self.longest = max(self.longest, took)
+
+    def __enter__(self) -> GcClock:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
+class _Window:
+    """Frames, CPU (both processes) and collector time over a stretch of wall time."""
+
+    def __init__(self, tally: Tally, sim: SimProcess, clock: GcClock) -> None:
+        self._tally, self._sim, self._clock = tally, sim, clock
         self._start = time.perf_counter()
         self._frames = tally.frames
         self._cpu = _own_cpu()
         self._sim_cpu = sim.cpu_seconds()
+        self._gc = clock.seconds
+        self._clock.longest = 0.0
+
+    @property
+    def gc_seconds(self) -> float:
+        return self._clock.seconds - self._gc
+
+    @property
+    def gc_longest(self) -> float:
+        return self._clock.longest
 
     def close(self) -> tuple[float, float, float, float | None]:
         """(seconds, events/s, client cores, simulator cores)."""
@@ -118,6 +160,10 @@ def _percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
+def _count(errors: dict[str, int], key: str) -> None:
+    errors[key] = errors.get(key, 0) + 1
+
+
 async def _open_all(url: str, n: int, tally: Tally, result: SessionsResult) -> list[BenchSession]:
     limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
     opened: list[BenchSession] = []
@@ -127,24 +173,22 @@ async def _open_all(url: str, n: int, tally: Tally, result: SessionsResult) -> l
             try:
                 bench = await BenchSession.open(url, tally, seed=i)
             except Exception as exc:
-                result.errors[f"connect: {type(exc).__name__}"] = (
-                    result.errors.get(f"connect: {type(exc).__name__}", 0) + 1
-                )
+                _count(result.errors, f"connect: {type(exc).__name__}")
                 return
             opened.append(bench)
             try:
                 await bench.fill()
             except Exception as exc:
-                result.errors[f"fill: {type(exc).__name__}"] = (
-                    result.errors.get(f"fill: {type(exc).__name__}", 0) + 1
-                )
+                _count(result.errors, f"fill: {type(exc).__name__}")
 
     await asyncio.gather(*(one(i) for i in range(n)))
     return opened
 
 
-async def _run_size(sim: SimProcess, n: int, durations: Durations) -> SessionsResult:
-    result = SessionsResult(sessions=n, open_files_limit=raise_open_files()[0])
+async def _run_size(
+    sim: SimProcess, n: int, durations: Durations, *, gc_freeze: bool
+) -> SessionsResult:
+    result = SessionsResult(sessions=n, open_files_limit=raise_open_files()[0], gc_frozen=gc_freeze)
     tally = Tally()
     loop = asyncio.get_running_loop()
     sim_rss_before = sim.rss_bytes()
@@ -165,14 +209,19 @@ async def _run_size(sim: SimProcess, n: int, durations: Durations) -> SessionsRe
             sim_rss = sim.rss_bytes()
             if sim_rss is not None and sim_rss_before is not None:
                 result.sim_rss_per_session = (sim_rss - sim_rss_before) / len(sessions)
-        window = _Window(tally, sim)
-        await asyncio.sleep(durations.idle_s)
-        _, result.idle_events_per_s, result.idle_client_cpu, _ = window.close()
-        await _active(sessions, durations, tally, result, sim)
+        if gc_freeze:
+            gc.freeze()  # the set-up sessions leave the collector's generations
+        with GcClock() as clock:
+            window = _Window(tally, sim, clock)
+            await asyncio.sleep(durations.idle_s)
+            _, result.idle_events_per_s, result.idle_client_cpu, _ = window.close()
+            await _active(sessions, durations, tally, result, _Window(tally, sim, clock))
     finally:
         if tracemalloc.is_tracing():
             tracemalloc.stop()
         await asyncio.gather(*(s.aclose() for s in sessions), return_exceptions=True)
+        if gc_freeze:
+            gc.unfreeze()
     return result
 
 
@@ -181,7 +230,7 @@ async def _active(
     durations: Durations,
     tally: Tally,
     result: SessionsResult,
-    sim: SimProcess,
+    window: _Window,
 ) -> None:
     if not sessions:
         return
@@ -193,13 +242,13 @@ async def _active(
         math.ceil((until - first) / durations.period_s) for first in firsts
     )
     tool_calls_before = tally.tool_calls
-    window = _Window(tally, sim)
     loops = [
         asyncio.ensure_future(s.turns(first, durations.period_s, until))
         for s, first in zip(sessions, firsts, strict=True)
     ]
     await asyncio.sleep(max(0.0, until - loop.time()))
     result.active_s, result.events_per_s, result.client_cpu, result.sim_cpu = window.close()
+    result.gc_s, result.gc_longest_ms = window.gc_seconds, window.gc_longest * 1000
     _, pending = await asyncio.wait(loops, timeout=durations.grace_s)
     for task in pending:
         task.cancel()
@@ -220,15 +269,22 @@ async def _active(
 
 
 def measure(
-    sizes: Sequence[int] = FULL_SIZES, *, durations: Durations | None = None
+    sizes: Sequence[int] = FULL_SIZES,
+    *,
+    durations: Durations | None = None,
+    gc_freeze: bool = False,
 ) -> list[SessionsResult]:
-    """One result per size, each against a fresh simulator process."""
+    """One result per size, each against a fresh simulator process. ``gc_freeze``:
+    call ``gc.freeze()`` once the sessions are set up, so full collections no longer
+    walk them (a deployment choice for processes holding many long-lived sessions)."""
     raise_open_files()
     out: list[SessionsResult] = []
     for n in sizes:
         with simulator_process(SimConfig()) as sim:
             try:
-                out.append(asyncio.run(_run_size(sim, n, durations or Durations())))
+                out.append(
+                    asyncio.run(_run_size(sim, n, durations or Durations(), gc_freeze=gc_freeze))
+                )
             except OSError as exc:  # e.g. out of file descriptors: say so, do not fake
                 out.append(SessionsResult(sessions=n, skipped=f"{type(exc).__name__}: {exc}"))
     return out

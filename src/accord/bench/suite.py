@@ -7,11 +7,20 @@ Full runs carry the target verdicts (:mod:`accord.bench.targets`).
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import ParamSpec
 
-from accord.bench import diff_bench, engine_bench, livekit_diff, sessions_bench, update_bench
+from accord.bench import (
+    diff_bench,
+    engine_bench,
+    livekit_diff,
+    machine,
+    sessions_bench,
+    update_bench,
+)
 from accord.bench import targets as tg
 from accord.bench.report import (
     Report,
@@ -21,11 +30,27 @@ from accord.bench.report import (
     update_report,
 )
 
+P = ParamSpec("P")
+
 QUICK_ENGINE_EVENTS = 500
 QUICK_UPDATE_LATENCY_MS = 5.0
 QUICK_UPDATE_RUNS = 2
 
 
+def _on_machine(run: Callable[P, Report]) -> Callable[P, Report]:
+    """Record the machine (and its load when the run started) in the report."""
+
+    @functools.wraps(run)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Report:
+        info = machine.describe()
+        report = run(*args, **kwargs)
+        report.extra["machine"] = info
+        return report
+
+    return wrapper
+
+
+@_on_machine
 def run_diff(
     *,
     quick: bool = False,
@@ -73,6 +98,7 @@ def _plot_subtitle(move_percent: float) -> str:
     return edit + (f", {move_percent:g}% moved" if move_percent else "") + "; best of runs"
 
 
+@_on_machine
 def run_engine(*, quick: bool = False, events: int = 20_000) -> Report:
     n = QUICK_ENGINE_EVENTS if quick else events
     rates = [
@@ -84,6 +110,7 @@ def run_engine(*, quick: bool = False, events: int = 20_000) -> Report:
     return report
 
 
+@_on_machine
 def run_update(*, quick: bool = False, latency_ms: float = 50.0, runs: int = 7) -> Report:
     latency = QUICK_UPDATE_LATENCY_MS if quick else latency_ms
     timings = update_bench.measure(
@@ -97,15 +124,19 @@ def run_update(*, quick: bool = False, latency_ms: float = 50.0, runs: int = 7) 
     return report
 
 
+@_on_machine
 def run_sessions(
     *,
     quick: bool = False,
     sizes: Sequence[int] = sessions_bench.FULL_SIZES,
     durations: sessions_bench.Durations | None = None,
+    gc_freeze: bool = False,
 ) -> Report:
     chosen = sessions_bench.QUICK if quick else durations or sessions_bench.Durations()
     results = sessions_bench.measure(
-        sessions_bench.QUICK_SIZES if quick else tuple(sizes), durations=chosen
+        sessions_bench.QUICK_SIZES if quick else tuple(sizes),
+        durations=chosen,
+        gc_freeze=gc_freeze,
     )
     report = sessions_report(results, period_s=chosen.period_s)
     report.extra["durations"] = {

@@ -165,6 +165,9 @@ def sessions(
     grace_s: float = typer.Option(
         Durations.grace_s, "--grace-s", help="Time given to turns still running at the end."
     ),
+    gc_freeze: bool = typer.Option(
+        False, "--gc-freeze", help="gc.freeze() once the sessions are set up (see the docs)."
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     quick: bool = typer.Option(False, "--quick", help=QUICK_HELP),
 ) -> None:
@@ -177,6 +180,7 @@ def sessions(
         quick=_flag(ctx, "quick", quick),
         sizes=_sizes(sizes),
         durations=Durations(idle_s=idle_s, active_s=active_s, period_s=period_s, grace_s=grace_s),
+        gc_freeze=gc_freeze,
     )
     _emit(report, _flag(ctx, "as_json", as_json))
 
