@@ -134,3 +134,14 @@ def test_the_explorer_catches_accord_with_a_rule_switched_off(
     monkeypatch.setattr(harness, "DEFAULT_RULES", Rules(presence=False))
     r = explore(SCENARIOS["r1"], "accord", depth=SUITE_DEPTH)
     assert r.violating > 0 and "NO_LOST_ITEM" in r.kinds
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_accord_deeper_and_random(name: str) -> None:
+    """Outside the default suite (`pytest -m slow`): depth 10 and 2,000 random schedules."""
+    sc = SCENARIOS[name]
+    deep = explore(sc, "accord", depth=10)
+    assert deep.violating == 0, [str(f) for f in deep.first.findings] if deep.first else None
+    rnd = explore_random(sc, "accord", seeds=range(2000))
+    assert rnd.violating == 0, [str(f) for f in rnd.first.findings] if rnd.first else None
