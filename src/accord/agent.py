@@ -168,13 +168,19 @@ class AgentRunner:
         """Spoken input (PCM16 24 kHz); the server's VAD ends the turn and replies."""
         self.session.push_audio(pcm)
 
+    def is_idle(self) -> bool:
+        """No tool or policy running and the engine quiet, right now (a caller that waits
+        on its own schedule, e.g. many sessions on one loop, polls this instead of
+        :meth:`wait_idle`'s 10 ms loop)."""
+        return not (self._tool_tasks or self._policy_tasks) and self.session.core.engine.is_quiet()
+
     async def wait_idle(self, timeout: float = 30.0, settle: float = 0.05) -> None:
         """Until no response, tool, policy, operation or transcript is pending."""
         deadline = asyncio.get_running_loop().time() + timeout
         quiet_since: float | None = None
         while True:
             now = asyncio.get_running_loop().time()
-            busy = self._tool_tasks or self._policy_tasks or not self.session.core.engine.is_quiet()
+            busy = not self.is_idle()
             if busy:
                 quiet_since = None
             elif quiet_since is None:

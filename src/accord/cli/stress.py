@@ -1,19 +1,125 @@
-"""`accord stress`: many concurrent full-stack sessions against the simulator."""
+"""`accord stress`: many concurrent full-stack sessions against the simulator.
+
+A thin shell: the options become a :class:`~accord.stress.StressConfig`, the run is
+:func:`~accord.stress.run_stress`, and the report is printed as a table (or JSON). Exit
+status 1 on any desync, lost item or session that could not be judged; 2 on bad options.
+"""
 
 from __future__ import annotations
 
-import typer
+import json
+import sys
+import time
 
-from accord.cli.unbuilt import refuse
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from accord.stress import StressConfig, StressReport, run_stress
+from accord.stress.config import POLICY_MIXES, STRATEGIES, PolicyMix, Strategy
+from accord.stress.report import render
+from accord.stress.worker import Progress as WorkerProgress
 
 
 def stress(
     sessions: int = typer.Option(100, "--sessions", help="Concurrent sessions."),
-    seconds: float = typer.Option(10.0, "--seconds", help="How long to run."),
+    seconds: float = typer.Option(10.0, "--seconds", help="How long to run (the timed phase)."),
     strategy: str = typer.Option("accord", "--strategy", help="accord or naive."),
+    workers: int = typer.Option(
+        1, "--workers", help="Processes, each with its own simulator and share of sessions."
+    ),
+    audio: bool = typer.Option(False, "--audio", help="Spoken user turns (server VAD)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of scripts, ids, jitter and drops."),
+    latency_ms: float = typer.Option(20.0, "--latency-ms", help="Simulated latency each way."),
+    jitter_ms: float = typer.Option(10.0, "--jitter-ms", help="+/- jitter on the latency."),
+    disconnect_fraction: float = typer.Option(
+        0.01, "--disconnect-fraction", help="Sessions dropped once mid-run (rounded up)."
+    ),
+    push_every: int = typer.Option(3, "--push-every", help="A policy push every N replies."),
+    policy: str = typer.Option("mixed", "--policy", help="mixed, keep, summarize or redact."),
+    grace: float = typer.Option(10.0, "--grace", help="Seconds for running turns to finish."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON only."),
 ) -> None:
     """Run sessions concurrently and check each against the simulator's store."""
-    refuse("stress", "the session, agent and simulator (the explore-and-stress issue)")
+    console = Console(stderr=as_json)
+    if strategy not in STRATEGIES or policy not in POLICY_MIXES:
+        console.print(
+            f"[red]accord stress: strategy must be one of {', '.join(STRATEGIES)} and policy "
+            f"one of {', '.join(POLICY_MIXES)}[/red]"
+        )
+        raise typer.Exit(2)
+    try:
+        config = StressConfig(
+            sessions=sessions,
+            seconds=seconds,
+            strategy=_strategy(strategy),
+            workers=workers,
+            audio=audio,
+            seed=seed,
+            latency_ms=latency_ms,
+            jitter_ms=jitter_ms,
+            disconnect_fraction=disconnect_fraction,
+            push_every=push_every,
+            policy=_policy(policy),
+            grace=grace,
+        )
+    except ValueError as exc:
+        console.print(f"[red]accord stress: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    if as_json or not sys.stderr.isatty():
+        report = run_stress(config)
+    else:
+        report = _with_progress(config, console)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        render(report, console)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def _strategy(name: str) -> Strategy:
+    return "naive" if name == "naive" else "accord"
+
+
+def _policy(name: str) -> PolicyMix:
+    for mix in POLICY_MIXES:
+        if mix == name:
+            return mix
+    return "mixed"
+
+
+def _with_progress(config: StressConfig, console: Console) -> StressReport:
+    """The run with a progress bar over the timed phase, and the workers' counts."""
+    counts: dict[int, WorkerProgress] = {}
+    running_since: list[float] = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[detail]}"),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("connecting", total=config.seconds, detail="")
+
+        def on_progress(p: WorkerProgress) -> None:
+            counts[p.worker] = p
+            stages = {c.stage for c in counts.values()}
+            order = ("connecting", "waiting", "running", "draining", "judging")
+            stage = next((s for s in order if s in stages), "done")
+            connected = sum(c.connected for c in counts.values())
+            turns = sum(c.turns for c in counts.values())
+            judged = sum(c.judged for c in counts.values())
+            detail = f"{connected}/{config.sessions} connected, {turns} turns"
+            if judged:
+                detail += f", {judged} judged"
+            if stage == "running" and not running_since:
+                running_since.append(time.monotonic())
+            done = min(config.seconds, time.monotonic() - running_since[0]) if running_since else 0
+            bar.update(task, description=stage, detail=detail, completed=done)
+
+        return run_stress(config, on_progress)
 
 
 def register(app: typer.Typer) -> None:

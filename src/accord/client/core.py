@@ -359,6 +359,9 @@ class SessionCore:
         for answers in self._own_updates.values():
             self._carried_updates.extend(answers)
         self._own_updates.clear()
+        # An audit judging the run against the simulator starts a new segment here: the
+        # old server's store is final, the engine's projected state is frozen (at_drop).
+        self._observe("connection_lost")
 
     def connected_again(self, now: float) -> None:
         self.now = now

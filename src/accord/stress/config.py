@@ -1,0 +1,88 @@
+"""What a stress run does: the options of ``accord stress`` as one frozen value.
+
+Every timeout, rate and limit of the run is a named field with its default here
+(shared/STYLE.md), so the CLI, the tests and a worker process (which receives this value
+pickled) agree on one description of the run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+Strategy = Literal["accord", "naive"]
+PolicyMix = Literal["mixed", "keep", "summarize", "redact"]
+
+STRATEGIES: tuple[Strategy, ...] = ("accord", "naive")
+POLICY_MIXES: tuple[PolicyMix, ...] = ("mixed", "keep", "summarize", "redact")
+
+
+@dataclass(frozen=True, slots=True)
+class StressConfig:
+    """One stress run. ``seconds`` is the timed phase: sessions start turns only inside
+    it; turns still running at its end get ``grace`` seconds to finish, then every
+    session must be quiet and is judged against the simulator's store."""
+
+    sessions: int = 100
+    seconds: float = 10.0
+    strategy: Strategy = "accord"
+    workers: int = 1
+    audio: bool = False  # spoken user turns (push_audio + server VAD) instead of typed ones
+    seed: int = 0
+    latency_ms: float = 20.0  # simulated transit each way ...
+    jitter_ms: float = 10.0  # ... +/- this, seeded per direction
+    disconnect_fraction: float = 0.01  # of sessions dropped once mid-run (rounded up)
+    push_every: int = 3  # a context policy pushes every this many completed replies
+    policy: PolicyMix = "mixed"
+    slow_tool_ms: tuple[float, float] = (150.0, 600.0)  # the slow tool's duration range
+    # Typed turns that start as soon as the previous reply is done, while its tools still
+    # run (the user talks on): a trim then removes a call in flight, which must wait.
+    impatient_fraction: float = 0.25
+    turn_timeout: float = 20.0  # a turn not idle after this long is counted as stalled
+    grace: float = 10.0  # after `seconds`: how long running turns may take to finish
+    settle: float = 0.05  # idle this long (no event, nothing pending) ends a turn
+    connect_concurrency: int = 64  # websocket handshakes in flight at once per worker
+    transcription_delay_ms: float = 40.0
+
+    def __post_init__(self) -> None:
+        if self.sessions < 1:
+            raise ValueError("sessions must be at least 1")
+        if self.seconds <= 0:
+            raise ValueError("seconds must be positive")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r} (accord or naive)")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if not 0.0 <= self.disconnect_fraction <= 1.0:
+            raise ValueError("disconnect fraction must be within [0, 1]")
+        if not 0.0 <= self.impatient_fraction <= 1.0:
+            raise ValueError("impatient fraction must be within [0, 1]")
+        if self.push_every < 1:
+            raise ValueError("push_every must be at least 1")
+        if self.policy not in POLICY_MIXES:
+            raise ValueError(f"unknown policy mix {self.policy!r} ({', '.join(POLICY_MIXES)})")
+        if self.latency_ms < 0 or self.jitter_ms < 0:
+            raise ValueError("latency and jitter must not be negative")
+
+    @property
+    def disconnects(self) -> int:
+        """How many sessions are dropped once: rounded up, so a small run (8 sessions at
+        1%) still exercises reconnect and restore."""
+        return min(self.sessions, math.ceil(self.sessions * self.disconnect_fraction))
+
+    def session_seed(self, index: int) -> int:
+        """A session's own seed: its script, ids and jitter follow from the run's seed."""
+        return self.seed * 1_000_003 + index
+
+    def shares(self) -> list[range]:
+        """The session indices each worker runs, as even as possible."""
+        workers = min(self.workers, self.sessions)
+        base, extra = divmod(self.sessions, workers)
+        out: list[range] = []
+        start = 0
+        for w in range(workers):
+            size = base + (1 if w < extra else 0)
+            out.append(range(start, start + size))
+            start += size
+        return out

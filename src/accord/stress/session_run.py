@@ -1,0 +1,395 @@
+"""One stress session from connect to verdict: the full stack, timed and judged.
+
+A :class:`StressSession` is a :class:`~accord.session.RealtimeSession` (timing every
+``update_chat_ctx``), an :class:`~accord.agent.AgentRunner` with the workload's agent,
+a judge following the session core, and the simulator sessions that serve it (one per
+connection; the simulator is told apart by the model name the session dials with). Its
+life: connect, play turns until the timed phase ends, finish the turn in hand within the
+grace period, wait until both sides are quiet, judge, close. Nothing a session does can
+end the run: every failure becomes a count and a line in its outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from accord.agent import AgentRunner
+from accord.client import events as app
+from accord.client.errors import AccordError, ConnectionLost, SessionClosed
+from accord.client.generation import Generation
+from accord.engine.events import PushReport
+from accord.items import ChatContext, Message
+from accord.session import RealtimeSession, SessionOptions
+from accord.sim.session import SimSession
+from accord.sim.store import ConversationStore
+from accord.stress.config import StressConfig
+from accord.stress.judge import SessionJudge
+from accord.stress.workload import SessionPlan, SpeechBank, UserTurn, make_agent, user_turns
+
+MODEL_PREFIX = "accord-sim-stress-"
+API_KEY = "sk-stress-not-a-key"
+POLL_SECONDS = 0.05  # a busy session re-checks idleness at least this often
+MAX_DETAILS = 5  # violation and error lines kept per session
+
+
+def model_name(index: int) -> str:
+    """The model a session dials with: how the simulator's side finds its client."""
+    return f"{MODEL_PREFIX}{index}"
+
+
+class TimedSession(RealtimeSession):
+    """A session that times every ``update_chat_ctx`` (the runner's policy pushes and the
+    user's turns alike), from the call to its report."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.update_latencies: list[float] = []
+
+    async def update_chat_ctx(
+        self, ctx: ChatContext, *, explicit_replace: bool = False
+    ) -> PushReport:
+        started = time.perf_counter()
+        report = await super().update_chat_ctx(ctx, explicit_replace=explicit_replace)
+        self.update_latencies.append(time.perf_counter() - started)
+        return report
+
+
+@dataclass
+class ServerSide:
+    """The simulator sessions that served one client, in connection order.
+
+    After a drop the old store is final; until the new connection's simulator session
+    appears, the current store is an empty one (a new server starts empty), so nothing
+    is logged against the old store's clock."""
+
+    sessions: list[SimSession] = field(default_factory=list)
+    expect_after: int = 0
+    _empty: ConversationStore = field(default_factory=ConversationStore)
+
+    def add(self, session: SimSession) -> None:
+        self.sessions.append(session)
+
+    def current(self) -> SimSession | None:
+        return self.sessions[-1] if len(self.sessions) > self.expect_after else None
+
+    def store(self) -> ConversationStore:
+        current = self.current()
+        return current.store if current is not None else self._empty
+
+    def dropped(self) -> None:
+        self.expect_after = len(self.sessions)
+
+    def quiet(self) -> bool:
+        """Nothing in either channel and no response running on the server."""
+        current = self.current()
+        return current is not None and (
+            current.inbox.pending == 0
+            and current.outbox.pending == 0
+            and current.active is None
+            and not current.out_of_band
+        )
+
+    def events(self) -> int:
+        return sum(s.outbox.delivered for s in self.sessions)
+
+
+@dataclass
+class SessionOutcome:
+    """One session's counts and findings (picklable: a worker sends it home)."""
+
+    index: int
+    policy: str
+    turns: int = 0
+    stalls: int = 0
+    turn_errors: int = 0
+    reconnects: int = 0
+    dropped: bool = False  # the simulator was told to drop this session once
+    ops_sent: int = 0
+    resolved: int = 0
+    pushes: int = 0
+    pushes_during_calls: int = 0
+    deferred: int = 0
+    aliased: int = 0
+    tool_calls: int = 0
+    server_events: int = 0
+    judged: bool = False
+    settled: bool = False
+    restores_judged: int = 0
+    violations: int = 0
+    lost_items: int = 0
+    server_errors: int = 0
+    error: str | None = None  # the session could not run or be judged
+    details: list[str] = field(default_factory=list)
+    update_latencies: list[float] = field(default_factory=list)
+    turn_seconds: list[float] = field(default_factory=list)
+    last_turn_end: float = 0.0
+
+    @property
+    def desyncs(self) -> int:
+        """As the demo counts them: every invariant broken (the mirror or the agent's
+        context differing from the server among them) and every unexpected server error."""
+        return self.violations + self.server_errors
+
+
+@dataclass
+class Phase:
+    """The worker's clock for the timed phase (event-loop time)."""
+
+    start: float = 0.0
+    stop: float = 0.0
+    end: float = 0.0  # stop + grace: nothing waits longer than this
+
+
+class StressSession:
+    def __init__(
+        self,
+        plan: SessionPlan,
+        config: StressConfig,
+        server: ServerSide,
+        bank: SpeechBank | None,
+        on_turn: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.plan = plan
+        self.config = config
+        self.server = server
+        self.bank = bank
+        self.on_turn = on_turn
+        self.outcome = SessionOutcome(plan.index, plan.policy, dropped=plan.drop_at is not None)
+        self.session: TimedSession | None = None
+        self.runner: AgentRunner | None = None
+        self.judge: SessionJudge | None = None
+        self._turns = user_turns(plan.seed, config.impatient_fraction if bank is None else 0.0)
+        self._said = 0
+        self._seen = 0  # runner events consumed: any change means "not settled yet"
+        self._generations = 0  # in-band generations started (a spoken turn waits for one)
+        self._wake: asyncio.Future[None] | None = None
+        self._consumer: asyncio.Task[None] | None = None
+
+    # -- connecting ---------------------------------------------------------------------
+
+    async def connect(self, url: str) -> None:
+        agent = make_agent(self.config, self.plan.index)
+        options = SessionOptions(seed=self.plan.seed, strategy=self.config.strategy)
+        session = await TimedSession.connect(
+            url,
+            api_key=API_KEY,
+            model=model_name(self.plan.index),
+            session=agent.session_config(),
+            options=options,
+        )
+        assert isinstance(session, TimedSession)
+        self.session = session
+        session.update_latencies = self.outcome.update_latencies
+        self.judge = SessionJudge(self.session.core, self.server.store, self.server.dropped)
+        self.runner = agent.start(self.session)
+        self._consumer = asyncio.ensure_future(self._consume(self.runner))
+
+    async def _consume(self, runner: AgentRunner) -> None:
+        """Reads the runner's events (they queue up unread otherwise) and wakes a turn
+        waiting for the session to settle."""
+        async for event in runner.events():
+            self._seen += 1
+            if isinstance(event, app.GenerationStarted) and not event.generation.out_of_band:
+                self._generations += 1
+            elif isinstance(event, app.ServerErrorEvent):
+                self._note(f"server error {event.code}: {event.message}")
+            waker = self._wake
+            if waker is not None and not waker.done():
+                waker.set_result(None)
+
+    # -- the timed phase ----------------------------------------------------------------
+
+    async def run(self, phase: Phase) -> None:
+        """Turns until the phase stops, then until quiet (bounded); never raises."""
+        if self.session is None:
+            return  # the connect failure is already in the outcome
+        loop = asyncio.get_running_loop()
+        drop = asyncio.ensure_future(self._drop_later(phase)) if self.plan.drop_at else None
+        try:
+            while loop.time() < phase.stop:
+                if not await self._one_turn(phase):
+                    break
+            await self._settle(phase.end)
+        except Exception as exc:  # a session's failure is counted, never the run's
+            self.outcome.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            if drop is not None:
+                drop.cancel()
+
+    async def finish(self) -> SessionOutcome:
+        """Judge (once every session is quiet: a judgement blocks the loop for a while,
+        which must not stall sessions still finishing) and close; never raises."""
+        try:
+            if self.session is not None and self.outcome.error is None:
+                self._judge()
+        except Exception as exc:
+            self.outcome.error = f"judging failed: {type(exc).__name__}: {exc}"
+        finally:
+            await self._close()
+        return self.outcome
+
+    async def _one_turn(self, phase: Phase) -> bool:
+        """One user turn until the agent is idle again; False when the session is over."""
+        assert self.runner is not None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = min(started + self.config.turn_timeout, phase.end)
+        turn = next(self._turns)
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._play(turn, deadline)
+        except TimeoutError:
+            self.outcome.stalls += 1
+            return True
+        except SessionClosed as exc:
+            self._note(f"turn ended the session: {exc}")
+            return False
+        except ConnectionLost as exc:
+            if exc.final:
+                self._note(f"turn ended the session: {type(exc).__name__}: {exc}")
+                return False
+            # A reply asked for just before a drop fails (it is not carried over); the
+            # session reconnects and restores, and the user goes on.
+            self.outcome.turn_errors += 1
+            return True
+        except AccordError as exc:
+            self.outcome.turn_errors += 1
+            self._note(f"turn failed: {type(exc).__name__}: {exc}")
+            return True
+        now = loop.time()
+        self.outcome.turns += 1
+        self.outcome.turn_seconds.append(now - started)
+        self.outcome.last_turn_end = now
+        self.on_turn()
+        return True
+
+    async def _play(self, turn: UserTurn, deadline: float) -> None:
+        """Say (or speak) the turn, then wait for the agent: until idle, or, for an
+        impatient user, until the reply is done (its tools may still run)."""
+        assert self.runner is not None
+        if self.bank is not None:
+            before = self._generations
+            self.runner.speak(self.bank.utterance(turn.text))
+            while self._generations == before:  # the server's VAD ends the turn
+                await self._wait_event(POLL_SECONDS)
+        else:
+            reply = await self._say(turn.text)
+            if turn.impatient:
+                await reply.wait()
+                return
+        if not await self._until_idle(deadline):
+            raise TimeoutError
+
+    async def _say(self, text: str) -> Generation:
+        """The runner's ``say``, keeping the reply's generation: the message goes after
+        everything (a push from the session's own snapshot), then a reply is asked for."""
+        assert self.session is not None
+        self._said += 1
+        ctx = self.session.chat_ctx
+        ctx.append(Message(id=f"u{self.plan.index}_{self._said}", role="user", content=text))
+        await self.session.update_chat_ctx(ctx)
+        return await self.session.generate_reply()
+
+    async def _until_idle(self, deadline: float) -> bool:
+        """Until the agent is idle (no tool, policy, operation, response or transcript
+        pending) and stays so for ``settle`` with no event; False at the deadline."""
+        assert self.runner is not None
+        loop = asyncio.get_running_loop()
+        while loop.time() < deadline:
+            if self.runner.is_idle():
+                mark = self._seen
+                await asyncio.sleep(self.config.settle)
+                if self.runner.is_idle() and self._seen == mark:
+                    return True
+                continue
+            await self._wait_event(POLL_SECONDS)
+        return False
+
+    async def _wait_event(self, timeout: float) -> None:
+        """Until the next runner event or ``timeout``: one future and one timer, far
+        cheaper than a task per wait with a thousand sessions on one loop."""
+        loop = asyncio.get_running_loop()
+        waker: asyncio.Future[None] = loop.create_future()
+        self._wake = waker
+        timer = loop.call_later(timeout, _resolve, waker)
+        try:
+            await waker
+        finally:
+            timer.cancel()
+            self._wake = None
+
+    async def _drop_later(self, phase: Phase) -> None:
+        """The fault: some server events after ``drop_at`` of the timed phase, the
+        simulator closes the connection (1011), mid-whatever the session is doing."""
+        assert self.plan.drop_at is not None
+        loop = asyncio.get_running_loop()
+        at = phase.start + self.plan.drop_at * (phase.stop - phase.start)
+        await asyncio.sleep(max(0.0, at - loop.time()))
+        current = self.server.current()
+        if current is not None:
+            current.faults.close_after_events = len(current.sent) + self.plan.drop_after_events
+
+    # -- the end ------------------------------------------------------------------------
+
+    async def _settle(self, deadline: float) -> None:
+        """Until the client is idle and the simulator's side quiet, several checks in a
+        row (bounded by the grace period)."""
+        assert self.runner is not None
+        loop = asyncio.get_running_loop()
+        streak = 0
+        while streak < 3 and loop.time() < deadline:
+            quiet = self.runner.is_idle() and self.server.quiet()
+            streak = streak + 1 if quiet else 0
+            await asyncio.sleep(self.config.settle if quiet else POLL_SECONDS)
+        self.outcome.settled = streak >= 3
+
+    def _judge(self) -> None:
+        assert self.judge is not None and self.runner is not None and self.session is not None
+        verdict = self.judge.verdict()
+        out = self.outcome
+        if out.settled:
+            found = verdict.violations
+        else:
+            # Not quiet: only what holds at any moment is judged (what is in transit would
+            # look like a divergence); the session counts as an error.
+            found = [v for v in verdict.violations if v.invariant.value in (1, 2, 4, 7)]
+            out.error = "did not settle within the grace period"
+        out.judged = True
+        out.violations = len(found)
+        out.lost_items = len(verdict.lost_items & {v.item_id for v in found if v.item_id})
+        out.ops_sent, out.resolved = verdict.ops_sent, verdict.resolved
+        out.restores_judged = verdict.restores_judged
+        stats = self.runner.stats
+        out.server_errors = len(stats.server_errors)
+        out.pushes, out.pushes_during_calls = stats.pushes, stats.pushes_during_calls
+        out.deferred, out.aliased, out.tool_calls = stats.deferred, stats.aliased, stats.tool_calls
+        out.reconnects = self.session.reconnects
+        for violation in found[:MAX_DETAILS]:
+            self._note(str(violation))
+
+    async def _close(self) -> None:
+        self.outcome.server_events = self.server.events()
+        if self.runner is not None:
+            with contextlib.suppress(Exception):
+                await self.runner.aclose()
+        if self.session is not None:
+            with contextlib.suppress(Exception):
+                await self.session.aclose()
+        if self._consumer is not None:
+            self._consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._consumer
+
+    def _note(self, line: str) -> None:
+        if len(self.outcome.details) < MAX_DETAILS * 2:
+            self.outcome.details.append(line)
+
+
+def _resolve(waker: asyncio.Future[None]) -> None:
+    if not waker.done():
+        waker.set_result(None)

@@ -1,0 +1,230 @@
+"""One worker: a simulator and a share of the sessions on one event loop.
+
+Why the simulator runs inside each worker rather than in a process of its own: the
+checker orders client decisions against server transitions by the store's transition
+counter at the moment of each decision (``explore/log.py``), which only a judge on the
+same loop as the store can read; a simulator in another process could only be asked
+afterwards, with every push, operation and tool report placed on its clock by guesswork.
+So each worker is a self-contained slice of the system: clients and their server on one
+loop, talking over real loopback websockets (every frame encoded, sent through the
+kernel, parsed). The throughput it measures is for client and simulator together on the
+same cores, a lower bound for the client alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+
+from accord.sim.channel import Transit
+from accord.sim.config import SimConfig
+from accord.sim.server import SimServer
+from accord.sim.session import SimSession
+from accord.stress.config import StressConfig
+from accord.stress.session_run import (
+    MODEL_PREFIX,
+    Phase,
+    ServerSide,
+    SessionOutcome,
+    StressSession,
+    model_name,
+)
+from accord.stress.workload import SessionPlan, SpeechBank, plan_sessions
+
+PROGRESS_SECONDS = 0.25  # how often a worker reports its counts
+MAX_WARNING_SAMPLES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A worker's counts so far, for a progress display."""
+
+    worker: int
+    stage: str  # connecting, running, draining, judging, done
+    connected: int
+    turns: int
+    judged: int
+
+
+@dataclass
+class WorkerResult:
+    """What one worker sends home (picklable)."""
+
+    worker: int
+    outcomes: list[SessionOutcome] = field(default_factory=list)
+    timed_seconds: float = 0.0  # the timed phase as this worker ran it
+    # Rates are taken over the timed phase alone: turns finished and server events
+    # delivered between its start and its end (turns finishing in the grace period
+    # count in the sessions' totals, not in the rates).
+    phase_turns: int = 0
+    phase_events: int = 0
+    connect_seconds: float = 0.0
+    drain_seconds: float = 0.0  # from the end of the timed phase until all were quiet
+    judge_seconds: float = 0.0
+    cpu_seconds: float = 0.0  # this process's CPU time over the timed phase and drain
+    warnings: int = 0  # accord's log records at WARNING and above, counted, not printed
+    warning_samples: list[str] = field(default_factory=list)
+    error: str | None = None  # the worker itself failed (its sessions are errors)
+
+
+@dataclass
+class Hooks:
+    """How a worker talks to whoever runs it: progress, and the start signal (workers
+    in several processes connect first, then start their timed phases together)."""
+
+    progress: Callable[[Progress], None] = lambda _p: None
+    ready: Callable[[], Awaitable[None]] | None = None
+
+
+def sim_config(config: StressConfig) -> SimConfig:
+    return SimConfig(
+        upstream=Transit(config.latency_ms, config.jitter_ms, config.seed),
+        downstream=Transit(config.latency_ms, config.jitter_ms, config.seed + 1),
+        seed=config.seed,
+        transcription_delay_ms=config.transcription_delay_ms,
+    )
+
+
+class _CountingHandler(logging.Handler):
+    """Counts accord's warnings instead of printing them: a thousand sessions each
+    logging a policy cancelled by its drop would bury the report (the samples and the
+    count are in it)."""
+
+    def __init__(self, result: WorkerResult) -> None:
+        super().__init__(logging.WARNING)
+        self.result = result
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.result.warnings += 1
+        if len(self.result.warning_samples) < MAX_WARNING_SAMPLES:
+            self.result.warning_samples.append(f"{record.name}: {record.getMessage()}")
+
+
+@contextlib.contextmanager
+def _counting_warnings(result: WorkerResult) -> Iterator[None]:
+    logger = logging.getLogger("accord")
+    handler = _CountingHandler(result)
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+class Worker:
+    def __init__(self, config: StressConfig, worker: int, indices: range, hooks: Hooks) -> None:
+        self.config = config
+        self.hooks = hooks
+        self.result = WorkerResult(worker)
+        plans = plan_sessions(config)
+        self.plans: list[SessionPlan] = [plans[i] for i in indices]
+        self.servers = {model_name(p.index): ServerSide() for p in self.plans}
+        self.sessions: list[StressSession] = []
+        self.stage = "connecting"
+        self.connected = 0
+        self.turns = 0
+        self.judged = 0
+
+    def _register(self, sim_session: SimSession) -> None:
+        """The simulator's new session finds its client by the model it was dialled with."""
+        model = str(sim_session.session.get("model") or "")
+        side = self.servers.get(model) if model.startswith(MODEL_PREFIX) else None
+        if side is not None:
+            side.add(sim_session)
+
+    def _turned(self) -> None:
+        self.turns += 1
+
+    def _report(self) -> None:
+        self.hooks.progress(
+            Progress(self.result.worker, self.stage, self.connected, self.turns, self.judged)
+        )
+
+    async def _reporter(self) -> None:
+        while True:
+            self._report()
+            await asyncio.sleep(PROGRESS_SECONDS)
+
+    async def run(self) -> WorkerResult:
+        reporter = asyncio.ensure_future(self._reporter())
+        bank = SpeechBank() if self.config.audio else None
+        self.sessions = sessions = [
+            StressSession(p, self.config, self.servers[model_name(p.index)], bank, self._turned)
+            for p in self.plans
+        ]
+        try:
+            with _counting_warnings(self.result):
+                await self._serve(sessions)
+        finally:
+            self.stage = "done"
+            self._report()
+            reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
+        return self.result
+
+    async def _serve(self, sessions: list[StressSession]) -> None:
+        """Connect, run the timed phase, then judge and close each session in turn."""
+        loop = asyncio.get_running_loop()
+        async with SimServer(sim_config(self.config), on_session=self._register) as sim:
+            began = loop.time()
+            await self._connect_all(sessions, sim.url)
+            self.result.connect_seconds = loop.time() - began
+            if self.hooks.ready is not None:
+                self.stage = "waiting"
+                await self.hooks.ready()
+            await self._timed(sessions, loop)
+            self.stage = "judging"
+            began = loop.time()
+            for session in sessions:
+                self.result.outcomes.append(await session.finish())
+                self.judged += 1
+            self.result.judge_seconds = loop.time() - began
+
+    async def _connect_all(self, sessions: list[StressSession], url: str) -> None:
+        gate = asyncio.Semaphore(self.config.connect_concurrency)
+
+        async def connect(session: StressSession) -> None:
+            async with gate:
+                try:
+                    await session.connect(url)
+                except Exception as exc:  # counted: the session is an error, not the run
+                    session.outcome.error = f"could not connect: {type(exc).__name__}: {exc}"
+                    return
+                self.connected += 1
+
+        await asyncio.gather(*(connect(s) for s in sessions))
+
+    async def _timed(self, sessions: list[StressSession], loop: asyncio.AbstractEventLoop) -> None:
+        config = self.config
+        start = loop.time()
+        phase = Phase(start, start + config.seconds, start + config.seconds + config.grace)
+        events_before = self._events()
+        cpu_before = time.process_time()
+        self.stage = "running"
+        runs = asyncio.gather(*(s.run(phase) for s in sessions))
+        await asyncio.sleep(max(0.0, phase.stop - loop.time()))
+        self.result.timed_seconds = loop.time() - start
+        self.result.phase_turns = self.turns
+        self.result.phase_events = self._events() - events_before
+        self.stage = "draining"
+        await runs
+        self.result.cpu_seconds = time.process_time() - cpu_before
+        self.result.drain_seconds = max(0.0, loop.time() - phase.stop)
+
+    def _events(self) -> int:
+        return sum(side.events() for side in self.servers.values())
+
+
+async def run_worker(
+    config: StressConfig, worker: int, indices: range, hooks: Hooks | None = None
+) -> WorkerResult:
+    """Run one worker's share of the sessions on the current loop."""
+    return await Worker(config, worker, indices, hooks or Hooks()).run()

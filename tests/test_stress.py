@@ -1,0 +1,146 @@
+"""`accord stress`: many full-stack sessions on the simulator, each judged at the end.
+
+Small runs, no timing assertion: a typed run with a forced drop converges with nothing
+lost; the naive strategy, under the same races, is caught; spoken turns and several
+worker processes run end to end; a session that fails is counted, not fatal.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from accord.cli.main import app
+from accord.explore.checker import Invariant, Violation
+from accord.items import FunctionCall, FunctionCallOutput, Message
+from accord.stress import StressConfig, run_stress
+from accord.stress.judge import Verdict, compare_context
+from accord.stress.report import build_report, percentile
+from accord.stress.session_run import StressSession
+from accord.stress.worker import WorkerResult
+from accord.stress.workload import plan_sessions
+
+
+def run_cli(*args: str) -> tuple[int, dict[str, object]]:
+    result = CliRunner().invoke(app, ["stress", *args, "--json"])
+    assert result.stdout.strip(), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_a_small_run_with_a_forced_drop_converges_with_nothing_lost() -> None:
+    # 8 sessions at the default 1% drop fraction: rounded up, one session is dropped.
+    code, report = run_cli("--sessions", "8", "--seconds", "4", "--seed", "3")
+    assert code == 0, report["findings"]
+    assert report["desyncs"] == 0 and report["lost_items"] == 0 and report["errors"] == 0
+    assert report["sessions_dropped"] == 1
+    assert report["reconnects"] >= 1 and report["restores_judged"] >= 1  # restore judged
+    assert report["turns"] > 0 and report["ops_sent"] > 0 and report["updates"] > 0
+    assert report["pushes_during_calls"] > 0  # policies pushed while calls were in flight
+    assert report["passed"] is True
+
+
+def test_the_naive_strategy_is_caught_losing_items() -> None:
+    # No drop: the races alone. A summarizer's stale snapshot deletes the follow-up of a
+    # fast tool (R2), a trim deletes a call in flight (R1): items are lost, and exit 1.
+    code, report = run_cli(
+        "--sessions", "6", "--seconds", "3", "--grace", "1", "--seed", "0",
+        "--strategy", "naive", "--disconnect-fraction", "0",
+    )  # fmt: skip
+    assert code == 1
+    assert report["lost_items"] > 0 and report["desyncs"] > 0
+    findings = "\n".join(str(line) for line in report["findings"])  # type: ignore[attr-defined]
+    assert "NO_LOST_ITEM" in findings or "invalid_tool_call_id" in findings
+
+
+def test_spoken_turns_run_end_to_end() -> None:
+    report = run_stress(StressConfig(sessions=3, seconds=3, audio=True, seed=5))
+    assert report.passed, report.findings
+    assert report.turns > 0 and report.ops_sent > 0
+
+
+def test_several_worker_processes_share_the_sessions() -> None:
+    report = run_stress(StressConfig(sessions=4, seconds=2, workers=2, seed=1))
+    assert report.workers == 2
+    assert report.passed, report.findings
+    assert report.turns > 0 and report.server_events > 0
+
+
+def test_a_failing_session_is_counted_and_the_run_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = StressSession._play
+
+    async def flaky(self: StressSession, turn: object, deadline: float) -> None:
+        if self.plan.index == 1:
+            raise RuntimeError("the application broke")
+        await original(self, turn, deadline)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(StressSession, "_play", flaky)
+    report = run_stress(StressConfig(sessions=3, seconds=1.5, disconnect_fraction=0))
+    assert report.errors == 1 and not report.passed
+    assert any("the application broke" in line for line in report.findings)
+    assert report.turns > 0  # the other sessions played on
+
+
+# -- the parts ---------------------------------------------------------------------------
+
+
+def test_drops_round_up_and_shares_cover_every_session() -> None:
+    config = StressConfig(sessions=8, workers=3)
+    assert config.disconnects == 1  # 1% of 8, rounded up
+    assert StressConfig(sessions=1000).disconnects == 10
+    assert StressConfig(sessions=5, disconnect_fraction=0).disconnects == 0
+    assert [len(r) for r in config.shares()] == [3, 3, 2]
+    assert sorted(i for r in config.shares() for i in r) == list(range(8))
+    plans = plan_sessions(config)
+    assert sum(p.drop_at is not None for p in plans) == 1
+    assert plans == plan_sessions(config)  # repeatable from the seed
+
+
+def test_bad_options_exit_2() -> None:
+    result = CliRunner().invoke(app, ["stress", "--sessions", "0"])
+    assert result.exit_code == 2
+    result = CliRunner().invoke(app, ["stress", "--strategy", "clever"])
+    assert result.exit_code == 2
+
+
+def test_the_agent_context_is_compared_with_the_server() -> None:
+    u = Message(id="u1", role="user", content="hi")
+    a = Message(id="a1", role="assistant", content="hello")
+    call = FunctionCall(id="fc1", call_id="c1", name="get_weather", arguments="{}")
+    out = FunctionCallOutput(id="o1", call_id="c1", output="18C")
+    assert compare_context([u, a, call, out], [u, a, call, out]) == []
+    missing = compare_context([u, a], [u, a, call])
+    assert [(v.item_id, v.detail) for v in missing] == [
+        ("fc1", "on the server, not in the agent's context")
+    ]
+    swapped = compare_context([a, u], [u, a])
+    assert [v.detail for v in swapped] == ["agent's context order differs from the server"]
+
+
+def test_lost_items_are_the_items_gone_without_a_decision() -> None:
+    verdict = Verdict(
+        [
+            Violation(Invariant.NO_LOST_ITEM, "fc1", "deleted while in flight on the server"),
+            Violation(Invariant.LOSSLESS_RECONNECT, "u2", "not restored"),
+            Violation(Invariant.CONVERGENCE, "a3", "missing from the server"),
+            Violation(Invariant.CONVERGENCE, "a4", "still on the server though removed"),
+            Violation(Invariant.RESOLVES_ONCE, None, "operation 'e1' never resolved"),
+        ]
+    )
+    assert verdict.lost_items == {"fc1", "u2", "a3"}
+
+
+def test_a_dead_worker_counts_its_sessions_as_errors() -> None:
+    config = StressConfig(sessions=4, workers=2)
+    report = build_report(config, [WorkerResult(0), WorkerResult(1, error="killed")])
+    assert report.errors == 4 and not report.passed
+    assert any("killed" in line for line in report.findings)
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0 and percentile(values, 99) == 99.0
+    assert percentile([], 50) == 0.0 and percentile([7.0], 99) == 7.0
