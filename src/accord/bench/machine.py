@@ -71,3 +71,19 @@ def summary(info: dict[str, Any]) -> str:
         f"{info['cpu']}, {info['cores']} cores, Python {info['python']}, "
         f"source {info.get('revision') or '?'}; load average {load} (1/5/15 min) at the start"
     )
+
+
+def busy_cpu_seconds() -> float | None:
+    """CPU time all processes on the machine have used since boot (every state but idle
+    and iowait in ``/proc/stat``), to tell how much of a window other work took; None
+    off Linux."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    ticks = [int(x) for x in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")

@@ -161,30 +161,34 @@ def update_report(timings: Sequence[UpdateTiming], *, latency_ms: float) -> Repo
     return Report("update", results, [table], extra={"latency_ms": latency_ms})
 
 
+def _table(title: str, columns: Sequence[str]) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="right")
+    return table
+
+
+def _cores(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def sessions_report(results: Sequence[SessionsResult], *, period_s: float) -> Report:
-    idle = Table(title="sessions, idle (100-item conversation each, no traffic)")
-    for column in ("N", "setup s", "KiB/session", "sim KiB/session", "events/s", "CPU"):
-        idle.add_column(column, justify="right")
-    active = Table(
-        title=f"sessions, active (a text turn every {period_s:g} s, a tool call every third)"
+    idle = _table(
+        "sessions, idle (100-item conversation each, no traffic)",
+        ("N", "setup s", "KiB/session", "sim KiB/session", "events/s", "CPU"),
     )
-    for column in (
-        "N",
-        "events/s",
-        "turns done",
-        "tools",
-        "p50 ms",
-        "p99 ms",
-        "CPU",
-        "GC s/max ms",
-        "sim CPU",
-        "errors",
-    ):
-        active.add_column(column, justify="right")
+    active = _table(
+        f"sessions, active (a text turn every {period_s:g} s, a tool call every third)",
+        ("N", "events/s", "turns done", "tool calls", "p50 ms", "p99 ms", "max ms", "errors"),
+    )
+    cpu = _table(
+        "sessions, active: CPU in cores (1.00 = one core busy)",
+        ("N", "client", "in GC s", "longest GC ms", "simulator", "other processes"),
+    )
     notes = [
         "KiB/session: tracemalloc in this process; sim KiB/session: the simulator's RSS "
-        "growth, for scale; CPU: the client process, in cores (1.00 = one core busy); "
-        "GC: time in the garbage collector during the active window, and its longest pause"
+        "growth, for scale; in GC: seconds of the active window spent in the garbage "
+        "collector; other processes: what the rest of the machine used meanwhile"
     ]
     if any(r.gc_frozen for r in results):
         notes.append("gc.freeze() was called once the sessions were set up (--gc-freeze)")
@@ -195,12 +199,11 @@ def sessions_report(results: Sequence[SessionsResult], *, period_s: float) -> Re
         count = (
             f"{r.sessions:,}" if r.connected == r.sessions else f"{r.connected:,}/{r.sessions:,}"
         )
-        kib = r.kib_per_idle_session
         sim_kib = None if r.sim_rss_per_session is None else r.sim_rss_per_session / 1024
         idle.add_row(
             count,
             f"{r.setup_s:.1f}",
-            _ms(kib),
+            _ms(r.kib_per_idle_session),
             _ms(sim_kib),
             f"{r.idle_events_per_s:,.0f}",
             f"{r.idle_client_cpu:.2f}",
@@ -212,10 +215,16 @@ def sessions_report(results: Sequence[SessionsResult], *, period_s: float) -> Re
             f"{r.tool_calls:,}",
             _ms(r.p50_ms),
             _ms(r.p99_ms),
-            f"{r.client_cpu:.2f}",
-            f"{r.gc_s:.1f}/{r.gc_longest_ms:.0f}",
-            "-" if r.sim_cpu is None else f"{r.sim_cpu:.2f}",
+            _ms(r.max_ms),
             ", ".join(f"{k}: {v}" for k, v in r.errors.items()) or "0",
         )
+        cpu.add_row(
+            count,
+            _cores(r.client_cpu),
+            f"{r.gc_s:.1f}",
+            f"{r.gc_longest_ms:.0f}",
+            _cores(r.sim_cpu),
+            _cores(r.other_cpu),
+        )
     data = [{**asdict(r), "kib_per_idle_session": r.kib_per_idle_session} for r in results]
-    return Report("sessions", data, [idle, active], notes, extra={"period_s": period_s})
+    return Report("sessions", data, [idle, active, cpu], notes, extra={"period_s": period_s})

@@ -30,6 +30,7 @@ import tracemalloc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from accord.bench import machine
 from accord.bench.sessions_load import BenchSession, Tally
 from accord.bench.simproc import SimProcess, raise_open_files, simulator_process
 from accord.sim.config import SimConfig
@@ -72,6 +73,7 @@ class SessionsResult:
     max_ms: float | None = None
     client_cpu: float = 0.0
     sim_cpu: float | None = None
+    other_cpu: float | None = None  # cores other processes on the machine used meanwhile
     gc_s: float = 0.0  # time in the garbage collector during the active window
     gc_longest_ms: float = 0.0  # its longest single pause
     gc_frozen: bool = False  # gc.freeze() after set-up (an option, off by default)
@@ -123,6 +125,7 @@ class _Window:
         self._sim_cpu = sim.cpu_seconds()
         self._gc = clock.seconds
         self._clock.longest = 0.0
+        self._busy = machine.busy_cpu_seconds()
 
     @property
     def gc_seconds(self) -> float:
@@ -132,21 +135,31 @@ class _Window:
     def gc_longest(self) -> float:
         return self._clock.longest
 
-    def close(self) -> tuple[float, float, float, float | None]:
-        """(seconds, events/s, client cores, simulator cores)."""
+    def close(self) -> WindowStats:
         seconds = time.perf_counter() - self._start
-        sim_now = self._sim.cpu_seconds()
-        sim_cores = (
-            (sim_now - self._sim_cpu) / seconds
-            if sim_now is not None and self._sim_cpu is not None
-            else None
+        client = (_own_cpu() - self._cpu) / seconds
+        sim = _rate(self._sim_cpu, self._sim.cpu_seconds(), seconds)
+        busy = _rate(self._busy, machine.busy_cpu_seconds(), seconds)
+        return WindowStats(
+            seconds=seconds,
+            events_per_s=(self._tally.frames - self._frames) / seconds,
+            client_cores=client,
+            sim_cores=sim,
+            other_cores=None if busy is None else max(0.0, busy - client - (sim or 0.0)),
         )
-        return (
-            seconds,
-            (self._tally.frames - self._frames) / seconds,
-            (_own_cpu() - self._cpu) / seconds,
-            sim_cores,
-        )
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    seconds: float
+    events_per_s: float
+    client_cores: float
+    sim_cores: float | None
+    other_cores: float | None  # CPU taken by everything else on the machine meanwhile
+
+
+def _rate(before: float | None, after: float | None, seconds: float) -> float | None:
+    return None if before is None or after is None else (after - before) / seconds
 
 
 def _own_cpu() -> float:
@@ -214,7 +227,8 @@ async def _run_size(
         with GcClock() as clock:
             window = _Window(tally, sim, clock)
             await asyncio.sleep(durations.idle_s)
-            _, result.idle_events_per_s, result.idle_client_cpu, _ = window.close()
+            idle = window.close()
+            result.idle_events_per_s, result.idle_client_cpu = idle.events_per_s, idle.client_cores
             await _active(sessions, durations, tally, result, _Window(tally, sim, clock))
     finally:
         if tracemalloc.is_tracing():
@@ -247,7 +261,13 @@ async def _active(
         for s, first in zip(sessions, firsts, strict=True)
     ]
     await asyncio.sleep(max(0.0, until - loop.time()))
-    result.active_s, result.events_per_s, result.client_cpu, result.sim_cpu = window.close()
+    stats = window.close()
+    result.active_s, result.events_per_s = stats.seconds, stats.events_per_s
+    result.client_cpu, result.sim_cpu, result.other_cpu = (
+        stats.client_cores,
+        stats.sim_cores,
+        stats.other_cores,
+    )
     result.gc_s, result.gc_longest_ms = window.gc_seconds, window.gc_longest * 1000
     _, pending = await asyncio.wait(loops, timeout=durations.grace_s)
     for task in pending:
