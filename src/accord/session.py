@@ -242,11 +242,24 @@ class RealtimeSession:
             self.core.reply_waiters.pop(event_id, None)
         return generation
 
-    def interrupt(self, played_ms: int | None = None) -> None:
+    def interrupt(
+        self, played_ms: int | None = None, *, item_id: str | None = None, truncate: bool = True
+    ) -> None:
         """Barge-in: cancel the response, truncate what was played (all that was
-        received, when ``played_ms`` is None) or delete a turn nothing of which was."""
+        received, when ``played_ms`` is None) or delete a turn nothing of which was.
+
+        ``item_id``: the assistant audio item to cut (default: the last one received);
+        ``truncate=False``: cancel only (the caller truncates later, where it played)."""
+        extra: dict[str, Any] = {}
+        if item_id is not None:
+            extra["item_id"] = item_id
+        if not truncate:
+            extra["truncate"] = False
         self._call(
-            "interrupt", lambda now: self.core.interrupt(now, played_ms), played_ms=played_ms
+            "interrupt",
+            lambda now: self.core.interrupt(now, played_ms, item_id=item_id, truncate=truncate),
+            played_ms=played_ms,
+            **extra,
         )
 
     def push_audio(self, pcm: bytes) -> None:

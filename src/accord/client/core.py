@@ -271,11 +271,25 @@ class SessionCore:
         self.apply(effects)
         return event_id
 
-    def interrupt(self, now: float, played_ms: int | None = None) -> None:
+    def interrupt(
+        self,
+        now: float,
+        played_ms: int | None = None,
+        *,
+        item_id: str | None = None,
+        truncate: bool = True,
+    ) -> None:
         """Barge-in on the assistant audio being played: truncate it where it was heard
-        (clamped below what was received, as the server may hold ~85 ms less)."""
+        (clamped below what was received, as the server may hold ~85 ms less).
+
+        ``item_id`` names the audio item to cut (default: the last one received);
+        ``truncate=False`` only cancels the response, for a caller that truncates later
+        with the position it played (LiveKit's ``interrupt`` and ``truncate``)."""
         self.now = now
-        item_id = self.last_audio_item
+        if not truncate:
+            self.apply(self.engine.interrupt(now))
+            return
+        item_id = item_id or self.last_audio_item
         heard: int | None = None
         if item_id is not None:
             received_ms = self.audio_received.get(item_id, 0) // inbound.BYTES_PER_MS

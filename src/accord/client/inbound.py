@@ -90,6 +90,11 @@ def item_done(s: RealtimeSession, event: ConversationItemDone | ResponseOutputIt
     item = _item(s, event.item)
     if item is not None:
         done(s, item)
+    if isinstance(event, ResponseOutputItemDone) and event.item.id is not None:
+        generation = s.generations.get(event.response_id)
+        output = None if generation is None else generation.message_outputs.get(event.item.id)
+        if output is not None:
+            output.end()
 
 
 def done(s: RealtimeSession, item: Item) -> None:
@@ -134,7 +139,7 @@ def response_created(s: RealtimeSession, event: ResponseCreated) -> None:
     metadata = dict(response.metadata or {})
     tag = metadata.get(TAG)
     out_of_band = tag is not None and tag in s.out_of_band_requests
-    generation = Generation(response.id, out_of_band, tag)
+    generation = Generation(response.id, out_of_band, tag, metadata=metadata)
     s.generations[response.id] = generation
     s.feed(ev.ResponseCreated(response.id, out_of_band, metadata))
     s.app(app.GenerationStarted(generation))
@@ -150,6 +155,8 @@ def output_item_added(s: RealtimeSession, event: ResponseOutputItemAdded) -> Non
     generation = s.generations.get(event.response_id)
     if generation is not None:
         generation.item_ids.append(item_id)
+        if event.item.type == "message":
+            generation.message_started(item_id)
     s.feed(ev.OutputItemAdded(event.response_id, item_id))
 
 
@@ -159,6 +166,10 @@ def text_delta(
     generation = s.generations.get(event.response_id)
     if generation is not None:
         generation.text.put(event.delta)
+        text_only = isinstance(event, ResponseOutputTextDelta)
+        output = generation.message_delta(event.item_id, "text" if text_only else "audio")
+        if output is not None:
+            output.text.put(event.delta)
 
 
 def audio_delta(s: RealtimeSession, event: ResponseOutputAudioDelta) -> None:
@@ -173,6 +184,9 @@ def audio_delta(s: RealtimeSession, event: ResponseOutputAudioDelta) -> None:
     generation = s.generations.get(event.response_id)
     if generation is not None:
         generation.audio_b64.put(event.delta)
+        output = generation.message_delta(event.item_id, "audio")
+        if output is not None:
+            output.audio_b64.put(event.delta)
 
 
 def decoded_size(payload: str) -> int | None:
@@ -198,6 +212,7 @@ def response_done(s: RealtimeSession, event: ResponseDone) -> None:
     s.feed(ev.ResponseDone(response.id, status))
     generation = s.generations.pop(response.id, None)
     if generation is not None:
+        generation.usage = response.usage
         generation.finish(status)
         if generation.requested_by is not None:
             s.out_of_band_requests.discard(generation.requested_by)

@@ -224,7 +224,12 @@ def _call(core: SessionCore, name: str, now: float, args: dict[str, Any]) -> Non
     elif name == "generate_reply":
         core.generate_reply(now, **args)
     elif name == "interrupt":
-        core.interrupt(now, args.get("played_ms"))
+        core.interrupt(
+            now,
+            args.get("played_ms"),
+            item_id=args.get("item_id"),
+            truncate=args.get("truncate", True),
+        )
     elif name == "push_audio":
         core.push_audio(
             bytes.fromhex(args["audio"]) if "audio" in args else bytes(int(args["audio_bytes"]))
