@@ -11,10 +11,13 @@ with :class:`CallLostError`, so the suite stays green and the evidence stays hon
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 from livekit.agents import Agent, AgentSession, function_tool, llm
 
+from accord.integrations.livekit.observed import Observations
+from accord.items import ChatContext, ContextBase
 from accord.sim.model import PlannedCall, PlannedText, ScriptedModel
 from accord.sim.server import SimServer
 from test_livekit_support import TIMEOUT, CallLostError, agent_session, judge, quiet
@@ -55,9 +58,9 @@ class WeatherAgent(Agent):
         super().__init__(instructions="You are a helpful assistant.", tools=[get_weather])
 
 
-def summarized(stale: llm.ChatContext) -> tuple[llm.ChatContext, set[str]]:
-    """The summarizer's edit of its snapshot: the first turn and a half
-    (u0 a0 u1) replaced by one summary message; returns it and the ids it removed."""
+def summarized(stale: llm.ChatContext) -> tuple[llm.ChatContext, set[str], str]:
+    """The summarizer's edit of its snapshot: the first turn and a half (u0 a0 u1)
+    replaced by one summary message; returns it, the ids it removed, the summary's id."""
     messages = [i for i in stale.items if i.type == "message"]
     dropped = {i.id for i in messages[:3]}
     edited = stale.copy()
@@ -65,7 +68,7 @@ def summarized(stale: llm.ChatContext) -> tuple[llm.ChatContext, set[str]]:
     summary = llm.ChatMessage(role="system", content=["Summary: Ada said hello, twice."])
     first_kept = next(n for n, i in enumerate(edited.items) if i.type == "message")
     edited.items.insert(first_kept, summary)
-    return edited, dropped
+    return edited, dropped, summary.id
 
 
 async def race_r2(which: str) -> None:
@@ -78,12 +81,18 @@ async def race_r2(which: str) -> None:
         stale = agent.chat_ctx.copy()  # the summarizer's snapshot: u0 a0 u1 a1 u2 a2
         turn = asyncio.ensure_future(session.run(user_input="what's the weather there?"))
         await asyncio.wait_for(tool.started.wait(), TIMEOUT)  # u3 and the call are on the server
-        edited, removed = summarized(stale)  # the slow summary is done: push it
+        edited, removed, summary = summarized(stale)  # the slow summary is done: push it
         await agent.update_chat_ctx(edited)
         tool.release.set()
         await asyncio.wait_for(turn, TIMEOUT)
         await quiet(sim.sessions[-1])
-        judge(sim.sessions[-1], agent.chat_ctx.items, removed, slow_tool="get_weather")
+        judge(
+            sim.sessions[-1],
+            agent.chat_ctx.items,
+            removed,
+            slow_tool="get_weather",
+            added=[summary],
+        )
 
 
 async def test_r2_stale_summary_during_a_slow_tool_loses_nothing_with_accord() -> None:
@@ -106,6 +115,7 @@ class GreeterAgent(Agent):
     def __init__(self, tool: SlowTool) -> None:
         self.slow = tool
         self.policy: asyncio.Task[None] | None = None
+        self.note = ""
 
         @function_tool
         async def lookup_account(phone: str) -> str:
@@ -121,7 +131,8 @@ class GreeterAgent(Agent):
 
     async def load_profile(self, snapshot: llm.ChatContext) -> None:
         await asyncio.wait_for(self.slow.started.wait(), TIMEOUT)  # the CRM is slow too
-        snapshot.add_message(role="system", content="Caller profile: customer since 2019.")
+        note = snapshot.add_message(role="system", content="Caller profile: since 2019.")
+        self.note = note.id
         await self.update_chat_ctx(snapshot)
 
 
@@ -149,7 +160,13 @@ async def reply_at_start(which: str) -> None:
         tool.release.set()
         await until_replied(session)
         await quiet(sim.sessions[-1])
-        judge(sim.sessions[-1], agent.chat_ctx.items, set(), slow_tool="lookup_account")
+        judge(
+            sim.sessions[-1],
+            agent.chat_ctx.items,
+            set(),
+            slow_tool="lookup_account",
+            added=[agent.note],
+        )
 
 
 async def until_replied(session: AgentSession) -> None:
@@ -175,3 +192,25 @@ async def test_reply_at_start_with_a_slow_tool_loses_nothing_with_accord() -> No
 @LOSES
 async def test_reply_at_start_with_a_slow_tool_loses_the_call_with_livekits_plugin() -> None:
     await reply_at_start("livekit")
+
+
+# -- the base is what saves the call -------------------------------------------------------
+
+
+async def test_pushed_as_if_it_had_seen_everything_accords_model_loses_the_call_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same R2 run with the derived base replaced by "the writer saw everything"
+    (what a diff against the mirror assumes): the call is lost, as with LiveKit's plugin.
+    So the verdict above rests on the derived base, not on the scenario's timing."""
+    derive = Observations._agent_push
+
+    def saw_everything(
+        self: Observations, items: Sequence[llm.ChatItem], current: ChatContext
+    ) -> ChatContext:
+        pushed = derive(self, items, current)
+        return ChatContext(pushed.items, base=ContextBase(0, tuple(current.items)))
+
+    monkeypatch.setattr(Observations, "_agent_push", saw_everything)
+    with pytest.raises(CallLostError):
+        await race_r2("accord")

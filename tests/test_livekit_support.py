@@ -9,8 +9,9 @@
   (an output whose call was deleted: ``invalid_tool_call_id``). A loss touching the
   slow tool's call raises :class:`CallLostError`, any other :class:`ItemsLostError`;
   the LiveKit-plugin variants are strict xfails raising exactly ``CallLostError``, so
-  they can only "fail as expected" by losing that call. Then *convergence*: the agent's
-  context (its conversation items) equals the server's, in order.
+  they can only "fail as expected" by losing that call. Then the writer's edit must
+  have applied (what it removed gone, what it added there), and the agent's context
+  (its conversation items) must equal the server's, in order: *convergence*.
 - :func:`quiet`: until the simulator has nothing running and nothing in transit.
 """
 
@@ -102,9 +103,11 @@ def judge(
     removed: set[str],
     *,
     slow_tool: str,
+    added: Iterable[str] = (),
 ) -> None:
-    """Nothing lost (the slow tool's call above all), and the agent's context converged
-    with the server's."""
+    """Nothing lost (the slow tool's call above all); the writer's edit applied (what it
+    removed gone, what it ``added`` there); the agent's context converged with the
+    server's."""
     calls = {
         rec.item.call_id
         for rec in sim_session.store.history()
@@ -117,6 +120,9 @@ def judge(
         raise CallLostError(report)
     if lost:
         raise ItemsLostError(report)
+    on_server = set(sim_session.store.ids())
+    assert not removed & on_server, f"the writer's removals not applied: {removed & on_server}"
+    assert set(added) <= on_server, f"the writer's additions missing: {set(added) - on_server}"
     agent = agent_conversation(agent_items)
     server = server_conversation(sim_session)
     assert agent == server, f"not converged:\nagent  {agent}\nserver {server}"

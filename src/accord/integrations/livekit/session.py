@@ -31,6 +31,7 @@ from accord.client.transport import Endpoint, Transport, WebSocketTransport
 from accord.engine.events import PushReport
 from accord.integrations.livekit import options as opt
 from accord.integrations.livekit.audio import AudioInput
+from accord.integrations.livekit.convert import is_conversation_item
 from accord.integrations.livekit.events import EventBridge
 from accord.integrations.livekit.observed import Observations
 from accord.integrations.livekit.sync import push
@@ -224,17 +225,23 @@ class RealtimeSession(llm.RealtimeSession[ExtraEvents]):
         chat_ctx: NotGivenOr[llm.ChatContext] = NOT_GIVEN,
         tools: NotGivenOr[list[llm.Tool]] = NOT_GIVEN,
     ) -> None:
-        """An activity (re)starting on this session: its context *replaces* the
-        conversation, as LiveKit means it on a handoff (an explicit replace, which still
-        never deletes an item in flight)."""
+        """An activity (re)starting on this session (the session's first agent, or the
+        next one after a handoff). An empty context is LiveKit asking for a fresh
+        conversation (a handoff to an agent without history): an explicit replace, which
+        still never deletes an item in flight. Any other context (the history handed
+        over) is merged like every push: it deletes only what it held and dropped.
+        LiveKit hands over a read-only view of the agent's context here, so what the
+        merge kept (the output of the call that handed over, say) reaches that agent's
+        context with its next push, not this one."""
         if is_given(instructions):
             try:
                 await self.update_instructions(instructions)
             except llm.RealtimeError:
                 log.exception("failed to update the instructions")
         if is_given(chat_ctx):
+            fresh = not any(is_conversation_item(item) for item in chat_ctx.items)
             try:
-                await self.push_chat_ctx(chat_ctx, explicit_replace=True)
+                await self.push_chat_ctx(chat_ctx, explicit_replace=fresh)
             except llm.RealtimeError:
                 log.exception("failed to update the chat context")
         if is_given(tools):
