@@ -316,6 +316,7 @@ async def test_a_spoken_turn_raises_livekits_events() -> None:
             session.push_audio(frame)
         done = await heard.wait_for("input_audio_transcription_completed")
         assert (done.transcript, done.is_final) == ("book a table", True)
+        assert done.turn_started_at is not None  # LiveKit places the turn where it began
         assert heard.of("input_speech_started")
         assert heard.of("input_speech_stopped")[0].user_transcription_enabled
         added = heard.of("remote_item_added")[0]

@@ -59,6 +59,7 @@ class EventBridge:
         self._tags: dict[int, str] = {}
         self._discarded: set[str] = set()
         self._watchers: set[asyncio.Task[None]] = set()
+        self._turn_started: dict[str, float] = {}  # spoken item -> when its speech began
         self._handlers: dict[type[Any], Callable[[AccordSession, Any], None]] = {
             app.InputSpeechStarted: self._speech_started,
             app.InputSpeechStopped: self._speech_stopped,
@@ -122,6 +123,7 @@ class EventBridge:
         self.close()
 
     def _speech_started(self, session: AccordSession, event: app.InputSpeechStarted) -> None:
+        self._turn_started[event.item_id] = time.time()
         self._owner.emit("input_speech_started", llm.InputSpeechStartedEvent())
 
     def _speech_stopped(self, session: AccordSession, event: app.InputSpeechStopped) -> None:
@@ -139,11 +141,17 @@ class EventBridge:
         self._owner.emit(
             "input_audio_transcription_completed",
             llm.InputTranscriptionCompleted(
-                item_id=event.item_id, transcript=event.transcript, is_final=True
+                item_id=event.item_id,
+                transcript=event.transcript,
+                is_final=True,
+                # LiveKit places the user's turn where it began, not where its (late)
+                # transcript arrived, so it stays before the reply it prompted.
+                turn_started_at=self._turn_started.pop(event.item_id, None),
             ),
         )
 
     def _transcript_failed(self, session: AccordSession, event: app.InputTranscriptFailed) -> None:
+        self._turn_started.pop(event.item_id, None)
         log.warning("transcription of %s failed: %s", event.item_id, event.message)
 
     def _remote_item(self, session: AccordSession, event: app.RemoteItemAdded) -> None:

@@ -6,7 +6,7 @@ calls of ``function_stream``. Both are async generators over the accord
 :class:`~accord.client.generation.Generation`'s streams, converting as LiveKit reads.
 Reading is also what tells the adapter that LiveKit's agent context takes an item in
 (:mod:`.observed`): a call once LiveKit has pulled it, a message once LiveKit has read
-it to the end (its text, and its audio when it is spoken).
+it to the end (its text, and its audio when LiveKit plays it).
 """
 
 from __future__ import annotations
