@@ -37,7 +37,10 @@ def stress(
     ),
     push_every: int = typer.Option(3, "--push-every", help="A policy push every N replies."),
     policy: str = typer.Option("mixed", "--policy", help="mixed, keep, summarize or redact."),
-    grace: float = typer.Option(10.0, "--grace", help="Seconds for running turns to finish."),
+    grace: float = typer.Option(30.0, "--grace", help="Seconds for running turns to finish."),
+    gc_tuning: bool = typer.Option(
+        True, "--gc-tuning/--no-gc-tuning", help="Freeze set-up objects out of GC scans."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON only."),
 ) -> None:
     """Run sessions concurrently and check each against the simulator's store."""
@@ -62,6 +65,7 @@ def stress(
             push_every=push_every,
             policy=_policy(policy),
             grace=grace,
+            gc_tuning=gc_tuning,
         )
     except ValueError as exc:
         console.print(f"[red]accord stress: {exc}[/red]")

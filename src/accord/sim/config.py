@@ -58,6 +58,10 @@ class SimConfig:
     transcription_delay_ms: float = 30.0  # a transcript completes after this long
     quirks: Quirks = field(default_factory=Quirks)
     seed: int = 0
+    # SimSession.sent keeps every event delivered, for tests to read; a long run of many
+    # sessions (accord stress) turns it off: the kept events dominated its memory and its
+    # garbage collector's pauses.
+    keep_sent_events: bool = True
 
     def model_known(self, model: str | None) -> bool:
         return bool(model) and any(model.startswith(p) for p in KNOWN_MODEL_PREFIXES)  # type: ignore[union-attr]

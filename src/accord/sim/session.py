@@ -117,6 +117,7 @@ class SimSession(InputAudio):
         self.active: ResponseRun | None = None
         self.out_of_band: dict[str, ResponseRun] = {}
         self.sent: list[ServerEvent | Prebuilt] = []  # every event delivered, for tests
+        self.events_delivered = 0  # counted even when ``sent`` is not kept
         self._tasks: set[asyncio.Task[None]] = set()
         self._input = bytearray()  # the input audio buffer (manual commit)
         self._vad = self._make_vad()
@@ -160,14 +161,16 @@ class SimSession(InputAudio):
     async def _deliver(self, event: ServerEvent | Prebuilt) -> None:
         if self.closed:
             return
-        self.sent.append(event)
+        self.events_delivered += 1
+        if self.config.keep_sent_events:
+            self.sent.append(event)
         try:
             await self._send_frame(event.frame if isinstance(event, Prebuilt) else encode(event))
         except ConnectionClosed:
             self.closed = True  # the client went away: the pump stays alive to be closed
             return
         limit = self.faults.close_after_events
-        if limit is not None and len(self.sent) >= limit:
+        if limit is not None and self.events_delivered >= limit:
             self.faults.close_after_events = None
             await self._close(1011, "simulated connection drop")
 

@@ -40,10 +40,15 @@ class StressConfig:
     # run (the user talks on): a trim then removes a call in flight, which must wait.
     impatient_fraction: float = 0.25
     turn_timeout: float = 20.0  # a turn not idle after this long is counted as stalled
-    grace: float = 10.0  # after `seconds`: how long running turns may take to finish
+    # After `seconds`: how long running turns may take to finish and sessions to become
+    # quiet. Longer than a turn may take (turn_timeout), so a turn in hand always ends.
+    grace: float = 30.0
     settle: float = 0.05  # idle this long (no event, nothing pending) ends a turn
     connect_concurrency: int = 64  # websocket handshakes in flight at once per worker
     transcription_delay_ms: float = 40.0
+    # After connecting: freeze the set-up objects out of the garbage collector's scans and
+    # collect the young generation less often (see worker.py); off measures the defaults.
+    gc_tuning: bool = True
 
     def __post_init__(self) -> None:
         if self.sessions < 1:
@@ -58,6 +63,8 @@ class StressConfig:
             raise ValueError("disconnect fraction must be within [0, 1]")
         if not 0.0 <= self.impatient_fraction <= 1.0:
             raise ValueError("impatient fraction must be within [0, 1]")
+        if self.grace <= 0 or self.turn_timeout <= 0:
+            raise ValueError("grace and turn timeout must be positive")
         if self.push_every < 1:
             raise ValueError("push_every must be at least 1")
         if self.policy not in POLICY_MIXES:

@@ -69,7 +69,9 @@ class StressReport:
     connect_seconds: float = 0.0
     drain_seconds: float = 0.0
     judge_seconds: float = 0.0
-    cpu_seconds: float = 0.0
+    cpu_seconds: float = 0.0  # CPU of the worker processes over the timed phase and drain
+    gc_seconds: float = 0.0  # of which in the garbage collector
+    cpu_ms_per_turn: float = 0.0  # that CPU over every turn: a rate other load hardly moves
     warnings: int = 0  # accord's log warnings during the run (policies cut by a drop...)
     findings: list[str] = field(default_factory=list)
     warning_samples: list[str] = field(default_factory=list)
@@ -100,6 +102,7 @@ def build_report(config: StressConfig, results: Sequence[WorkerResult]) -> Stres
         report.drain_seconds = max(report.drain_seconds, result.drain_seconds)
         report.judge_seconds = max(report.judge_seconds, result.judge_seconds)
         report.cpu_seconds += result.cpu_seconds
+        report.gc_seconds += result.gc_seconds
         report.warnings += result.warnings
         report.warning_samples.extend(result.warning_samples)
         if result.error is not None:
@@ -110,6 +113,7 @@ def build_report(config: StressConfig, results: Sequence[WorkerResult]) -> Stres
     report.turns_per_second = report.phase_turns / timed
     report.events_per_second = report.server_events / timed
     _add_sessions(report, outcomes)
+    report.cpu_ms_per_turn = 1000 * report.cpu_seconds / report.turns if report.turns else 0.0
     return report
 
 
@@ -187,6 +191,7 @@ def render(report: StressReport, console: Console) -> None:
         ("unexpected server errors", f"{report.server_errors}"),
         ("errors (sessions not run or not judged)", f"{report.errors}"),
         ("log warnings (counted, not printed)", f"{report.warnings}"),
+        ("CPU (garbage collector) / per turn", _cpu(report)),
         (
             "connect / drain / judge",
             f"{report.connect_seconds:.1f} / {report.drain_seconds:.1f} / "
@@ -211,3 +216,9 @@ def render(report: StressReport, console: Console) -> None:
 
 def _ms_pair(p50: float, p99: float, digits: int) -> str:
     return f"{p50:.{digits}f} / {p99:.{digits}f} ms"
+
+
+def _cpu(report: StressReport) -> str:
+    return (
+        f"{report.cpu_seconds:.1f} s ({report.gc_seconds:.1f} s) / {report.cpu_ms_per_turn:.1f} ms"
+    )

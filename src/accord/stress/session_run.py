@@ -29,7 +29,14 @@ from accord.sim.session import SimSession
 from accord.sim.store import ConversationStore
 from accord.stress.config import StressConfig
 from accord.stress.judge import SessionJudge
-from accord.stress.workload import SessionPlan, SpeechBank, UserTurn, make_agent, user_turns
+from accord.stress.workload import (
+    SessionPlan,
+    SpeechBank,
+    UserTurn,
+    make_agent,
+    session_config,
+    user_turns,
+)
 
 MODEL_PREFIX = "accord-sim-stress-"
 API_KEY = "sk-stress-not-a-key"
@@ -95,7 +102,7 @@ class ServerSide:
         )
 
     def events(self) -> int:
-        return sum(s.outbox.delivered for s in self.sessions)
+        return sum(s.events_delivered for s in self.sessions)
 
 
 @dataclass
@@ -179,7 +186,7 @@ class StressSession:
             url,
             api_key=API_KEY,
             model=model_name(self.plan.index),
-            session=agent.session_config(),
+            session=session_config(self.config, agent),
             options=options,
         )
         assert isinstance(session, TimedSession)
@@ -332,7 +339,9 @@ class StressSession:
         await asyncio.sleep(max(0.0, at - loop.time()))
         current = self.server.current()
         if current is not None:
-            current.faults.close_after_events = len(current.sent) + self.plan.drop_after_events
+            current.faults.close_after_events = (
+                current.events_delivered + self.plan.drop_after_events
+            )
 
     # -- the end ------------------------------------------------------------------------
 

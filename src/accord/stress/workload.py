@@ -18,6 +18,7 @@ import functools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from accord.agent import Agent
 from accord.policies import ContextPolicy, KeepLastTurns, RedactToolOutputs, SummarizeOlder
@@ -107,6 +108,19 @@ def make_agent(config: StressConfig, index: int) -> Agent:
         context_policy=make_policies(policy_kind(config, index), config.push_every),
         turn_detection=dict(SERVER_VAD) if config.audio else None,
     )
+
+
+_SESSION_CONFIGS: dict[StressConfig, dict[str, Any]] = {}
+
+
+def session_config(config: StressConfig, agent: Agent) -> dict[str, Any]:
+    """The agent's session configuration, built once per run: it is the same for every
+    session (the policies are not in it), and building the tools' JSON schemas took 3 ms
+    a session. The session deep-copies what it is given, so sharing it is safe."""
+    built = _SESSION_CONFIGS.get(config)
+    if built is None:
+        built = _SESSION_CONFIGS[config] = agent.session_config()
+    return built
 
 
 @dataclass(frozen=True, slots=True)
