@@ -36,6 +36,9 @@ def stress(
         0.01, "--disconnect-fraction", help="Sessions dropped once mid-run (rounded up)."
     ),
     push_every: int = typer.Option(3, "--push-every", help="A policy push every N replies."),
+    think_ms: float = typer.Option(
+        0.0, "--think-ms", help="User pause between turns (0: as fast as the stack goes)."
+    ),
     policy: str = typer.Option("mixed", "--policy", help="mixed, keep, summarize or redact."),
     grace: float = typer.Option(30.0, "--grace", help="Seconds for running turns to finish."),
     gc_tuning: bool = typer.Option(
@@ -63,6 +66,7 @@ def stress(
             jitter_ms=jitter_ms,
             disconnect_fraction=disconnect_fraction,
             push_every=push_every,
+            think_ms=think_ms,
             policy=_policy(policy),
             grace=grace,
             gc_tuning=gc_tuning,

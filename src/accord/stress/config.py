@@ -39,6 +39,10 @@ class StressConfig:
     # Typed turns that start as soon as the previous reply is done, while its tools still
     # run (the user talks on): a trim then removes a call in flight, which must wait.
     impatient_fraction: float = 0.25
+    # A pause between turns (+/- half). 0: each user types the next turn at once, and the
+    # run measures the stack's capacity; a human pace (a few seconds) measures latency at
+    # a given load instead.
+    think_ms: float = 0.0
     turn_timeout: float = 20.0  # a turn not idle after this long is counted as stalled
     # After `seconds`: how long running turns may take to finish and sessions to become
     # quiet. Longer than a turn may take (turn_timeout), so a turn in hand always ends.
@@ -69,8 +73,8 @@ class StressConfig:
             raise ValueError("push_every must be at least 1")
         if self.policy not in POLICY_MIXES:
             raise ValueError(f"unknown policy mix {self.policy!r} ({', '.join(POLICY_MIXES)})")
-        if self.latency_ms < 0 or self.jitter_ms < 0:
-            raise ValueError("latency and jitter must not be negative")
+        if self.latency_ms < 0 or self.jitter_ms < 0 or self.think_ms < 0:
+            raise ValueError("latency, jitter and think time must not be negative")
 
     @property
     def disconnects(self) -> int:

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from accord.stress.config import StressConfig
-from accord.stress.session_run import SessionOutcome
+from accord.stress.outcome import SessionOutcome
 from accord.stress.worker import WorkerResult
 
 MAX_FINDINGS = 20  # session lines shown under the table

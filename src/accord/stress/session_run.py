@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from accord.agent import AgentRunner
@@ -25,10 +25,10 @@ from accord.client.generation import Generation
 from accord.engine.events import PushReport
 from accord.items import ChatContext, Message
 from accord.session import RealtimeSession, SessionOptions
-from accord.sim.session import SimSession
-from accord.sim.store import ConversationStore
 from accord.stress.config import StressConfig
 from accord.stress.judge import SessionJudge
+from accord.stress.outcome import Phase, SessionOutcome
+from accord.stress.server_side import ServerSide
 from accord.stress.workload import (
     SessionPlan,
     SpeechBank,
@@ -66,92 +66,6 @@ class TimedSession(RealtimeSession):
         return report
 
 
-@dataclass
-class ServerSide:
-    """The simulator sessions that served one client, in connection order.
-
-    After a drop the old store is final; until the new connection's simulator session
-    appears, the current store is an empty one (a new server starts empty), so nothing
-    is logged against the old store's clock."""
-
-    sessions: list[SimSession] = field(default_factory=list)
-    expect_after: int = 0
-    _empty: ConversationStore = field(default_factory=ConversationStore)
-
-    def add(self, session: SimSession) -> None:
-        self.sessions.append(session)
-
-    def current(self) -> SimSession | None:
-        return self.sessions[-1] if len(self.sessions) > self.expect_after else None
-
-    def store(self) -> ConversationStore:
-        current = self.current()
-        return current.store if current is not None else self._empty
-
-    def dropped(self) -> None:
-        self.expect_after = len(self.sessions)
-
-    def quiet(self) -> bool:
-        """Nothing in either channel and no response running on the server."""
-        current = self.current()
-        return current is not None and (
-            current.inbox.pending == 0
-            and current.outbox.pending == 0
-            and current.active is None
-            and not current.out_of_band
-        )
-
-    def events(self) -> int:
-        return sum(s.events_delivered for s in self.sessions)
-
-
-@dataclass
-class SessionOutcome:
-    """One session's counts and findings (picklable: a worker sends it home)."""
-
-    index: int
-    policy: str
-    turns: int = 0
-    stalls: int = 0
-    turn_errors: int = 0
-    reconnects: int = 0
-    dropped: bool = False  # the simulator was told to drop this session once
-    ops_sent: int = 0
-    resolved: int = 0
-    pushes: int = 0
-    pushes_during_calls: int = 0
-    deferred: int = 0
-    aliased: int = 0
-    tool_calls: int = 0
-    server_events: int = 0
-    judged: bool = False
-    settled: bool = False
-    restores_judged: int = 0
-    violations: int = 0
-    lost_items: int = 0
-    server_errors: int = 0
-    error: str | None = None  # the session could not run or be judged
-    details: list[str] = field(default_factory=list)
-    update_latencies: list[float] = field(default_factory=list)
-    turn_seconds: list[float] = field(default_factory=list)
-    last_turn_end: float = 0.0
-
-    @property
-    def desyncs(self) -> int:
-        """As the demo counts them: every invariant broken (the mirror or the agent's
-        context differing from the server among them) and every unexpected server error."""
-        return self.violations + self.server_errors
-
-
-@dataclass
-class Phase:
-    """The worker's clock for the timed phase (event-loop time)."""
-
-    start: float = 0.0
-    stop: float = 0.0
-    end: float = 0.0  # stop + grace: nothing waits longer than this
-
-
 class StressSession:
     def __init__(
         self,
@@ -172,8 +86,12 @@ class StressSession:
         self.judge: SessionJudge | None = None
         self._turns = user_turns(plan.seed, config.impatient_fraction if bank is None else 0.0)
         self._said = 0
+        self._rng = random.Random(plan.seed)
         self._seen = 0  # runner events consumed: any change means "not settled yet"
         self._generations = 0  # in-band generations started (a spoken turn waits for one)
+        self._drops = 0  # disconnections seen (a spoken turn in the old server's buffer is gone)
+        self._reconnected = 0  # restores done (until then, a spoken turn would be lost)
+        self._final = False  # a drop with no reconnect to follow
         self._wake: asyncio.Future[None] | None = None
         self._consumer: asyncio.Task[None] | None = None
 
@@ -203,6 +121,11 @@ class StressSession:
             self._seen += 1
             if isinstance(event, app.GenerationStarted) and not event.generation.out_of_band:
                 self._generations += 1
+            elif isinstance(event, app.Disconnected):
+                self._drops += 1
+                self._final = self._final or not event.will_reconnect
+            elif isinstance(event, app.Reconnected):
+                self._reconnected += 1
             elif isinstance(event, app.ServerErrorEvent):
                 self._note(f"server error {event.code}: {event.message}")
             waker = self._wake
@@ -221,6 +144,7 @@ class StressSession:
             while loop.time() < phase.stop:
                 if not await self._one_turn(phase):
                     break
+                await self._think(phase)
             await self._settle(phase.end)
         except Exception as exc:  # a session's failure is counted, never the run's
             self.outcome.error = f"{type(exc).__name__}: {exc}"
@@ -260,9 +184,12 @@ class StressSession:
             if exc.final:
                 self._note(f"turn ended the session: {type(exc).__name__}: {exc}")
                 return False
-            # A reply asked for just before a drop fails (it is not carried over); the
-            # session reconnects and restores, and the user goes on.
+            # A reply asked for just before a drop fails (it is not carried over), and so
+            # does a spoken turn the old server had not committed. The session reconnects
+            # and restores; the user waits for the agent to be back, then goes on.
             self.outcome.turn_errors += 1
+            with contextlib.suppress(TimeoutError):
+                await self._until_idle(deadline)
             return True
         except AccordError as exc:
             self.outcome.turn_errors += 1
@@ -275,14 +202,32 @@ class StressSession:
         self.on_turn()
         return True
 
+    async def _think(self, phase: Phase) -> None:
+        """The user's pause before the next turn: ``think_ms`` +/- half, seeded (none by
+        default: the run then measures what the stack can do, not what users ask)."""
+        if self.config.think_ms <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        pause = self._rng.uniform(0.5, 1.5) * self.config.think_ms / 1000.0
+        await asyncio.sleep(max(0.0, min(pause, phase.stop - loop.time())))
+
     async def _play(self, turn: UserTurn, deadline: float) -> None:
         """Say (or speak) the turn, then wait for the agent: until idle, or, for an
         impatient user, until the reply is done (its tools may still run)."""
         assert self.runner is not None
         if self.bank is not None:
-            before = self._generations
+            assert self.session is not None
+            while self._drops != self._reconnected:  # nobody speaks into a dead line
+                if self._final:
+                    raise ConnectionLost("the connection is gone for good", final=True)
+                await self._wait_event(POLL_SECONDS)
+            before, drops, links = self._generations, self._drops, self.session.reconnects
             self.runner.speak(self.bank.utterance(turn.text))
             while self._generations == before:  # the server's VAD ends the turn
+                if self._drops != drops or self.session.reconnects != links:
+                    # The audio died with the old connection (uncommitted audio is not part
+                    # of the conversation to restore): the user would say it again.
+                    raise ConnectionLost("the spoken turn was lost with the connection")
                 await self._wait_event(POLL_SECONDS)
         else:
             reply = await self._say(turn.text)

@@ -26,14 +26,9 @@ from accord.sim.config import SimConfig
 from accord.sim.server import SimServer
 from accord.sim.session import SimSession
 from accord.stress.config import StressConfig
-from accord.stress.session_run import (
-    MODEL_PREFIX,
-    Phase,
-    ServerSide,
-    SessionOutcome,
-    StressSession,
-    model_name,
-)
+from accord.stress.outcome import Phase, SessionOutcome
+from accord.stress.server_side import ServerSide
+from accord.stress.session_run import MODEL_PREFIX, StressSession, model_name
 from accord.stress.workload import SessionPlan, SpeechBank, plan_sessions
 
 PROGRESS_SECONDS = 0.25  # how often a worker reports its counts

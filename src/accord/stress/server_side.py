@@ -1,0 +1,53 @@
+"""The simulator's side of one stress session: the simulator sessions that served it.
+
+A client session may be served by several simulator sessions in turn (one per
+connection: a Realtime server cannot be resumed after a drop). The judge reads the store
+of the current one; the worker routes each new simulator session here by the model name
+the client dialled with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from accord.sim.session import SimSession
+from accord.sim.store import ConversationStore
+
+
+@dataclass
+class ServerSide:
+    """The simulator sessions that served one client, in connection order.
+
+    After a drop the old store is final; until the new connection's simulator session
+    appears, the current store is an empty one (a new server starts empty), so nothing
+    is logged against the old store's clock."""
+
+    sessions: list[SimSession] = field(default_factory=list)
+    expect_after: int = 0
+    _empty: ConversationStore = field(default_factory=ConversationStore)
+
+    def add(self, session: SimSession) -> None:
+        self.sessions.append(session)
+
+    def current(self) -> SimSession | None:
+        return self.sessions[-1] if len(self.sessions) > self.expect_after else None
+
+    def store(self) -> ConversationStore:
+        current = self.current()
+        return current.store if current is not None else self._empty
+
+    def dropped(self) -> None:
+        self.expect_after = len(self.sessions)
+
+    def quiet(self) -> bool:
+        """Nothing in either channel and no response running on the server."""
+        current = self.current()
+        return current is not None and (
+            current.inbox.pending == 0
+            and current.outbox.pending == 0
+            and current.active is None
+            and not current.out_of_band
+        )
+
+    def events(self) -> int:
+        return sum(s.events_delivered for s in self.sessions)
