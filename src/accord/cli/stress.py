@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from accord.stress import StressConfig, StressReport, run_stress
+from accord.stress import StressConfig, run_stress
 from accord.stress.config import POLICY_MIXES, STRATEGIES, PolicyMix, Strategy
+from accord.stress.progress import run_with_progress
 from accord.stress.report import render
-from accord.stress.worker import Progress as WorkerProgress
 
 
 def stress(
@@ -74,10 +72,14 @@ def stress(
     except ValueError as exc:
         console.print(f"[red]accord stress: {exc}[/red]")
         raise typer.Exit(2) from exc
-    if as_json or not sys.stderr.isatty():
-        report = run_stress(config)
-    else:
-        report = _with_progress(config, console)
+    try:
+        if as_json or not sys.stderr.isatty():
+            report = run_stress(config)
+        else:
+            report = run_with_progress(config, console)
+    except KeyboardInterrupt:
+        console.print("[red]accord stress: interrupted[/red]")
+        raise typer.Exit(130) from None
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:
@@ -95,39 +97,6 @@ def _policy(name: str) -> PolicyMix:
         if mix == name:
             return mix
     return "mixed"
-
-
-def _with_progress(config: StressConfig, console: Console) -> StressReport:
-    """The run with a progress bar over the timed phase, and the workers' counts."""
-    counts: dict[int, WorkerProgress] = {}
-    running_since: list[float] = []
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[detail]}"),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("connecting", total=config.seconds, detail="")
-
-        def on_progress(p: WorkerProgress) -> None:
-            counts[p.worker] = p
-            stages = {c.stage for c in counts.values()}
-            order = ("connecting", "waiting", "running", "draining", "judging")
-            stage = next((s for s in order if s in stages), "done")
-            connected = sum(c.connected for c in counts.values())
-            turns = sum(c.turns for c in counts.values())
-            judged = sum(c.judged for c in counts.values())
-            detail = f"{connected}/{config.sessions} connected, {turns} turns"
-            if judged:
-                detail += f", {judged} judged"
-            if stage == "running" and not running_since:
-                running_since.append(time.monotonic())
-            done = min(config.seconds, time.monotonic() - running_since[0]) if running_since else 0
-            bar.update(task, description=stage, detail=detail, completed=done)
-
-        return run_stress(config, on_progress)
 
 
 def register(app: typer.Typer) -> None:
