@@ -8,15 +8,20 @@ worker processes run end to end; a session that fails is counted, not fatal.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from accord.cli.main import app
+from accord.engine import events as ev
+from accord.engine.restore import AtDrop
 from accord.explore.checker import Invariant, Violation
-from accord.items import FunctionCall, FunctionCallOutput, Message
+from accord.items import ChatContext, ContextBase, FunctionCall, FunctionCallOutput, Item, Message
+from accord.provenance import DeleteReason
+from accord.sim.store import ConversationStore
 from accord.stress import StressConfig, run_stress
-from accord.stress.judge import Verdict, compare_context
+from accord.stress.judge import SessionJudge, Verdict, compare_context
 from accord.stress.report import build_report, percentile
 from accord.stress.session_run import StressSession
 from accord.stress.worker import WorkerResult
@@ -60,11 +65,13 @@ def test_spoken_turns_run_end_to_end() -> None:
     assert report.turns > 0 and report.ops_sent > 0
 
 
-def test_several_worker_processes_share_the_sessions() -> None:
-    report = run_stress(StressConfig(sessions=4, seconds=2, workers=2, seed=1))
+def test_several_worker_processes_share_the_sessions_every_one_dropped() -> None:
+    config = StressConfig(sessions=6, seconds=2.5, workers=2, seed=1, disconnect_fraction=1)
+    report = run_stress(config)
     assert report.workers == 2
     assert report.passed, report.findings
     assert report.turns > 0 and report.server_events > 0
+    assert report.reconnects >= 1 and report.restores_judged == report.reconnects
 
 
 def test_a_failing_session_is_counted_and_the_run_goes_on(
@@ -144,3 +151,88 @@ def test_percentiles_are_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 50) == 50.0 and percentile(values, 99) == 99.0
     assert percentile([], 50) == 0.0 and percentile([7.0], 99) == 7.0
+
+
+# -- the judge across a drop, scripted -----------------------------------------------------
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.at_drop: list[AtDrop] | None = None
+        self.mirror: list[Item] = []
+
+    def mirror_items(self) -> list[Item]:
+        return list(self.mirror)
+
+    def context(self) -> ChatContext:
+        return ChatContext(self.mirror)
+
+
+class FakeCore:
+    """What the judge reads of a session core: observers, the effect hook, the engine."""
+
+    def __init__(self) -> None:
+        self.observers: list[Any] = []
+        self._on_effect: Any = lambda _e: None
+        self.engine = FakeEngine()
+
+    def effect(self, effect: ev.Effect) -> None:
+        self._on_effect(effect)
+
+    def push(self, push_id: str, ctx: ChatContext, current: ChatContext) -> None:
+        details = {"push_id": push_id, "ctx": ctx, "current": current, "explicit_replace": False}
+        for observer in self.observers:
+            observer("push", details)
+
+
+U1 = Message(id="u1", role="user", content="book a table")
+A1 = Message(id="a1", role="assistant", content="done")
+
+
+def create(core: FakeCore, store: ConversationStore, event_id: str, item: Item, prev: str) -> None:
+    core.effect(ev.Send(ev.CreateItem(event_id, item, prev), push_id=None))
+    store.create(item, prev, event_id=event_id)
+    core.effect(ev.OpResolved(event_id, "success"))
+
+
+def judged_drop(*, restore: tuple[Item, ...]) -> Verdict:
+    """u1 a1 on the first server; the line drops; a push made while it is down removes
+    both (its deletes wait for the restore); the restore puts back ``restore``; the
+    held deletes go out; quiet."""
+    stores = [ConversationStore()]
+    core = FakeCore()
+    judge = SessionJudge(core, lambda: stores[-1])  # type: ignore[arg-type]
+    core.push("p0", ChatContext([U1, A1]), ChatContext())
+    create(core, stores[0], "e1", U1, "root")
+    create(core, stores[0], "e2", A1, "u1")
+    core.engine.at_drop = [AtDrop(U1), AtDrop(A1)]
+    for observer in core.observers:
+        observer("connection_lost", {})
+    stores.append(ConversationStore())
+    core.push("p1", ChatContext([], base=ContextBase(1, (U1, A1))), ChatContext([U1, A1]))
+    for event_id, item in zip(("r1", "r2"), restore, strict=False):
+        create(core, stores[1], event_id, item, "root" if item is U1 else "u1")
+    core.effect(ev.RestoreDone(len(restore), ()))
+    for event_id, item in (("d1", U1), ("d2", A1)):
+        if stores[1].get(item.id) is None:
+            continue
+        core.effect(ev.Send(ev.DeleteItem(event_id, item.id), DeleteReason.PUSH, "p1"))
+        stores[1].delete(item.id, event_id=event_id)
+        core.effect(ev.OpResolved(event_id, "success"))
+    core.engine.mirror = stores[1].items()
+    return judge.verdict()
+
+
+def test_a_push_made_while_the_line_was_down_removes_what_the_restore_put_back() -> None:
+    # The restore's creates stand at the drop in the order of decisions, so the push
+    # (decided later, sent after) removed them as it meant to: nothing is missing.
+    verdict = judged_drop(restore=(U1, A1))
+    assert verdict.violations == [] and verdict.restores_judged == 1
+
+
+def test_a_restore_that_leaves_an_item_out_is_a_lost_item() -> None:
+    verdict = judged_drop(restore=(U1,))
+    assert [(v.invariant, v.item_id) for v in verdict.violations] == [
+        (Invariant.LOSSLESS_RECONNECT, "a1")
+    ]
+    assert verdict.lost_items == {"a1"}
