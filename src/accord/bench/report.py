@@ -183,12 +183,22 @@ def sessions_report(results: Sequence[SessionsResult], *, period_s: float) -> Re
     )
     cpu = _table(
         "sessions, active: CPU in cores (1.00 = one core busy)",
-        ("N", "client", "in GC s", "longest GC ms", "simulator", "other processes"),
+        (
+            "N",
+            "client",
+            "ms/turn",
+            "GC CPU s",
+            "longest GC ms",
+            "simulator",
+            "ms/turn",
+            "others",
+        ),
     )
     notes = [
         "KiB/session: tracemalloc in this process; sim KiB/session: the simulator's RSS "
-        "growth, for scale; in GC: seconds of the active window spent in the garbage "
-        "collector; other processes: what the rest of the machine used meanwhile"
+        "growth, for scale; ms/turn: CPU per completed turn; GC: CPU seconds of the active "
+        "window spent in the garbage collector, and its longest pause; others: cores the "
+        "rest of the machine used"
     ]
     if any(r.gc_frozen for r in results):
         notes.append("gc.freeze() was called once the sessions were set up (--gc-freeze)")
@@ -221,10 +231,20 @@ def sessions_report(results: Sequence[SessionsResult], *, period_s: float) -> Re
         cpu.add_row(
             count,
             _cores(r.client_cpu),
+            _ms(r.client_ms_per_turn, 2),
             f"{r.gc_s:.1f}",
             f"{r.gc_longest_ms:.0f}",
             _cores(r.sim_cpu),
+            _ms(r.sim_ms_per_turn, 2),
             _cores(r.other_cpu),
         )
-    data = [{**asdict(r), "kib_per_idle_session": r.kib_per_idle_session} for r in results]
+    data = [
+        {
+            **asdict(r),
+            "kib_per_idle_session": r.kib_per_idle_session,
+            "client_ms_per_turn": r.client_ms_per_turn,
+            "sim_ms_per_turn": r.sim_ms_per_turn,
+        }
+        for r in results
+    ]
     return Report("sessions", data, [idle, active, cpu], notes, extra={"period_s": period_s})
