@@ -199,6 +199,13 @@ async def test_tools_and_options_reach_the_server() -> None:
         session.update_options(tool_choice="required", voice="alloy")
         await until(lambda: server.session["tool_choice"] == "required")
         assert server.session["audio"]["output"]["voice"] == "alloy"
+        model = session.realtime_model
+        assert isinstance(model, RealtimeModel)
+        model.update_options(turn_detection=ServerVad(type="server_vad", create_response=False))
+        await until(
+            lambda: server.session["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+        )
+        assert not session.capabilities.turn_detection  # the server no longer answers turns
 
 
 # -- replies -----------------------------------------------------------------------------------

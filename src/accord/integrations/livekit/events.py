@@ -96,6 +96,9 @@ class EventBridge:
             self._discarded.add(tag)
 
     def reply_failed(self, tag: str, exc: BaseException) -> None:
+        """LiveKit's reply failed (refused, timed out, connection lost): should its
+        response come after all, it is cancelled, not played as a new turn."""
+        self._discarded.add(tag)
         future = self._pending.pop(tag, None)
         if future is not None and not future.done():
             code = getattr(exc, "code", None)

@@ -24,7 +24,11 @@ from livekit import rtc
 from livekit.agents import llm
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import is_given
-from livekit.plugins.openai.realtime.utils import to_audio_transcription, to_noise_reduction
+from livekit.plugins.openai.realtime.utils import (
+    to_audio_transcription,
+    to_noise_reduction,
+    to_turn_detection,
+)
 
 from accord.client.errors import ConnectionLost, SessionClosed
 from accord.client.transport import Endpoint, Transport, WebSocketTransport
@@ -292,10 +296,12 @@ class RealtimeSession(llm.RealtimeSession[ExtraEvents]):
         if is_given(speed) and speed != opts.speed:
             opts.speed = speed
             audio_out["speed"] = speed
-        if is_given(turn_detection) and turn_detection != opts.turn_detection:
-            opts.turn_detection = turn_detection
-            self._capabilities.turn_detection = opt.turn_taking(turn_detection)
-            audio_in["turn_detection"] = opt.dump(turn_detection)
+        if is_given(turn_detection):
+            turns = to_turn_detection(turn_detection)
+            if turns != opts.turn_detection:
+                opts.turn_detection = turns
+                self._capabilities.turn_detection = opt.turn_taking(turns)
+                audio_in["turn_detection"] = opt.dump(turns)
         if is_given(input_audio_transcription):
             transcription = to_audio_transcription(input_audio_transcription)
             if transcription != opts.input_audio_transcription:
