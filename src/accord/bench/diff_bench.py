@@ -2,21 +2,24 @@
 
 Each implementation gets the same edit case (:func:`accord.bench.edits.make_edit_case`),
 converted to its own context type before the clock starts; each is timed best of
-``repeat`` runs with ``time.perf_counter``. The rows also say which code path each
-implementation took on the case, so a fast path on one side is never compared with a
-slow path on the other without it being visible.
+``repeat`` runs (more for fast cases) with ``time.perf_counter``, the two taking turns
+(:func:`accord.bench.timing.interleaved_best`) so that other work on the machine hits
+both alike. The rows also say which code path each implementation took on the case, so
+a fast path on one side is never compared with a slow path on the other unseen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import lt
+from typing import Any
 
 from accord.bench import livekit_diff
 from accord.bench.edits import EditCase, make_edit_case
-from accord.bench.timing import DiffTiming, best_of
-from accord.diff import ContextDiff, compute_diff
+from accord.bench.timing import DiffTiming, interleaved_best
+from accord.diff import compute_diff
 from accord.items import ChatContext
 
 SCALING_SIZES = (100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
@@ -51,23 +54,16 @@ def accord_path(old: ChatContext, new: ChatContext) -> str:
     return PATH_IN_ORDER if all(map(lt, common, common[1:])) else PATH_LIS
 
 
-def time_accord(case: EditCase, *, repeat: int = 5) -> tuple[DiffTiming, ContextDiff]:
-    result = compute_diff(case.old, case.new)  # warm-up, and the result to report
-    best_ms = best_of(repeat, lambda: compute_diff(case.old, case.new))
-    timing = DiffTiming(
+def _timing(case: EditCase, diff: Any, best_ms: float, path: str, runs: int) -> DiffTiming:
+    return DiffTiming(
         n=case.n,
         best_ms=best_ms,
-        removed=len(result.to_remove),
-        created=len(result.to_create),
-        updated=len(result.to_update),
-        path=accord_path(case.old, case.new),
+        removed=len(diff.to_remove),
+        created=len(diff.to_create),
+        updated=len(diff.to_update),
+        path=path,
+        runs=runs,
     )
-    return timing, result
-
-
-def time_diff(n: int, *, repeat: int = 5, seed: int = 0, moves: int = 0) -> DiffTiming:
-    """accord's ``compute_diff`` alone on the case for ``n``."""
-    return time_accord(make_edit_case(n, seed=seed, moves=moves), repeat=repeat)[0]
 
 
 def compare(
@@ -79,16 +75,28 @@ def compare(
     livekit: livekit_diff.LiveKitDiff | None = None,
 ) -> list[DiffRow]:
     """accord's diff on every size, and LiveKit's beside it when ``livekit`` is given
-    (:func:`accord.bench.livekit_diff.load`)."""
-    lk = livekit
+    (:func:`accord.bench.livekit_diff.load`), timed in alternation on the same case."""
     rows: list[DiffRow] = []
     for n in sizes:
         case = make_edit_case(n, seed=seed, moves=moves)
-        ours, ours_diff = time_accord(case, repeat=repeat)
+        ours_diff = compute_diff(case.old, case.new)  # a warm-up, and the diff reported
+        runs: list[Callable[[], object]] = [functools.partial(compute_diff, case.old, case.new)]
+        if livekit is not None:
+            old, new = livekit.convert(case.old), livekit.convert(case.new)
+            their_diff = livekit.diff(old, new)
+            runs.append(functools.partial(livekit.diff, old, new))
+        best, rounds = interleaved_best(runs, repeat=repeat)
+        ours = _timing(case, ours_diff, best[0], accord_path(case.old, case.new), rounds)
         theirs: DiffTiming | None = None
         agreement: str | None = None
-        if lk is not None:
-            theirs, their_diff = lk.time(case, repeat=repeat)
+        if livekit is not None:
+            path = livekit_diff.livekit_path(case.old.ids(), case.new.ids())
+            theirs = _timing(case, their_diff, best[1], path, rounds)
             agreement = livekit_diff.agreement(ours_diff, their_diff)
         rows.append(DiffRow(n, moves, ours, theirs, agreement))
     return rows
+
+
+def time_diff(n: int, *, repeat: int = 5, seed: int = 0, moves: int = 0) -> DiffTiming:
+    """accord's ``compute_diff`` alone on the case for ``n``."""
+    return compare([n], repeat=repeat, seed=seed, moves=moves)[0].accord

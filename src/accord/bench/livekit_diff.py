@@ -18,8 +18,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from accord.bench.edits import EditCase
-from accord.bench.timing import DiffTiming, best_of
 from accord.diff import ContextDiff
 from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Message
 
@@ -64,21 +62,6 @@ class LiveKitDiff:
                     )
                 )
         return self.chat_context(items)
-
-    def time(self, case: EditCase, *, repeat: int = 5) -> tuple[DiffTiming, Any]:
-        """Best of ``repeat`` runs on ``case``; returns (timing, LiveKit's diff)."""
-        old, new = self.convert(case.old), self.convert(case.new)
-        result = self.diff(old, new)
-        best_ms = best_of(repeat, lambda: self.diff(old, new))
-        timing = DiffTiming(
-            n=case.n,
-            best_ms=best_ms,
-            removed=len(result.to_remove),
-            created=len(result.to_create),
-            updated=len(result.to_update),
-            path=livekit_path([i.id for i in case.old], [i.id for i in case.new]),
-        )
-        return timing, result
 
 
 def load() -> LiveKitDiff | None:

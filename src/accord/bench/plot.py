@@ -60,7 +60,7 @@ def plot_scaling(rows: Sequence[DiffRow], path: str | Path, *, subtitle: str = "
         ratio.semilogx([r.n for r in compared], [r.ratio for r in compared], "o-", color="#2ca02c")
         ratio.axhline(TARGET_RATIO, color="k", linestyle="--", linewidth=1, label="target: 2x")
         ratio.set_ylim(0, max(TARGET_RATIO, *(r.ratio or 0 for r in compared)) * 1.2)
-        ratio.legend(loc="lower right")
+        ratio.legend(loc="best")
     else:
         ratio.text(
             0.5, 0.5, "LiveKit not installed: no ratio", ha="center", transform=ratio.transAxes

@@ -79,6 +79,7 @@ def diff_report(rows: Sequence[DiffRow], *, repeat: int, livekit_version: str | 
             "created": r.accord.created,
             "updated": r.accord.updated,
             "path": r.accord.path,
+            "runs": r.accord.runs,
             "livekit_ms": None if r.livekit is None else r.livekit.best_ms,
             "livekit_path": None if r.livekit is None else r.livekit.path,
             "ratio": r.ratio,
@@ -86,17 +87,17 @@ def diff_report(rows: Sequence[DiffRow], *, repeat: int, livekit_version: str | 
         }
         results.append(row)
     moves = rows[0].moves if rows else 0
-    title = f"compute_diff, best of {repeat}" + (f", {moves} moves" if moves else "")
+    title = "compute_diff, best of the runs" + (f", {moves} moves" if moves else "")
     if livekit_version:
         title += f"; LiveKit Agents {livekit_version} compute_chat_ctx_diff beside it"
     table = Table(title=title)
-    columns = ["n", "accord ms", "path"]
+    columns = ["n", "runs", "accord ms", "path"]
     if livekit_version:
         columns += ["LiveKit ms", "path", "ratio", "diffs"]
     for column in columns:
         table.add_column(column, justify="right")
     for r in rows:
-        cells = [f"{r.n:,}", f"{r.accord.best_ms:.3f}", r.accord.path]
+        cells = [f"{r.n:,}", str(r.accord.runs), f"{r.accord.best_ms:.3f}", r.accord.path]
         if livekit_version and r.livekit is not None:
             cells += [
                 f"{r.livekit.best_ms:.3f}",

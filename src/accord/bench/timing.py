@@ -1,11 +1,15 @@
-"""What the diff benchmark measures, shared by both implementations' timers."""
+"""What the diff benchmark measures, and how it times both implementations fairly."""
 
 from __future__ import annotations
 
 import gc
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+BUDGET_S = 0.3  # per implementation and size: small sizes get many runs, not just `repeat`
+MAX_RUNS = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,15 +22,32 @@ class DiffTiming:
     created: int
     updated: int
     path: str
+    runs: int = 0
 
 
-def best_of(repeat: int, run: Callable[[], object]) -> float:
-    """The fastest of ``repeat`` calls of ``run``, in ms: the least disturbed by other
-    work on the machine, which only ever adds time."""
+def interleaved_best(
+    runs: Sequence[Callable[[], object]], *, repeat: int, budget_s: float = BUDGET_S
+) -> tuple[list[float], int]:
+    """The best time of each callable in ms, and the number of rounds.
+
+    Time is this process's CPU time (``time.process_time``): on a shared machine other
+    processes preempt a call, which inflates its wall time but not its CPU time. The
+    callables take turns, one call each per round, so what other work still costs (caches
+    and the like) hits all of them alike instead of one implementation's whole series. The
+    best (not the mean) is kept: disturbances only ever add time. Rounds: at least ``repeat``,
+    more for fast calls, up to about ``budget_s`` per callable (at most ``MAX_RUNS``).
+    """
     gc.collect()  # every series starts from the same heap; the collector stays on
-    best = float("inf")
-    for _ in range(max(1, repeat)):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best * 1000
+    best = [math.inf] * len(runs)
+    rounds, target = 0, max(1, repeat)
+    while rounds < target:
+        for k, run in enumerate(runs):
+            start = time.process_time()
+            run()
+            best[k] = min(best[k], time.process_time() - start)
+        rounds += 1
+        if rounds == 1:
+            slowest = max(best)
+            extra = int(budget_s / slowest) if slowest > 0 else MAX_RUNS
+            target = min(MAX_RUNS, max(target, extra))
+    return [b * 1000 for b in best], rounds

@@ -86,7 +86,9 @@ def diff(
     sizes: str = typer.Option(
         ",".join(map(str, SCALING_SIZES)), "--sizes", help="Comma-separated item counts."
     ),
-    repeat: int = typer.Option(5, "--repeat", help="Runs per size; the best is reported."),
+    repeat: int = typer.Option(
+        5, "--repeat", help="Least runs per size (fast sizes get more); the best is reported."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the edit generator."),
     move_percent: float = typer.Option(
         0.0,
