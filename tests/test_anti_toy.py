@@ -33,6 +33,7 @@ def test_every_rule_is_covered() -> None:
         "acked_anchors",
         "creates_before_deletes",
         "response_slot",
+        "follow_up_once",
     ]
 
 

@@ -269,3 +269,46 @@ def test_a_restore_keeps_an_item_the_writer_put_between_a_call_and_its_output() 
     ids = p.server_ids()
     assert ids[:4] == ["m1", "m2", "fc", "w"] and ids[4].startswith("out_")
     assert p.violations() == []
+
+
+def test_a_writer_puts_back_a_message_it_saw_deleted() -> None:
+    """From the explorer's review: a writer whose base lacks u1 (it saw it go) puts it
+    back. Before the delete is acknowledged it is created again under its own id (the
+    delete lands first); after, under a fresh id with an alias, since the server used
+    the old one. Either way nothing is lost and the report says what happened."""
+    for acknowledged in (False, True):
+        p = seeded(user("u0"), assistant("a0"), user("u1"), assistant("a1"))
+        trimmed = p.snapshot()
+        trimmed.remove("u1")
+        p.push(trimmed)
+        if acknowledged:
+            p.settle()
+        undo = p.snapshot()
+        undo.insert_after("a0", Message(id="u1", role="user", content="user says u1 again"))
+        p.push(undo)
+        p.settle()
+        assert p.violations() == [], acknowledged
+        (put_back,) = [i for i in p.store.items() if i.id not in ("u0", "a0", "a1")]
+        assert put_back.text == "user says u1 again"
+        if acknowledged:
+            assert p.client.aliases()["u1"] == put_back.id
+            assert any("put back" in n for r in p.reports for n in r.notes)
+        else:
+            assert put_back.id == "u1"
+
+
+def test_a_context_built_from_scratch_never_brings_back_a_deleted_item() -> None:
+    """Found by the explorer (R20): a push without a base, made while the delete of a0
+    was sent but unacknowledged, re-created a0; once acknowledged it did not. Now
+    neither does: a context built from scratch cannot say it saw the delete."""
+    for acknowledged in (False, True):
+        p = seeded(user("u0"), assistant("a0"), user("u1"))
+        trimmed = p.snapshot()
+        trimmed.remove("a0")
+        p.push(trimmed)
+        if acknowledged:
+            p.settle()
+        p.push(ChatContext([user("u0"), assistant("a0"), user("u1")]))
+        p.settle()
+        assert p.server_ids() == ["u0", "u1"], acknowledged
+        assert any("not created again" in n for r in p.reports for n in r.notes)

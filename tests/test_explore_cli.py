@@ -91,3 +91,32 @@ def test_list_shows_the_library() -> None:
     result = runner.invoke(app, ["explore", "--list"])
     assert result.exit_code == 0
     assert "r22" in result.output and "R14" in result.output
+
+
+def test_deepen_with_a_violation_exits_one_and_writes_it(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            *("explore", "--strategy", "naive", "--scenario", "r1", "--deepen", "5"),
+            *("--out", str(tmp_path)),
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    assert (tmp_path / "r1-naive.json").exists()
+
+
+def test_a_schedule_that_does_not_fit_is_refused(tmp_path: Path) -> None:
+    stale = tmp_path / "stale.json"
+    stale.write_text(
+        json.dumps(
+            {
+                "format": "accord-explore-schedule/1",
+                "scenario": "r1",
+                "strategy": "accord",
+                "choices": ["nobody"],
+                "findings": [],
+            }
+        )
+    )
+    result = runner.invoke(app, ["explore", "--replay", str(stale)])
+    assert result.exit_code == 2 and "does not fit" in result.output

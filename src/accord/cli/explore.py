@@ -28,8 +28,9 @@ from accord.explore.explorer import (
 from accord.explore.explorer import (
     explore as explore_scenario,
 )
+from accord.explore.findings import Finding
 from accord.explore.library import SCENARIOS, select
-from accord.explore.run import play
+from accord.explore.run import ScheduleError, play
 from accord.explore.scenario import Scenario
 from accord.explore.timeline import ScheduleFile, format_timeline
 
@@ -81,7 +82,9 @@ def explore(
         console.print(f"accord explore: {exc.args[0]}")
         raise typer.Exit(EXIT_USAGE) from None
     if deepen_seconds is not None:
-        _deepen(console, chosen, strategy, deepen_seconds, as_json)
+        deepened = _deepen(console, chosen, strategy, deepen_seconds, as_json)
+        if _report_violations(console, deepened, strategy, out, show, as_json):
+            raise typer.Exit(EXIT_VIOLATION)
         return
     results = _run(console, chosen, strategy, depth, seeds, not no_hashing, as_json)
     found = _report_violations(console, results, strategy, out, show, as_json)
@@ -164,8 +167,10 @@ def _report_violations(
     return found
 
 
-def _print_timeline(console: Console, sc: Scenario, strategy: str, choices: list[str]) -> int:
-    run, findings = play(sc, strategy, choices, record=True)
+def _print_timeline(
+    console: Console, sc: Scenario, strategy: str, choices: list[str], *, strict: bool = False
+) -> list[Finding]:
+    run, findings = play(sc, strategy, choices, record=True, lenient=not strict)
     console.print(f"[bold]{sc.race}[/] ({strategy}): {sc.summary}")
     seeded = " ".join(item.id for item in sc.seed)
     console.print(f"    seeded: [{seeded}]", markup=False, highlight=False)
@@ -175,32 +180,47 @@ def _print_timeline(console: Console, sc: Scenario, strategy: str, choices: list
         console.print(f"    {f}", style="red", markup=False, highlight=False)
     if not findings:
         console.print("    [green]no violation[/]")
-    return len(findings)
+    return findings
 
 
 def _replay(console: Console, path: Path) -> int:
     try:
         saved = ScheduleFile.load(path)
     except (OSError, ValueError, KeyError) as exc:
-        console.print(f"accord explore: cannot replay {path}: {exc}")
+        console.print(f"accord explore: cannot replay {path}: {exc}", soft_wrap=True)
         return EXIT_USAGE
     sc = SCENARIOS.get(saved.scenario)
     if sc is None:
-        console.print(f"accord explore: {path} names an unknown scenario {saved.scenario!r}")
+        console.print(
+            f"accord explore: {path} names an unknown scenario {saved.scenario!r}", soft_wrap=True
+        )
         return EXIT_USAGE
-    n = _print_timeline(console, sc, saved.strategy, saved.choices)
-    return EXIT_VIOLATION if n else 0
+    try:
+        found = _print_timeline(console, sc, saved.strategy, saved.choices, strict=True)
+    except ScheduleError as exc:
+        console.print(
+            f"accord explore: {path} does not fit scenario {sc.name}: {exc}", soft_wrap=True
+        )
+        return EXIT_USAGE
+    if [str(f) for f in found] != saved.findings:
+        console.print("the findings differ from those the file recorded:", style="yellow")
+        for line in saved.findings:
+            console.print(f"    recorded: {line}", markup=False, highlight=False)
+    return EXIT_VIOLATION if found else 0
 
 
 def _deepen(
     console: Console, chosen: list[Scenario], strategy: str, seconds: float, as_json: bool
-) -> None:
+) -> list[tuple[Scenario, Exploration]]:
     rows = []
+    explored: list[tuple[Scenario, Exploration]] = []
     for sc in chosen:
         if not as_json:
             console.print(f"deepening {sc.name} for {seconds:.0f} s ...")
         d = deepen(sc, strategy, seconds=seconds)
         last = d.last
+        if last is not None:
+            explored.append((sc, last))
         rows.append(
             {
                 "scenario": sc.name,
@@ -214,7 +234,7 @@ def _deepen(
         )
     if as_json:
         typer.echo(json.dumps({"strategy": strategy, "budget_seconds": seconds, "rows": rows}))
-        return
+        return explored
     table = Table(title=f"depth reached in {seconds:.0f} s per scenario ({strategy})")
     for column in ("scenario", "depth", "whole space", "schedules", "states", "violating", "s"):
         table.add_column(column, justify="right")
@@ -229,6 +249,7 @@ def _deepen(
             f"{row['seconds']}",
         )
     console.print(table)
+    return explored
 
 
 def _table(

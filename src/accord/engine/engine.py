@@ -110,7 +110,10 @@ class SyncEngine:
                 desired=[self.wire_ids.to_wire(item) for item in ctx.items],
                 projected=self.ledger.projected(self.mirror),
                 aliases=self.ledger.aliases,
-                known_deleted=self._known_deleted,
+                # A context built from scratch cannot say it saw a delete being sent, so
+                # it never brings such an item back; one with a base that lacks the item
+                # saw it go and may put it back while the delete is unacknowledged.
+                known_deleted=self._known_deleted if base is None else self.mirror.was_deleted,
                 in_flight=self.in_flight,
                 new_id=lambda _item: self.ids.new("acc"),
                 retractable=self._retractable,
@@ -407,6 +410,7 @@ class SyncEngine:
             self.responses.by_id.get(response_id),
             self.mirror.__contains__,
             self.responses.inband_counter,
+            once=self.config.rules.follow_up_once,
         )
         if landed is not None:
             self._plan_response(now, follow_up_of=landed)
@@ -437,9 +441,9 @@ class SyncEngine:
     # -- internals ----------------------------------------------------------------------
 
     def _known_deleted(self, item_id: str) -> bool:
-        """Deleted on the server, or its delete already sent: a push, even one built from
-        scratch, never brings it back (found by the explorer, R20: a baseless push while
-        the delete was unacknowledged re-created the item; once acknowledged it did not)."""
+        """Deleted on the server, or its delete already sent: a push built from scratch
+        never brings it back (found by the explorer, R20: such a push re-created an item
+        while its delete was unacknowledged, and did not once it was acknowledged)."""
         if self.mirror.was_deleted(item_id):
             return True
         op = self.ledger.find_open("delete", item_id)

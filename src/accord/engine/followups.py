@@ -40,7 +40,12 @@ class FollowUps:
         return True
 
     def due(
-        self, info: ResponseInfo | None, on_server: Callable[[str], bool], counter: int
+        self,
+        info: ResponseInfo | None,
+        on_server: Callable[[str], bool],
+        counter: int,
+        *,
+        once: bool = True,
     ) -> int | None:
         """The in-band counter to tag a follow-up with, when one is due now."""
         if info is None or not info.done or info.status != "completed" or not info.calls:
@@ -54,7 +59,7 @@ class FollowUps:
                 return None
         landed = self.landed_at.pop(rid)
         self.answered.add(rid)
-        if counter > landed:
+        if once and counter > landed:
             return None  # R14: a later in-band response already sees the outputs
         return landed
 

@@ -146,7 +146,8 @@ def error(eng: SyncEngine, event: ev.ServerError, now: float) -> Effects:
     if op.kind == "response" and event.code == BUSY:
         eng.responses.move("refused")
         landed = op.follow_up_of
-        if landed is not None and eng.responses.inband_counter > landed:
+        once = eng.config.rules.follow_up_once
+        if once and landed is not None and eng.responses.inband_counter > landed:
             # R14: the response that refused us started after the outputs landed, so it
             # already sees them: the follow-up is dropped, not repeated.
             return eng.resolve(op, "moot")

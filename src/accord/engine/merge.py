@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from accord.diff import longest_increasing_run
-from accord.items import FunctionCall, FunctionCallOutput, Item
+from accord.items import FunctionCall, FunctionCallOutput, Item, Message
 from accord.provenance import DeleteReason
 
 
@@ -31,6 +31,7 @@ class Rules:
     acked_anchors: bool = True  # anchor only on acknowledged items, else re-anchor
     creates_before_deletes: bool = True  # a batch's creates go before its deletes
     response_slot: bool = True  # one in-band response; hold ours until the batch is acked
+    follow_up_once: bool = True  # R14: no follow-up for outputs a later response already saw
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +269,10 @@ class _Merge:
                 continue
             if item.id in self.proj:  # removed by this merge (edit against delete)
                 continue
+            if self._put_back(item):
+                after = anchor if anchor_is_new else self.concurrent_tail(anchor)
+                anchor, anchor_is_new = self._recreate(item, after), True
+                continue
             if self._blocked_create(item, planned_calls):
                 continue
             after = anchor if anchor_is_new else self.concurrent_tail(anchor)
@@ -287,6 +292,8 @@ class _Merge:
         if in_base or self.inp.known_deleted(item.id):
             if in_base and self.base is not None and self.base[item.id] != item:
                 self.plan.notes.append(f"edit of {item.id} lost: it was deleted (delete wins)")
+            elif not in_base:
+                self.plan.notes.append(f"{item.id} not created again: it was deleted")
             return True  # no resurrection
         if (
             self.rules.pairs
@@ -296,6 +303,24 @@ class _Merge:
             self.plan.failed.append((item.id, f"its call {item.call_id} is not before it"))
             return True
         return False
+
+    def _put_back(self, item: Item) -> bool:
+        """A writer that saw a message deleted (its base lacks it) puts it back: it is
+        created again, under a fresh id since the server already used this one."""
+        return (
+            isinstance(item, Message)
+            and self.base is not None
+            and item.id not in self.base
+            and self.inp.known_deleted(item.id)
+            and not self.inp.retractable(item.id)
+        )
+
+    def _recreate(self, item: Item, after: str | None) -> str:
+        new_id = self.inp.new_id(item)
+        self.plan.creates.append(PlannedCreate(replace(item, id=new_id), after, item.id))
+        self.plan.aliases[item.id] = new_id
+        self.plan.notes.append(f"{item.id} put back as {new_id}: its id was deleted")
+        return new_id
 
     def _rewrite(self, item: Item, after: str | None, reason: DeleteReason) -> str:
         """Delete + create under a fresh id at the same place, with an alias old -> new."""

@@ -316,7 +316,7 @@ def check_convergence(
         expected_alive = (removed_at is None or removed_at <= created) and not (
             removed_at is not None and _resurrection(log, rec)
         )
-        if expected_alive and not rec.alive:
+        if expected_alive and not rec.alive and not _lives_on_as_alias(store, log, item_id):
             found.append(Violation(Invariant.CONVERGENCE, item_id, "missing from the server"))
         elif rec.alive and not expected_alive:
             found.append(
@@ -332,6 +332,15 @@ def check_convergence(
     if mirror is not None:
         found.extend(_compare(list(mirror), store.items()))
     return found
+
+
+def _lives_on_as_alias(store: ConversationStore, log: CheckLog, item_id: str) -> bool:
+    """A deleted id a writer put back: the client created it again under a fresh id
+    (the server had used this one), recorded as replacing it, and that item is alive."""
+    return any(
+        op.kind == "create" and op.replaces == item_id and op.item_id and store.get(op.item_id)
+        for op in log.ops.values()
+    )
 
 
 def _resurrection(log: CheckLog, rec: ItemRecord) -> bool:

@@ -154,6 +154,8 @@ def deepen(
         done = result
         if on_depth is not None:
             on_depth(result)
+        if result.violating:
+            return Deepening(depth, False, done)  # deeper would only find more of it
         if result.cut == 0:
             return Deepening(depth, True, done)
         depth += 1

@@ -16,7 +16,6 @@ still observable at the end of a run, so the explorer adds four findings of its 
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 from accord.explore.checker import Violation
@@ -49,35 +48,57 @@ def judge(p: Pair, stuck: list[str]) -> list[Finding]:
 
 
 def failed_ops(p: Pair) -> list[Finding]:
+    """Operations resolved as errors, in every server session of the run."""
     found: list[Finding] = []
-    for res in p.log.resolutions:
-        if res.status != "error":
-            continue
-        op = p.log.ops.get(res.event_id)
-        kind = op.kind if op is not None else "operation"
-        item = op.item_id if op is not None else None
-        found.append(Finding("OP_FAILED", item, f"{kind} {res.event_id!r} failed: {res.code}"))
+    seen: set[str] = set()
+    for log in [*(log for _, log in p.past), p.log]:
+        for res in log.resolutions:
+            if res.status != "error" or res.event_id in seen:
+                continue
+            seen.add(res.event_id)
+            op = log.ops.get(res.event_id)
+            kind = op.kind if op is not None else "operation"
+            item = op.item_id if op is not None else None
+            found.append(Finding("OP_FAILED", item, f"{kind} {res.event_id!r} failed: {res.code}"))
     return found
 
 
 def answers(p: Pair) -> list[Finding]:
     """Each tool output on the server was seen by some response (in any server session:
-    a restore carries an answered output over); no two responses of one server session
-    answered the same output. Outputs are matched by call id, so an output rewritten
-    under a fresh id (a redaction) counts as the one it replaced."""
-    sights = list(p.response_sights.values())
+    a restore carries an answered output over), and no follow-up answered outputs twice.
+
+    A follow-up is a ``response.create`` the application did not ask for. It answers
+    outputs twice when every output it saw had been seen by an earlier response of its
+    session that the client already knew of when it (last) sent the request (R14: a
+    follow-up retried after VAD's response saw the output). A request sent before the
+    client could know is the protocol's own race, not the client's fault. Outputs are
+    matched by call id, so an output rewritten under a fresh id counts as the one it
+    replaced.
+    """
+    sights = p.response_sights
     found: list[Finding] = []
     for item in p.store.items():
-        if not isinstance(item, FunctionCallOutput):
-            continue
-        if not any(item.call_id in s.saw for s in sights):
+        if isinstance(item, FunctionCallOutput) and not any(
+            item.call_id in s.saw for s in sights.values()
+        ):
             found.append(Finding("UNANSWERED", item.id, "no response saw this tool output"))
-        per_session = Counter(s.session for s in sights if item.call_id in s.answers)
-        twice = [n for n in per_session.values() if n > 1]
-        if twice:
+    for rid, sight in sights.items():
+        request = p.served_requests.get(rid)
+        if request is None or request in p.app_requests:
+            continue
+        known = p.known_at_send.get(request, frozenset())
+        seen: set[str] = set()
+        for other in known:
+            earlier = sights.get(other)
+            if earlier is not None and earlier.session == sight.session:
+                seen |= earlier.saw
+        if sight.saw and sight.saw <= seen:
             found.append(
                 Finding(
-                    "ANSWERED_TWICE", item.id, f"{max(twice)} responses of one session answered it"
+                    "ANSWERED_TWICE",
+                    rid,
+                    f"follow-up {request!r} was sent after a response it knew of had seen "
+                    f"every output it answers ({sorted(sight.saw)})",
                 )
             )
     return found

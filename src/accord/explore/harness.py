@@ -19,7 +19,14 @@ from accord.engine.engine import EngineConfig
 from accord.engine.interface import Client, make_strategy
 from accord.engine.merge import Rules
 from accord.engine.scheduler import Capabilities
-from accord.explore.checker import Violation, check_quiet, check_restore, check_transition
+from accord.explore.checker import (
+    Violation,
+    check_idempotence,
+    check_no_lost_item,
+    check_quiet,
+    check_restore,
+    check_transition,
+)
 from accord.explore.log import (
     CheckLog,
     DropEntry,
@@ -96,6 +103,12 @@ class Pair:
     response_views: dict[str, list[str]] = field(default_factory=dict)
     response_sights: dict[str, ResponseSight] = field(default_factory=dict)
     session: int = 0  # which server session: each reconnect starts a new one
+    past: list[tuple[ConversationStore, CheckLog]] = field(default_factory=list)  # ended sessions
+    app_requests: set[str] = field(default_factory=set)  # response.create the app asked for
+    served_requests: dict[str, str] = field(default_factory=dict)  # response id -> request
+    known_responses: set[str] = field(default_factory=set)  # response.created the client read
+    # For each response.create: the responses the client knew of when it last sent it.
+    known_at_send: dict[str, frozenset[str]] = field(default_factory=dict)
     lost_reported: list[str] = field(default_factory=list)
     handle_hook: Callable[[ev.ClientOp], None] | None = None  # sees every op sent
     vad_on_server: bool = True  # the server session's turn detection, as session.update set it
@@ -127,6 +140,8 @@ class Pair:
         for effect in effects:
             if isinstance(effect, ev.Send):
                 self._log_send(effect)
+                if isinstance(effect.op, ev.CreateResponse):
+                    self.known_at_send[effect.op.event_id] = frozenset(self.known_responses)
                 self.up.append(effect.op)
                 if self.handle_hook is not None:
                     self.handle_hook(effect.op)
@@ -184,6 +199,7 @@ class Pair:
 
     def generate_reply(self, **kwargs: object) -> str:
         event_id, effects = self.client.generate_reply(self.now, **kwargs)  # type: ignore[arg-type]
+        self.app_requests.add(event_id)
         self.handle(effects)
         return event_id
 
@@ -204,7 +220,10 @@ class Pair:
     def deliver_down(self, n: int = 1) -> int:
         done = 0
         while done < n and self.down:
-            self.handle(self.client.receive(self.down.popleft(), self.now))
+            event = self.down.popleft()
+            if isinstance(event, ev.ResponseCreated):
+                self.known_responses.add(event.response_id)
+            self.handle(self.client.receive(event, self.now))
             done += 1
         return done
 
@@ -283,6 +302,7 @@ class Pair:
             )
             return
         rid = self.server_start(out_of_band=op.out_of_band, metadata=op.metadata)
+        self.served_requests[rid] = op.event_id
         if op.out_of_band:
             summary = Message(id=self.new_id("oob"), role="assistant", content="summary")
             self.out_of_band[rid].items.append(summary.id)
@@ -377,6 +397,7 @@ class Pair:
         before what follows it), or by ``violations`` if it never reports it done.
         """
         at_drop = self._drop_entries()
+        self.past.append((self.store, self.log))  # judged at the end like the live one
         self.store = ConversationStore()
         self.session += 1
         self.vad_on_server = True  # a new server session starts with its defaults
@@ -462,6 +483,8 @@ class Pair:
         """Every invariant at quiet, plus what failed on the way and after restores."""
         self._judge_restore()  # a restore the client never reported done
         found = check_quiet(self.store, self.log, self.client.mirror_items())
+        for store, log in self.past:  # what went wrong before a drop stays wrong
+            found += check_no_lost_item(store, log) + check_idempotence(log)
         return _dedupe(self.transition_violations + self.restore_violations + found)
 
     def server_ids(self) -> list[str]:

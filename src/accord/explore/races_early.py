@@ -70,6 +70,7 @@ R1 = Scenario(
     ),
     prepare=_snapshot_as("agent"),  # the agent learns of calls when it dispatches them
     min_schedules=60,
+    naive_kinds=frozenset({"NO_LOST_ITEM", "OP_FAILED"}),
 )
 
 R2 = Scenario(
@@ -94,6 +95,7 @@ R2 = Scenario(
     ),
     prepare=_snapshot_as("summarizer"),
     min_schedules=250,
+    naive_kinds=frozenset({"NO_LOST_ITEM"}),
 )
 
 R3 = Scenario(
@@ -116,6 +118,7 @@ R3 = Scenario(
     ),
     prepare=_snapshot_as("policy"),
     min_schedules=80,
+    naive_kinds=frozenset({"NO_LOST_ITEM"}),
 )
 
 
@@ -141,6 +144,7 @@ R4 = Scenario(
     ),
     prepare=_snapshot_as("base"),
     min_schedules=40,
+    naive_kinds=frozenset({"CONVERGENCE"}),
 )
 
 
@@ -159,6 +163,7 @@ R5 = Scenario(
     ),
     prepare=_snapshot_as("base"),
     min_schedules=6,
+    naive_kinds=frozenset({"NO_DANGLING_ANCHOR", "OP_FAILED"}),
 )
 
 R6 = Scenario(
@@ -175,6 +180,7 @@ R6 = Scenario(
     ),
     prepare=_snapshot_as("policy"),
     min_schedules=30,
+    naive_kinds=frozenset({"CONVERGENCE"}),
 )
 
 
@@ -198,6 +204,7 @@ R7 = Scenario(
     prepare=_call_running,
     auto_reply=True,
     min_schedules=55,
+    naive_kinds=frozenset({"PAIRS"}),
 )
 
 
@@ -217,6 +224,7 @@ R8 = Scenario(
     ),
     prepare=_snapshot_as("policy"),
     min_schedules=45,
+    naive_kinds=frozenset({"RESOLVES_ONCE"}),
 )
 
 _SPOKEN = assistant("a5", "Your flight leaves at nine from gate twelve", audio_ms=4000)
@@ -242,6 +250,7 @@ R9 = Scenario(
     ),
     prepare=_a5_playing,
     min_schedules=430,
+    naive_kinds=frozenset({"CONVERGENCE", "OP_FAILED"}),
 )
 
 
@@ -291,6 +300,7 @@ R10 = Scenario(
     prepare=_pii_on_server,
     check=_no_pii,
     min_schedules=160,
+    naive_kinds=frozenset({"PII_KEPT"}),
 )
 
 
@@ -320,6 +330,7 @@ R11 = Scenario(
     ),
     prepare=_snapshot_as("policy"),
     min_schedules=150,
+    naive_kinds=frozenset({"NO_LOST_ITEM"}),
 )
 
 EARLY = (R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, R11)

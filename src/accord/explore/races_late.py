@@ -60,6 +60,7 @@ R12 = Scenario(
     ),
     prepare=_with_note,
     min_schedules=70,
+    naive_kinds=frozenset({"NO_LOST_ITEM"}),
 )
 
 _SPOKEN = "Tomorrow will be sunny with a light breeze."
@@ -86,6 +87,7 @@ R13 = Scenario(
     ),
     prepare=_answer_spoken,
     min_schedules=115,
+    naive_kinds=frozenset({"CONVERGENCE"}),
 )
 
 
@@ -118,6 +120,7 @@ R14 = Scenario(
     prepare=_call_running,
     auto_reply=True,
     min_schedules=105,
+    naive_kinds=frozenset({"UNANSWERED"}),
 )
 
 
@@ -161,6 +164,7 @@ R15 = Scenario(
     ),
     prepare=_a1_playing,
     min_schedules=600,
+    naive_kinds=frozenset({"OP_FAILED"}),
 )
 
 R16 = Scenario(
@@ -184,6 +188,7 @@ R16 = Scenario(
     ),
     auto_reply=True,
     min_schedules=65,
+    naive_kinds=frozenset({"NO_LOST_ITEM"}),
 )
 
 
@@ -222,6 +227,7 @@ R17 = Scenario(
     prepare=_u1_pending,
     check=_no_card_number,
     min_schedules=5,
+    naive_kinds=frozenset({"NO_LOST_ITEM"}),
 )
 
 
@@ -269,6 +275,7 @@ R18 = Scenario(
     check=_no_hole,
     auto_reply=True,
     min_schedules=400,
+    naive_kinds=frozenset({"HALF_APPLIED"}),
 )
 
 
@@ -319,6 +326,7 @@ R19 = Scenario(
     check=_oob_not_mirrored,
     auto_reply=True,
     min_schedules=1500,
+    naive_kinds=frozenset({"OP_FAILED"}),
 )
 
 
@@ -367,6 +375,7 @@ R20 = Scenario(
     prepare=lambda w: w.vars.__setitem__("policy", w.pair.snapshot()),
     check=_a0_stays_deleted,
     min_schedules=12,
+    naive_kinds=frozenset({"RESURRECTED"}),
 )
 
 
@@ -407,6 +416,7 @@ R21 = Scenario(
     server_vad=True,
     check=_no_half_restore,
     min_schedules=10,
+    naive_kinds=frozenset({"HALF_RESTORED"}),
 )
 
 _FRAMEWORK_ID = "lk.chat-msg/3f9c2b1e-7d4a-4b8e-9c1f-2a6d8e0b5c47"
@@ -436,6 +446,7 @@ R22 = Scenario(
     ),
     prepare=lambda w: w.vars.__setitem__("app", w.pair.snapshot()),
     min_schedules=90,
+    naive_kinds=frozenset({"OP_FAILED"}),
 )
 
 LATE = (R12, R13, R14, R15, R16, R17, R18, R19, R20, R21, R22)

@@ -71,11 +71,12 @@ class Actor:
 class Scenario:
     """A race as a seeded conversation and concurrent actors.
 
-    ``naive_fails`` says whether the race names a failure of the naive strategy that the
-    explorer's findings can see; the suite asserts that the explorer finds one then, and
-    that accord never produces a finding. ``min_schedules`` is the number of distinct
-    schedules the suite's small-depth exploration must at least complete, so that a
-    broken explorer cannot pass by exploring nothing.
+    ``naive_kinds`` are the findings through which the race's naive failure shows (the
+    invariant or observable failure the catalogue describes); the suite asserts that the
+    explorer finds each of them with the naive strategy, and never a finding with accord.
+    ``min_schedules`` is a floor on the schedules the suite's exhaustive exploration (at
+    ``library.SUITE_DEPTH``) completes: schedules whose prefixes reach distinct states, so
+    that a broken explorer cannot pass by exploring nothing.
     """
 
     name: str
@@ -83,7 +84,7 @@ class Scenario:
     summary: str
     seed: tuple[Item, ...]
     actors: tuple[Actor, ...]
-    naive_fails: bool = True
+    naive_kinds: frozenset[str] = frozenset()  # the findings the race names for naive
     auto_reply: bool = False
     min_schedules: int = 10
     prepare: Callable[[World], None] | None = None  # settled before the actors start
@@ -91,6 +92,10 @@ class Scenario:
     # What the race breaks that no invariant names (a response that saw a half-applied
     # edit): problems as (kind, item id, detail).
     check: Callable[[World], list[tuple[str, str | None, str]]] | None = None
+
+    @property
+    def naive_fails(self) -> bool:
+        return bool(self.naive_kinds)
 
     def world(self, strategy: str, *, seed: int = 0) -> World:
         """A fresh pair holding the seeded conversation, acknowledged and quiet."""
