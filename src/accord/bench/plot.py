@@ -50,7 +50,7 @@ def plot_scaling(rows: Sequence[DiffRow], path: str | Path, *, subtitle: str = "
             label="LiveKit Agents compute_chat_ctx_diff",
         )
     curve.plot([TARGET_N], [TARGET_MS], "k*", markersize=11, label="target: 3 ms at n = 10,000")
-    curve.set_ylabel("best time (ms)")
+    curve.set_ylabel("best CPU time (ms)")
     curve.set_title(
         "Context diff: time versus number of items" + (f"\n{subtitle}" if subtitle else "")
     )

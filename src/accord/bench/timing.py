@@ -34,17 +34,26 @@ def interleaved_best(
     processes preempt a call, which inflates its wall time but not its CPU time. The
     callables take turns, one call each per round, so what other work still costs (caches
     and the like) hits all of them alike instead of one implementation's whole series. The
-    best (not the mean) is kept: disturbances only ever add time. Rounds: at least ``repeat``,
+    best (not the mean) is kept: disturbances only ever add time. The garbage collector
+    is paused during each call, as ``timeit`` does: a collection costs whoever happens to
+    allocate when a threshold is crossed, and walks the whole heap, both implementations'
+    objects included, so it would charge one for the other's garbage. Collections run
+    between the calls instead. Rounds: at least ``repeat``,
     more for fast calls, up to about ``budget_s`` per callable (at most ``MAX_RUNS``).
     """
-    gc.collect()  # every series starts from the same heap; the collector stays on
+    gc.collect()
     best = [math.inf] * len(runs)
     rounds, target = 0, max(1, repeat)
     while rounds < target:
         for k, run in enumerate(runs):
-            start = time.process_time()
-            run()
-            best[k] = min(best[k], time.process_time() - start)
+            gc.disable()
+            try:
+                start = time.process_time()
+                run()
+                took = time.process_time() - start
+            finally:
+                gc.enable()
+            best[k] = min(best[k], took)
         rounds += 1
         if rounds == 1:
             slowest = max(best)
