@@ -24,6 +24,7 @@ from accord.explore.scenario import (
     is_output,
     push,
     remove,
+    spoken_turn,
     start_response,
     stream,
     summary,
@@ -286,16 +287,7 @@ R10 = Scenario(
     (user("u0"),),
     (
         Actor("policy", (push("policy", _redact, "the ssn redacted"),)),
-        Actor(
-            "server",
-            (
-                user_audio("u2"),
-                transcript("u2", "thanks"),
-                start_response(),
-                add_item(assistant("a2")),
-                finish_response(),
-            ),
-        ),
+        Actor("server", spoken_turn("u2", "thanks", assistant("a2"))),
     ),
     prepare=_pii_on_server,
     check=_no_pii,

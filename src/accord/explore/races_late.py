@@ -26,6 +26,7 @@ from accord.explore.scenario import (
     push,
     remove,
     snapshot,
+    spoken_turn,
     start_response,
     stream,
     tool_abandoned,
@@ -433,16 +434,7 @@ R22 = Scenario(
     (user("u0"),),
     (
         Actor("app", (push("app", _typed, "a message with a framework id"),)),
-        Actor(
-            "server",
-            (
-                user_audio("u1"),
-                transcript("u1", "hello?"),
-                start_response(),
-                add_item(assistant("a1")),
-                finish_response(),
-            ),
-        ),
+        Actor("server", spoken_turn("u1", "hello?", assistant("a1"))),
     ),
     prepare=lambda w: w.vars.__setitem__("app", w.pair.snapshot()),
     min_schedules=90,

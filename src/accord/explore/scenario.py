@@ -201,6 +201,18 @@ def transcript(item_id: str, text: str | None) -> Action:
     return Action(f"transcript of {item_id} arrives", run, "server")
 
 
+def spoken_turn(user_id: str, text: str, reply: Item, var: str = "r") -> tuple[Action, ...]:
+    """The user speaks (VAD commits the audio, its transcript follows) and the server
+    answers with one item."""
+    return (
+        user_audio(user_id),
+        transcript(user_id, text),
+        start_response(var),
+        add_item(reply, var),
+        finish_response(var),
+    )
+
+
 # -- actions: the client -----------------------------------------------------------------
 
 

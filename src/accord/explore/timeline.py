@@ -36,7 +36,8 @@ def _name(item: Item) -> str:
 def describe_op(op: ev.ClientOp) -> str:
     """A client event in words."""
     if isinstance(op, ev.CreateItem):
-        where = "at the root" if op.previous_item_id is None else f"after {op.previous_item_id}"
+        prev = op.previous_item_id  # None: appended at the end; "root": at the start
+        where = "at the end" if prev is None else f"after {prev}"
         return f"create {_name(op.item)} {where}"
     if isinstance(op, ev.DeleteItem):
         return f"delete {op.item_id}"

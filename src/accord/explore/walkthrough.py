@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from accord.engine import events as ev
 from accord.explore.checker import Violation
 from accord.explore.harness import Pair
+from accord.explore.timeline import describe_op
 from accord.items import FunctionCall, Item, Message
 
 
@@ -35,21 +35,6 @@ class Walkthrough:
     server: list[Item] = field(default_factory=list)
 
 
-def describe(op: ev.ClientOp) -> str:
-    if isinstance(op, ev.CreateItem):
-        where = "at the end" if op.previous_item_id is None else f"after {op.previous_item_id}"
-        return f"create {op.item.id} {where}"
-    if isinstance(op, ev.DeleteItem):
-        return f"delete {op.item_id}"
-    if isinstance(op, ev.TruncateItem):
-        return f"truncate {op.item_id} at {op.audio_end_ms} ms"
-    if isinstance(op, ev.CreateResponse):
-        return "response.create"
-    if isinstance(op, ev.CancelResponse):
-        return "response.cancel"
-    return "session.update"
-
-
 class _Narrator:
     def __init__(self, pair: Pair, on_step: Callable[[Step], None] | None) -> None:
         self.pair = pair
@@ -60,7 +45,7 @@ class _Narrator:
         """Run one step; record what went up the wire and what the server then holds."""
         errors_before = len(self.pair.errors)
         sent: list[str] = []
-        self.pair.handle_hook = lambda op: sent.append(describe(op))
+        self.pair.handle_hook = lambda op: sent.append(describe_op(op))
         run()
         self.pair.handle_hook = None
         errors = tuple(f"{e.code}: {e.message}" for e in self.pair.errors[errors_before:])
