@@ -94,9 +94,9 @@ def _moves(n: int, percent: float) -> int:
 
 
 def _plot_subtitle(move_percent: float) -> str:
-    edit = "half deleted, n/20 inserted, n/50 rewritten"
+    edit = "half deleted, n/20 inserted, n/50 edited"
     moved = f", {move_percent:g}% moved" if move_percent else ""
-    return f"{edit}{moved}; best CPU time of alternating runs"
+    return f"{edit}{moved}; best CPU time"
 
 
 @_on_machine
