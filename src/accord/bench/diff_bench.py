@@ -95,8 +95,3 @@ def compare(
             agreement = livekit_diff.agreement(ours_diff, their_diff)
         rows.append(DiffRow(n, moves, ours, theirs, agreement))
     return rows
-
-
-def time_diff(n: int, *, repeat: int = 5, seed: int = 0, moves: int = 0) -> DiffTiming:
-    """accord's ``compute_diff`` alone on the case for ``n``."""
-    return compare([n], repeat=repeat, seed=seed, moves=moves)[0].accord

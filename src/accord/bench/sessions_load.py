@@ -35,10 +35,9 @@ AGENT = Agent("You are a helpful assistant. Keep answers short.", tools=[get_wea
 
 @dataclass
 class Tally:
-    """What every session adds to: server events received, turns, errors."""
+    """What every session adds to: server frames received, tool calls, errors."""
 
     frames: int = 0
-    events: int = 0
     tool_calls: int = 0
     server_errors: int = 0
     turn_errors: dict[str, int] = field(default_factory=dict)
@@ -115,7 +114,6 @@ class BenchSession:
     async def _read(self) -> None:
         loop = asyncio.get_running_loop()
         async for event in self.runner.events():
-            self.tally.events += 1
             if isinstance(event, Transcript) and event.role == "assistant":
                 if self.waiting is not None and not self.waiting.done():
                     self.waiting.set_result(loop.time())
