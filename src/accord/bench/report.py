@@ -202,7 +202,10 @@ def sessions_report(results: Sequence[SessionsResult], *, period_s: float) -> Re
         "rest of the machine used"
     ]
     if any(r.gc_frozen for r in results):
-        notes.append("gc.freeze() was called once the sessions were set up (--gc-freeze)")
+        notes.append(
+            "the collector was tuned once the sessions were set up (--gc-freeze): "
+            "gc.freeze(), gc.set_threshold(50000, 20, 100)"
+        )
     for r in results:
         if r.skipped:
             notes.append(f"{r.sessions:,} sessions could not run: {r.skipped}")

@@ -34,6 +34,7 @@ from accord.bench import machine
 from accord.bench.sessions_load import BenchSession, Tally
 from accord.bench.simproc import SimProcess, raise_open_files, simulator_process
 from accord.sim.config import SimConfig
+from accord.stress.worker import GC_THRESHOLDS
 
 FULL_SIZES = (100, 1_000, 5_000)
 QUICK_SIZES = (20,)
@@ -240,8 +241,10 @@ async def _run_size(
             sim_rss = sim.rss_bytes()
             if sim_rss is not None and sim_rss_before is not None:
                 result.sim_rss_per_session = (sim_rss - sim_rss_before) / len(sessions)
+        thresholds = gc.get_threshold()
         if gc_freeze:
             gc.freeze()  # the set-up sessions leave the collector's generations
+            gc.set_threshold(*GC_THRESHOLDS)  # and young garbage is collected less often
         with GcClock() as clock:
             window = _Window(tally, sim, clock)
             await asyncio.sleep(durations.idle_s)
@@ -253,6 +256,7 @@ async def _run_size(
             tracemalloc.stop()
         await asyncio.gather(*(s.aclose() for s in sessions), return_exceptions=True)
         if gc_freeze:
+            gc.set_threshold(*thresholds)
             gc.unfreeze()
     return result
 

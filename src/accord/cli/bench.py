@@ -168,7 +168,10 @@ def sessions(
         Durations.grace_s, "--grace-s", help="Time given to turns still running at the end."
     ),
     gc_freeze: bool = typer.Option(
-        False, "--gc-freeze", help="gc.freeze() once the sessions are set up (see the docs)."
+        False,
+        "--gc-freeze",
+        help="Tune the collector as a long-running server would (and accord stress does): "
+        "gc.freeze() once the sessions are set up, first-generation threshold 50,000.",
     ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     quick: bool = typer.Option(False, "--quick", help=QUICK_HELP),
