@@ -410,15 +410,13 @@ class Pair:
         if not settle:
             return
         self.settle()
-        if at_drop is not None:
-            self.restore_violations.extend(
-                check_restore(
-                    self.store, at_drop, self.lost_reported, since=self._since_reconnect()
-                )
-            )
+        self._restore_verdict(at_drop)
 
     def _judge_restore(self) -> None:
         at_drop, self._unjudged_restore = self._unjudged_restore, None
+        self._restore_verdict(at_drop)
+
+    def _restore_verdict(self, at_drop: list[DropEntry] | None) -> None:
         if at_drop is not None:
             self.restore_violations.extend(
                 check_restore(

@@ -8,7 +8,6 @@ to the explorer's depth.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 
 from accord.explore.scenario import (
@@ -18,12 +17,14 @@ from accord.explore.scenario import (
     add_item,
     assistant,
     call,
+    call_running,
     disconnect,
     finish_response,
     interrupt,
     is_output,
     push,
     remove,
+    snapshot_as,
     spoken_turn,
     start_response,
     stream,
@@ -36,13 +37,6 @@ from accord.explore.scenario import (
     user_audio,
 )
 from accord.items import ChatContext, FunctionCallOutput
-
-
-def _snapshot_as(name: str) -> Callable[[World], None]:
-    def prepare(w: World) -> None:
-        w.vars[name] = w.pair.snapshot()
-
-    return prepare
 
 
 def _summarize(ctx: ChatContext) -> None:
@@ -69,7 +63,7 @@ R1 = Scenario(
         Actor("policy", (push("agent", remove("u0"), "minus u0"),)),
         Actor("tool", tool_runs("call_1", '{"booked": true}')),
     ),
-    prepare=_snapshot_as("agent"),  # the agent learns of calls when it dispatches them
+    prepare=snapshot_as("agent"),  # the agent learns of calls when it dispatches them
     min_schedules=60,
     naive_kinds=frozenset({"NO_LOST_ITEM", "OP_FAILED"}),
 )
@@ -94,7 +88,7 @@ R2 = Scenario(
         Actor("summarizer", (push("summarizer", _summarize, "s replaces u0 a0 u1"),)),
         Actor("tool", tool_runs("call_4", '{"sky": "clear"}')),
     ),
-    prepare=_snapshot_as("summarizer"),
+    prepare=snapshot_as("summarizer"),
     min_schedules=250,
     naive_kinds=frozenset({"NO_LOST_ITEM"}),
 )
@@ -117,7 +111,7 @@ R3 = Scenario(
         ),
         Actor("policy", (push("policy", remove("u0"), "minus u0"),)),
     ),
-    prepare=_snapshot_as("policy"),
+    prepare=snapshot_as("policy"),
     min_schedules=80,
     naive_kinds=frozenset({"NO_LOST_ITEM"}),
 )
@@ -143,7 +137,7 @@ R4 = Scenario(
         Actor("truncation", (push("base", _truncate, "minus u0 a0"),)),
         Actor("summarization", (push("base", _summarize_middle, "s replaces u1 a1"),)),
     ),
-    prepare=_snapshot_as("base"),
+    prepare=snapshot_as("base"),
     min_schedules=40,
     naive_kinds=frozenset({"CONVERGENCE"}),
 )
@@ -162,7 +156,7 @@ R5 = Scenario(
         Actor("trimmer", (push("base", remove("a3"), "minus a3"),)),
         Actor("noter", (push("base", _note, "x after a3"),)),
     ),
-    prepare=_snapshot_as("base"),
+    prepare=snapshot_as("base"),
     min_schedules=6,
     naive_kinds=frozenset({"NO_DANGLING_ANCHOR", "OP_FAILED"}),
 )
@@ -179,18 +173,10 @@ R6 = Scenario(
         ),
         Actor("policy", (push("policy", remove("a3"), "minus a3"),)),
     ),
-    prepare=_snapshot_as("policy"),
+    prepare=snapshot_as("policy"),
     min_schedules=30,
     naive_kinds=frozenset({"CONVERGENCE"}),
 )
-
-
-def _call_running(w: World) -> None:
-    rid = w.pair.server_start()
-    w.pair.server_add(rid, call("fc1", "call_1", "book_table"))
-    w.pair.server_finish(rid)
-    w.pair.settle()
-    w.pair.tool_started("call_1")
 
 
 R7 = Scenario(
@@ -202,7 +188,7 @@ R7 = Scenario(
         Actor("wire", (disconnect(),)),
         Actor("tool", (tool_finished("call_1", '{"table": 7}'),)),
     ),
-    prepare=_call_running,
+    prepare=call_running("book_table"),
     auto_reply=True,
     min_schedules=55,
     naive_kinds=frozenset({"PAIRS"}),
@@ -223,7 +209,7 @@ R8 = Scenario(
         Actor("policy", (push("policy", _summarize_head, "s replaces u0"),)),
         Actor("wire", (disconnect(),)),
     ),
-    prepare=_snapshot_as("policy"),
+    prepare=snapshot_as("policy"),
     min_schedules=45,
     naive_kinds=frozenset({"RESOLVES_ONCE"}),
 )
@@ -320,7 +306,7 @@ R11 = Scenario(
         ),
         Actor("policy", (push("policy", _trim_head, "minus u0 a0"),)),
     ),
-    prepare=_snapshot_as("policy"),
+    prepare=snapshot_as("policy"),
     min_schedules=150,
     naive_kinds=frozenset({"NO_LOST_ITEM"}),
 )

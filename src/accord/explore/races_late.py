@@ -19,6 +19,7 @@ from accord.explore.scenario import (
     add_item,
     assistant,
     call,
+    call_running,
     disconnect,
     finish_response,
     generate_reply,
@@ -26,6 +27,7 @@ from accord.explore.scenario import (
     push,
     remove,
     snapshot,
+    snapshot_as,
     spoken_turn,
     start_response,
     stream,
@@ -92,14 +94,6 @@ R13 = Scenario(
 )
 
 
-def _call_running(w: World) -> None:
-    rid = w.pair.server_start()
-    w.pair.server_add(rid, call("fc1", "call_1"))
-    w.pair.server_finish(rid)
-    w.pair.settle()
-    w.pair.tool_started("call_1")
-
-
 R14 = Scenario(
     "r14",
     "R14 Follow-up against a VAD auto-response",
@@ -118,7 +112,7 @@ R14 = Scenario(
         ),
         Actor("tool", (tool_finished("call_1", '{"temp": 3}'),)),
     ),
-    prepare=_call_running,
+    prepare=call_running(),
     auto_reply=True,
     min_schedules=105,
     naive_kinds=frozenset({"UNANSWERED"}),
@@ -238,10 +232,6 @@ def _summarize(ctx: ChatContext) -> None:
     ctx.insert_after(None, Message(id="s", role="system", content="Booked a table for 4."))
 
 
-def _snapshot_summarizer(w: World) -> None:
-    w.vars["summarizer"] = w.pair.snapshot()
-
-
 def _no_hole(w: World) -> Problems:
     """Every response saw u0 or the summary that replaced it: never neither."""
     return [
@@ -272,7 +262,7 @@ R18 = Scenario(
             ),
         ),
     ),
-    prepare=_snapshot_summarizer,
+    prepare=snapshot_as("summarizer"),
     check=_no_hole,
     auto_reply=True,
     min_schedules=400,
@@ -373,7 +363,7 @@ R20 = Scenario(
             (_retrieve("a0"), Action("the app pushes a context rebuilt from scratch", _rebuilt)),
         ),
     ),
-    prepare=lambda w: w.vars.__setitem__("policy", w.pair.snapshot()),
+    prepare=snapshot_as("policy"),
     check=_a0_stays_deleted,
     min_schedules=12,
     naive_kinds=frozenset({"RESURRECTED"}),
@@ -436,7 +426,7 @@ R22 = Scenario(
         Actor("app", (push("app", _typed, "a message with a framework id"),)),
         Actor("server", spoken_turn("u1", "hello?", assistant("a1"))),
     ),
-    prepare=lambda w: w.vars.__setitem__("app", w.pair.snapshot()),
+    prepare=snapshot_as("app"),
     min_schedules=90,
     naive_kinds=frozenset({"OP_FAILED"}),
 )

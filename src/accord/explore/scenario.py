@@ -123,6 +123,31 @@ def _reply(p: Pair, rid: str) -> list[Item]:
     return [Message(id=f"a_{rid}", role="assistant", content=f"answer of {rid}")]
 
 
+# -- preparations: what holds before the actors start -----------------------------------
+
+
+def snapshot_as(name: str) -> Callable[[World], None]:
+    """A writer already holds a snapshot of the seeded conversation, under ``name``."""
+
+    def prepare(w: World) -> None:
+        w.vars[name] = w.pair.snapshot()
+
+    return prepare
+
+
+def call_running(name: str = "lookup") -> Callable[[World], None]:
+    """A response emitted fc1 (``call_1``) and ended; its tool has started."""
+
+    def prepare(w: World) -> None:
+        rid = w.pair.server_start()
+        w.pair.server_add(rid, call("fc1", "call_1", name))
+        w.pair.server_finish(rid)
+        w.pair.settle()
+        w.pair.tool_started("call_1")
+
+    return prepare
+
+
 # -- items -----------------------------------------------------------------------------
 
 
