@@ -21,6 +21,7 @@ from accord.protocol import (
     Dialect,
     ErrorDetail,
     ErrorEvent,
+    FrameTooDeepError,
     InputAudioBufferCommitted,
     InputAudioTranscriptionDelta,
     InvalidEventError,
@@ -50,6 +51,7 @@ from accord.protocol import (
     parse_server_event,
     type_names,
 )
+from accord.protocol.fast import decode_item_ack
 from accord.protocol.spellings import BETA_SERVER_EVENT_NAMES, GA_CONTENT_PART_TYPES
 
 PROPERTY = settings(max_examples=60, deadline=None)  # per test: a profile would leak
@@ -193,6 +195,37 @@ def test_only_remote_errors_escape_the_receive_path(event_type: str, body: dict[
     for parse in (parse_server_event, parse_client_event):
         with contextlib.suppress(RemoteProtocolError):
             parse(text)
+
+
+def _deep(depth: int, event_type: str) -> str:
+    nested = "[" * depth + "]" * depth
+    return f'{{"type": "{event_type}", "event_id": "e1", "x": {nested}}}'
+
+
+@pytest.mark.parametrize("depth", [1_000, 5_000, 100_000])
+@pytest.mark.parametrize(
+    "event_type", ["conversation.item.added", "response.output_text.delta", "nope"]
+)
+def test_a_frame_nested_too_deeply_is_a_malformed_frame_not_a_recursion_error(
+    depth: int, event_type: str
+) -> None:
+    """A RecursionError escaped the decoder and froze the session (issue 15)."""
+    frame = _deep(depth, event_type)
+    for parse in (parse_server_event, parse_client_event):
+        with pytest.raises(FrameTooDeepError) as caught:
+            parse(frame)
+        assert isinstance(caught.value, InvalidJSONError)
+        assert isinstance(caught.value, RemoteProtocolError)
+    assert decode_item_ack(frame) is None  # the fast path hands it to the parser
+
+
+def test_fields_nested_too_deeply_for_validation_are_malformed() -> None:
+    nested: Any = "x"
+    for _ in range(400):
+        nested = {"a": [nested]}
+    frame = json.dumps({"type": "conversation.item.create", "item": nested})
+    with contextlib.suppress(FrameTooDeepError, MalformedEventError):
+        parse_client_event(frame)  # either error, never RecursionError
 
 
 @PROPERTY

@@ -39,6 +39,7 @@ from .codec import (
     type_names,
 )
 from .errors import (
+    FrameTooDeepError,
     InvalidEventError,
     InvalidJSONError,
     LocalProtocolError,
@@ -134,6 +135,7 @@ __all__ = [
     "Dialect",
     "ErrorDetail",
     "ErrorEvent",
+    "FrameTooDeepError",
     "InputAudioBufferAppend",
     "InputAudioBufferClear",
     "InputAudioBufferCleared",

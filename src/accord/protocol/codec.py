@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from .base import DROP_ALL_NULLS, WireModel, describe_validation_error
 from .client_events import CLIENT_EVENT_CLASSES, ClientEvent
-from .errors import InvalidJSONError, LocalProtocolError, MalformedEventError
+from .errors import FrameTooDeepError, InvalidJSONError, LocalProtocolError, MalformedEventError
 from .server_events import SERVER_EVENT_CLASSES, ServerEvent
 from .spellings import Dialect, event_from_beta, event_to_beta
 
@@ -89,6 +89,8 @@ def _decode(data: RawEvent) -> dict[str, Any]:
         value = json.loads(text, parse_constant=_reject_constant)
     except ValueError as exc:  # JSONDecodeError is a ValueError
         raise InvalidJSONError(f"invalid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise FrameTooDeepError(f"frame nested too deeply to decode: {exc}") from exc
     if not isinstance(value, dict):
         raise InvalidJSONError(f"expected a JSON object, got {type(value).__name__}")
     return value
@@ -108,6 +110,10 @@ def _event_type(obj: Mapping[str, Any]) -> str:
 def _validate(cls: type[_E], event_type: str, obj: dict[str, Any]) -> _E:
     try:
         return cls.model_validate(obj)
+    except RecursionError as exc:
+        raise FrameTooDeepError(
+            f"fields nested too deeply to validate: {exc}", event_type=event_type
+        ) from exc
     except ValidationError as exc:
         bad_field, reason = describe_validation_error(exc, obj)
         raise MalformedEventError(reason, event_type=event_type, field=bad_field) from exc

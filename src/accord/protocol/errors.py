@@ -50,6 +50,16 @@ class InvalidJSONError(MalformedEventError):
     """
 
 
+class FrameTooDeepError(InvalidJSONError):
+    """A received frame nests deeper than the decoder can follow.
+
+    Python's decoders recurse once per level, so a frame nested about 1,000 levels deep
+    raises :class:`RecursionError`, which is no protocol error and would escape every
+    handler (a client's session froze; the simulator stopped answering). It is a frame
+    nobody can use: the receiver ignores it, and a server answers ``invalid_event``.
+    """
+
+
 class LocalProtocolError(ProtocolError):
     """Our side built an event the protocol does not allow: a bug in accord's caller."""
 

@@ -89,8 +89,8 @@ def decode_item_ack(frame: str) -> tuple[str, str | None, Item] | None:
         previous = data.get("previous_item_id")
         raw = data["item"]
         item = _decode_item(raw)
-    except (ValueError, KeyError, TypeError):
-        return None
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return None  # the validating parser reports it
     if item is None or not (previous is None or isinstance(previous, str)):
         return None
     return kind, previous, item
