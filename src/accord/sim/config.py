@@ -7,6 +7,7 @@ Every behaviour of the real server that is not confirmed (shared/PROTOCOL-NOTES.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from accord.sim.channel import Transit
 
@@ -25,6 +26,10 @@ class Quirks:
     # Seen from the real server: a response starts on its own right after a
     # function_call_output, before the client's response.create (PROTOCOL-NOTES).
     auto_response_after_output: bool = False
+    # Seen from the real server (reported with race R14): the busy error that refuses a
+    # response.create while the server's own response starts carries event_id null and
+    # arrives before that response's response.created.
+    busy_error_early: bool = False
     # Assumed: conversation.item.done is sent for a partial item of a cancelled response.
     done_for_cancelled_items: bool = True
     # Unknown: whether out-of-band responses emit conversation.item.* events (assumed no).
@@ -37,6 +42,31 @@ class Quirks:
     # Seen from the real server: its audio length for an item can be ~85 ms shorter than
     # the PCM the client received (a truncate at the received length is refused).
     audio_shortfall_ms: int = 85
+
+
+RefusableKind = Literal["create", "create_output", "delete", "response"]
+REFUSABLE_KINDS: tuple[RefusableKind, ...] = ("create", "create_output", "delete", "response")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerErrorFaults:
+    """Answer a share of the client's operations with ``server_error`` instead of doing
+    them: the refusal every client must survive (``accord stress --server-errors``).
+
+    ``kinds`` names which operations can be refused: ``create`` (any item but a tool
+    output), ``create_output`` (a ``function_call_output``), ``delete``, and
+    ``response`` (an in-band ``response.create``). Draws are seeded per session.
+    """
+
+    rate: float = 0.0
+    kinds: frozenset[RefusableKind] = frozenset(REFUSABLE_KINDS)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"server error rate must be within [0, 1], got {self.rate}")
+        unknown = set(self.kinds) - set(REFUSABLE_KINDS)
+        if unknown:
+            raise ValueError(f"unknown operation kinds {sorted(unknown)}: use {REFUSABLE_KINDS}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +87,7 @@ class SimConfig:
     stream_pause_ms: float = 0.0  # pause between deltas (0: as fast as possible)
     transcription_delay_ms: float = 30.0  # a transcript completes after this long
     quirks: Quirks = field(default_factory=Quirks)
+    server_errors: ServerErrorFaults = field(default_factory=ServerErrorFaults)
     seed: int = 0
     # SimSession.sent keeps every event delivered, for tests to read; a long run of many
     # sessions (accord stress) turns it off: the kept events dominated its memory and its

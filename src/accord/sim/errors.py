@@ -130,3 +130,22 @@ def truncate_not_audio(event_id: str | None) -> ServerError:
         None,
         event_id,
     )
+
+
+SERVER_ERROR = "server_error"
+
+
+def server_error(session_id: str, event_id: str | None) -> ServerError:
+    # Observed (openai/openai-realtime-console issues 51 and 493): type and code
+    # server_error, this message with the session id; the session stays open. Whether the
+    # real server echoes the client's event_id on it is unconfirmed; it is echoed here
+    # like every other error (PROTOCOL-NOTES: errors echo the client's event_id).
+    return ServerError(
+        SERVER_ERROR,
+        "The server had an error while processing your request. Sorry about that! You can "
+        "retry your request, or contact us through our help center at help.openai.com if "
+        f"the error persists. (Please include the session ID {session_id} in your message.)",
+        None,
+        event_id,
+        type=SERVER_ERROR,
+    )

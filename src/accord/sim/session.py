@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -47,8 +48,8 @@ from accord.protocol import (
 from accord.protocol.fast import encode_item_ack
 from accord.sim import audio
 from accord.sim.channel import DelayedChannel
-from accord.sim.config import SimConfig
-from accord.sim.errors import ServerError
+from accord.sim.config import RefusableKind, SimConfig
+from accord.sim.errors import ServerError, server_error
 from accord.sim.events import EventIds, Prebuilt, added_and_done, error_event, wire_item
 from accord.sim.input_audio import InputAudio
 from accord.sim.malformed import event_id_of, malformed, unknown_type
@@ -73,6 +74,8 @@ class Faults:
     close_after_events: int | None = None  # drop the connection after this many events
     anchor_next_output_on_deleted: bool = False  # race R6, once
     pending_errors: list[tuple[str, str]] = field(default_factory=list)  # (code, message)
+    # operations to answer with server_error, once each, in order (see _refused)
+    refuse: list[RefusableKind] = field(default_factory=list)
 
 
 class SimSession(InputAudio):
@@ -114,6 +117,7 @@ class SimSession(InputAudio):
             self.handle_frame, config.upstream, name=f"{session_id}-up"
         )
         self.faults = Faults()
+        self._fault_rng = random.Random(seed)
         self.active: ResponseRun | None = None
         self.out_of_band: dict[str, ResponseRun] = {}
         self.sent: list[ServerEvent | Prebuilt] = []  # every event delivered, for tests
@@ -229,7 +233,22 @@ class SimSession(InputAudio):
         if handler is None:
             self._error(unknown_type(event.type, event.event_id))
             return
+        if self._refused(event):
+            self._error(server_error(self.session_id, event.event_id))
+            return
         handler(self, event)
+
+    def _refused(self, event: ServerEvent | Any) -> bool:
+        """Fault injection: answer this operation with ``server_error`` instead of doing
+        it (``Faults.refuse`` first, then ``SimConfig.server_errors`` at its rate)."""
+        kind = _refusable_kind(event)
+        if kind is None:
+            return False
+        if kind in self.faults.refuse:
+            self.faults.refuse.remove(kind)
+            return True
+        faults = self.config.server_errors
+        return faults.rate > 0 and kind in faults.kinds and self._fault_rng.random() < faults.rate
 
     # -- session ------------------------------------------------------------------------
 
@@ -326,16 +345,17 @@ class SimSession(InputAudio):
         params = event.response
         out_of_band = params is not None and params.conversation == "none"
         if not out_of_band and self.active is not None:
+            early = self.config.quirks.busy_error_early
             busy = error_event(
                 self.ids,
                 ServerError(
                     "conversation_already_has_active_response",
                     BUSY.format(rid=self.active.spec.response_id),
                     None,
-                    event.event_id,
+                    None if early else event.event_id,
                 ),
             )
-            if self.active.created:
+            if self.active.created or early:
                 self.emit(busy)
             else:
                 # The error names the active response: it follows that response's
@@ -484,6 +504,17 @@ class SimSession(InputAudio):
         target.cancel("client_cancelled")
 
     _handlers: ClassVar[dict[type, Callable[[SimSession, Any], None]]] = {}
+
+
+def _refusable_kind(event: Any) -> RefusableKind | None:
+    if isinstance(event, ConversationItemDelete):
+        return "delete"
+    if isinstance(event, ConversationItemCreate):
+        return "create_output" if event.item.type == "function_call_output" else "create"
+    if isinstance(event, ResponseCreate):
+        params = event.response
+        return None if params is not None and params.conversation == "none" else "response"
+    return None
 
 
 SimSession._handlers = {
