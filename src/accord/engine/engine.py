@@ -28,10 +28,15 @@ from accord.ids import IdGenerator
 from accord.items import ChatContext, ContextBase, FunctionCall, FunctionCallOutput, Item, Message
 from accord.provenance import DeleteReason
 
+CALL_GONE = "call_gone"  # OutputFailed.code when the call left before its output came
+
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     op_timeout: float = 15.0  # seconds before a sent op resolves as "unknown"
+    # Sends again an op refused by a transient error (server_error) up to this many times
+    # before it fails; the real server's message says "You can retry your request".
+    retries: int = 2
     server_vad: bool = False  # turn detection configured: switched off during a restore
     rules: Rules = field(default_factory=Rules)
     capabilities: Capabilities = field(default_factory=Capabilities)
@@ -224,8 +229,11 @@ class SyncEngine:
         """The tool's result: the engine creates the output right after its call."""
         self.responses.tool_ended(call_id)
         call = self._call(call_id)
-        if call is None or self.followups.has_output(call_id):
-            return [ev.Notice(f"output for {call_id} dropped: its call is gone"), *self.flush(now)]
+        if self.followups.has_output(call_id):
+            return [ev.Notice(f"second output for {call_id} dropped"), *self.flush(now)]
+        if call is None:
+            why = f"output for {call_id} discarded: its call is gone from the conversation"
+            return [ev.OutputFailed(call_id, output, CALL_GONE, why), *self.flush(now)]
         out = FunctionCallOutput(id=self.ids.new("out"), call_id=call_id, output=output)
         op = self.plan("create", now, item=out, item_id=out.id, after=call.id)
         self.followups.output_planned(call_id, out.id, op.event_id)
@@ -340,6 +348,8 @@ class SyncEngine:
         for op, previous in decision.send:
             self.ledger.move(op, "send")
             op.sent_at = now
+            op.sent_previous = previous
+            op.sent_order = self.ledger.next_seq()
             if op.kind == "response" and op.response and not op.response.out_of_band:
                 self.responses.move("request")
                 self.responses.requested_event = op.event_id
@@ -427,6 +437,15 @@ class SyncEngine:
         ):
             self.followups.answered.update(self.responses.by_id)
             self._plan_response(now)
+
+    def output_refused(self, op: Op, code: str | None, message: str) -> list[ev.Effect]:
+        """A tool output's create failed for good: the application hears which call is
+        left unanswered, and may answer it again."""
+        item = op.item
+        if not isinstance(item, FunctionCallOutput) or not self.followups.is_output(item.id):
+            return []
+        self.followups.forget_call(item.call_id)
+        return [ev.OutputFailed(item.call_id, item.output, code, message)]
 
     def fail_outputs_of(self, call_id: str) -> list[ev.Effect]:
         """R7: a refused call create fails its output's create too."""

@@ -253,6 +253,23 @@ class RestoreDone:
 
 
 @dataclass(frozen=True, slots=True)
+class OutputFailed:
+    """A tool's output could not be put on the server: the call stays unanswered.
+
+    Every function call gets exactly one output on the server, or this effect naming the
+    call and why: the server refused the output for good (``code`` and ``message`` are
+    its own), kept refusing it with a transient error, or the call was gone when the
+    tool finished (``code`` ``call_gone``). The application may answer the call again
+    (``tool_finished``) or tell the user that the request was not carried out.
+    """
+
+    call_id: str
+    output: str
+    code: str | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """Anything else worth logging: a late insert re-anchored, an ignored transcript."""
 
@@ -260,5 +277,13 @@ class Notice:
 
 
 Effect = (
-    Send | OpResolved | PushDone | CallReady | CallAbandoned | CallOrphaned | RestoreDone | Notice
+    Send
+    | OpResolved
+    | PushDone
+    | CallReady
+    | CallAbandoned
+    | CallOrphaned
+    | OutputFailed
+    | RestoreDone
+    | Notice
 )

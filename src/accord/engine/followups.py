@@ -29,6 +29,10 @@ class FollowUps:
     def has_output(self, call_id: str) -> bool:
         return call_id in self.outputs
 
+    def is_output(self, output_id: str) -> bool:
+        """``output_id`` is a tool's output (not one a push or a restore created)."""
+        return output_id in self.outputs.values()
+
     def output_landed(self, event_id: str, response_id: str | None, counter: int) -> bool:
         """A tool output's create was acknowledged; True if it may trigger a follow-up."""
         if event_id not in self.output_ops:

@@ -13,15 +13,15 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from accord.engine import events as ev
-from accord.engine.ledger import OpState
+from accord.engine.events import ROOT
+from accord.engine.ledger import Op, OpState
 from accord.items import FunctionCall, FunctionCallOutput, Message
+from accord.protocol import error_codes as codes
 
 if TYPE_CHECKING:
     from accord.engine.engine import SyncEngine
 
 TAG = "accord_event"  # response metadata key carrying the request's event id
-BUSY = "conversation_already_has_active_response"
-CANCEL_NOT_ACTIVE = "response_cancel_not_active"
 
 Effects = list[ev.Effect]
 
@@ -34,7 +34,7 @@ def _out_of_band_item(eng: SyncEngine, item_id: str) -> bool:
 def item_added(eng: SyncEngine, event: ev.ItemAdded, now: float) -> Effects:
     if _out_of_band_item(eng, event.item.id):
         return []  # out-of-band items never touch the mirror (R19)
-    placement = eng.mirror.add(event.item, event.previous_item_id)
+    placement = eng.mirror.add(event.item, _previous(eng, event))
     effects: Effects = []
     if placement.anchor_was_deleted or placement.anchor_was_unknown:
         effects.append(
@@ -51,6 +51,21 @@ def item_added(eng: SyncEngine, event: ev.ItemAdded, now: float) -> Effects:
         if isinstance(event.item, FunctionCallOutput):
             eng.output_landed(op.event_id, event.item, now)
     return effects
+
+
+def _previous(eng: SyncEngine, event: ev.ItemAdded) -> str | None:
+    """Where the item goes. OpenAI's server names the previous item, null only for the
+    first one (also after a "root" insert: our own creates go where we sent them). Other
+    servers (xAI) send null for items they append: with items before it, null means the
+    end, never the start."""
+    previous = event.previous_item_id
+    if previous is not None or len(eng.mirror) == 0:
+        return previous
+    own = eng.ledger.open_create(event.item.id)
+    if own is not None and own.state is not OpState.WAITING:
+        sent = own.sent_previous
+        return None if sent in (None, ROOT) else sent
+    return eng.mirror.last_id()
 
 
 def item_updated(eng: SyncEngine, event: ev.ItemUpdated, now: float) -> Effects:
@@ -72,8 +87,16 @@ def item_updated(eng: SyncEngine, event: ev.ItemUpdated, now: float) -> Effects:
 
 
 def item_deleted(eng: SyncEngine, event: ev.ItemDeleted, now: float) -> Effects:
-    eng.mirror.delete(event.item_id)
-    return eng.resolve(eng.ledger.find_open("delete", event.item_id), "success")
+    item_id = event.item_id
+    if not item_id:
+        # xAI's server acknowledges a delete with an empty item id: it answers our
+        # earliest unanswered delete (the server answers in order).
+        op = eng.ledger.oldest_sent(frozenset(("delete",)))
+        if op is None or op.item_id is None:
+            return [ev.Notice("conversation.item.deleted without an item id ignored")]
+        item_id = op.item_id
+    eng.mirror.delete(item_id)
+    return eng.resolve(eng.ledger.find_open("delete", item_id), "success")
 
 
 def item_truncated(eng: SyncEngine, event: ev.ItemTruncated, now: float) -> Effects:
@@ -102,11 +125,28 @@ def transcript(eng: SyncEngine, event: ev.TranscriptDone, now: float) -> Effects
 
 def response_created(eng: SyncEngine, event: ev.ResponseCreated, now: float) -> Effects:
     tag = event.metadata.get(TAG)
+    refuser = not event.out_of_band and eng.responses.refuser_unseen
     eng.responses.created(event.response_id, event.out_of_band, tag)
     op = eng.ledger.ops.get(tag) if tag else None
     if op is not None and op.open and op.kind == "response":
         return eng.resolve(op, "success")
+    if refuser:
+        return _refuser_seen(eng)
     return []
+
+
+def _refuser_seen(eng: SyncEngine) -> Effects:
+    """The response that refused our in-band request before it said response.created
+    has now said it: judge the refused requests as if it had come first (R14)."""
+    eng.responses.refuser_unseen = False
+    effects: Effects = []
+    once = eng.config.rules.follow_up_once
+    for op in eng.ledger.waiting():
+        landed = op.follow_up_of
+        counted = landed is not None and eng.responses.inband_counter > landed
+        if op.kind == "response" and once and counted:
+            effects.extend(eng.resolve(op, "moot"))
+    return effects
 
 
 def output_item(eng: SyncEngine, event: ev.OutputItemAdded, now: float) -> Effects:
@@ -136,36 +176,85 @@ def response_done(eng: SyncEngine, event: ev.ResponseDone, now: float) -> Effect
 
 
 def error(eng: SyncEngine, event: ev.ServerError, now: float) -> Effects:
-    op = eng.ledger.ops.get(event.event_id) if event.event_id else None
-    if op is None and event.code == BUSY:
-        # The busy error may carry no event id (R14): it answers our in-band request.
-        requested = eng.responses.requested_event
-        op = eng.ledger.ops.get(requested) if requested else None
+    op = _answered_op(eng, event)
     if op is None or not op.open:
         return [ev.Notice(f"server error {event.code}: {event.message}")]
-    if op.kind == "response" and event.code == BUSY:
-        eng.responses.move("refused")
-        landed = op.follow_up_of
-        once = eng.config.rules.follow_up_once
-        if once and landed is not None and eng.responses.inband_counter > landed:
-            # R14: the response that refused us started after the outputs landed, so it
-            # already sees them: the follow-up is dropped, not repeated.
-            return eng.resolve(op, "moot")
-        eng.ledger.move(op, "requeue")  # R14: retry after the running response
-        return []
-    if op.kind == "cancel" and event.code == CANCEL_NOT_ACTIVE:
+    if op.kind == "response" and event.code == codes.BUSY:
+        return _busy(eng, op)
+    if op.kind == "cancel" and event.code == codes.CANCEL_NOT_ACTIVE:
         return eng.resolve(op, "success")  # R15: cancel is idempotent
     if op.kind == "truncate" and op.item_id not in eng.mirror:
         return eng.resolve(op, "moot")  # R15: truncate of a deleted item is moot
-    if op.kind == "delete" and op.item_id is not None:
-        eng.mirror.delete(op.item_id)
+    if op.kind == "delete" and event.code == codes.UNKNOWN_DELETE_ITEM:
+        # The server has no such item: it is gone (another writer, or a lost ack). Any
+        # other refusal leaves the item where it is, on the server and in the mirror.
+        if op.item_id is not None:
+            eng.mirror.delete(op.item_id)
         return eng.resolve(op, "moot")
     if op.kind == "response" and not (op.response and op.response.out_of_band):
         eng.responses.move("refused")
+    if _send_again(eng, op, event):
+        return [ev.Notice(f"{op.kind} {op.event_id} refused ({event.code}): sent again")]
     effects = eng.resolve(op, "error", event.code, event.message)
     if op.kind == "create" and isinstance(op.item, FunctionCall):
         effects.extend(eng.fail_outputs_of(op.item.call_id))  # R7: the pair fails
+    if op.kind == "create":
+        effects.extend(eng.output_refused(op, event.code, event.message))
     return effects
+
+
+def _answered_op(eng: SyncEngine, event: ev.ServerError) -> Op | None:
+    """The op this error answers: named by its event id, else matched by order and type
+    (the busy refusal and frame-level refusals can carry no event id)."""
+    if event.event_id:
+        return eng.ledger.ops.get(event.event_id)
+    if event.code == codes.BUSY:
+        requested = eng.responses.requested_event  # R14: it answers our in-band request
+        return eng.ledger.ops.get(requested) if requested else None
+    kinds = codes.ANSWERS.get(event.code or "")
+    if kinds is None:
+        return None  # an error of the session, not an answer to one of our frames
+    return eng.ledger.oldest_sent(kinds, largest=codes.is_about_size(event.message))
+
+
+def _send_again(eng: SyncEngine, op: Op, event: ev.ServerError) -> bool:
+    """A transient refusal is retried a bounded number of times; a create refused for
+    an anchor that is gone is re-anchored on the nearest surviving predecessor, once."""
+    if op.state is not OpState.SENT:
+        return False
+    if event.code in codes.TRANSIENT and op.attempts < eng.config.retries:
+        op.attempts += 1
+    elif (
+        op.kind == "create"
+        and not op.reanchored
+        and codes.names_the_previous_item(event.code, event.message)
+    ):
+        op.reanchored = True
+        gone = op.sent_previous
+        if gone is not None and gone in eng.mirror:
+            eng.mirror.delete(gone)  # the server says it is not in its conversation
+    else:
+        return False
+    eng.ledger.move(op, "requeue")
+    return True
+
+
+def _busy(eng: SyncEngine, op: Op) -> Effects:
+    eng.responses.move("refused")
+    if not eng.responses.inband_busy():
+        # The response that refused us has not said response.created yet (the real
+        # server can send the refusal first): wait for it, then judge (R14).
+        eng.responses.refuser_unseen = True
+        eng.ledger.move(op, "requeue")
+        return []
+    landed = op.follow_up_of
+    once = eng.config.rules.follow_up_once
+    if once and landed is not None and eng.responses.inband_counter > landed:
+        # R14: the response that refused us started after the outputs landed, so it
+        # already sees them: the follow-up is dropped, not repeated.
+        return eng.resolve(op, "moot")
+    eng.ledger.move(op, "requeue")  # R14: retry after the running response
+    return []
 
 
 def session_updated(eng: SyncEngine, event: ev.SessionUpdated, now: float) -> Effects:

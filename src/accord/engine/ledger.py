@@ -73,6 +73,10 @@ class Op:
     follow_up_of: int | None = None  # a follow-up: the response counter when outputs landed
     planned_at: float = 0.0
     sent_at: float | None = None
+    sent_order: int = 0  # when it was (last) sent, counted over the connection's sends
+    sent_previous: str | None = None  # create: the previous_item_id it was (last) sent with
+    attempts: int = 0  # sends refused by a transient error and sent again
+    reanchored: bool = False  # create: refused for its anchor once and sent again
 
     @property
     def open(self) -> bool:
@@ -94,6 +98,11 @@ class PushState:
 
 MAX_ANCHOR_WALK = 100_000  # a bound on anchor chains, far above any real conversation
 IN_TRANSIT = (OpState.SENT, OpState.UNKNOWN)
+
+
+def _size(item: Item | None) -> int:
+    """About how many characters the item takes on the wire."""
+    return 0 if item is None else len(repr(item))
 
 
 class Ledger:
@@ -221,6 +230,17 @@ class Ledger:
 
     def open_create(self, item_id: str) -> Op | None:
         return self.find_open("create", item_id)
+
+    def oldest_sent(self, kinds: frozenset[str], *, largest: bool = False) -> Op | None:
+        """The op an error without an event id answers: the earliest sent one of these
+        kinds still waiting for its answer (the server answers frames in order), or with
+        ``largest`` the one with the largest item (a refusal that blames the size)."""
+        sent = [op for op in self.ops.values() if op.state is OpState.SENT and op.kind in kinds]
+        if not sent:
+            return None
+        if largest:
+            return max(sent, key=lambda op: (_size(op.item), -op.sent_order))
+        return min(sent, key=lambda op: op.sent_order)
 
     # -- the projected state ------------------------------------------------------------
 

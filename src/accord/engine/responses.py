@@ -68,6 +68,9 @@ class Responses:
     inband_counter: int = 0  # in-band responses seen: what R14's "started after" counts
     oob_refs: dict[str, frozenset[str]] = field(default_factory=dict)  # request -> item ids
     oob_request_of: dict[str, str] = field(default_factory=dict)  # response id -> request
+    # A busy refusal arrived before the refusing response's response.created: the slot
+    # is taken by a response not seen yet (R14), until the next in-band response.created.
+    refuser_unseen: bool = False
 
     def move(self, action: str) -> None:
         self.slot = SLOT_TRANSITIONS[(self.slot, action)]
@@ -154,7 +157,12 @@ class Responses:
         return isinstance(item, FunctionCall) and item.call_id in self.tools_running
 
     def inband_busy(self) -> bool:
-        return self.slot is not SlotState.FREE
+        return self.slot is not SlotState.FREE or self.refuser_unseen
+
+    def inband_running(self) -> bool:
+        """A response that writes to the conversation has said response.created and not
+        yet response.done: the only time a cancel has something to cancel."""
+        return self.slot is SlotState.ACTIVE
 
     def partial(self, item_id: str) -> bool:
         """Still being generated: its response runs and the item is not done."""
@@ -164,6 +172,7 @@ class Responses:
     def reset(self) -> None:
         """A new server session: no response runs there."""
         self.slot, self.active_id, self.requested_event = SlotState.FREE, None, None
+        self.refuser_unseen = False
         for info in self.by_id.values():
             if not info.done:
                 # Its complete calls were restored: their outputs still get a follow-up.

@@ -80,7 +80,7 @@ class Scheduler:
             if op.kind == "truncate":
                 self._truncate(op, decision)
             elif op.kind == "cancel":
-                decision.send.append((op, None))
+                self._cancel(op, decision)
         batch_sending = bool(creates or deletes)
         for op in waiting:
             if op.kind == "response" and self._response_ready(op, batch_sending, decision):
@@ -239,6 +239,15 @@ class Scheduler:
             decision.send.append((op, None))
         elif not self._open_create(op.item_id):
             decision.moot.append(op)  # R15: truncate of a deleted item is moot
+
+    def _cancel(self, op: Op, decision: Decision) -> None:
+        """Cancel only what runs: a response asked for but not yet created would ignore
+        the cancel (the real server's no-op, answered response_cancel_not_active), so
+        the cancel waits for response.created; with nothing asked for it is moot."""
+        if self.responses.inband_running():
+            decision.send.append((op, None))
+        elif not self.responses.inband_busy():
+            decision.moot.append(op)
 
     def _response_ready(self, op: Op, batch_sending: bool, decision: Decision) -> bool:
         if op.response is not None and op.response.out_of_band:

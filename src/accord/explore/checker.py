@@ -20,6 +20,7 @@ from enum import IntEnum
 
 from accord.explore.log import CheckLog, DeleteReason, DropEntry, OpRecord, PushRecord
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message, same_content
+from accord.protocol import error_codes
 from accord.sim.store import ConversationStore, ItemRecord
 
 
@@ -304,6 +305,14 @@ def check_convergence(
     it removed it; and the client's mirror equals the server (ids, order, content)."""
     found: list[Violation] = []
     removals = intended_removals(store, log)
+    # What the server refused for reasons of its own (a server error, a frame it would
+    # not take) and the client reported as failed (the push's report, an OutputFailed)
+    # stays as the server has it: kept when a delete was refused, absent when a create
+    # was. A refusal about the conversation (an unknown call, a missing anchor) is the
+    # client's own desync and excuses nothing.
+    refused = {
+        r.event_id for r in log.resolutions if r.status == "error" and r.code in NOT_ABOUT_SYNC
+    }
     latest: dict[str, ItemRecord] = {}
     for rec in store.history():
         latest[rec.item.id] = rec
@@ -318,12 +327,18 @@ def check_convergence(
         )
         if expected_alive and not rec.alive and not _lives_on_as_alias(store, log, item_id):
             found.append(Violation(Invariant.CONVERGENCE, item_id, "missing from the server"))
-        elif rec.alive and not expected_alive:
+        elif rec.alive and not expected_alive and not _delete_refused(log, item_id, refused):
             found.append(
                 Violation(Invariant.CONVERGENCE, item_id, "still on the server though removed")
             )
     for op in log.ops.values():
-        if op.kind == "create" and op.item_id and op.item_id not in latest and not op.carried:
+        if (
+            op.kind == "create"
+            and op.item_id
+            and op.item_id not in latest
+            and not op.carried
+            and op.event_id not in refused
+        ):
             found.append(
                 Violation(
                     Invariant.CONVERGENCE, op.item_id, "created by the client, never on the server"
@@ -332,6 +347,20 @@ def check_convergence(
     if mirror is not None:
         found.extend(_compare(list(mirror), store.items()))
     return found
+
+
+NOT_ABOUT_SYNC = frozenset(
+    (error_codes.SERVER_ERROR, error_codes.INVALID_EVENT, error_codes.INVALID_JSON)
+)
+
+
+def _delete_refused(log: CheckLog, item_id: str, refused: set[str]) -> bool:
+    """Every delete the client sent for the item was refused by the server (and so
+    reported failed): the item rightly stays."""
+    deletes = [
+        op.event_id for op in log.ops.values() if op.kind == "delete" and op.item_id == item_id
+    ]
+    return bool(deletes) and all(event_id in refused for event_id in deletes)
 
 
 def _lives_on_as_alias(store: ConversationStore, log: CheckLog, item_id: str) -> bool:
