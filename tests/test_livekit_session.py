@@ -8,6 +8,7 @@ would hear. Loopback only, a dummy key.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 from collections.abc import AsyncIterator, Callable
@@ -25,6 +26,7 @@ from accord.integrations.livekit.audio import frame_from_pcm
 from accord.integrations.livekit.options import endpoint
 from accord.items import Message
 from accord.sim import audio
+from accord.sim.channel import Transit
 from accord.sim.config import SimConfig
 from accord.sim.model import PlannedCall, PlannedText, ScriptedModel
 from accord.sim.server import SimServer
@@ -416,3 +418,50 @@ async def test_server_errors_and_reconnects_reach_livekit() -> None:
         await heard.wait_for("session_reconnected")
         await until(lambda: len(sim.sessions) == 2 and sim.sessions[1].store.ids() == ["u0"])
         assert [i.id for i in session.chat_ctx.items] == ["u0"]  # restored, not lost
+
+
+async def test_interrupt_with_no_reply_running_sends_no_cancel() -> None:
+    """LiveKit interrupts voice turns before a reply has started; the real server answers
+    a cancel then with response_cancel_not_active (and a cancel sent before
+    response.created is a no-op: the reply plays anyway)."""
+    cancels: list[int] = []  # response.created delivered when each cancel arrived
+    requested = asyncio.Event()
+
+    def watch(server: SimSession) -> None:
+        receive = server.receive
+
+        def receiving(frame: str | bytes) -> None:
+            if isinstance(frame, str) and '"response.cancel"' in frame:
+                created = sum(getattr(e, "type", "") == "response.created" for e in server.sent)
+                cancels.append(created)
+            receive(frame)
+            if isinstance(frame, str) and '"response.create"' in frame:
+                requested.set()
+
+        server.receive = receiving  # type: ignore[method-assign]
+
+    # Server events take 300 ms to arrive: the client asks, the server starts the reply,
+    # and LiveKit interrupts while response.created is still on its way.
+    config = SimConfig(downstream=Transit(latency_ms=300), stream_pause_ms=20)
+    script = scripted([PlannedText("A reply the user interrupts before it starts. " * 20)])
+    async with (
+        SimServer(config, model_factory=script, on_session=watch) as sim,
+        opened(sim) as (session, heard, server),
+    ):
+        session.interrupt()  # nothing asked for, nothing running: nothing to cancel
+        future = session.generate_reply()
+        await asyncio.wait_for(requested.wait(), TIMEOUT)
+        session.interrupt()  # asked for, not yet created: the cancel waits for it
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(future, TIMEOUT)
+        await until(lambda: any(getattr(e, "type", "") == "response.done" for e in server.sent))
+        assert len(cancels) == 1 and cancels[0] >= 1, cancels
+        done = next(e for e in server.sent if getattr(e, "type", "") == "response.done")
+        assert done.response.status == "cancelled"  # type: ignore[union-attr]
+        refusals = [
+            e.error.code  # type: ignore[union-attr]
+            for e in server.sent
+            if getattr(e, "type", "") == "error"
+        ]
+        assert "response_cancel_not_active" not in refusals
+        assert heard.of("error") == []

@@ -117,6 +117,9 @@ class RunnerStats:
     failed: int = 0
     interruptions: int = 0
     server_errors: list[str] = field(default_factory=list)
+    # Tool calls whose output never reached the server (OutputFailed): requests the
+    # user made that were not carried out, by call id, with why.
+    outputs_failed: list[str] = field(default_factory=list)
 
 
 class AgentRunner:
@@ -229,7 +232,10 @@ class AgentRunner:
                 self._policy_tasks.add(task)  # waited for like a policy: part of the turn
                 task.add_done_callback(self._policy_tasks.discard)
         elif isinstance(event, se.ServerErrorEvent):
-            self.stats.server_errors.append(f"{event.code}: {event.message}")
+            if not event.retried:
+                self.stats.server_errors.append(f"{event.code}: {event.message}")
+        elif isinstance(event, se.OutputFailed):
+            self.stats.outputs_failed.append(f"{event.call_id}: {event.code}: {event.message}")
 
     async def _follow(self, generation: Any) -> None:
         text = await generation.collect_text()

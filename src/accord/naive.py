@@ -155,6 +155,12 @@ class NaiveClient:
     def tool_abandoned(self, call_id: str, now: float, *, delete: bool = True) -> list[ev.Effect]:
         return self.tool_finished(call_id, '{"error": "abandoned"}', now)
 
+    def operation_answered(self, error: ev.ServerError) -> ev.Refusal | None:
+        return None  # the naive strategy never knows what an error was about
+
+    def retrying(self, event_id: str) -> bool:
+        return False
+
     def tick(self, now: float) -> list[ev.Effect]:
         return []
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from accord.client import events as app
-from accord.client.core import SessionCore
+from accord.client.core import MAX_CLIENT_FRAME_BYTES, SessionCore
 from accord.client.errors import ConnectionLost, OperationTimeout, RealtimeError, SessionClosed
 from accord.client.generation import Generation
 from accord.client.recording import Recorder
@@ -52,6 +52,10 @@ class SessionOptions:
     record: str | Path | None = None
     record_audio: bool = False
     strategy: str = "accord"  # "naive" only to demonstrate the bug accord fixes
+    # A client event larger than this is not sent: its operation fails at once with
+    # code frame_too_large (an item the server cannot take would otherwise close the
+    # connection and be sent again by every restore).
+    max_frame_bytes: int = MAX_CLIENT_FRAME_BYTES
     transport_factory: TransportFactory | None = field(default=None, compare=False)
 
 
@@ -77,6 +81,7 @@ class RealtimeSession:
             on_event=self._on_event,
             on_effect=self._on_effect,
             strategy=options.strategy,
+            max_frame_bytes=options.max_frame_bytes,
         )
         self.recorder = (
             Recorder.open(

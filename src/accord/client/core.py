@@ -40,12 +40,16 @@ from accord.protocol import (
     parse_server_event,
 )
 from accord.protocol.client_events import ClientEvent
+from accord.protocol.error_codes import FRAME_TOO_LARGE
 from accord.protocol.fast import decode_item_ack, encode_item_create
 from accord.protocol.wire_items import WireItemReference
 
 log = logging.getLogger("accord.session")
 
 AUDIO_CHUNK_BYTES = 96_000  # 2 s of PCM16 at 24 kHz per input_audio_buffer.append
+# The largest frame the client sends. The real server's limit is not documented; the
+# simulator refuses frames over 15 MiB (SimConfig.max_event_bytes, assumed).
+MAX_CLIENT_FRAME_BYTES = 15 * 1024 * 1024
 SERVER_AUDIO_SHORTFALL_MS = 85  # the server may hold ~85 ms less than the client received
 
 
@@ -61,7 +65,9 @@ class SessionCore:
         on_event: Callable[[app.SessionEvent], None] = lambda _e: None,
         on_effect: Callable[[ev.Effect], None] = lambda _e: None,
         strategy: str = "accord",
+        max_frame_bytes: int = MAX_CLIENT_FRAME_BYTES,
     ) -> None:
+        self.max_frame_bytes = max_frame_bytes
         # Fix: a deep copy (update_session merged nested "audio" settings into the
         # caller's own dict).
         self.session_config: dict[str, Any] = copy.deepcopy(session_config or {})
@@ -183,18 +189,38 @@ class SessionCore:
     # -- engine effects -> frames and events --------------------------------------------
 
     def apply(self, effects: Sequence[ev.Effect]) -> None:
+        refused: list[ev.ServerError] = []
         for effect in effects:
             if isinstance(effect, ev.Send):
-                self._out.append(self._frame(effect.op))
+                frame = self._frame(effect.op)
+                if len(frame) * 4 > self.max_frame_bytes and _size(frame) > self.max_frame_bytes:
+                    # Never sent: a frame the server cannot take would be refused (or close
+                    # the connection, and a restore would send it again, forever).
+                    limit = self.max_frame_bytes
+                    refused.append(_too_large(effect.op.event_id, _size(frame), limit))
+                    continue
+                self._out.append(frame)
             elif isinstance(effect, ev.CallReady):
                 self.app(app.FunctionCallReady(effect.call, effect.response_id))
             elif isinstance(effect, ev.CallOrphaned):
                 self.app(app.CallOrphaned(effect.call_id))
+            elif isinstance(effect, ev.OutputFailed):
+                log.warning(
+                    "the output of tool call %s was not delivered (%s: %s): the user's "
+                    "request is left unanswered",
+                    effect.call_id,
+                    effect.code,
+                    effect.message,
+                )
+                self.app(effect)
             elif isinstance(effect, ev.PushDone):
                 self.app(app.ContextSynced(effect.report))
             elif isinstance(effect, ev.Notice):
                 self.notice(effect.text)
             self._on_effect(effect)
+        for refusal in refused:
+            self.notice(refusal.message)
+            self.feed(refusal)
 
     def _frame(self, op: ev.ClientOp) -> str:
         """The client frame for an engine operation. Creates, the bulk of a large push,
@@ -386,6 +412,19 @@ class SessionCore:
     def frames(self) -> list[str]:
         """Frames produced by local calls since the last call."""
         return self._take()
+
+
+def _size(frame: str) -> int:
+    return len(frame.encode("utf-8", "replace"))
+
+
+def _too_large(event_id: str, size: int, limit: int) -> ev.ServerError:
+    return ev.ServerError(
+        FRAME_TOO_LARGE,
+        f"not sent: the event is {size} bytes, over the limit of {limit} bytes "
+        "(SessionOptions.max_frame_bytes)",
+        event_id,
+    )
 
 
 def _turn_detection(config: dict[str, Any]) -> Any:

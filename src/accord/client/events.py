@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from accord.engine.events import PushReport
+from accord.engine.events import OutputFailed, PushReport
 from accord.items import FunctionCall, Item
 
 if TYPE_CHECKING:
@@ -81,9 +81,24 @@ class ContextSynced:
 
 @dataclass(frozen=True, slots=True)
 class ServerErrorEvent:
+    """An ``error`` from the server, with the operation it answered when there is one.
+
+    ``event_id`` is the server's echo of a client event id (None when the error carried
+    none). ``operation`` (``create``, ``delete``, ``truncate``, ``response``, ``cancel``,
+    ``session``), ``item_id`` and ``call_id`` name what was refused, matched by event id
+    or, when the error names none, by order and type; ``retried`` says accord sent the
+    operation again (a transient ``server_error``, a re-anchored create), so nothing is
+    lost yet. A tool output that could not be delivered also comes as
+    :class:`OutputFailed`; a push's refusals are in its report (``failed``).
+    """
+
     code: str | None
     message: str
     event_id: str | None
+    operation: str | None = None
+    item_id: str | None = None
+    call_id: str | None = None
+    retried: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +122,25 @@ class Notice:
     text: str
 
 
+__all__ = [  # OutputFailed is the engine's own effect, passed on as it is (no rename)
+    "CallOrphaned",
+    "ContextSynced",
+    "Disconnected",
+    "FunctionCallReady",
+    "GenerationStarted",
+    "InputSpeechStarted",
+    "InputSpeechStopped",
+    "InputTranscriptCompleted",
+    "InputTranscriptFailed",
+    "Notice",
+    "OutputFailed",
+    "Reconnected",
+    "RemoteItemAdded",
+    "ServerErrorEvent",
+    "SessionEvent",
+    "SessionStarted",
+]
+
 SessionEvent = (
     SessionStarted
     | InputSpeechStarted
@@ -117,6 +151,7 @@ SessionEvent = (
     | GenerationStarted
     | FunctionCallReady
     | CallOrphaned
+    | OutputFailed
     | ContextSynced
     | ServerErrorEvent
     | Reconnected

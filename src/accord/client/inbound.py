@@ -220,8 +220,20 @@ def response_done(s: RealtimeSession, event: ResponseDone) -> None:
 
 def error(s: RealtimeSession, event: ErrorEvent) -> None:
     detail = event.error
-    s.feed(ev.ServerError(detail.code, detail.message, detail.event_id))
-    s.app(app.ServerErrorEvent(detail.code, detail.message, detail.event_id))
+    refusal = ev.ServerError(detail.code, detail.message, detail.event_id)
+    answered = s.engine.operation_answered(refusal)
+    s.feed(refusal)
+    s.app(
+        app.ServerErrorEvent(
+            detail.code,
+            detail.message,
+            detail.event_id,
+            operation=answered.operation if answered else None,
+            item_id=answered.item_id if answered else None,
+            call_id=answered.call_id if answered else None,
+            retried=answered is not None and s.engine.retrying(answered.event_id),
+        )
+    )
     s.fail_waiter(detail.event_id, detail.code, detail.message)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from accord.engine import events as ev
 from accord.engine.followups import FollowUps
-from accord.engine.inbound import HANDLERS, TAG
+from accord.engine.inbound import HANDLERS, TAG, answered_op
 from accord.engine.ledger import Ledger, Op, OpKind, OpState
 from accord.engine.merge import MergeInput, Rules, merge, resolve_alias
 from accord.engine.mirror import Mirror
@@ -293,6 +293,22 @@ class SyncEngine:
         effects.extend(self.finish_pushes())
         self.ledger.forget_done()
         return effects
+
+    def operation_answered(self, error: ev.ServerError) -> ev.Refusal | None:
+        """The operation ``error`` answers (by event id, else by order and type), read
+        before the error is received: what a shell tells the application was refused."""
+        op = answered_op(self, error)
+        if op is None or not op.open:
+            return None
+        item = op.item
+        call_id = item.call_id if isinstance(item, FunctionCall | FunctionCallOutput) else None
+        return ev.Refusal(op.event_id, op.kind, op.item_id, call_id)
+
+    def retrying(self, event_id: str) -> bool:
+        """Asked right after a refusal was received: the operation is still open, so it
+        was (or will be) sent again instead of failing."""
+        op = self.ledger.ops.get(event_id)
+        return op is not None and op.open
 
     # -- the parts' shared services -----------------------------------------------------
 

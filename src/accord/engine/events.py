@@ -253,6 +253,18 @@ class RestoreDone:
 
 
 @dataclass(frozen=True, slots=True)
+class Refusal:
+    """What a server error refused, in the application's terms: the operation it
+    answered (``create``, ``delete``, ``truncate``, ``response``, ``cancel``,
+    ``session``) and the item and call it was about."""
+
+    event_id: str
+    operation: str
+    item_id: str | None
+    call_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class OutputFailed:
     """A tool's output could not be put on the server: the call stays unanswered.
 

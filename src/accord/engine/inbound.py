@@ -176,7 +176,7 @@ def response_done(eng: SyncEngine, event: ev.ResponseDone, now: float) -> Effect
 
 
 def error(eng: SyncEngine, event: ev.ServerError, now: float) -> Effects:
-    op = _answered_op(eng, event)
+    op = answered_op(eng, event)
     if op is None or not op.open:
         return [ev.Notice(f"server error {event.code}: {event.message}")]
     if op.kind == "response" and event.code == codes.BUSY:
@@ -203,7 +203,7 @@ def error(eng: SyncEngine, event: ev.ServerError, now: float) -> Effects:
     return effects
 
 
-def _answered_op(eng: SyncEngine, event: ev.ServerError) -> Op | None:
+def answered_op(eng: SyncEngine, event: ev.ServerError) -> Op | None:
     """The op this error answers: named by its event id, else matched by order and type
     (the busy refusal and frame-level refusals can carry no event id)."""
     if event.event_id:

@@ -31,6 +31,8 @@ UNKNOWN_DELETE_ITEM: Final = "item_delete_invalid_item_id"  # assumed
 UNKNOWN_CALL: Final = "invalid_tool_call_id"
 INVALID_EVENT: Final = "invalid_event"
 INVALID_JSON: Final = "invalid_json"
+# accord's own, never the server's: a frame over the client's size limit, not sent
+FRAME_TOO_LARGE: Final = "frame_too_large"
 
 ANSWERS: Final[dict[str, frozenset[OpKind]]] = {
     INVALID_EVENT: ANY,
