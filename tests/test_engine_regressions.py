@@ -312,3 +312,58 @@ def test_a_context_built_from_scratch_never_brings_back_a_deleted_item() -> None
         p.settle()
         assert p.server_ids() == ["u0", "u1"], acknowledged
         assert any("not created again" in n for r in p.reports for n in r.notes)
+
+
+def test_a_reply_to_a_turn_typed_while_the_tool_ran_answers_the_output_too() -> None:
+    """Found by ``accord stress`` counting duplicate replies: the user typed the next
+    turn while the tool ran; its reply was created after the output landed (so it saw
+    the output), and the follow-up planned at the landing was still sent after it."""
+    p = seeded(user("u0"))
+    p.auto_reply = lambda pair, rid: [assistant(pair.new_id("a"))]
+    tap = Tap(p)
+    rid = p.server_start()
+    p.server_add(rid, call("fc1", "call_1"))
+    p.server_finish(rid)
+    p.settle()
+    p.tool_started("call_1")
+    p.tool_finished("call_1", '{"temp": 18}')
+    ctx = p.snapshot()
+    ctx.append(user("u1"))  # typed while the output was on its way
+    p.push(ctx)
+    p.generate_reply()
+    p.settle()
+    assert tap.in_band_requests() == 1, "the follow-up answered the output a second time"
+    replies = [i for i in p.store.items() if isinstance(i, Message) and i.role == "assistant"]
+    assert len(replies) == 1
+    assert p.client.is_quiet()
+    assert p.violations() == []
+
+
+def test_a_reply_asked_for_what_a_follow_up_already_answers_is_that_follow_up() -> None:
+    """The other order, also found by ``accord stress``: the follow-up went out just
+    after the user's typed turn landed (so it answered that turn too), and the reply the
+    runner then asked for would have answered the same conversation a second time."""
+    p = seeded(user("u0"))
+    p.auto_reply = lambda pair, rid: [assistant(pair.new_id("a"))]
+    tap = Tap(p)
+    rid = p.server_start()
+    p.server_add(rid, call("fc1", "call_1"))
+    p.server_finish(rid)
+    p.settle()
+    p.tool_started("call_1")
+    p.tool_finished("call_1", '{"temp": 18}')
+    ctx = p.snapshot()
+    ctx.append(user("u1"))
+    p.push(ctx)
+    while not tap.in_band_requests():  # the output lands, then u1 (anchored on it) ...
+        assert p.deliver_up(len(p.up)) + p.deliver_down(len(p.down))
+    follow_ups = tap.in_band_requests()  # ... and with u1's ack the follow-up goes out
+    reply = p.generate_reply()  # the runner's reply to u1, once its push is reported
+    p.settle()
+    assert follow_ups == 1
+    assert tap.in_band_requests() == 1, "u1 was answered twice"
+    replies = [i for i in p.store.items() if isinstance(i, Message) and i.role == "assistant"]
+    assert len(replies) == 1
+    assert reply not in {o.event_id for o in tap.sent}
+    assert p.client.is_quiet()
+    assert p.violations() == []

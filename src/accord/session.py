@@ -462,6 +462,12 @@ class RealtimeSession:
             waiter = self._update_waiters.pop(effect.event_id)
             if not waiter.done():
                 waiter.set_result(None)
+        elif isinstance(effect, ev.OpResolved) and effect.answered_by is not None:
+            # The request was dropped because this response answers it: that is its reply.
+            reply = self.core.reply_waiters.pop(effect.event_id, None)
+            generation = self.core.generations.get(effect.answered_by)
+            if reply is not None and not reply.done() and generation is not None:
+                reply.set_result(generation)
         elif isinstance(effect, ev.OpResolved) and effect.status == "error":
             reply = self.core.reply_waiters.pop(effect.event_id, None)
             if reply is not None and not reply.done():

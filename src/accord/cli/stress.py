@@ -42,6 +42,12 @@ def stress(
     gc_tuning: bool = typer.Option(
         True, "--gc-tuning/--no-gc-tuning", help="Freeze set-up objects out of GC scans."
     ),
+    server_errors: float = typer.Option(
+        0.0,
+        "--server-errors",
+        help="Share of creates, tool outputs, deletes and response.create the simulator "
+        "refuses with server_error (0..1).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON only."),
 ) -> None:
     """Run sessions concurrently and check each against the simulator's store."""
@@ -68,6 +74,7 @@ def stress(
             policy=_policy(policy),
             grace=grace,
             gc_tuning=gc_tuning,
+            server_errors=server_errors,
         )
     except ValueError as exc:
         console.print(f"[red]accord stress: {exc}[/red]")

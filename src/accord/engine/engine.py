@@ -66,6 +66,7 @@ class SyncEngine:
         self.audio_seen: dict[str, tuple[str, int | None]] = {}  # id -> (transcript, ms)
         self.heard: dict[str, int] = {}  # truncated assistant audio -> audio_end_ms
         self.calls_ready: set[str] = set()
+        self._replies_awaiting: set[str] = set()  # plain replies waiting for creates to land
         self._snapshot: tuple[int, ContextBase] | None = None
 
     # -- reading ------------------------------------------------------------------------
@@ -177,6 +178,15 @@ class SyncEngine:
             self.wire_ids.id_to_wire(resolve_alias(self.ledger.aliases, i)) for i in input_items
         )
         event_id = self._plan_response(now, instructions, out_of_band, metadata, refs)
+        if not (out_of_band or instructions or refs):
+            # A plain reply answers the conversation as it is now: the items that landed
+            # and the creates still on their way (it knows what it answers once they land).
+            op = self.ledger.ops[event_id]
+            op.awaits = {o.event_id for o in self.ledger.open_ops() if o.kind == "create"}
+            if not op.awaits:
+                op.answers_upto = self.responses.landed_counter
+            else:
+                self._replies_awaiting.add(event_id)
         if out_of_band:
             self.responses.refer(event_id, frozenset(refs))
         return event_id, self.flush(now)
@@ -189,13 +199,13 @@ class SyncEngine:
         metadata: dict[str, str] | None = None,
         input_items: tuple[str, ...] = (),
         *,
-        follow_up_of: int | None = None,
+        answers_upto: int | None = None,
     ) -> str:
         event_id = self.ids.new("evt")
         tagged = {**(metadata or {}), TAG: event_id}
         request = ev.CreateResponse(event_id, out_of_band, instructions, tagged, input_items)
         op = self.plan("response", now, event_id=event_id, response=request)
-        op.follow_up_of = follow_up_of
+        op.answers_upto = answers_upto
         return event_id
 
     def interrupt(
@@ -378,18 +388,35 @@ class SyncEngine:
         status: ev.Resolution,
         code: str | None = None,
         message: str | None = None,
+        *,
+        answered_by: str | None = None,
     ) -> list[ev.Effect]:
         """Resolve ``op`` exactly once (a second resolution is ignored)."""
         if op is None or not op.open:
             return []
         self.ledger.move(op, "resolve")
+        if op.kind == "create" and self._replies_awaiting:
+            self._landed(op.event_id)
         if status in ("error", "failure") and op.kind == "create" and op.item_id is not None:
             self.ledger.failed_after[op.item_id] = op.after
         if status == "error" and op.push_id is not None and op.item_id is not None:
             state = self.ledger.pushes.get(op.push_id)
             if state is not None:
                 state.failed.append((op.item_id, code or "error"))
-        return [ev.OpResolved(op.event_id, status, code, message)]
+        return [ev.OpResolved(op.event_id, status, code, message, answered_by)]
+
+    def _landed(self, create_event_id: str) -> None:
+        """A create a plain reply waited for resolved: once none is left, the reply knows
+        what it answers (everything landed up to now)."""
+        for event_id in list(self._replies_awaiting):
+            reply = self.ledger.ops.get(event_id)
+            if reply is None or not reply.open:
+                self._replies_awaiting.discard(event_id)
+                continue
+            reply.awaits.discard(create_event_id)
+            if not reply.awaits:
+                reply.answers_upto = self.responses.landed_counter
+                self._replies_awaiting.discard(event_id)
 
     def finish_pushes(self) -> list[ev.Effect]:
         """Report every push whose operations are all resolved or deferred."""
@@ -439,7 +466,7 @@ class SyncEngine:
             once=self.config.rules.follow_up_once,
         )
         if landed is not None:
-            self._plan_response(now, follow_up_of=landed)
+            self._plan_response(now, answers_upto=landed)
 
     def follow_up_after_restore(self, now: float) -> None:
         """A conversation restored ending in tool outputs has not been answered (the

@@ -193,6 +193,9 @@ class OpResolved:
     status: Resolution
     code: str | None = None
     message: str | None = None
+    # A response request dropped as moot because this in-band response answers what it
+    # would have answered: a shell hands the request's waiter that response instead.
+    answered_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

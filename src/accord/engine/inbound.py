@@ -44,6 +44,7 @@ def item_added(eng: SyncEngine, event: ev.ItemAdded, now: float) -> Effects:
             )
         )  # R6: never dropped
     eng.responses.item_seen(event.item)
+    eng.responses.landed_counter = eng.responses.inband_counter
     eng.remember_audio(event.item)
     op = eng.ledger.open_create(event.item.id)
     if op is not None:
@@ -128,24 +129,32 @@ def response_created(eng: SyncEngine, event: ev.ResponseCreated, now: float) -> 
     refuser = not event.out_of_band and eng.responses.refuser_unseen
     eng.responses.created(event.response_id, event.out_of_band, tag)
     op = eng.ledger.ops.get(tag) if tag else None
+    effects: Effects = []
     if op is not None and op.open and op.kind == "response":
-        return eng.resolve(op, "success")
+        effects.extend(eng.resolve(op, "success"))
     if refuser:
-        return _refuser_seen(eng)
-    return []
+        # The response that refused our in-band request before it said response.created
+        # has now said it: the refused requests are judged as if it had come first.
+        eng.responses.refuser_unseen = False
+    if not event.out_of_band:
+        effects.extend(_answered_requests(eng, event.response_id))
+    return effects
 
 
-def _refuser_seen(eng: SyncEngine) -> Effects:
-    """The response that refused our in-band request before it said response.created
-    has now said it: judge the refused requests as if it had come first (R14)."""
-    eng.responses.refuser_unseen = False
+def _answered_requests(eng: SyncEngine, response_id: str) -> Effects:
+    """R14: an in-band response created after everything a waiting request answers had
+    landed (a follow-up's outputs, a plain reply's conversation) sees it all, so the
+    request, still unsent (behind that response, or refused by it), is dropped: sent
+    after it, it would answer the same things a second time. Found by ``accord stress``
+    counting duplicate replies: a turn typed while the tool ran, answered by the
+    follow-up, then by its own reply (and the other way round)."""
     effects: Effects = []
     once = eng.config.rules.follow_up_once
     for op in eng.ledger.waiting():
-        landed = op.follow_up_of
+        landed = op.answers_upto
         counted = landed is not None and eng.responses.inband_counter > landed
         if op.kind == "response" and once and counted:
-            effects.extend(eng.resolve(op, "moot"))
+            effects.extend(eng.resolve(op, "moot", answered_by=response_id))
     return effects
 
 
@@ -247,7 +256,7 @@ def _busy(eng: SyncEngine, op: Op) -> Effects:
         eng.responses.refuser_unseen = True
         eng.ledger.move(op, "requeue")
         return []
-    landed = op.follow_up_of
+    landed = op.answers_upto
     once = eng.config.rules.follow_up_once
     if once and landed is not None and eng.responses.inband_counter > landed:
         # R14: the response that refused us started after the outputs landed, so it

@@ -70,7 +70,13 @@ class Op:
     server_vad: bool | None = None  # session
     state: OpState = OpState.WAITING
     deferred: bool = False  # a delete that had to wait for its item to land
-    follow_up_of: int | None = None  # a follow-up: the response counter when outputs landed
+    # An in-band response request (a follow-up, or a plain reply): the in-band response
+    # counter when everything it answers had landed. A response created after that sees
+    # it all, so this request, still unsent, would answer the same things twice (R14).
+    answers_upto: int | None = None
+    # A plain reply planned while creates were on their way: their event ids. When the
+    # last of them resolves, answers_upto is known (everything it answers has landed).
+    awaits: set[str] = field(default_factory=set)
     planned_at: float = 0.0
     sent_at: float | None = None
     sent_order: int = 0  # when it was (last) sent, counted over the connection's sends

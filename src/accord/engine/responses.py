@@ -71,6 +71,9 @@ class Responses:
     # A busy refusal arrived before the refusing response's response.created: the slot
     # is taken by a response not seen yet (R14), until the next in-band response.created.
     refuser_unseen: bool = False
+    # inband_counter when an item last landed in the conversation: a plain reply asked
+    # for now answers up to here (see Op.answers_upto).
+    landed_counter: int = 0
 
     def move(self, action: str) -> None:
         self.slot = SLOT_TRANSITIONS[(self.slot, action)]

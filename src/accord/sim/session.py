@@ -12,7 +12,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -128,6 +128,12 @@ class SimSession(InputAudio):
         self._speech_item: str | None = None
         self._heard: dict[str, str | None] = {}  # user audio item -> the words in it
         self._last_deleted: str | None = None
+        # In-band response -> the user turns and tool outputs it sees; those some
+        # completed reply has seen; replies that saw nothing new (see _count_reply).
+        self._inputs_of: dict[str, frozenset[str]] = {}
+        self._answered: set[str] = set()
+        self.duplicate_replies = 0
+        self.refusals = 0  # operations answered with an injected server_error
         self.closed = False
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -246,9 +252,14 @@ class SimSession(InputAudio):
             return False
         if kind in self.faults.refuse:
             self.faults.refuse.remove(kind)
-            return True
-        faults = self.config.server_errors
-        return faults.rate > 0 and kind in faults.kinds and self._fault_rng.random() < faults.rate
+        else:
+            faults = self.config.server_errors
+            if not (faults.rate > 0 and kind in faults.kinds):
+                return False
+            if self._fault_rng.random() >= faults.rate:
+                return False
+        self.refusals += 1
+        return True
 
     # -- session ------------------------------------------------------------------------
 
@@ -443,6 +454,7 @@ class SimSession(InputAudio):
             self.out_of_band[spec.response_id] = runner
         else:
             self.active = runner
+            self._inputs_of[spec.response_id] = _inputs(request.conversation)
         runner.task = self._spawn(self._run(runner))
         return runner
 
@@ -461,6 +473,7 @@ class SimSession(InputAudio):
     async def _run(self, runner: ResponseRun) -> None:
         try:
             await runner.run()
+            self._count_reply(runner)
         finally:
             if self.active is runner:
                 self.active = None
@@ -470,6 +483,18 @@ class SimSession(InputAudio):
                     self.emit(ev)
                 runner.deferred.clear()
                 self._after_output()
+
+    def _count_reply(self, runner: ResponseRun) -> None:
+        """A completed in-band reply that saw no user turn or tool output that an
+        earlier reply had not already seen answers nothing new: a duplicate reply, what
+        a retried or repeated response.create must never cause (for judges)."""
+        inputs = self._inputs_of.pop(runner.spec.response_id, frozenset())
+        spoke = any(isinstance(out.item, Message) for out in runner.outputs)
+        if not (runner.in_band and runner.status == "completed" and spoke and inputs):
+            return
+        if inputs <= self._answered:
+            self.duplicate_replies += 1
+        self._answered |= inputs
 
     def _anchor_override(self) -> str | None:
         """Race R6: report the next output item as anchored on the item just deleted."""
@@ -504,6 +529,16 @@ class SimSession(InputAudio):
         target.cancel("client_cancelled")
 
     _handlers: ClassVar[dict[type, Callable[[SimSession, Any], None]]] = {}
+
+
+def _inputs(conversation: Sequence[Item]) -> frozenset[str]:
+    """What a response can answer: the user's turns and the tools' outputs it sees."""
+    return frozenset(
+        item.id
+        for item in conversation
+        if isinstance(item, FunctionCallOutput)
+        or (isinstance(item, Message) and item.role == "user")
+    )
 
 
 def _refusable_kind(event: Any) -> RefusableKind | None:

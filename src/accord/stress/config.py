@@ -53,6 +53,10 @@ class StressConfig:
     # After connecting: freeze the set-up objects out of the garbage collector's scans and
     # collect the young generation less often (see worker.py); off measures the defaults.
     gc_tuning: bool = True
+    # The share of creates, tool outputs, deletes and in-band response.create the
+    # simulator answers with server_error instead of doing them (0: none). accord sends
+    # them again; a run passes with 0 lost items and 0 duplicate replies.
+    server_errors: float = 0.0
 
     def __post_init__(self) -> None:
         if self.sessions < 1:
@@ -73,6 +77,8 @@ class StressConfig:
             raise ValueError("push_every must be at least 1")
         if self.policy not in POLICY_MIXES:
             raise ValueError(f"unknown policy mix {self.policy!r} ({', '.join(POLICY_MIXES)})")
+        if not 0.0 <= self.server_errors <= 1.0:
+            raise ValueError("server error rate must be within [0, 1]")
         if self.latency_ms < 0 or self.jitter_ms < 0 or self.think_ms < 0:
             raise ValueError("latency, jitter and think time must not be negative")
 

@@ -30,6 +30,8 @@ class SessionOutcome:
     violations: int = 0
     lost_items: int = 0
     server_errors: int = 0
+    injected_errors: int = 0  # server_error refusals the simulator was told to make
+    duplicate_replies: int = 0  # a second reply to one user turn or tool output
     error: str | None = None  # the session could not run or be judged
     details: list[str] = field(default_factory=list)
     update_latencies: list[float] = field(default_factory=list)
@@ -40,7 +42,7 @@ class SessionOutcome:
     def desyncs(self) -> int:
         """As the demo counts them: every invariant broken (the mirror or the agent's
         context differing from the server among them) and every unexpected server error."""
-        return self.violations + self.server_errors
+        return self.violations + self.server_errors + self.duplicate_replies
 
 
 @dataclass

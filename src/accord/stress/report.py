@@ -63,6 +63,8 @@ class StressReport:
     violations: int = 0
     lost_items: int = 0
     server_errors: int = 0
+    injected_errors: int = 0
+    duplicate_replies: int = 0
     errors: int = 0  # sessions that could not run or be judged
     stalls: int = 0
     turn_errors: int = 0
@@ -78,7 +80,12 @@ class StressReport:
 
     @property
     def passed(self) -> bool:
-        return self.desyncs == 0 and self.lost_items == 0 and self.errors == 0
+        return (
+            self.desyncs == 0
+            and self.lost_items == 0
+            and self.duplicate_replies == 0
+            and self.errors == 0
+        )
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -137,6 +144,8 @@ def _add_sessions(report: StressReport, outcomes: Sequence[SessionOutcome]) -> N
         report.violations += o.violations
         report.lost_items += o.lost_items
         report.server_errors += o.server_errors
+        report.injected_errors += o.injected_errors
+        report.duplicate_replies += o.duplicate_replies
         report.errors += o.error is not None
         report.stalls += o.stalls
         report.turn_errors += o.turn_errors
@@ -189,6 +198,8 @@ def render(report: StressReport, console: Console) -> None:
         ("desyncs (sessions)", f"{report.desyncs} ({report.desynced_sessions})"),
         ("lost items", f"{report.lost_items}"),
         ("unexpected server errors", f"{report.server_errors}"),
+        ("injected server errors (retried)", f"{report.injected_errors}"),
+        ("duplicate replies", f"{report.duplicate_replies}"),
         ("errors (sessions not run or not judged)", f"{report.errors}"),
         ("log warnings (counted, not printed)", f"{report.warnings}"),
         ("CPU (garbage collector) / per turn", _cpu(report)),
@@ -206,10 +217,11 @@ def render(report: StressReport, console: Console) -> None:
     for line in report.warning_samples[:3]:
         console.print(f"warning: {line}", style="yellow", highlight=False, markup=False)
     if report.passed:
-        console.print("[green]0 desyncs, 0 lost items[/green]")
+        console.print("[green]0 desyncs, 0 lost items, 0 duplicate replies[/green]")
     else:
         console.print(
             f"[red]{report.desyncs} desync(s), {report.lost_items} lost item(s), "
+            f"{report.duplicate_replies} duplicate repl(ies), "
             f"{report.errors} session error(s)[/red]"
         )
 

@@ -51,3 +51,11 @@ class ServerSide:
 
     def events(self) -> int:
         return sum(s.events_delivered for s in self.sessions)
+
+    def refusals(self) -> int:
+        """Operations the simulator answered with an injected server_error."""
+        return sum(s.refusals for s in self.sessions)
+
+    def duplicate_replies(self) -> int:
+        """Replies beyond the first to one user turn or tool output, on every server."""
+        return sum(s.duplicate_replies for s in self.sessions)

@@ -319,7 +319,14 @@ class StressSession:
         out.ops_sent, out.resolved = verdict.ops_sent, verdict.resolved
         out.restores_judged = verdict.restores_judged
         stats = self.runner.stats
-        out.server_errors = len(stats.server_errors)
+        injected = self.config.server_errors > 0
+        out.server_errors = sum(
+            not (injected and line.startswith("server_error:")) for line in stats.server_errors
+        )
+        out.injected_errors = self.server.refusals()
+        out.duplicate_replies = self.server.duplicate_replies()
+        if out.duplicate_replies:
+            self._note(f"{out.duplicate_replies} duplicate repl(ies) on the server")
         out.pushes, out.pushes_during_calls = stats.pushes, stats.pushes_during_calls
         out.deferred, out.aliased, out.tool_calls = stats.deferred, stats.aliased, stats.tool_calls
         out.reconnects = self.session.reconnects

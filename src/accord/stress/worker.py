@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 from accord.sim.channel import Transit
-from accord.sim.config import SimConfig
+from accord.sim.config import ServerErrorFaults, SimConfig
 from accord.sim.server import SimServer
 from accord.sim.session import SimSession
 from accord.stress.config import StressConfig
@@ -87,6 +87,7 @@ def sim_config(config: StressConfig) -> SimConfig:
         seed=config.seed,
         transcription_delay_ms=config.transcription_delay_ms,
         keep_sent_events=False,
+        server_errors=ServerErrorFaults(rate=config.server_errors),
     )
 
 
