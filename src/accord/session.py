@@ -115,12 +115,14 @@ class RealtimeSession:
         api_key: str | None = None,
         model: str = "gpt-realtime",
         azure_deployment: str | None = None,
+        azure_api_version: str | None = None,
         session: dict[str, Any] | None = None,
         options: SessionOptions | None = None,
         **option_fields: Any,
     ) -> _Connecting:
         """Connect to OpenAI (default), Azure OpenAI (``azure_deployment`` with the
-        resource URL) or any compatible ``url``; use as ``await`` or ``async with``.
+        resource URL, ``azure_api_version`` for an ``?api-version=`` query) or any
+        compatible ``url``; use as ``await`` or ``async with``.
 
         ``api_key`` defaults to ``OPENAI_API_KEY`` for OpenAI; it is sent in a header
         and never logged or recorded. ``session`` is the session configuration
@@ -133,7 +135,7 @@ class RealtimeSession:
                     "Azure OpenAI needs the resource URL (wss://<res>.openai.azure.com)"
                 )
             key = api_key or os.environ.get("AZURE_OPENAI_API_KEY")
-            endpoint = Endpoint.azure(url, azure_deployment, key)
+            endpoint = Endpoint.azure(url, azure_deployment, key, azure_api_version)
         else:
             key = api_key if api_key is not None or url else os.environ.get("OPENAI_API_KEY")
             endpoint = Endpoint.openai(model, key, url) if url else Endpoint.openai(model, key)

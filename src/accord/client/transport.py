@@ -41,13 +41,24 @@ class Endpoint:
         return cls(_with_model(base_url, "model", model), headers)
 
     @classmethod
-    def azure(cls, resource_url: str, deployment: str, api_key: str | None) -> Endpoint:
+    def azure(
+        cls,
+        resource_url: str,
+        deployment: str,
+        api_key: str | None,
+        api_version: str | None = None,
+    ) -> Endpoint:
         """Azure OpenAI's GA path (``/openai/v1/realtime?model=<deployment>``, header
-        ``api-key``); ``resource_url`` is ``wss://<resource>.openai.azure.com``."""
+        ``api-key``); ``resource_url`` is ``wss://<resource>.openai.azure.com``. With
+        ``api_version`` the query also carries ``api-version=...``, as deployments
+        reached through a dated API version expect (the events are the GA ones)."""
         base = resource_url.rstrip("/")
         if not base.endswith("/openai/v1/realtime"):
             base += "/openai/v1/realtime"
-        return cls(_with_model(base, "model", deployment), {"api-key": api_key} if api_key else {})
+        url = _with_model(base, "model", deployment)
+        if api_version is not None:
+            url = _with_model(url, "api-version", api_version)
+        return cls(url, {"api-key": api_key} if api_key else {})
 
 
 def _with_model(url: str, key: str, value: str) -> str:
