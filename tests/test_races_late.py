@@ -432,7 +432,7 @@ def test_r18_response_sees_half_applied_edit(strategy: str) -> None:
         ctx.remove(item_id)
     ctx.insert_after(None, Message(id="s", role="system", content="Booked a table for 4."))
     p.push(ctx)
-    p.generate_reply()  # the summarizer asks the agent to go on
+    asked = p.generate_reply()  # the summarizer asks the agent to go on
     if strategy == "accord":
         assert not any(isinstance(op, ev.CreateResponse) for op in p.up)  # held for the acks
 
@@ -449,9 +449,12 @@ def test_r18_response_sees_half_applied_edit(strategy: str) -> None:
 
     if strategy == "accord":
         assert {"s", "u0", "a0", "u1"} <= set(view)  # a superset, never a hole
-        (asked,) = [rid for rid in p.response_views if rid != vad]
-        assert p.response_views[asked] == ["s", "a1", "u2", "a2"]
-        assert_accord_converged(p, ["s", "a1", "u2", "a2", f"a_{asked}"])
+        # The VAD response was created after the summary landed: it answers what the
+        # summarizer's request would have (and the user's turn), so that request is not
+        # sent after it to answer the same conversation again (no duplicate reply).
+        assert [rid for rid in p.response_views if rid != vad] == []
+        assert asked not in p.log.ops
+        assert_accord_converged(p, ["s", "a1", "u2", "a2"])
         assert p.errors == []
     else:
         assert "u0" not in view and "s" not in view  # u0 is in neither form: a hole
