@@ -11,6 +11,8 @@ import asyncio
 import dataclasses
 import enum
 import json
+import subprocess
+import sys
 import threading
 import time
 from typing import Any, Literal
@@ -380,6 +382,42 @@ async def test_slow_sync_tool_times_out() -> None:
     started = time.monotonic()
     explained(await crawl.invoke("{}"), "timeout")
     assert time.monotonic() - started < 0.2
+
+
+HUNG_SYNC_TOOL = """
+import asyncio, logging, time
+from accord.tools import function_tool
+
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+
+@function_tool(timeout=0.5)
+def stuck() -> str:
+    \"\"\"Never comes back in time.\"\"\"
+    time.sleep(8)
+    return "late"
+
+async def main() -> None:
+    print((await stuck.invoke("{}")).error, flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_a_hung_sync_tool_does_not_keep_the_process_alive() -> None:
+    """It reported the timeout after 0.5 s but asyncio.run waited for the thread: 8 s."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", HUNG_SYNC_TOOL],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "timeout"
+    assert elapsed < 5, f"the process took {elapsed:.1f} s to exit"
+    assert "WARNING" in done.stderr and "stuck" in done.stderr  # which tool, and why
 
 
 async def test_cancelling_invoke_cancels_the_tool() -> None:

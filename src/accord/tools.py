@@ -11,8 +11,11 @@ cancelled invocation (an interruption) is cancelled for real.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import inspect
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +23,10 @@ from typing import Any, get_type_hints, overload
 
 from pydantic import BaseModel, Field, ValidationError, create_model
 from pydantic_core import to_jsonable_python
+
+from accord.tool_threads import run_in_daemon_thread
+
+log = logging.getLogger("accord.tools")
 
 DEFAULT_TIMEOUT = 30.0  # seconds a tool may run
 DEFAULT_MAX_OUTPUT = 16_000  # characters of output sent back to the model
@@ -129,6 +136,15 @@ class FunctionTool:
             # Fix: only our deadline is a timeout; a TimeoutError the tool raised itself (a
             # network call that timed out) was reported as "did not finish within 30 s".
             if deadline.expired():
+                if not self.is_async:
+                    log.warning(
+                        "tool %s did not finish within %g s: its call is answered with a "
+                        "timeout error; a synchronous tool cannot be stopped, so its thread "
+                        "runs on until the function returns (the result is discarded, and "
+                        "the thread does not keep the process from exiting)",
+                        self.name,
+                        self.timeout,
+                    )
                 return self._failed("timeout", f"the tool did not finish within {self.timeout:g} s")
             return self._failed("raised", f"the tool failed: {type(exc).__name__}: {exc}")
         except asyncio.CancelledError:
@@ -140,7 +156,11 @@ class FunctionTool:
     async def _call(self, kwargs: dict[str, Any]) -> Any:
         if self.is_async:
             return await self.func(**kwargs)
-        return await asyncio.to_thread(self.func, **kwargs)
+        # A daemon thread, not asyncio's executor (whose threads asyncio.run joins): a
+        # synchronous tool past its timeout cannot be stopped, but must not keep the
+        # process from exiting (see accord.tool_threads).
+        call = functools.partial(contextvars.copy_context().run, self.func, **kwargs)
+        return await run_in_daemon_thread(call, self.name)
 
     def _output(self, value: Any) -> ToolResult:
         if isinstance(value, str):
@@ -194,7 +214,13 @@ def function_tool(
     timeout: float = DEFAULT_TIMEOUT,
     max_output_chars: int = DEFAULT_MAX_OUTPUT,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
-    """Make ``func`` a tool: ``@function_tool`` or ``@function_tool(timeout=5)``."""
+    """Make ``func`` a tool: ``@function_tool`` or ``@function_tool(timeout=5)``.
+
+    ``timeout`` bounds how long the model's call waits for the result; past it the call
+    is answered with a timeout error. An async tool is cancelled then; a synchronous one
+    cannot be stopped: it runs on in a daemon thread of its own until it returns (its
+    result discarded, a WARNING naming it), and never keeps the process from exiting.
+    """
 
     def wrap(f: Callable[..., Any]) -> FunctionTool:
         return FunctionTool(
