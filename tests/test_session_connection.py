@@ -315,3 +315,41 @@ async def test_session_updates_resolve_and_a_refused_one_does_not_shift_the_next
         assert new.session["instructions"] == "Be brief."
         assert new.session["tools"] == []
         await pump.stop()
+
+
+# -- the server gone for good ------------------------------------------------------------
+
+
+async def test_with_the_server_gone_waiters_fail_with_connection_lost_and_events_say_so() -> None:
+    """It waited the whole wait_timeout (OperationTimeout), then ConnectionLost, and no
+    event said that no reconnect would follow."""
+    sim = SimServer(SimConfig())
+    await sim.start()
+    session = await RealtimeSession.connect(
+        sim.url,
+        api_key="sk-test",
+        session=TEXT_TOOLS,
+        backoff_initial=0.05,
+        backoff_max=0.2,
+        max_reconnect_attempts=3,
+        wait_timeout=30.0,
+    )
+    pump = Pump(session)
+    try:
+        await pump.wait_for(app.SessionStarted)
+        await sim.stop()  # the server is gone, and stays gone
+        started = asyncio.get_running_loop().time()
+        ctx = session.chat_ctx
+        ctx.append(Message(id="u1", role="user", content="anyone there?"))
+        with pytest.raises(ConnectionLost) as lost:
+            await session.update_chat_ctx(ctx)
+        assert lost.value.final
+        assert asyncio.get_running_loop().time() - started < 5.0  # not the 30 s wait
+        drops = [(e.will_reconnect) for e in pump.of(app.Disconnected)]
+        assert drops[0] is True
+        assert drops[-1] is False, "no event said the session gave up"
+        with pytest.raises(ConnectionLost):
+            await session.generate_reply()  # later calls fail at once too
+    finally:
+        await pump.stop()
+        await session.aclose()

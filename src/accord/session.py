@@ -104,6 +104,7 @@ class RealtimeSession:
         self._attempts = 0
         self._delay = options.backoff_initial
         self._connected_at = float("-inf")
+        self._reconnecting = False  # between a drop and the next connection (or giving up)
 
     # -- opening ------------------------------------------------------------------------
 
@@ -377,6 +378,13 @@ class RealtimeSession:
             self.recorder.call("connection_lost", now)
         self.core.connection_lost(now)
         self._drain_outbox()
+        self._reconnecting = True
+        try:
+            return await self._reconnect(lost, now)
+        finally:
+            self._reconnecting = False
+
+    async def _reconnect(self, lost: ConnectionLost, now: float) -> bool:
         will = self.options.reconnect and not lost.final and not self._closed
         self._on_event(app.Disconnected(lost.reason, lost.code, will))
         # Attempts and backoff carry over until a connection has stayed up a while: a
@@ -402,6 +410,12 @@ class RealtimeSession:
             self.core.connected_again(now)
             self._flush_core()
             return True
+        if not lost.final:
+            # Given up (or reconnects are off): the session is over, say so as final.
+            tried = f"; gave up after {self._attempts} reconnect attempt(s)" if will else ""
+            lost = ConnectionLost(f"{lost.reason}{tried}", code=lost.code, final=True)
+        if will:
+            self._on_event(app.Disconnected(lost.reason, lost.code, False))
         self._failure = lost
         self._fail_waiters(lost)
         self._events.put_nowait(None)
@@ -443,6 +457,13 @@ class RealtimeSession:
         try:
             return await asyncio.wait_for(asyncio.shield(future), self.options.wait_timeout)
         except TimeoutError as exc:
+            if self._reconnecting:
+                # No answer because there is no connection: say that, not a timeout on a
+                # live socket (the operation is still carried by the restore, if one comes).
+                raise ConnectionLost(
+                    f"{what}: no connection for {self.options.wait_timeout:g} s "
+                    f"(reconnecting, attempt {self._attempts})"
+                ) from exc
             raise OperationTimeout(f"{what}: no answer in {self.options.wait_timeout:g} s") from exc
         finally:
             # Fix: a waiter given up (timeout, cancelled caller) stayed registered, and the

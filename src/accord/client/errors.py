@@ -32,7 +32,9 @@ class ConnectionLost(AccordError):  # noqa: N818 - the name the issue and users 
         super().__init__(reason)
         self.reason = reason
         self.code = code
-        self.final = final  # a bad key (3000) or model (4000): no reconnect
+        # No reconnect will follow: a bad key (3000) or model (4000), reconnects off, or
+        # the reconnect attempts used up.
+        self.final = final
 
 
 class OperationTimeout(AccordError):  # noqa: N818 - the name the issue and users expect
