@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 from accord.bench import livekit_diff, suite
 from accord.bench.diff_bench import PATH_IN_ORDER, PATH_LIS, accord_path
 from accord.bench.edits import make_edit_case
+from accord.bench.report import Report
+from accord.bench.targets import Verdict
 from accord.cli.main import app
 from accord.diff import compute_diff
 from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Message
@@ -75,6 +77,24 @@ def test_bench_flags_before_the_subcommand_reach_it() -> None:
     result = runner.invoke(app, ["bench", "--quick", "--json", "engine"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["benchmark"] == "engine"
+
+
+@pytest.mark.parametrize("status", ["met", "not met"])
+def test_bench_check_exits_1_when_a_target_is_not_met(
+    monkeypatch: pytest.MonkeyPatch, status: str
+) -> None:
+    """`accord bench update` printed "not met" and exited 0: --check makes it a failure."""
+    verdict = Verdict("200 operations within 1.2 x one round trip", "1.24 x", status)  # type: ignore[arg-type]
+
+    def measured(**_kwargs: Any) -> Report:
+        return Report("update", [{"ops": 200}], verdicts=[verdict])
+
+    monkeypatch.setattr(suite, "run_update", measured)
+    checked = runner.invoke(app, ["bench", "update", "--check"])
+    assert checked.exit_code == (1 if status == "not met" else 0), checked.output
+    if status == "not met":
+        assert "target not met" in checked.output and "1.24 x" in checked.output
+    assert runner.invoke(app, ["bench", "update"]).exit_code == 0  # no --check: a report
 
 
 def test_bench_diff_quick_json() -> None:

@@ -22,6 +22,7 @@ bench_app = typer.Typer(help="Benchmarks (see docs/benchmarks.md).")
 
 JSON_HELP = "Print one JSON object instead of tables."
 QUICK_HELP = "A small, short run (for the test suite); no target verdicts."
+CHECK_HELP = "Exit 1 when a target is not met (a run without verdicts checks nothing)."
 
 
 def _sizes(text: str) -> list[int]:
@@ -34,11 +35,22 @@ def _flag(ctx: typer.Context, name: str, own: bool) -> bool:
     return own or bool(parent.get(name))
 
 
-def _emit(report: Report, as_json: bool) -> None:
+def _emit(report: Report, as_json: bool, check: bool) -> None:
     if as_json:
         typer.echo(json.dumps(report.to_json()))
     else:
         report.print(Console())
+    _check([report], check)
+
+
+def _check(reports: list[Report], check: bool) -> None:
+    """Under ``--check``, a target not met is a failure of the command."""
+    missed = [v for r in reports for v in r.verdicts if v.status == "not met"]
+    if check and missed:
+        console = Console(stderr=True)
+        for verdict in missed:
+            console.print(f"[red]target not met:[/red] {verdict.target} ({verdict.measured})")
+        raise typer.Exit(1)
 
 
 @bench_app.callback(invoke_without_command=True)
@@ -47,6 +59,7 @@ def bench(
     quick: bool = typer.Option(False, "--quick", help="Run every benchmark, quickly."),
     run_all: bool = typer.Option(False, "--all", help="Run every benchmark in full (minutes)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    check: bool = typer.Option(False, "--check", help=CHECK_HELP),
 ) -> None:
     """Benchmarks: diff, engine, update, sessions (docs/benchmarks.md)."""
     if ctx.invoked_subcommand is not None:
@@ -78,6 +91,7 @@ def bench(
                 }
             )
         )
+    _check(reports, check)
 
 
 @bench_app.command("diff")
@@ -103,6 +117,7 @@ def diff(
     ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     quick: bool = typer.Option(False, "--quick", help=QUICK_HELP),
+    check: bool = typer.Option(False, "--check", help=CHECK_HELP),
 ) -> None:
     """compute_diff scaling, beside LiveKit's compute_chat_ctx_diff.
 
@@ -119,7 +134,7 @@ def diff(
         compare=compare,
         plot=plot,
     )
-    _emit(report, _flag(ctx, "as_json", as_json))
+    _emit(report, _flag(ctx, "as_json", as_json), _flag(ctx, "check", check))
 
 
 @bench_app.command("engine")
@@ -128,13 +143,14 @@ def engine(
     events: int = typer.Option(20_000, "--events", help="Events per workload."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     quick: bool = typer.Option(False, "--quick", help=QUICK_HELP),
+    check: bool = typer.Option(False, "--check", help=CHECK_HELP),
 ) -> None:
     """Server events per second through codec + engine, one core.
 
     Text deltas, audio deltas (4 KiB payloads) and item events.
     """
     report = suite.run_engine(quick=_flag(ctx, "quick", quick), events=events)
-    _emit(report, _flag(ctx, "as_json", as_json))
+    _emit(report, _flag(ctx, "as_json", as_json), _flag(ctx, "check", check))
 
 
 @bench_app.command("update")
@@ -144,13 +160,14 @@ def update(
     runs: int = typer.Option(7, "--runs", help="Pushes per size (median reported)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     quick: bool = typer.Option(False, "--quick", help=QUICK_HELP),
+    check: bool = typer.Option(False, "--check", help=CHECK_HELP),
 ) -> None:
     """update_chat_ctx latency against one simulator round trip.
 
     1 to 500 operations, with no response active and with one streaming.
     """
     report = suite.run_update(quick=_flag(ctx, "quick", quick), latency_ms=latency_ms, runs=runs)
-    _emit(report, _flag(ctx, "as_json", as_json))
+    _emit(report, _flag(ctx, "as_json", as_json), _flag(ctx, "check", check))
 
 
 @bench_app.command("sessions")
@@ -175,6 +192,7 @@ def sessions(
     ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     quick: bool = typer.Option(False, "--quick", help=QUICK_HELP),
+    check: bool = typer.Option(False, "--check", help=CHECK_HELP),
 ) -> None:
     """Many sessions in one process: memory when idle, load when active.
 
@@ -187,7 +205,7 @@ def sessions(
         durations=Durations(idle_s=idle_s, active_s=active_s, period_s=period_s, grace_s=grace_s),
         gc_freeze=gc_freeze,
     )
-    _emit(report, _flag(ctx, "as_json", as_json))
+    _emit(report, _flag(ctx, "as_json", as_json), _flag(ctx, "check", check))
 
 
 def register(app: typer.Typer) -> None:
