@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from accord.explore import harness
+from accord.verify import harness
 
 _off = [name for name in os.environ.get("ACCORD_RULES_OFF", "").split(",") if name]
 if _off:

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from accord.engine.merge import Rules
-from accord.explore.checker import Violation
-from accord.explore.harness import Pair
-from accord.explore.quiet import drive_to_quiet
 from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Message
+from accord.verify.checker import Violation
+from accord.verify.harness import Pair
+from accord.verify.quiet import drive_to_quiet
 
 
 def describe(found: list[Violation]) -> str:

@@ -5,7 +5,9 @@ Every scenario drives the real store; the logs are what a strategy would record.
 
 from __future__ import annotations
 
-from accord.explore.checker import (
+from accord.items import FunctionCall, FunctionCallOutput, Item, Message
+from accord.sim.store import ConversationStore
+from accord.verify.checker import (
     Invariant,
     Violation,
     check_anchors,
@@ -18,7 +20,7 @@ from accord.explore.checker import (
     check_restore,
     normalize_for_restore,
 )
-from accord.explore.log import (
+from accord.verify.log import (
     CheckLog,
     DeleteReason,
     DropEntry,
@@ -27,8 +29,6 @@ from accord.explore.log import (
     Resolution,
     ToolReport,
 )
-from accord.items import FunctionCall, FunctionCallOutput, Item, Message
-from accord.sim.store import ConversationStore
 
 
 def user(i: str, text: str = "") -> Message:

@@ -6,8 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from accord.cli.main import app
-from accord.explore.checker import Invariant
 from accord.explore.walkthrough import play_r1
+from accord.verify.checker import Invariant
 
 runner = CliRunner()
 

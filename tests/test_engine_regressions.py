@@ -8,8 +8,8 @@ and what the client sent, not only ``violations() == []``.
 from __future__ import annotations
 
 from accord.engine import events as ev
-from accord.explore.harness import Pair
 from accord.items import ChatContext, FunctionCall, Item, Message
+from accord.verify.harness import Pair
 
 BUSY = "conversation_already_has_active_response"
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from accord.engine import events as ev
 from accord.engine.scheduler import Capabilities
-from accord.explore.checker import Invariant
-from accord.explore.harness import Pair
 from accord.items import Item, Message
+from accord.verify.checker import Invariant
+from accord.verify.harness import Pair
 
 
 def user(item_id: str) -> Message:

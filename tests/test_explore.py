@@ -12,11 +12,11 @@ from __future__ import annotations
 import pytest
 
 from accord.engine.merge import Rules
-from accord.explore import harness
 from accord.explore.explorer import explore, explore_random, shrink
 from accord.explore.library import SCENARIOS, SUITE_DEPTH, select
 from accord.explore.run import DOWN, UP, ScheduleError, ScheduleRun, play
 from accord.explore.timeline import ScheduleFile
+from accord.verify import harness
 
 NAMES = list(SCENARIOS)
 NAIVE_FLOOR = 5

@@ -1,7 +1,7 @@
 """Races R1..R11 of shared/RACES.md: one scripted timeline each, played for both strategies.
 
 Each test is one scenario of the catalogue. The timeline feeds events one at a time
-through a :class:`~accord.explore.harness.Pair` (``deliver_up`` / ``deliver_down`` force
+through a :class:`~accord.verify.harness.Pair` (``deliver_up`` / ``deliver_down`` force
 the interleaving the catalogue describes), then judges it: accord ends with no violation
 and the server holding exactly what the catalogue says; the naive strategy (LiveKit
 Agents 1.8.9's two-copies-and-diff) fails the way the catalogue says, and the checker
@@ -15,9 +15,9 @@ from dataclasses import replace
 import pytest
 
 from accord.engine import events as ev
-from accord.explore.checker import Invariant
-from accord.explore.harness import Pair
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
+from accord.verify.checker import Invariant
+from accord.verify.harness import Pair
 
 NO_LOST_ITEM = Invariant.NO_LOST_ITEM
 NO_DANGLING_ANCHOR = Invariant.NO_DANGLING_ANCHOR

@@ -1,6 +1,6 @@
 """Races R12..R22 of shared/RACES.md, one scripted timeline each, for both strategies.
 
-Each test plays its race on a :class:`~accord.explore.harness.Pair` one event at a time
+Each test plays its race on a :class:`~accord.verify.harness.Pair` one event at a time
 (``deliver_up`` / ``deliver_down`` force the interleaving the catalogue describes). For
 accord it asserts what the server ends up holding, mirror == server and no invariant
 broken; for the naive strategy it asserts the failure the catalogue describes: which
@@ -15,10 +15,10 @@ import pytest
 
 from accord.engine import events as ev
 from accord.engine.engine import EngineConfig, SyncEngine
-from accord.explore.checker import Invariant
-from accord.explore.harness import BUSY_MESSAGE, Pair
 from accord.ids import is_wire_safe
 from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Item, Message
+from accord.verify.checker import Invariant
+from accord.verify.harness import BUSY_MESSAGE, Pair
 
 STRATEGIES = ["accord", "naive"]
 BUSY = "conversation_already_has_active_response"

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from accord.client import events as se
-from accord.client.recording import replay
-from accord.explore.checker import Invariant
 from accord.items import Message
 from accord.session import RealtimeSession, SessionOptions
 from accord.sim.config import SimConfig
 from accord.sim.model import PlannedCall, ScriptedModel
 from accord.sim.server import SimServer
+from accord.verify.checker import Invariant
+from accord.verify.replay import replay
+from accord.verify.strategies import strategy_named
 
 
 async def record_r1(strategy: str, trace: Path) -> None:
@@ -25,7 +26,7 @@ async def record_r1(strategy: str, trace: Path) -> None:
     model.add(PlannedCall("lookup", '{"query": "a long enough argument string to stream"}'))
     config = SimConfig(stream_pause_ms=20, delta_chars=4)
     async with SimServer(config, model_factory=lambda: model) as sim:
-        options = SessionOptions(seed=3, strategy=strategy, record=trace)
+        options = SessionOptions(seed=3, strategy=strategy_named(strategy), record=trace)
         async with RealtimeSession.connect(
             sim.url, api_key="sk-test", options=options, session={"output_modalities": ["text"]}
         ) as s:

@@ -15,12 +15,12 @@ from websockets.http11 import Request, Response
 
 from accord.client import events as app
 from accord.client.errors import ConnectionLost, OperationTimeout, RealtimeError
-from accord.explore.checker import normalize_for_restore
-from accord.explore.log import DropEntry
 from accord.items import Message
 from accord.session import RealtimeSession
 from accord.sim.config import SimConfig
 from accord.sim.server import EXPIRED_REASON, SimServer
+from accord.verify.checker import normalize_for_restore
+from accord.verify.log import DropEntry
 from test_session_support import (
     TEXT_TOOLS,
     TIMEOUT,

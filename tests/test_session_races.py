@@ -19,7 +19,6 @@ import asyncio
 from typing import Any
 
 from accord.client import events as app
-from accord.explore.audit import Audit
 from accord.items import FunctionCall, FunctionCallOutput, Message
 from accord.session import RealtimeSession
 from accord.sim import audio
@@ -27,6 +26,7 @@ from accord.sim.config import Quirks, SimConfig
 from accord.sim.model import PlannedCall, PlannedText, ScriptedModel
 from accord.sim.server import SimServer
 from accord.sim.session import SimSession
+from accord.verify.audit import Audit
 from test_session_support import (
     TIMEOUT,
     WEATHER_TOOL,

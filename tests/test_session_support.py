@@ -29,12 +29,12 @@ from typing import Any
 from accord.client import events as app
 from accord.client.transport import Endpoint, Transport, WebSocketTransport
 from accord.engine.restore import AtDrop
-from accord.explore.checker import normalize_for_restore
-from accord.explore.log import DropEntry
 from accord.items import FunctionCall, Item, Message
 from accord.session import RealtimeSession
 from accord.sim.server import SimServer
 from accord.sim.session import SimSession
+from accord.verify.checker import normalize_for_restore
+from accord.verify.log import DropEntry
 
 TIMEOUT = 5.0  # no single wait in these tests comes near this
 WEATHER_TOOL: dict[str, Any] = {

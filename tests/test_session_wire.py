@@ -9,7 +9,7 @@ with its restore (VAD off, then on again). It is recorded with ``record=``:
 - every ``out`` frame must validate against the SDK's client-event union
   (``openai.types.realtime.RealtimeClientEvent``) *and* parse to the class its ``type``
   names (the SDK's union is discriminated by a marker pydantic does not read);
-- the trace must replay byte-identically with ``accord.client.recording.replay``, and
+- the trace must replay byte-identically with ``accord.verify.replay.replay``, and
   ``accord replay TRACE`` must exit 0.
 """
 
@@ -30,13 +30,13 @@ from typer.testing import CliRunner
 from accord.cli.main import app as cli
 from accord.client import events as app
 from accord.client.inbound import BYTES_PER_MS
-from accord.client.recording import replay
 from accord.items import Message
 from accord.session import RealtimeSession
 from accord.sim import audio
 from accord.sim.config import SimConfig
 from accord.sim.model import PlannedCall, PlannedText, ScriptedModel
 from accord.sim.server import SimServer
+from accord.verify.replay import replay
 from test_session_support import (
     TIMEOUT,
     WEATHER_TOOL,

@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 from accord.cli.main import app
 from accord.engine import events as ev
 from accord.engine.restore import AtDrop
-from accord.explore.checker import Invariant, Violation
 from accord.items import ChatContext, ContextBase, FunctionCall, FunctionCallOutput, Item, Message
 from accord.provenance import DeleteReason
 from accord.sim.store import ConversationStore
@@ -26,6 +25,7 @@ from accord.stress.report import build_report, percentile
 from accord.stress.session_run import StressSession
 from accord.stress.worker import WorkerResult
 from accord.stress.workload import plan_sessions
+from accord.verify.checker import Invariant, Violation
 
 
 def run_cli(*args: str) -> tuple[int, dict[str, object]]:

@@ -28,6 +28,7 @@ from accord.client.recording import Recorder
 from accord.client.transport import Endpoint, Transport, WebSocketTransport
 from accord.engine import events as ev
 from accord.engine.engine import EngineConfig
+from accord.engine.interface import ACCORD, Strategy
 from accord.items import ChatContext
 
 log = logging.getLogger("accord.session")
@@ -51,7 +52,7 @@ class SessionOptions:
     seed: int | None = None
     record: str | Path | None = None
     record_audio: bool = False
-    strategy: str = "accord"  # "naive" only to demonstrate the bug accord fixes
+    strategy: Strategy = ACCORD  # accord.verify.strategies has the naive one, to show the bug
     # A client event larger than this is not sent: its operation fails at once with
     # code frame_too_large (an item the server cannot take would otherwise close the
     # connection and be sent again by every restore).
@@ -89,7 +90,7 @@ class RealtimeSession:
                 options.seed,
                 audio=options.record_audio,
                 session=session,
-                strategy=options.strategy,
+                strategy=options.strategy.name,
             )
             if options.record
             else None

@@ -18,8 +18,9 @@ from rich.console import Console
 from rich.table import Table
 
 from accord.demo.scenario import DemoConfig, DemoResult, run_demo
-from accord.explore.checker import Invariant
 from accord.explore.walkthrough import Step, Walkthrough, play_r1
+from accord.verify.checker import Invariant
+from accord.verify.strategies import STRATEGIES
 
 
 def demo(
@@ -32,7 +33,7 @@ def demo(
 ) -> None:
     """Run the demo conversation on the embedded simulator and report desyncs."""
     console = Console()
-    if strategy not in ("accord", "naive"):
+    if strategy not in STRATEGIES:
         console.print(f"[red]accord demo: unknown strategy {strategy!r} (accord or naive)[/red]")
         raise typer.Exit(2)
     if race is not None:

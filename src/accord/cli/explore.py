@@ -33,6 +33,7 @@ from accord.explore.library import SCENARIOS, select
 from accord.explore.run import ScheduleError, play
 from accord.explore.scenario import Scenario
 from accord.explore.timeline import ScheduleFile, format_timeline
+from accord.verify.strategies import STRATEGIES
 
 EXIT_VIOLATION = 1
 EXIT_USAGE = 2
@@ -69,7 +70,7 @@ def explore(
 ) -> None:
     """Enumerate interleavings of the race scenarios and check every schedule."""
     console = Console(stderr=as_json)
-    if strategy not in ("accord", "naive"):
+    if strategy not in STRATEGIES:
         raise typer.BadParameter("accord or naive", param_hint="--strategy")
     if list_only:
         _list(console)

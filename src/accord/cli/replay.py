@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from accord.client.recording import replay as replay_trace
+from accord.verify.replay import replay as replay_trace
 
 
 def replay(trace: Path = typer.Argument(..., help="A JSONL trace from --record.")) -> None:

@@ -4,7 +4,7 @@ Everything a session decides happens here, synchronously, with ``now`` as an inp
 server frames are parsed and turned into engine inputs (:mod:`accord.client.inbound`),
 local calls go to the engine, and the engine's effects become client frames and
 application events. The asyncio shell (:mod:`accord.session`) only moves frames and
-wakes waiters; a replay (:mod:`accord.client.recording`) drives this same core from a
+wakes waiters; a replay (:mod:`accord.verify.replay`) drives this same core from a
 trace and must get byte-identical frames out.
 """
 
@@ -22,7 +22,7 @@ from accord.client import inbound
 from accord.client.generation import Generation
 from accord.engine import events as ev
 from accord.engine.engine import EngineConfig
-from accord.engine.interface import Client, make_strategy
+from accord.engine.interface import ACCORD, Client, Strategy
 from accord.items import ChatContext
 from accord.protocol import (
     ConversationItemDelete,
@@ -64,7 +64,7 @@ class SessionCore:
         session_config: dict[str, Any] | None = None,
         on_event: Callable[[app.SessionEvent], None] = lambda _e: None,
         on_effect: Callable[[ev.Effect], None] = lambda _e: None,
-        strategy: str = "accord",
+        strategy: Strategy = ACCORD,
         max_frame_bytes: int = MAX_CLIENT_FRAME_BYTES,
     ) -> None:
         self.max_frame_bytes = max_frame_bytes
@@ -79,7 +79,7 @@ class SessionCore:
         self._unanswered_fields: dict[str, dict[str, Any]] = {}
         # Always toggle VAD around a restore: the server's default session has it on.
         config = engine_config or EngineConfig(server_vad=True)
-        self.engine: Client = make_strategy(strategy, config, seed)
+        self.engine: Client = strategy.build(config, seed)
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         self._on_event = on_event
         self._on_effect = on_effect

@@ -1,4 +1,4 @@
-"""Opt-in recording of a session as JSONL, and its byte-identical replay.
+"""Opt-in recording of a session as JSONL: the trace format and the recorder.
 
 Each line is one thing that happened, with the loop time ``t``: a frame in, a frame
 out, or a local call (pushes with their base and desired items, tool reports, ticks,
@@ -6,9 +6,10 @@ drops and reconnects). Keys are never recorded (they live in connection headers,
 are not). Audio is recorded as its length unless asked: audio deltas in and
 ``input_audio_buffer.append`` out keep only ``audio_bytes``.
 
-``replay`` feeds the recorded inputs to a fresh :class:`SessionCore` with the recorded
-seed and checks that it sends byte-identical frames (both sides compared after the same
-audio redaction).
+Recording is a runtime feature (``SessionOptions(record=...)``); replaying and judging a
+trace is the verifier's (:mod:`accord.verify.replay`), so a production session never
+loads the checker. The format's inverse helpers (:func:`restore_audio`,
+:func:`item_from_json`) stay here beside the encoders, so the format has one home.
 """
 
 from __future__ import annotations
@@ -16,16 +17,11 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
-from accord.client.core import SessionCore
-from accord.client.replay_check import ServerRebuild, judge
-from accord.explore.audit import Audit
-from accord.explore.checker import Violation
-from accord.explore.log import CheckLog
-from accord.items import ChatContext, ContextBase, FunctionCall, FunctionCallOutput, Item, Message
+from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Item, Message
 
 FORMAT = "accord-trace/1"
 AUDIO_FIELDS = {
@@ -139,110 +135,9 @@ class Recorder:
         self._stream.close()
 
 
-@dataclass
-class ReplayResult:
-    frames_expected: int
-    frames_replayed: int
-    mismatches: list[tuple[int, str, str]] = field(default_factory=list)
-    core: SessionCore | None = None
-    violations: list[Violation] = field(default_factory=list)  # the checker's verdict
-
-    @property
-    def identical(self) -> bool:
-        return not self.mismatches and self.frames_expected == self.frames_replayed
-
-
-def _records(path: str | Path) -> Iterator[dict[str, Any]]:
+def read_trace(path: str | Path) -> Iterator[dict[str, Any]]:
+    """The records of a trace, header first, in order (blank lines skipped)."""
     with Path(path).open(encoding="utf-8") as stream:
         for line in stream:
             if line.strip():
                 yield json.loads(line)
-
-
-def replay(path: str | Path, *, session: dict[str, Any] | None = None) -> ReplayResult:
-    """Re-feed a trace to a fresh core; compare every frame it sends with the trace's."""
-    records = list(_records(path))
-    if not records or records[0].get("format") != FORMAT:
-        raise ValueError(f"{path}: not an accord trace ({FORMAT})")
-    core = SessionCore(
-        strategy=records[0].get("strategy", "accord"),
-        seed=records[0].get("seed"),
-        session_config=session if session is not None else records[0].get("session"),
-    )
-    expected = [r["frame"] for r in records if r["kind"] == "out"]
-    produced: list[str] = []
-    # The checker's side: the server rebuilt from its frames, the replay's decisions.
-    rebuild = ServerRebuild()
-    audit = Audit(lambda: rebuild.store)
-    audit.attach(core)
-    for record in records[1:]:
-        kind = record["kind"]
-        if kind == "in":
-            frame = record["frame"]
-            rebuild.server_frame(frame)
-            produced += core.receive_frame(
-                frame if records[0].get("audio", False) else restore_audio(frame), record["t"]
-            )
-        elif kind == "in_binary":
-            produced += core.receive_frame(bytes(record["bytes"]), record["t"])
-        elif kind == "out":
-            rebuild.client_frame(record["frame"])
-        elif kind == "call":
-            if record["name"] == "connected_again":  # a new, empty server session
-                rebuild = ServerRebuild()
-                audit.log = CheckLog()
-            _call(core, record["name"], record["t"], record["args"])
-            produced += core.frames()
-    if not records[0].get("audio", False):  # audio recorded as lengths: compare so
-        produced = [redact_audio(f) for f in produced]
-    result = ReplayResult(len(expected), len(produced), core=core)
-    result.violations = judge(
-        rebuild, audit.log, core.engine.mirror_items(), core.engine.is_quiet()
-    )
-    for i, (want, got) in enumerate(zip(expected, produced, strict=False)):
-        if want != got:
-            result.mismatches.append((i, want, got))
-    return result
-
-
-def _call(core: SessionCore, name: str, now: float, args: dict[str, Any]) -> None:
-    if name == "push":
-        base = None
-        if args["base"] is not None:
-            items = tuple(item_from_json(dict(i)) for i in args["base"])
-            base = ContextBase(args["base_version"], items)
-        ctx = ChatContext([item_from_json(dict(i)) for i in args["desired"]], base=base)
-        core.push(ctx, now, explicit_replace=args["explicit_replace"])
-    elif name == "connect":
-        core.configure_after_connect(now, restoring=False)
-    elif name == "connection_lost":
-        core.connection_lost(now)
-    elif name == "connected_again":
-        core.connected_again(now)
-    elif name == "tick":
-        core.tick(now)
-    elif name == "generate_reply":
-        core.generate_reply(now, **args)
-    elif name == "interrupt":
-        core.interrupt(
-            now,
-            args.get("played_ms"),
-            item_id=args.get("item_id"),
-            truncate=args.get("truncate", True),
-        )
-    elif name == "push_audio":
-        core.push_audio(
-            bytes.fromhex(args["audio"]) if "audio" in args else bytes(int(args["audio_bytes"]))
-        )
-    elif name in ("commit_audio", "clear_audio"):
-        getattr(core, name)()
-    elif name == "tool_started":
-        core.tool_started(args["call_id"], now)
-    elif name == "tool_finished":
-        core.tool_finished(args["call_id"], args["output"], now)
-    elif name == "tool_abandoned":
-        core.tool_abandoned(args["call_id"], now, delete=args["delete"])
-    elif name == "update_session":
-        core.update_session(args["fields"], now)
-    else:
-        raise ValueError(f"unknown recorded call {name!r}")

@@ -21,8 +21,6 @@ from pathlib import Path
 from accord.agent import Agent, AgentRunner, ContextEdited, RunnerStats, ToolFinished, ToolStarted
 from accord.agent import Transcript as TranscriptEvent
 from accord.client.errors import AccordError
-from accord.explore.audit import Audit
-from accord.explore.checker import Violation
 from accord.policies import KeepLastTurns, RedactToolOutputs, SummarizeOlder
 from accord.session import RealtimeSession, SessionOptions
 from accord.sim import audio
@@ -31,6 +29,9 @@ from accord.sim.config import SimConfig
 from accord.sim.server import SimServer
 from accord.sim.session_config import SERVER_VAD
 from accord.tools import function_tool
+from accord.verify.audit import Audit
+from accord.verify.checker import Violation
+from accord.verify.strategies import strategy_named
 
 CITIES = ("Paris", "Lisbon", "Oslo", "Kyoto", "Lima")
 SLOW_TOOL_SECONDS = 0.25
@@ -140,7 +141,8 @@ async def run_demo(
     )
     agent = make_agent()
     async with SimServer(sim_config) as sim:
-        options = SessionOptions(seed=config.seed, strategy=config.strategy, record=config.record)
+        strategy = strategy_named(config.strategy)
+        options = SessionOptions(seed=config.seed, strategy=strategy, record=config.record)
         async with RealtimeSession.connect(
             sim.url, api_key="sk-demo-not-a-key", session=agent.session_config(), options=options
         ) as session:

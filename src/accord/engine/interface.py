@@ -1,11 +1,14 @@
 """The interface every push strategy offers: accord's engine and the naive one.
 
 The session core, the test harness and the demo drive a strategy only through these
-methods, which is what lets one test (or one demo run) compare the two.
+methods, which is what lets one test (or one demo run) compare the two. A session is
+handed its strategy as a :class:`Strategy` value; the runtime knows only accord's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from accord.engine import events as ev
@@ -50,12 +53,23 @@ class Client(Protocol):
     def connected_again(self, now: float) -> list[ev.Effect]: ...
 
 
-def make_strategy(name: str, config: EngineConfig, seed: int | None) -> Client:
-    """accord's engine, or the naive strategy (only to show the bug: tests, the demo)."""
-    if name == "accord":
-        return SyncEngine(config, seed=seed)
-    if name == "naive":
-        from accord.naive import NaiveClient  # naive builds on these interfaces
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    """A push strategy a session is given, not asked for by name.
 
-        return NaiveClient(seed=seed)
-    raise ValueError(f"unknown strategy {name!r}: accord or naive")
+    The runtime only ever builds accord's engine (:data:`ACCORD`); the naive strategy
+    exists to be caught and lives with the verifier (``accord.verify.strategies``), so
+    production code cannot reach it by a typo. ``name`` labels traces and reports;
+    ``build`` makes one client from the session's engine config and id seed.
+    """
+
+    name: str
+    build: Callable[[EngineConfig, int | None], Client]
+
+
+def _accord_engine(config: EngineConfig, seed: int | None) -> Client:
+    return SyncEngine(config, seed=seed)
+
+
+ACCORD = Strategy("accord", _accord_engine)
+"""accord's three-way merge engine: the default of every session."""

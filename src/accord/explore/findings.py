@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from accord.explore.checker import Violation
-from accord.explore.harness import Pair
 from accord.items import FunctionCallOutput
+from accord.verify.checker import Violation
+from accord.verify.harness import Pair
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from hashlib import blake2b
 
 from accord.explore.findings import Finding, judge
-from accord.explore.quiet import drive_to_quiet
 from accord.explore.scenario import Scenario, World
 from accord.explore.timeline import TimelineStep, describe_event, describe_op
+from accord.verify.quiet import drive_to_quiet
 
 UP = "up"
 DOWN = "down"

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from accord.explore.harness import Pair
 from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Item, Message
+from accord.verify.harness import Pair
 
 Side = Literal["client", "server", "both"]
 

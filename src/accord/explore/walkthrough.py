@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from accord.explore.checker import Violation
-from accord.explore.harness import Pair
 from accord.explore.timeline import describe_op
 from accord.items import FunctionCall, Item, Message
+from accord.verify.checker import Violation
+from accord.verify.harness import Pair
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Judging one live session against the simulator's store, across a reconnect.
 
-The demo's :class:`~accord.explore.audit.Audit` judges one connection. A stress session
+The demo's :class:`~accord.verify.audit.Audit` judges one connection. A stress session
 may be dropped and restored, and a Realtime server cannot be resumed: the restored
 conversation lives in a new simulator session with a new store. So the judgement here
 has segments, as the explorer's pair does (``explore/harness.py``):
@@ -26,8 +26,10 @@ from typing import Any
 
 from accord.client.core import SessionCore
 from accord.engine import events as ev
-from accord.explore.audit import Audit
-from accord.explore.checker import (
+from accord.items import FunctionCallOutput, Item, Message
+from accord.sim.store import ConversationStore
+from accord.verify.audit import Audit
+from accord.verify.checker import (
     Invariant,
     Violation,
     check_no_lost_item,
@@ -35,9 +37,7 @@ from accord.explore.checker import (
     check_transition,
     normalize_for_restore,
 )
-from accord.explore.log import CheckLog, DropEntry, ToolReport
-from accord.items import FunctionCallOutput, Item, Message
-from accord.sim.store import ConversationStore
+from accord.verify.log import CheckLog, DropEntry, ToolReport
 
 DROP_MARK = "(drop)"  # a key of the log's order: where the last drop stands
 

@@ -37,6 +37,7 @@ from accord.stress.workload import (
     session_config,
     user_turns,
 )
+from accord.verify.strategies import strategy_named
 
 MODEL_PREFIX = "accord-sim-stress-"
 API_KEY = "sk-stress-not-a-key"
@@ -99,7 +100,7 @@ class StressSession:
 
     async def connect(self, url: str) -> None:
         agent = make_agent(self.config, self.plan.index)
-        options = SessionOptions(seed=self.plan.seed, strategy=self.config.strategy)
+        options = SessionOptions(seed=self.plan.seed, strategy=strategy_named(self.config.strategy))
         session = await TimedSession.connect(
             url,
             api_key=API_KEY,

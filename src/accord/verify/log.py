@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from accord.engine import events as ev
 from accord.items import Item
 from accord.provenance import DeleteReason
 
@@ -27,6 +28,7 @@ __all__ = [
     "PushRecord",
     "Resolution",
     "ToolReport",
+    "op_record",
 ]
 
 
@@ -136,3 +138,34 @@ class CheckLog:
 
     def ops_of_push(self, push_id: str) -> Iterable[OpRecord]:
         return (op for op in self.ops.values() if op.push_id == push_id)
+
+
+def op_record(effect: ev.Send, transitions: int, now: float) -> OpRecord:
+    """The check-log record of one operation sent, with the decision it came from."""
+    op = effect.op
+    kind: OpKind
+    item_id: str | None = None
+    if isinstance(op, ev.CreateItem):
+        kind, item_id = "create", op.item.id
+    elif isinstance(op, ev.DeleteItem):
+        kind, item_id = "delete", op.item_id
+    elif isinstance(op, ev.TruncateItem):
+        kind, item_id = "truncate", op.item_id
+    elif isinstance(op, ev.CreateResponse):
+        kind = "response.create"
+    elif isinstance(op, ev.CancelResponse):
+        kind = "response.cancel"
+    else:
+        kind = "other"
+    return OpRecord(
+        op.event_id,
+        kind,
+        transitions,
+        sent_at=now,
+        item_id=item_id,
+        push_id=effect.push_id,
+        reason=effect.reason,
+        partner_of=effect.partner_of,
+        played_ms=effect.played_ms,
+        replaces=effect.replaces,
+    )

@@ -14,10 +14,9 @@ from typing import Any
 
 from accord.client.core import SessionCore
 from accord.engine import events as ev
-from accord.explore.checker import Violation, check_quiet
-from accord.explore.harness import op_record
-from accord.explore.log import CheckLog, PushRecord, Resolution, ToolReport
 from accord.sim.store import ConversationStore
+from accord.verify.checker import Violation, check_quiet
+from accord.verify.log import CheckLog, PushRecord, Resolution, ToolReport, op_record
 
 
 @dataclass

@@ -8,8 +8,8 @@ pending transcripts arrive, and both channels drain. Only then does the checker'
 
 from __future__ import annotations
 
-from accord.explore.harness import Pair
 from accord.items import Message
+from accord.verify.harness import Pair
 
 QUIET_OUTPUT = '{"ok": true}'
 

@@ -2,7 +2,7 @@
 
 The checker is the judge of every test, the demo, the stress run and the explorer. It
 reads the simulator's :class:`~accord.sim.store.ConversationStore` (ground truth, with
-provenance) and a :class:`~accord.explore.log.CheckLog` (what each operation was for),
+provenance) and a :class:`~accord.verify.log.CheckLog` (what each operation was for),
 and returns :class:`Violation` values naming the invariant broken; it never raises on a
 broken invariant, so a caller can assert exactly which one a scenario breaks.
 
@@ -18,10 +18,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
 
-from accord.explore.log import CheckLog, DeleteReason, DropEntry, OpRecord, PushRecord
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message, same_content
 from accord.protocol import error_codes
 from accord.sim.store import ConversationStore, ItemRecord
+from accord.verify.log import CheckLog, DeleteReason, DropEntry, OpRecord, PushRecord
 
 
 class Invariant(IntEnum):

@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from accord.explore.checker import Violation, check_no_lost_item, check_quiet, check_transition
-from accord.explore.log import CheckLog
 from accord.items import Item, Message
 from accord.protocol import (
     ConversationItemAdded,
@@ -34,6 +32,8 @@ from accord.protocol import (
 from accord.protocol.client_events import ConversationItemCreate, ConversationItemDelete
 from accord.protocol.codec import UnknownEvent
 from accord.sim.store import ConversationStore
+from accord.verify.checker import Violation, check_no_lost_item, check_quiet, check_transition
+from accord.verify.log import CheckLog
 
 
 @dataclass

@@ -16,10 +16,13 @@ from dataclasses import dataclass, field, replace
 
 from accord.engine import events as ev
 from accord.engine.engine import EngineConfig
-from accord.engine.interface import Client, make_strategy
+from accord.engine.interface import Client
 from accord.engine.merge import Rules
 from accord.engine.scheduler import Capabilities
-from accord.explore.checker import (
+from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Item, Message
+from accord.sim.errors import ServerError
+from accord.sim.store import Added, ConversationStore, Creator
+from accord.verify.checker import (
     Violation,
     check_idempotence,
     check_no_lost_item,
@@ -27,19 +30,16 @@ from accord.explore.checker import (
     check_restore,
     check_transition,
 )
-from accord.explore.log import (
+from accord.verify.log import (
     CheckLog,
     DropEntry,
-    OpKind,
-    OpRecord,
     PushRecord,
     Resolution,
     Status,
     ToolReport,
+    op_record,
 )
-from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Item, Message
-from accord.sim.errors import ServerError
-from accord.sim.store import Added, ConversationStore, Creator
+from accord.verify.strategies import make_strategy
 
 BUSY_MESSAGE = (
     "Conversation already has an active response in progress: {rid}. Wait until the "
@@ -533,34 +533,3 @@ def _carry_open_ops(log: CheckLog) -> CheckLog:
         if op.event_id not in resolved and op.kind in ("create", "delete", "truncate"):
             fresh.op(replace(op, at_transition=0, push_id=None, carried=True))
     return fresh
-
-
-def op_record(effect: ev.Send, transitions: int, now: float) -> OpRecord:
-    """The check-log record of one operation sent, with the decision it came from."""
-    op = effect.op
-    kind: OpKind
-    item_id: str | None = None
-    if isinstance(op, ev.CreateItem):
-        kind, item_id = "create", op.item.id
-    elif isinstance(op, ev.DeleteItem):
-        kind, item_id = "delete", op.item_id
-    elif isinstance(op, ev.TruncateItem):
-        kind, item_id = "truncate", op.item_id
-    elif isinstance(op, ev.CreateResponse):
-        kind = "response.create"
-    elif isinstance(op, ev.CancelResponse):
-        kind = "response.cancel"
-    else:
-        kind = "other"
-    return OpRecord(
-        op.event_id,
-        kind,
-        transitions,
-        sent_at=now,
-        item_id=item_id,
-        push_id=effect.push_id,
-        reason=effect.reason,
-        partner_of=effect.partner_of,
-        played_ms=effect.played_ms,
-        replaces=effect.replaces,
-    )
