@@ -17,18 +17,16 @@ from accord.verify.checker import (
     check_pairs,
     check_quiet,
     check_resolutions,
-    check_restore,
-    normalize_for_restore,
 )
 from accord.verify.log import (
     CheckLog,
     DeleteReason,
-    DropEntry,
     OpRecord,
     PushRecord,
     Resolution,
     ToolReport,
 )
+from accord.verify.restore import DropEntry, PendingRestore, judge_restore, normalize_for_restore
 
 
 def user(i: str, text: str = "") -> Message:
@@ -351,10 +349,12 @@ def test_restore_check() -> None:
         DropEntry(user("u0")),
         DropEntry(Message(id="u2", role="user", content=None, audio=True)),
     ]
+    pending = PendingRestore(tuple(entries))
     h = Harness()
-    h.seed(user("u0"))
-    assert check_restore(h.store, entries, ["u2"]) == []
-    assert invariants(check_restore(h.store, entries, [])) == {Invariant.LOSSLESS_RECONNECT}
+    h.seed(user("u0"))  # a create of no push: what a restore sends
+    assert judge_restore(h.store, h.log, pending, ["u2"]) == []
+    found = judge_restore(h.store, h.log, pending, [])
+    assert invariants(found) == {Invariant.LOSSLESS_RECONNECT}
     empty = Harness()
-    found = check_restore(empty.store, entries, ["u2"])
+    found = judge_restore(empty.store, empty.log, pending, ["u2"])
     assert [(v.invariant, v.item_id) for v in found] == [(Invariant.LOSSLESS_RECONNECT, "u0")]

@@ -19,8 +19,7 @@ from accord.items import Message
 from accord.session import RealtimeSession
 from accord.sim.config import SimConfig
 from accord.sim.server import EXPIRED_REASON, SimServer
-from accord.verify.checker import normalize_for_restore
-from accord.verify.log import DropEntry
+from accord.verify.restore import DropEntry, normalize_for_restore
 from test_session_support import (
     TEXT_TOOLS,
     TIMEOUT,

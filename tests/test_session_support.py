@@ -13,28 +13,35 @@
 - :func:`shape` / :func:`assert_mirror_matches_store`: the mirror against the simulator's
   store on ids, kinds, roles and text (the store keeps ``audio_ms`` for spoken items from
   its own clock; the client computes it from the audio it received).
-- :func:`drop_entries`, :func:`judge_restore`, :class:`DropWatch`: the restore judge of
-  invariant 7, reusable: the engine's frozen ``at_drop`` becomes the checker's
-  :class:`DropEntry` list, and the new session's store is compared with
-  ``normalize_for_restore`` of it.
+- :class:`DropWatch`: every restore of a session judged by the verifier's restore judge
+  (invariant 7), with the evidence taken from the log and the old server, not from the
+  engine it judges.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from accord.client import events as app
 from accord.client.transport import Endpoint, Transport, WebSocketTransport
-from accord.engine.restore import AtDrop
+from accord.engine import events as ev
 from accord.items import FunctionCall, Item, Message
 from accord.session import RealtimeSession
 from accord.sim.server import SimServer
 from accord.sim.session import SimSession
-from accord.verify.checker import normalize_for_restore
-from accord.verify.log import DropEntry
+from accord.sim.store import ConversationStore
+from accord.verify.audit import Audit
+from accord.verify.checker import Violation
+from accord.verify.restore import (
+    PendingRestore,
+    ReceivedAudio,
+    carry_open,
+    drop_entries,
+    judge_restore,
+)
 
 TIMEOUT = 5.0  # no single wait in these tests comes near this
 WEATHER_TOOL: dict[str, Any] = {
@@ -258,76 +265,83 @@ def assert_mirror_matches_store(session: RealtimeSession, sim_session: SimSessio
 # -- judging a restore (invariant 7) -----------------------------------------------------
 
 
-def drop_entries(at_drop: Sequence[AtDrop]) -> list[DropEntry]:
-    """The engine's frozen projected state as the checker's entries: a truncated
-    assistant turn carries its full transcript, where it was cut and its full length."""
-    entries: list[DropEntry] = []
-    for entry in at_drop:
-        item = entry.item
-        if isinstance(item, Message) and entry.full_transcript is not None:
-            item = replace(item, content=entry.full_transcript)
-        entries.append(
-            DropEntry(
-                item,
-                partial=entry.partial,
-                audio_end_ms=entry.heard_ms,
-                audio_total_ms=entry.full_ms,
-            )
-        )
-    return entries
-
-
-def expected_after_restore(at_drop: Sequence[AtDrop]) -> tuple[list[Item], list[str]]:
-    """N(projected state at the drop) and the user audio it loses, by the checker."""
-    return normalize_for_restore(drop_entries(at_drop))
-
-
-def on_the_wire(item: Item) -> Item:
-    """The item as a server can hold it: ``interrupted`` has no wire spelling (it is
-    never sent), so N's "marked as interrupted" cannot reach a real server's store."""
-    return replace(item, interrupted=False) if isinstance(item, Message) else item
-
-
-def judge_restore(
-    restored: Sequence[Item], at_drop: Sequence[AtDrop], reported_lost: Sequence[str]
-) -> list[str]:
-    """What breaks invariant 7 (empty: nothing): ``restored`` (the new server's items
-    right after the restore) must equal N(``at_drop``) item for item (as the wire can
-    carry them), and the loss report must name exactly the user audio without a
-    transcript."""
-    expected, lost = expected_after_restore(at_drop)
-    problems: list[str] = []
-    if [on_the_wire(i) for i in restored] != [on_the_wire(i) for i in expected]:
-        problems.append(f"restored {list(restored)}\n  != N(at_drop) {expected}")
-    if sorted(reported_lost) != sorted(lost):
-        problems.append(f"reported lost {sorted(reported_lost)} != {sorted(lost)}")
-    return problems
-
-
 class DropWatch:
-    """A pump handler that captures, at the exact moments the events arrive, the
-    engine's ``at_drop`` (on ``Disconnected``) and the newest simulator session's store
-    (on ``Reconnected``): the two sides of the restore judgement."""
+    """Judges every restore of a session with the verifier's one restore judge
+    (:mod:`accord.verify.restore`), as the pair harness and the stress run do.
+
+    An :class:`~accord.verify.audit.Audit` logs what the session core sends. At each drop
+    the expected state is taken from the engine's frozen projected items, but where a
+    turn was cut comes from the truncates the client sent, its full transcript from the
+    old simulator session's store and its length from the audio frames the client
+    received: the engine's own notes on them are not its judge's evidence. When the engine
+    reports the restore done, the new store is judged (and its items kept in
+    :attr:`restored`); the application events that follow are kept too."""
 
     def __init__(self, session: RealtimeSession, sim: SimServer) -> None:
         self.session = session
         self.sim = sim
-        self.at_drop: list[list[AtDrop] | None] = []
         self.restored: list[list[Item]] = []
+        self.verdicts: list[list[Violation]] = []
         self.reconnected: list[app.Reconnected] = []
         self.disconnected: list[app.Disconnected] = []
+        self._known = len(sim.sessions)  # simulator sessions that served earlier connections
+        self._empty = ConversationStore()  # the new server until its session is known
+        self._pending: PendingRestore | None = None
+        self._problems: list[str] = []
+        self.audit = Audit(self._store)
+        self.audit.attach(session.core)
+        self.received = ReceivedAudio()
+        self.received.attach(session.core)
+        session.core.observers.append(self._observe)
+        previous = session.core._on_effect
+
+        def on_effect(effect: ev.Effect) -> None:
+            previous(effect)
+            if isinstance(effect, ev.RestoreDone):
+                self._judge(effect.lost)
+
+        session.core._on_effect = on_effect
+
+    def _store(self) -> ConversationStore:
+        """The store of the connection in use (an empty one between a drop and the new
+        simulator session: a new server starts empty)."""
+        sessions = self.sim.sessions
+        return sessions[-1].store if len(sessions) >= self._known else self._empty
+
+    def _observe(self, what: str, details: dict[str, Any]) -> None:
+        if what != "connection_lost":
+            return
+        if self._pending is None:  # a drop during a restore keeps the first projected state
+            engine, store = self.session.core.engine, self._store()
+            entries = drop_entries(engine, store, self.audit.log, self.received)
+            if entries is None:
+                self._problems.append("the engine kept no projected state at the drop")
+            else:
+                self._pending = PendingRestore(tuple(entries))
+        self.audit.log = carry_open(self.audit.log)
+        self._known = len(self.sim.sessions) + 1  # the next connection gets a new one
+
+    def _judge(self, reported_lost: Sequence[str]) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        store = self._store()
+        self.restored.append(store.items())
+        self.verdicts.append(
+            judge_restore(store, self.audit.log, pending, reported_lost, over_the_wire=True)
+        )
 
     def __call__(self, event: app.SessionEvent) -> None:
+        """A pump handler: keeps the drop's and the reconnect's application events."""
         if isinstance(event, app.Disconnected):
             self.disconnected.append(event)
-            frozen = self.session.core.engine.at_drop  # type: ignore[attr-defined]
-            self.at_drop.append(None if frozen is None else list(frozen))
         elif isinstance(event, app.Reconnected):
             self.reconnected.append(event)
-            self.restored.append(self.sim.sessions[-1].store.items())
 
     def problems(self, index: int = -1) -> list[str]:
-        at_drop = self.at_drop[index]
-        if at_drop is None:
-            return ["at_drop was already gone when Disconnected arrived"]
-        return judge_restore(self.restored[index], at_drop, self.reconnected[index].lost)
+        """What breaks invariant 7 in the restore at ``index`` (empty: nothing)."""
+        if self._problems:
+            return list(self._problems)
+        if not self.verdicts:
+            return ["no restore was reported done"]
+        return [str(v) for v in self.verdicts[index]]

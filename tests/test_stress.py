@@ -169,7 +169,8 @@ class FakeEngine:
 
 
 class FakeCore:
-    """What the judge reads of a session core: observers, the effect hook, the engine."""
+    """What the judge reads of a session core: observers, the effect hook, the frames
+    received, the engine."""
 
     def __init__(self) -> None:
         self.observers: list[Any] = []
@@ -178,6 +179,9 @@ class FakeCore:
 
     def effect(self, effect: ev.Effect) -> None:
         self._on_effect(effect)
+
+    def receive_frame(self, frame: str | bytes, now: float) -> list[str]:
+        return []  # the judge counts received audio here; this session gets none
 
     def push(self, push_id: str, ctx: ChatContext, current: ChatContext) -> None:
         details = {"push_id": push_id, "ctx": ctx, "current": current, "explicit_replace": False}

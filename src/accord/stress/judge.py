@@ -3,7 +3,8 @@
 The demo's :class:`~accord.verify.audit.Audit` judges one connection. A stress session
 may be dropped and restored, and a Realtime server cannot be resumed: the restored
 conversation lives in a new simulator session with a new store. So the judgement here
-has segments, as the explorer's pair does (``explore/harness.py``):
+has segments, as the pair harness's does (:class:`accord.verify.harness.Pair`), and the
+same restore judge (:mod:`accord.verify.restore`):
 
 - at the drop, the old store is final: the invariants that hold at every moment (no lost
   item, no dangling anchor, pairs) are checked on it with the old log, the engine's
@@ -21,12 +22,12 @@ lives in the process (and on the loop) of the simulator that serves the session.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from accord.client.core import SessionCore
 from accord.engine import events as ev
-from accord.items import FunctionCallOutput, Item, Message
+from accord.items import Item
 from accord.sim.store import ConversationStore
 from accord.verify.audit import Audit
 from accord.verify.checker import (
@@ -35,22 +36,21 @@ from accord.verify.checker import (
     check_no_lost_item,
     check_quiet,
     check_transition,
-    normalize_for_restore,
 )
-from accord.verify.log import CheckLog, DropEntry, ToolReport
+from accord.verify.restore import (
+    DropEntry,
+    PendingRestore,
+    ReceivedAudio,
+    carry_open,
+    drop_entries,
+    judge_restore,
+    on_the_wire,
+)
 
 DROP_MARK = "(drop)"  # a key of the log's order: where the last drop stands
 
 # Violations that name an item gone without a decision entitled to remove it.
 _LOST_DETAILS = ("missing from the server", "created by the client, never on the server")
-
-
-@dataclass
-class _PendingRestore:
-    """A drop whose restore has not been judged yet."""
-
-    entries: list[DropEntry]
-    drop_ids: set[str]
 
 
 @dataclass
@@ -96,8 +96,10 @@ class SessionJudge:
         self.restores_judged = 0
         self.audit = Audit(store_of)
         self.audit.attach(core)
+        self.received = ReceivedAudio()  # each cut turn's full length, for the restore
+        self.received.attach(core)
         self.found: list[Violation] = []
-        self._pending: _PendingRestore | None = None
+        self._pending: PendingRestore | None = None
         self._drop_mark = 0
         self._segment_store: ConversationStore | None = None
         core.observers.append(self._observe)
@@ -125,8 +127,10 @@ class SessionJudge:
         self._segment_store = store
         self.found.extend(check_no_lost_item(store, log) + check_transition(store))
         if self._pending is None:  # a drop during a restore keeps the first projected state
-            entries = drop_entries(self.core.engine, store, log)
-            self._pending = _PendingRestore(entries, {e.item.id for e in entries})
+            entries = drop_entries(self.core.engine, store, log, self.received)
+            if entries is None:  # a strategy that keeps no projected state: its mirror
+                entries = [DropEntry(item) for item in self.core.engine.mirror_items()]
+            self._pending = PendingRestore(tuple(entries))
         self.audit.log = carry_open(log)
         # Every decision from here on is later than the state the restore rebuilds.
         self.audit.log.order[DROP_MARK] = self._drop_mark = len(self.audit.log.order)
@@ -152,7 +156,9 @@ class SessionJudge:
             return
         self.restores_judged += 1
         store = self._store_of()
-        self.found.extend(judge_restore(store, self.audit.log, pending, reported_lost))
+        self.found.extend(
+            judge_restore(store, self.audit.log, pending, reported_lost, over_the_wire=True)
+        )
 
     # -- the end ------------------------------------------------------------------------
 
@@ -170,122 +176,11 @@ class SessionJudge:
         )
 
 
-def drop_entries(engine: Any, store: ConversationStore, log: CheckLog) -> list[DropEntry]:
-    """What a restore must rebuild, judged without the engine's own bookkeeping: the items
-    of its frozen projected state (the naive strategy has none: its mirror), each
-    truncated turn cut where the client's truncate said, with its full transcript and
-    length from the old server's store (as the explorer's pair does)."""
-    at_drop = getattr(engine, "at_drop", None)
-    if at_drop is None:
-        return [DropEntry(item) for item in engine.mirror_items()]
-    truncated = {
-        op.item_id: op.played_ms
-        for op in log.ops.values()
-        if op.kind == "truncate" and op.item_id and op.played_ms
-    }
-    entries: list[DropEntry] = []
-    for e in at_drop:
-        item, heard = e.item, truncated.get(e.item.id)
-        rec = store.record(item.id)
-        if heard is None or rec is None or not isinstance(item, Message):
-            entries.append(DropEntry(item, e.partial))
-            continue
-        full = rec.transcript_before_truncate
-        if full is None and isinstance(rec.item, Message):
-            full = rec.item.content
-        entries.append(DropEntry(replace(item, content=full), e.partial, heard, rec.audio_total_ms))
-    return entries
-
-
-def carry_open(log: CheckLog) -> CheckLog:
-    """A new log for the new server: the operations still waiting to resolve (the restore
-    settles them) and the tools still running (a delete of their call stays judged)."""
-    resolved = {r.event_id for r in log.resolutions if r.status != "unknown"}
-    fresh = CheckLog()
-    for op in log.ops.values():
-        if op.event_id not in resolved and op.kind in ("create", "delete", "truncate"):
-            fresh.op(replace(op, at_transition=0, push_id=None, carried=True))
-    running: dict[str, bool] = {}
-    for report in log.tool_reports:
-        running[report.call_id] = report.event == "started"
-    for call_id, started in running.items():
-        if started:
-            fresh.tool(ToolReport(call_id, "started", 0))
-    return fresh
-
-
-def judge_restore(
-    store: ConversationStore,
-    log: CheckLog,
-    pending: _PendingRestore,
-    reported_lost: Sequence[str],
-) -> list[Violation]:
-    """Invariant 7 on the new server: the items the restore created (creates of no push,
-    except outputs of tools that finished meanwhile) equal N(projected at the drop), and
-    the loss report names exactly the user audio that had no transcript.
-
-    The restore's own creates are read from the store's history, not its live list: the
-    application keeps working while a restore is acknowledged, so a push may already
-    have removed a restored item (or a tool's output come in) by the time the engine
-    reports the restore done. Order is compared among the restored items still there."""
-    expected, lost = normalize_for_restore(pending.entries)
-    restore_creates = {
-        op.event_id
-        for op in log.ops.values()
-        if op.kind == "create" and op.push_id is None and not op.carried
-    }
-    restored: dict[str, Item] = {}
-    for rec in store.history():
-        if rec.created_by not in restore_creates or rec.item.id in restored:
-            continue
-        if isinstance(rec.item, FunctionCallOutput) and rec.item.id not in pending.drop_ids:
-            continue  # a tool's output sent after its restored call was acknowledged
-        restored[rec.item.id] = rec.item
-    alive = [i.id for i in store.items() if i.id in restored]
-    found = _compare_restore([_on_the_wire(i) for i in expected], restored, alive)
-    if sorted(set(reported_lost)) != sorted(lost):
-        found.append(
-            Violation(
-                Invariant.LOSSLESS_RECONNECT,
-                None,
-                f"loss report {sorted(set(reported_lost))} differs from the lost user audio "
-                f"{sorted(lost)}",
-            )
-        )
-    return found
-
-
-def _compare_restore(
-    expected: list[Item], restored: dict[str, Item], alive: list[str]
-) -> list[Violation]:
-    found: list[Violation] = []
-    want = {i.id: i for i in expected}
-    for item in expected:
-        got = restored.get(item.id)
-        if got is None:
-            found.append(Violation(Invariant.LOSSLESS_RECONNECT, item.id, "not restored"))
-        elif _on_the_wire(got) != item:
-            found.append(
-                Violation(
-                    Invariant.LOSSLESS_RECONNECT, item.id, f"restored as {got!r}, expected {item!r}"
-                )
-            )
-    for item_id in restored:
-        if item_id not in want:
-            found.append(
-                Violation(Invariant.LOSSLESS_RECONNECT, None, f"restored {item_id!r}, not expected")
-            )
-    order = [i.id for i in expected if i.id in set(alive)]
-    if not found and alive != order:
-        found.append(Violation(Invariant.LOSSLESS_RECONNECT, None, "restored in another order"))
-    return found
-
-
 def compare_context(context: Sequence[Item], server: Sequence[Item]) -> list[Violation]:
     """The agent-side context against the server at quiet: same items, same order, same
     content (``interrupted`` has no wire spelling, so it is not compared)."""
-    mine = [_on_the_wire(i) for i in context]
-    theirs = [_on_the_wire(i) for i in server]
+    mine = [on_the_wire(i) for i in context]
+    theirs = [on_the_wire(i) for i in server]
     if mine == theirs:
         return []
     ids, server_ids = [i.id for i in mine], [i.id for i in theirs]
@@ -304,11 +199,6 @@ def compare_context(context: Sequence[Item], server: Sequence[Item]) -> list[Vio
             detail = f"agent's context content differs from the server at {diff!r}"
         found.append(Violation(Invariant.CONVERGENCE, None, detail))
     return found
-
-
-def _on_the_wire(item: Item) -> Item:
-    """The item as a server can hold it: ``interrupted`` is never sent."""
-    return replace(item, interrupted=False) if isinstance(item, Message) else item
 
 
 def _dedupe(found: list[Violation]) -> list[Violation]:

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import IntEnum
 
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message, same_content
 from accord.protocol import error_codes
 from accord.sim.store import ConversationStore, ItemRecord
-from accord.verify.log import CheckLog, DeleteReason, DropEntry, OpRecord, PushRecord
+from accord.verify.log import CheckLog, DeleteReason, OpRecord, PushRecord
 
 
 class Invariant(IntEnum):
@@ -455,86 +455,6 @@ def check_idempotence(log: CheckLog) -> list[Violation]:
     return found
 
 
-# -- invariant 7: lossless reconnect ---------------------------------------------------
-
-
-def normalize_for_restore(entries: Sequence[DropEntry]) -> tuple[list[Item], list[str]]:
-    """N(projected state): what a restored server must hold, and the user audio lost.
-
-    Complete messages stay; calls stay with their outputs (a complete call without an
-    output stays; its output follows later); partial items go, and outputs of calls that
-    went; assistant audio becomes its transcript, cut for a truncated turn to
-    ``len(transcript) * audio_end_ms // audio_total_ms`` characters and marked
-    interrupted; user audio becomes its transcript, or is lost when it has none.
-    """
-    kept: list[Item] = []
-    lost: list[str] = []
-    dropped_calls: set[str] = set()
-    for entry in entries:
-        item = entry.item
-        if isinstance(item, FunctionCall):
-            if entry.partial:
-                dropped_calls.add(item.call_id)
-            else:
-                kept.append(item)
-        elif isinstance(item, FunctionCallOutput):
-            if item.call_id not in dropped_calls:
-                kept.append(item)
-        elif entry.partial:
-            continue
-        elif not item.audio:
-            kept.append(item)
-        elif item.content is None:
-            lost.append(item.id)
-        else:
-            kept.append(_as_text(item, entry))
-    return kept, lost
-
-
-def _as_text(item: Message, entry: DropEntry) -> Message:
-    text = item.text
-    interrupted = item.interrupted
-    if entry.audio_end_ms is not None and entry.audio_total_ms:
-        cut = len(text) * min(entry.audio_end_ms, entry.audio_total_ms) // entry.audio_total_ms
-        text, interrupted = text[:cut], True
-    return replace(item, content=text, audio=False, audio_ms=None, interrupted=interrupted)
-
-
-def check_restore(
-    store: ConversationStore,
-    at_drop: Sequence[DropEntry],
-    reported_lost: Iterable[str],
-    *,
-    since: Iterable[str] = (),
-) -> list[Violation]:
-    """After a reconnect's restore: server == N(projected at the drop), and the loss
-    report names exactly the user audio that had no transcript.
-
-    ``since`` names items that work done after the reconnect created or deleted (a
-    push, a tool's output, a response that ran while the restore was in transit): the
-    restore is not answerable for them, so they are left out on both sides.
-    """
-    expected, lost = normalize_for_restore(at_drop)
-    later = set(since)
-    found = [
-        replace(v, invariant=Invariant.LOSSLESS_RECONNECT)
-        for v in _compare(
-            [i for i in expected if i.id not in later],
-            [i for i in store.items() if i.id not in later],
-        )
-    ]
-    reported = sorted(set(reported_lost))
-    if reported != sorted(lost):
-        found.append(
-            Violation(
-                Invariant.LOSSLESS_RECONNECT,
-                None,
-                f"loss report {reported} differs from the lost user audio {sorted(lost)}",
-            )
-        )
-    return found
-
-
 # -- together --------------------------------------------------------------------------
 
 
@@ -550,7 +470,8 @@ def check_quiet(
     *,
     max_seconds: float | None = None,
 ) -> list[Violation]:
-    """Every invariant that must hold at quiet (7 is checked after each restore)."""
+    """Every invariant that must hold at quiet (7 is judged after each restore, by
+    :mod:`accord.verify.restore`)."""
     return (
         check_no_lost_item(store, log)
         + check_transition(store)

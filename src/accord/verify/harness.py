@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from accord.engine import events as ev
 from accord.engine.engine import EngineConfig
@@ -21,24 +21,23 @@ from accord.engine.merge import Rules
 from accord.engine.scheduler import Capabilities
 from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Item, Message
 from accord.sim.errors import ServerError
-from accord.sim.store import Added, ConversationStore, Creator
+from accord.sim.store import Added, ConversationStore
 from accord.verify.checker import (
     Violation,
     check_idempotence,
     check_no_lost_item,
     check_quiet,
-    check_restore,
     check_transition,
 )
 from accord.verify.log import (
     CheckLog,
-    DropEntry,
     PushRecord,
     Resolution,
     Status,
     ToolReport,
     op_record,
 )
+from accord.verify.restore import DropEntry, PendingRestore, carry_open, drop_entries, judge_restore
 from accord.verify.strategies import make_strategy
 
 BUSY_MESSAGE = (
@@ -396,13 +395,13 @@ class Pair:
         done, against the store at that moment (so let the server process the restore
         before what follows it), or by ``violations`` if it never reports it done.
         """
-        at_drop = self._drop_entries()
+        at_drop = drop_entries(self.client, self.store, self.log)
         self.past.append((self.store, self.log))  # judged at the end like the live one
         self.store = ConversationStore()
         self.session += 1
         self.vad_on_server = True  # a new server session starts with its defaults
         self._creates_checked = 0
-        self.log = _carry_open_ops(self.log)
+        self.log = carry_open(self.log)
         self.lost_reported.clear()
         if not settle:
             self._unjudged_restore = at_drop
@@ -419,56 +418,10 @@ class Pair:
     def _restore_verdict(self, at_drop: list[DropEntry] | None) -> None:
         if at_drop is not None:
             self.restore_violations.extend(
-                check_restore(
-                    self.store, at_drop, self.lost_reported, since=self._since_reconnect()
+                judge_restore(
+                    self.store, self.log, PendingRestore(tuple(at_drop)), self.lost_reported
                 )
             )
-
-    def _since_reconnect(self) -> set[str]:
-        """Items that work after the reconnect created or deleted (the new server session
-        began empty, and the log restarted with it): pushes' creates and deletes, tools'
-        outputs, responses' and user audio's items."""
-        pushed = {op.event_id for op in self.log.ops.values() if op.push_id is not None}
-        finished = {r.call_id for r in self.log.tool_reports if r.event == "finished"}
-        later: set[str] = set()
-        for rec in self.store.history():
-            if (
-                rec.creator is not Creator.CLIENT
-                or rec.created_by in pushed
-                or (isinstance(rec.item, FunctionCallOutput) and rec.item.call_id in finished)
-            ):
-                later.add(rec.item.id)
-            if rec.deleted_by is not None and rec.deleted_by in pushed:
-                later.add(rec.item.id)
-        return later
-
-    def _drop_entries(self) -> list[DropEntry] | None:
-        """What the restore must rebuild, judged without the engine's own bookkeeping:
-        the items of the client's frozen projected state, with the truncation of each
-        turn taken from the truncates the client sent (the log) and its full transcript
-        and length from the server's store."""
-        at_drop = getattr(self.client, "at_drop", None)
-        if at_drop is None:
-            return None
-        truncated = {
-            op.item_id: op.played_ms
-            for op in self.log.ops.values()
-            if op.kind == "truncate" and op.item_id and op.played_ms
-        }
-        entries: list[DropEntry] = []
-        for e in at_drop:
-            item, heard = e.item, truncated.get(e.item.id)
-            rec = self.store.record(item.id)
-            if heard is None or rec is None or not isinstance(item, Message):
-                entries.append(DropEntry(item, e.partial))
-                continue
-            full = rec.transcript_before_truncate
-            if full is None and isinstance(rec.item, Message):
-                full = rec.item.content
-            entries.append(
-                DropEntry(replace(item, content=full), e.partial, heard, rec.audio_total_ms)
-            )
-        return entries
 
     # -- judging ------------------------------------------------------------------------
 
@@ -523,13 +476,3 @@ def _dedupe(found: list[Violation]) -> list[Violation]:
             seen.add(v)
             out.append(v)
     return out
-
-
-def _carry_open_ops(log: CheckLog) -> CheckLog:
-    """A new log for the new server session, keeping the ops still waiting to resolve."""
-    resolved = {r.event_id for r in log.resolutions if r.status != "unknown"}
-    fresh = CheckLog()
-    for op in log.ops.values():
-        if op.event_id not in resolved and op.kind in ("create", "delete", "truncate"):
-            fresh.op(replace(op, at_transition=0, push_id=None, carried=True))
-    return fresh

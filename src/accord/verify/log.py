@@ -23,7 +23,6 @@ from accord.provenance import DeleteReason
 __all__ = [
     "CheckLog",
     "DeleteReason",
-    "DropEntry",
     "OpRecord",
     "PushRecord",
     "Resolution",
@@ -86,21 +85,6 @@ class ToolReport:
     call_id: str
     event: ToolEvent
     at_transition: int
-
-
-@dataclass(frozen=True, slots=True)
-class DropEntry:
-    """One item of the projected state at a disconnect, for the restore check.
-
-    ``partial``: still being generated at the drop (unfinished arguments, a partial
-    assistant message). For truncated assistant audio, ``audio_end_ms`` is the truncation
-    point and ``audio_total_ms`` the full length; ``item.content`` is the full transcript.
-    """
-
-    item: Item
-    partial: bool = False
-    audio_end_ms: int | None = None
-    audio_total_ms: int | None = None
 
 
 @dataclass
