@@ -1,6 +1,6 @@
 """Anti-toy: switch off each named engine rule in turn; some test must then fail.
 
-A race test that passes on broken code proves nothing. Each rule of shared/DESIGN.md is a
+A race test that passes on broken code proves nothing. Each rule of docs/architecture.md is a
 switch in :class:`accord.engine.merge.Rules`; with one switched off (through the
 ``ACCORD_RULES_OFF`` seam in conftest.py), the race tests and the engine-rule tests run in
 a subprocess and must fail, and the test says which ones did.

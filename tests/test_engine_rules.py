@@ -2,8 +2,8 @@
 
 Anchors: a run of new items after one anchor goes in one round trip, in reverse, each on
 the same acknowledged predecessor, so a refused create leaves a hole, never a dangling
-anchor (shared/DESIGN.md, "Anchors"). Capabilities: with fewer of them the engine falls
-back to reconnect-and-restore or appending, and says so (PROTOCOL-NOTES, "Other
+anchor (docs/architecture.md, "Anchors"). Capabilities: with fewer of them the engine falls
+back to reconnect-and-restore or appending, and says so (docs/protocol-notes.md, "Other
 providers").
 """
 

@@ -1,4 +1,4 @@
-"""The explorer over the scenario library (one scenario per race of shared/RACES.md).
+"""The explorer over the scenario library (one scenario per race of docs/races.md).
 
 Every scenario is explored exhaustively at the suite's depth with both strategies:
 accord must never produce a finding, the naive strategy must produce one wherever the

@@ -132,7 +132,7 @@ def test_every_server_event_validates_against_the_sdk(cls: type[Any], data: st.D
 
 
 def test_the_sdk_builds_the_wrong_model_for_a_name_it_lacks_and_we_do_not() -> None:
-    # Why the class check above matters (PROTOCOL-NOTES: "the SDK parses an unknown
+    # Why the class check above matters (docs/protocol-notes.md: "the SDK parses an unknown
     # event type into some other model silently"): the SDK's receive path builds a model
     # whose own type literal is not the event's type.
     from openai._models import construct_type

@@ -1,4 +1,4 @@
-"""Races R1..R11 of shared/RACES.md: one scripted timeline each, played for both strategies.
+"""Races R1..R11 of docs/races.md: one scripted timeline each, played for both strategies.
 
 Each test is one scenario of the catalogue. The timeline feeds events one at a time
 through a :class:`~accord.verify.harness.Pair` (``deliver_up`` / ``deliver_down`` force

@@ -1,4 +1,4 @@
-"""Races R12..R22 of shared/RACES.md, one scripted timeline each, for both strategies.
+"""Races R12..R22 of docs/races.md, one scripted timeline each, for both strategies.
 
 Each test plays its race on a :class:`~accord.verify.harness.Pair` one event at a time
 (``deliver_up`` / ``deliver_down`` force the interleaving the catalogue describes). For

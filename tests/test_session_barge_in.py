@@ -2,7 +2,7 @@
 
 The session cancels the running response, then truncates the reply where it was heard:
 at ``played_ms``, clamped below what the client received minus 85 ms (the server may
-hold that much less, PROTOCOL-NOTES), or deletes it when nothing was played. The
+hold that much less, docs/protocol-notes.md), or deletes it when nothing was played. The
 simulator's store must end with the item cut exactly there (or gone), the mirror with it.
 """
 
@@ -153,7 +153,7 @@ async def test_an_interrupted_turn_is_restored_as_the_text_that_was_heard(
     """Invariant 7 after a barge-in: the server drops a truncated item's transcript, so
     the restore rebuilds the turn from what the client received, cut in proportion to
     where it was heard, marked interrupted. Whether the server sends
-    ``conversation.item.done`` for the cancelled partial item is unknown (PROTOCOL-NOTES):
+    ``conversation.item.done`` for the cancelled partial item is unknown (docs/protocol-notes.md):
     both ways."""
     model = ScriptedModel()
     model.add(PlannedText(LONG_REPLY))

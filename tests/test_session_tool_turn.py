@@ -1,5 +1,5 @@
 """A full tool turn through RealtimeSession against the simulator, whole and with the
-connection dropped after every single server event of it (DESIGN.md, invariant 7).
+connection dropped after every single server event of it (docs/architecture.md, invariant 7).
 
 The turn: the user asks for the weather, the model calls ``get_weather``, the
 application reports ``tool_started`` / ``tool_finished``, the session creates the output

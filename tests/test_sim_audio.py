@@ -3,7 +3,7 @@
 The round-trip tests check the property the simulator depends on: text synthesized in one
 process is recovered from the audio alone in another, however the audio was framed on the
 way (silence and other audio around it, cuts at even offsets, a VAD segment with prefix
-padding). The VAD tests check the ``server_vad`` semantics of PROTOCOL-NOTES "User audio"
+padding). The VAD tests check the ``server_vad`` semantics of docs/protocol-notes.md "User audio"
 and "Interruptions": one started/stopped pair per utterance, padded starts, chunking
 invariance.
 """

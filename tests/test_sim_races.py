@@ -1,4 +1,4 @@
-"""Races of shared/RACES.md forced on the wire with the simulator's hooks.
+"""Races of docs/races.md forced on the wire with the simulator's hooks.
 
 The hooks: ``session.faults`` (armed faults of one live session), and the two
 :class:`DelayedChannel` FIFOs of each session, ``inbox`` (client -> server) and ``outbox``
@@ -222,7 +222,7 @@ async def test_r14_vad_response_races_the_clients_follow_up() -> None:
         assert kinds.index("input_audio_buffer.speech_stopped") < kinds.index("response.created")
         assert kinds.index("response.created") < kinds.index("error")
         # The output, created while the VAD response streamed, is acknowledged only
-        # after that response is done (PROTOCOL-NOTES).
+        # after that response is done (docs/protocol-notes.md).
         out_added = next(
             i
             for i, e in enumerate(events)

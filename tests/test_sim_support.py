@@ -46,7 +46,7 @@ def validated(raw: str | bytes) -> Event:
 
 
 def _no_object_keys(event: Event) -> None:
-    """PROTOCOL-NOTES: items in server events carry no ``object`` key; outputs no status."""
+    """docs/protocol-notes.md: items in server events carry no ``object`` key; outputs no status."""
     items: list[Mapping[str, Any]] = []
     if isinstance(event.get("item"), Mapping):
         items.append(event["item"])
@@ -216,7 +216,7 @@ def types(events: Iterable[Event]) -> list[str]:
     return [e["type"] for e in events]
 
 
-# -- the order of one response (PROTOCOL-NOTES, "Responses") -----------------------------
+# -- the order of one response (docs/protocol-notes.md, "Responses") -----------------------------
 
 DELTAS = {
     "response.output_text.delta",

@@ -1,5 +1,5 @@
 """The simulator on the wire: malformed input, many sessions, responses side by side, and
-the connection-level behaviour of shared/PROTOCOL-NOTES.md ("Transport").
+the connection-level behaviour of docs/protocol-notes.md ("Transport").
 
 Raw websocket clients, so that the tests control every frame and see every close code;
 every server event is still validated against the official SDK's types.
@@ -251,7 +251,7 @@ async def test_out_of_band_beside_in_band_cancel_busy_and_metadata() -> None:
 
 
 async def test_cancel_sent_before_response_created_is_a_no_op() -> None:
-    """PROTOCOL-NOTES: the response runs anyway (and the session is not left busy)."""
+    """docs/protocol-notes.md: the response runs anyway (and the session is not left busy)."""
     async with SimServer(SimConfig()) as sim:
         wire = await Wire.open(sim.url)
         await wire.until("session.created")
@@ -289,7 +289,7 @@ async def test_truncate_assistant_audio() -> None:
         )
         received_ms = audio.duration_ms(pcm)
         assert received_ms > 500
-        # The server holds ~85 ms less than the client received (PROTOCOL-NOTES): a
+        # The server holds ~85 ms less than the client received (docs/protocol-notes.md): a
         # truncate at the received length is refused with the observed message.
         at_end = await wire.send(
             {

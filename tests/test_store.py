@@ -1,9 +1,10 @@
 """ConversationStore: the server's conversation semantics, rule by rule.
 
-Each test names the note it checks: a section of shared/PROTOCOL-NOTES.md ("Conversation
-items", "Seen from the real server", "Details clients rely on", "Interruptions"), a race
-of shared/RACES.md (R6, R17, R20) or a part of shared/DESIGN.md. The property test at the
-end drives random operation sequences and checks the store's own invariants.
+Each test names the note it checks: a section of docs/protocol-notes.md, "PROTOCOL-NOTES"
+below ("Conversation items", "Seen from the real server", "Details clients rely on",
+"Interruptions"), a race of docs/races.md, "RACES" (R6, R17, R20), or a part of
+docs/architecture.md, "DESIGN". The property test at the end drives random operation
+sequences and checks the store's own invariants.
 """
 
 from __future__ import annotations
@@ -339,7 +340,7 @@ def test_retrieve_of_an_unknown_or_deleted_id_is_refused() -> None:
 
 
 def test_retrieve_changes_nothing() -> None:
-    """RACES R20: retrieve is a read; it is no transition of the store (explore/log.py
+    """RACES R20: retrieve is a read; it is no transition of the store (verify/log.py
     orders records by the store's transition counter)."""
     store = store_with(msg("a"), msg("b"))
     before = (store.items(), store.transitions, len(list(store.history())), len(store.creates))

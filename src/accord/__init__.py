@@ -1,6 +1,6 @@
 """accord: keep a realtime voice agent's conversation and the model's server in agreement.
 
-The stable names other tools rely on are re-exported here (shared/DESIGN.md, "Stable
+The stable names other tools rely on are re-exported here (docs/architecture.md, "Stable
 entry points").
 """
 

@@ -2,7 +2,7 @@
 
 ``compute_diff(old, new)`` answers "which operations turn ``old`` into ``new``", the
 question today's frameworks ask of their mirror before every push. accord's engine does
-not push this diff directly (it merges three ways, shared/DESIGN.md), but the diff is the
+not push this diff directly (it merges three ways, docs/architecture.md), but the diff is the
 public, testable two-way view: ``to_update`` lists the items the engine would rewrite.
 
 Survivors keep their relative order: the longest increasing subsequence of their old

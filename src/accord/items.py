@@ -4,7 +4,7 @@ Items are small frozen values: an edit makes a new item under the same id, so a 
 can be copied cheaply and compared item by item. A :class:`ChatContext` remembers its
 *base*, the engine version it was derived from; copies, slices and filters keep it, so
 ``session.update_chat_ctx(edited_copy)`` tells the engine what the writer had seen
-(shared/DESIGN.md, "The principle"). A context built from scratch has no base.
+(docs/architecture.md, "The principle"). A context built from scratch has no base.
 """
 
 from __future__ import annotations

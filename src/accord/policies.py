@@ -4,7 +4,7 @@ Each policy reads a snapshot (``session.chat_ctx``, which carries its base), com
 edited copy, and the runner pushes it with ``update_chat_ctx`` on the policy's own
 schedule, concurrently with responses and tools. Because the copy keeps its base, items
 that arrive meanwhile (a function call, a transcript, a reply) are never deleted by it:
-that is the whole point of accord (shared/DESIGN.md, "The principle").
+that is the whole point of accord (docs/architecture.md, "The principle").
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Why an item was deleted: the vocabulary shared by the engine's decisions and the log.
 
-shared/DESIGN.md, invariant 1, lists the allowed sources of a delete. A move (the writer
+docs/architecture.md, invariant 1, lists the allowed sources of a delete. A move (the writer
 reordered two items relative to its base) is a delete plus a create under a fresh id;
-DESIGN.md names it in the order rule, and it is an allowed source here for that reason.
+docs/architecture.md names it in the order rule, and it is an allowed source here for that reason.
 """
 
 from __future__ import annotations

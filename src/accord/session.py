@@ -38,7 +38,7 @@ TransportFactory = Callable[[Endpoint], Awaitable[Transport]]
 
 @dataclass(frozen=True)
 class SessionOptions:
-    """Timeouts, retries and limits, each a named parameter (shared/STYLE.md)."""
+    """Timeouts, retries and limits, each a named parameter (docs/architecture.md, "Style")."""
 
     op_timeout: float = 15.0  # an operation unanswered this long resolves as unknown
     wait_timeout: float = 30.0  # a waiter gives up with OperationTimeout after this long

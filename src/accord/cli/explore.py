@@ -1,7 +1,7 @@
 """`accord explore`: exhaustive interleaving exploration over engine + store.
 
 With no options it explores every scenario of the library (one per race of
-shared/RACES.md) with accord's strategy: every schedule up to ``--depth`` choices, then
+docs/races.md) with accord's strategy: every schedule up to ``--depth`` choices, then
 ``--seeds`` random schedules, the checker judging each. A violation is shrunk, printed as
 a timeline and written as a file that ``--replay`` plays again. Exit status 1 on any
 violation.
@@ -320,7 +320,7 @@ def _as_json(results: list[tuple[Scenario, Exploration]], found: list[_Found]) -
 
 
 def _list(console: Console) -> None:
-    table = Table(title="scenario library (shared/RACES.md)")
+    table = Table(title="scenario library (docs/races.md)")
     for column in ("name", "race", "what happens", "naive fails"):
         table.add_column(column)
     for sc in SCENARIOS.values():

@@ -1,4 +1,4 @@
-"""The sans-I/O sync engine (shared/DESIGN.md, "Architecture")."""
+"""The sans-I/O sync engine (docs/architecture.md, "Architecture")."""
 
 from accord.engine.engine import EngineConfig, SyncEngine
 from accord.engine.merge import Rules

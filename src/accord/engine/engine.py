@@ -530,7 +530,7 @@ class SyncEngine:
         return None
 
     def _capability_notes(self, creates: Sequence[object], removals: Sequence[object]) -> list[str]:
-        """What a provider with fewer capabilities does instead (shared/PROTOCOL-NOTES.md,
+        """What a provider with fewer capabilities does instead (docs/protocol-notes.md,
         "Other providers"), said in the push's report."""
         caps = self.config.capabilities
         notes: list[str] = []

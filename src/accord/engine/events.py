@@ -200,7 +200,7 @@ class OpResolved:
 
 @dataclass(frozen=True, slots=True)
 class PushReport:
-    """What one push did: shared/DESIGN.md's report of ``update_chat_ctx``.
+    """What one push did: docs/architecture.md's report of ``update_chat_ctx``.
 
     ``sent``: event ids of the operations it caused; ``deferred``: ids of items whose
     delete waits for them to land; ``failed``: (item id, why); ``aliased``: old -> new

@@ -1,6 +1,6 @@
 """One follow-up response per in-band response whose calls the tools answered.
 
-shared/DESIGN.md, "Responses", and races R14 and R16: after a response with function
+docs/architecture.md, "Responses", and races R14 and R16: after a response with function
 calls is done and every call's output (created by the engine from ``tool_finished``)
 is on the server, the engine asks for exactly one follow-up; none if an in-band
 response started after the outputs landed (that response already sees them). Outputs

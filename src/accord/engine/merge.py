@@ -1,6 +1,6 @@
 """The pure three-way merge: (base, desired, projected) -> planned operations.
 
-shared/DESIGN.md, "The principle". ``base`` is what the writer had seen, ``desired`` is
+docs/architecture.md, "The principle". ``base`` is what the writer had seen, ``desired`` is
 what it wants, ``projected`` is the server as it will be once every pending and deferred
 operation lands. Each merge rule is one named function below, and each can be switched
 off (:class:`Rules`) so the tests can show that some race catches its absence.

@@ -1,4 +1,4 @@
-"""A drop and the restore after it (shared/DESIGN.md, invariant 7), wired to the engine.
+"""A drop and the restore after it (docs/architecture.md, invariant 7), wired to the engine.
 
 At the drop the projected state is frozen with what the restore needs to know of each
 item (partial, truncated where, the transcript the server dropped); pending creates,

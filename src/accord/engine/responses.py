@@ -1,7 +1,7 @@
 """Responses and in-flight items, from wire events and the application's tool reports.
 
 One slot for the in-band response (the one that writes to the conversation), a set of
-out-of-band responses beside it, and the rules of shared/DESIGN.md, "In flight": an
+out-of-band responses beside it, and the rules of docs/architecture.md, "In flight": an
 item is in flight from its ``conversation.item.added`` until its response's
 ``response.done``; a call whose tool started stays in flight until the tool finishes or
 is abandoned; user audio is in flight until its transcript arrives or fails.

@@ -1,4 +1,4 @@
-"""The restore plan after a reconnect (shared/DESIGN.md, invariant 7), as a pure function.
+"""The restore plan after a reconnect (docs/architecture.md, invariant 7), as a pure function.
 
 A Realtime session cannot be resumed: after a drop (or the 60-minute close) the new
 server is empty. The engine rebuilds it from the projected state at the drop, normalised:

@@ -1,6 +1,6 @@
 """When each planned operation may go: anchors, runs, pairs, deferrals, the response slot.
 
-shared/DESIGN.md, "Anchors", "Pairs", "In flight" and "Responses":
+docs/architecture.md, "Anchors", "Pairs", "In flight" and "Responses":
 - a create anchors only on an acknowledged item; a run of new items after one anchor is
   sent in reverse, each on that same predecessor, so one round trip inserts them all;
 - an output waits until its call is acknowledged;

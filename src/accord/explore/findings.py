@@ -1,7 +1,7 @@
 """What the explorer reports about one finished schedule.
 
-The checker's invariants (shared/DESIGN.md) are the main judge. Some races of
-shared/RACES.md fail in ways that are not a broken invariant of the conversation but are
+The checker's invariants (docs/architecture.md) are the main judge. Some races of
+docs/races.md fail in ways that are not a broken invariant of the conversation but are
 still observable at the end of a run, so the explorer adds four findings of its own:
 
 - ``OP_FAILED``: a client operation resolved as an error (an ``invalid_tool_call_id``, a

@@ -1,4 +1,4 @@
-"""The scenario library: one scenario per race of shared/RACES.md, by name."""
+"""The scenario library: one scenario per race of docs/races.md, by name."""
 
 from __future__ import annotations
 

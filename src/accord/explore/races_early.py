@@ -1,4 +1,4 @@
-"""Scenarios for races R1..R11 of shared/RACES.md.
+"""Scenarios for races R1..R11 of docs/races.md.
 
 Each scenario keeps the race's ingredients and lets the explorer order them: the server's
 actions, the writers' pushes, the tools, the barge-in and the two channels. The scripted

@@ -1,4 +1,4 @@
-"""Scenarios for races R12..R22 of shared/RACES.md (see :mod:`accord.explore.races_early`).
+"""Scenarios for races R12..R22 of docs/races.md (see :mod:`accord.explore.races_early`).
 
 Some of these races fail in ways no invariant of the conversation names (a response that
 saw a half-applied edit, one that saw a half-restored conversation); their scenarios

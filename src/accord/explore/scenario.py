@@ -1,6 +1,6 @@
 """Scenarios for the explorer: a seeded conversation and actors that each run a script.
 
-A race of shared/RACES.md is a few local actions (a policy pushes, a tool finishes, the
+A race of docs/races.md is a few local actions (a policy pushes, a tool finishes, the
 server starts a response) whose relative order, and the order in which the two channels
 move, decides whether anything is lost. A :class:`Scenario` names the actions and leaves
 the order open: each :class:`Actor` runs its :class:`Action` list in sequence, an action

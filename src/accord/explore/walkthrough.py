@@ -1,6 +1,6 @@
 """Race R1 played step by step for one strategy, for the interim `accord demo`.
 
-One timeline from shared/RACES.md (R1, the original report): a function call arrives
+One timeline from docs/races.md (R1, the original report): a function call arrives
 while a context policy trims the oldest message. The same steps drive either strategy
 through the engine + store pair; each step records what the client sent and what the
 server then held, and the checker judges the end.

@@ -1,6 +1,6 @@
 """The simulator's settings: timing, limits, access, and switches for unconfirmed behaviour.
 
-Every behaviour of the real server that is not confirmed (shared/PROTOCOL-NOTES.md,
+Every behaviour of the real server that is not confirmed (docs/protocol-notes.md,
 "Unknown") is a switch here with its documented default, so a test can run both ways.
 """
 
@@ -24,7 +24,7 @@ class Quirks:
     """Unconfirmed or occasional real-server behaviour, off unless a test asks."""
 
     # Seen from the real server: a response starts on its own right after a
-    # function_call_output, before the client's response.create (PROTOCOL-NOTES).
+    # function_call_output, before the client's response.create (docs/protocol-notes.md).
     auto_response_after_output: bool = False
     # Seen from the real server (reported with race R14): the busy error that refuses a
     # response.create while the server's own response starts carries event_id null and

@@ -2,7 +2,7 @@
 
 Each constructor names where its code and message come from. "Observed" means seen from
 the real OpenAI Realtime GA server in public recordings and issue reports, as collected in
-shared/PROTOCOL-NOTES.md ("Seen from the real server"). "Assumed" means documented
+docs/protocol-notes.md ("Seen from the real server"). "Assumed" means documented
 behaviour whose exact payload is unconfirmed: the simulator uses the payload clients
 expect, and says so here.
 """
@@ -139,7 +139,7 @@ def server_error(session_id: str, event_id: str | None) -> ServerError:
     # Observed (openai/openai-realtime-console issues 51 and 493): type and code
     # server_error, this message with the session id; the session stays open. Whether the
     # real server echoes the client's event_id on it is unconfirmed; it is echoed here
-    # like every other error (PROTOCOL-NOTES: errors echo the client's event_id).
+    # like every other error (docs/protocol-notes.md: errors echo the client's event_id).
     return ServerError(
         SERVER_ERROR,
         "The server had an error while processing your request. Sorry about that! You can "

@@ -1,6 +1,6 @@
 """Server events as the real GA server shapes them, built from the store's items.
 
-Shapes follow shared/PROTOCOL-NOTES.md ("Shapes in recorded sessions", "Details clients
+Shapes follow docs/protocol-notes.md ("Shapes in recorded sessions", "Details clients
 rely on"): items in server events carry no ``object`` key; ``function_call_output``
 items carry no ``status``; ``response.created`` has status ``in_progress``, empty
 ``output`` and null ``usage``; ``response.output_item.added`` carries the item

@@ -1,6 +1,6 @@
 """Input audio on the server side: the buffer, server VAD, commits and transcription.
 
-shared/PROTOCOL-NOTES.md, "User audio": ``speech_started`` (already naming the future
+docs/protocol-notes.md, "User audio": ``speech_started`` (already naming the future
 item) -> ``speech_stopped`` -> ``input_audio_buffer.committed`` -> the user item with no
 transcript -> the transcript, on its own schedule, often mid-response. A mixin of
 :class:`accord.sim.session.SimSession`: it reads the session's ids, store, config and

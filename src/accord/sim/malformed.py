@@ -1,6 +1,6 @@
 """Errors for malformed client input, worded as the real server words them.
 
-shared/PROTOCOL-NOTES.md ("Seen from the real server"): an unknown client event type
+docs/protocol-notes.md ("Seen from the real server"): an unknown client event type
 gets ``invalid_value`` on ``type`` listing the supported types; bad JSON gets
 ``invalid_json``; a missing field gets ``missing_required_parameter`` (wording assumed,
 OpenAI's usual). The session stays open after each.
@@ -23,7 +23,7 @@ from accord.sim.errors import ServerError
 
 def unknown_type(event_type: str, event_id: str | None) -> ServerError:
     # Observed: code invalid_value, param type, listing the supported types. The error
-    # echoes the client's event_id like every other (PROTOCOL-NOTES; it was null).
+    # echoes the client's event_id like every other (docs/protocol-notes.md; it was null).
     supported = sorted(
         {name for cls in CLIENT_EVENT_CLASSES for name in type_names(cls) if "." in name}
     )

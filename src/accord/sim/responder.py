@@ -1,6 +1,6 @@
 """One response, streamed in the real server's event order.
 
-shared/PROTOCOL-NOTES.md, "Responses": ``response.created`` -> per output item
+docs/protocol-notes.md, "Responses": ``response.created`` -> per output item
 ``response.output_item.added`` -> ``conversation.item.added`` ->
 ``response.content_part.added`` -> deltas -> their ``.done`` events ->
 ``response.content_part.done`` -> ``conversation.item.done`` ->
@@ -176,7 +176,7 @@ class ResponseRun:
         return _Output(index, message, pcm=pcm)
 
     def _server_ms(self, sent_ms: int) -> int:
-        """The audio length the server holds for ``sent_ms`` of PCM sent: PROTOCOL-NOTES,
+        """The audio length the server holds for ``sent_ms`` of PCM sent: docs/protocol-notes.md,
         it can be ~85 ms shorter than what the client received."""
         return max(0, sent_ms - self.config.quirks.audio_shortfall_ms)
 
@@ -209,7 +209,7 @@ class ResponseRun:
             self.emit(
                 ConversationItemAdded(
                     event_id=self.ids.next(),
-                    # Race R6 (PROTOCOL-NOTES, "Seen in production"): the server names
+                    # Race R6 (docs/protocol-notes.md, "Seen in production"): the server names
                     # the item it just confirmed deleted; the store places the item
                     # after that item's surviving predecessor.
                     previous_item_id=deleted_anchor or added.previous_item_id,
@@ -373,7 +373,7 @@ class ResponseRun:
     def _done(self) -> None:
         if self.in_band:
             self.store.finish_response(self.spec.response_id)
-        # PROTOCOL-NOTES ("Shapes in recorded sessions"): response.done.output equals the
+        # docs/protocol-notes.md ("Shapes in recorded sessions"): response.done.output equals the
         # output_item.done items in order, also when a cancel left an item completed
         # before it (that item was reported "incomplete" here before).
         output = [out.wire for out in self.outputs if out.wire is not None]

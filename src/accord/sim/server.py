@@ -3,7 +3,7 @@
 Serves ``ws://HOST:PORT/v1/realtime?model=NAME`` (the path the official SDK opens with
 ``websocket_base_url``) and the Azure GA path ``/openai/v1/realtime``; each connection
 gets its own :class:`SimSession` and store. Connection-level behaviour follows
-shared/PROTOCOL-NOTES.md ("Transport"): a bad key upgrades, gets ``invalid_api_key`` and
+docs/protocol-notes.md ("Transport"): a bad key upgrades, gets ``invalid_api_key`` and
 a close with 3000; an unknown model closes with 4000; the 60-minute limit closes with
 1001 and the real reason. Keys are compared, never logged or stored in events.
 """

@@ -64,7 +64,7 @@ Frame = str | bytes
 BUSY = (
     "Conversation already has an active response in progress: {rid}. Wait until the "
     "response is finished before creating a new one."
-)  # observed (shared/PROTOCOL-NOTES.md)
+)  # observed (docs/protocol-notes.md)
 
 
 @dataclass
@@ -303,7 +303,7 @@ class SimSession(InputAudio):
             return
         acks = added_and_done(self.ids, outcome.item, outcome.previous_item_id)
         if self.active is not None and self.config.quirks.output_ack_after_response:
-            # PROTOCOL-NOTES ("Seen from the real server"): a function_call_output created
+            # docs/protocol-notes.md ("Seen from the real server"): a function_call_output created
             # while a response is still streaming gets its conversation.item.added only
             # after that response's output_item.done and response.done. The item is in
             # the conversation at once (the response's next item anchors after it, R16).
@@ -512,7 +512,7 @@ class SimSession(InputAudio):
                 else None
             )
         if target is None or not target.created:
-            # Observed: response_cancel_not_active. PROTOCOL-NOTES: a cancel sent before
+            # Observed: response_cancel_not_active. docs/protocol-notes.md: a cancel sent before
             # response.created is a no-op and the response runs anyway (it cancelled a
             # task that had not started, which then never sent response.done and left
             # the session busy for good). The error for that case is assumed: the server

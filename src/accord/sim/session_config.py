@@ -1,7 +1,7 @@
 """The session object: its GA default, and ``session.update`` merged into it.
 
 An update naming a field the server does not know is refused whole with
-``unknown_parameter`` (shared/PROTOCOL-NOTES.md: "an unknown session field: code
+``unknown_parameter`` (docs/protocol-notes.md: "an unknown session field: code
 unknown_parameter and the whole session.update is discarded").
 """
 

@@ -3,7 +3,7 @@
 :class:`ConversationStore` is what the Realtime server holds for one session: an ordered
 list of items, edited by client operations (create, delete, retrieve, truncate) and by the
 server itself (response output, committed user audio, transcripts). It is written from
-shared/PROTOCOL-NOTES.md alone and shares no code with the engine's mirror, so comparing
+docs/protocol-notes.md alone and shares no code with the engine's mirror, so comparing
 the two compares two independent implementations.
 
 It also keeps what a checker needs and the real server never shows: per-item provenance

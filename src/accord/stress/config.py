@@ -1,8 +1,8 @@
 """What a stress run does: the options of ``accord stress`` as one frozen value.
 
 Every timeout, rate and limit of the run is a named field with its default here
-(shared/STYLE.md), so the CLI, the tests and a worker process (which receives this value
-pickled) agree on one description of the run.
+(docs/architecture.md, "Style"), so the CLI, the tests and a worker process (which
+receives this value pickled) agree on one description of the run.
 """
 
 from __future__ import annotations

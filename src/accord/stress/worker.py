@@ -2,7 +2,7 @@
 
 Why the simulator runs inside each worker rather than in a process of its own: the
 checker orders client decisions against server transitions by the store's transition
-counter at the moment of each decision (``explore/log.py``), which only a judge on the
+counter at the moment of each decision (``verify/log.py``), which only a judge on the
 same loop as the store can read; a simulator in another process could only be asked
 afterwards, with every push, operation and tool report placed on its clock by guesswork.
 So each worker is a self-contained slice of the system: clients and their server on one

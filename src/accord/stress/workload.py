@@ -5,7 +5,7 @@ Each stress session is the whole stack a voice-agent developer runs: an
 one that returns a card number) and a context policy that pushes every few replies,
 driven by a user who types (or speaks) one turn after another. The slow tool keeps calls
 in flight while the policy pushes, and a turn that names two tools gets parallel calls:
-the races of shared/RACES.md happen by themselves, many times a second.
+the races of docs/races.md happen by themselves, many times a second.
 
 Everything here follows from the session's seed, so a run is repeatable up to the
 scheduling of the event loop.

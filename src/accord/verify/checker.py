@@ -1,4 +1,4 @@
-"""The invariants of shared/DESIGN.md as functions over the store and the decision log.
+"""The invariants of docs/architecture.md as functions over the store and the decision log.
 
 The checker is the judge of every test, the demo, the stress run and the explorer. It
 reads the simulator's :class:`~accord.sim.store.ConversationStore` (ground truth, with

@@ -43,7 +43,7 @@ from accord.verify.strategies import make_strategy
 BUSY_MESSAGE = (
     "Conversation already has an active response in progress: {rid}. Wait until the "
     "response is finished before creating a new one."
-)  # observed (shared/PROTOCOL-NOTES.md)
+)  # observed (docs/protocol-notes.md)
 
 
 DEFAULT_RULES = Rules()  # a seam: the anti-toy tests switch rules off for whole test files

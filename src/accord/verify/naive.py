@@ -1,6 +1,6 @@
 """The naive push strategy of today's frameworks, kept so tests can show they catch it.
 
-shared/RACES.md defines it precisely: LiveKit Agents 1.8.9's algorithm. Diff the mirror
+docs/races.md defines it precisely: LiveKit Agents 1.8.9's algorithm. Diff the mirror
 of the server against the pushed context (a longest common subsequence on ids; with
 unique ids that is the longest increasing run :func:`accord.diff.compute_diff` finds),
 delete what the diff removes, create what it adds anchored on the previous pushed item

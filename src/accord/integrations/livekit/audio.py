@@ -3,7 +3,7 @@
 LiveKit hands the session whatever its input produces (48 kHz from a room, stereo
 sometimes); the Realtime API takes 24 kHz mono PCM16. :class:`AudioInput` resamples
 when needed and counts what it sent, because a commit of less than 100 ms of audio is
-refused by the server (shared/PROTOCOL-NOTES.md) and LiveKit commits on its own schedule.
+refused by the server (docs/protocol-notes.md) and LiveKit commits on its own schedule.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Kept for compatibility but not used: ``http_session`` (accord dials with
 ``api_version`` (the deprecated Azure beta path: accord speaks the GA protocol and
 connects to Azure's GA endpoint). ``max_session_duration`` is accepted too; accord does
 not recycle the connection early, because when the server ends a session (its 60-minute
-limit) accord reconnects and restores the conversation (shared/DESIGN.md, invariant 7).
+limit) accord reconnects and restores the conversation (docs/architecture.md, invariant 7).
 """
 
 from __future__ import annotations

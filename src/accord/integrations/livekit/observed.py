@@ -2,7 +2,7 @@
 
 accord merges every push three ways against the writer's *base*, the conversation as
 the writer last saw it, and deletes only what the base held and the writer removed
-(shared/DESIGN.md, "The principle"). accord's own contexts carry their base; LiveKit's
+(docs/architecture.md, "The principle"). accord's own contexts carry their base; LiveKit's
 ``update_chat_ctx(ctx)`` carries none, and LiveKit's ``ChatContext.copy()`` would drop
 anything attached to the context. The ids in the context are all there is, so the
 adapter keeps, for every id, what LiveKit had observed when it held it, and derives the
