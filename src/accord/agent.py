@@ -79,6 +79,8 @@ class Agent:
 
     @property
     def policies(self) -> list[ContextPolicy]:
+        """The context policies as a list (``context_policy`` takes one or several, so
+        the common case of one needs no brackets)."""
         if self.context_policy is None:
             return []
         if isinstance(self.context_policy, Sequence):
@@ -86,6 +88,9 @@ class Agent:
         return [self.context_policy]
 
     def session_config(self) -> dict[str, Any]:
+        """The ``session`` for :meth:`RealtimeSession.connect`: instructions, tool
+        schemas, modalities and audio settings. The session sends it again on every
+        reconnect, so the agent is described once, here."""
         audio_in: dict[str, Any] = {"turn_detection": self.turn_detection}
         if self.transcription_model:
             audio_in["transcription"] = {"model": self.transcription_model}
@@ -100,6 +105,8 @@ class Agent:
         }
 
     def start(self, session: RealtimeSession) -> AgentRunner:
+        """Run this agent on ``session``: the returned runner dispatches its tools and
+        applies its policies until it is closed."""
         runner = AgentRunner(self, session)
         runner.start()
         return runner
@@ -146,9 +153,14 @@ class AgentRunner:
                 policy.summarizer = self.summarize_out_of_band
 
     def start(self) -> None:
+        """Start reading the session's events (:meth:`Agent.start` calls it); the
+        runner acts only on events read after this."""
         self._loop_task = asyncio.ensure_future(self._run())
 
     def events(self) -> AsyncIterator[AgentEvent]:
+        """Every session event, then the runner's own (tool starts and finishes,
+        context edits, transcripts), in order, until :meth:`aclose`. The runner reads
+        the session's events itself, so an application reads them here instead."""
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[AgentEvent]:
@@ -195,6 +207,9 @@ class AgentRunner:
             await asyncio.sleep(0.01)
 
     async def aclose(self) -> None:
+        """Stop: running tools and policies are cancelled (a cancelled tool is
+        reported abandoned, so its call does not stay in flight) and :meth:`events`
+        ends. The session stays open; close it separately."""
         for task in [*self._tool_tasks.values(), *self._policy_tasks]:
             task.cancel()
         if self._loop_task is not None:

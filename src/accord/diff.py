@@ -36,6 +36,7 @@ class ContextDiff:
 
     @property
     def empty(self) -> bool:
+        """True when the two contexts are the same: nothing to send."""
         return not (self.to_remove or self.to_create or self.to_update)
 
 

@@ -85,6 +85,7 @@ class FunctionCallOutput:
 
 
 Item: TypeAlias = Message | FunctionCall | FunctionCallOutput
+"""One entry of a conversation: the three kinds the server keeps, and all a context holds."""
 
 
 def same_content(a: Item, b: Item) -> bool:
@@ -136,6 +137,8 @@ class ChatContext:
 
     @property
     def base_version(self) -> int | None:
+        """The engine version of the base (None: built from scratch): what a push is
+        merged against, so the engine knows which items the writer had seen."""
         return None if self._base is None else self._base.version
 
     def _derived(self, items: Iterable[Item]) -> ChatContext:
@@ -145,9 +148,12 @@ class ChatContext:
 
     @property
     def items(self) -> tuple[Item, ...]:
+        """The items in order, as a tuple: a snapshot no later edit of this context
+        changes under the caller."""
         return tuple(self._items)
 
     def ids(self) -> list[str]:
+        """The item ids in order (what a policy picks from and a report names)."""
         return [item.id for item in self._items]
 
     def __len__(self) -> int:
@@ -169,6 +175,8 @@ class ChatContext:
         return self._items[key]
 
     def get(self, item_id: str) -> Item | None:
+        """The item with ``item_id``, or None: a lookup by id in O(1), so a policy can
+        test membership without scanning the conversation."""
         return self._by_id.get(item_id)
 
     def index(self, item_id: str) -> int:
@@ -199,14 +207,20 @@ class ChatContext:
     # -- deriving (the base comes along) ------------------------------------------------
 
     def copy(self) -> ChatContext:
+        """A copy to edit, carrying the same base: pushing it deletes only what the
+        edit removed, never what arrived after the snapshot."""
         return self._derived(self._items)
 
     def filter(self, keep: Callable[[Item], bool]) -> ChatContext:
+        """The items ``keep`` accepts, in order, with the same base (a filtered
+        snapshot is still a snapshot: what it dropped is a deliberate removal)."""
         return self._derived(item for item in self._items if keep(item))
 
     # -- editing in place ---------------------------------------------------------------
 
     def append(self, item: Item) -> None:
+        """Add ``item`` at the end; an id already present raises ``ValueError`` (the
+        server refuses duplicate ids, so the context does too)."""
         self._claim(item)
         self._items.append(item)
         if self._pos is not None:

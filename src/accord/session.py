@@ -215,9 +215,12 @@ class RealtimeSession:
             self._update_waiters.pop(event_id, None)
 
     async def update_instructions(self, instructions: str) -> None:
+        """Replace the instructions, kept for every later reconnect too."""
         await self.update_session(instructions=instructions)
 
     async def update_tools(self, tools: list[dict[str, Any]]) -> None:
+        """Replace the tool schemas; a call already running keeps its place (the
+        engine holds it in flight until its tool reports)."""
         await self.update_session(tools=tools)
 
     async def generate_reply(
@@ -281,17 +284,24 @@ class RealtimeSession:
         )
 
     def commit_audio(self) -> None:
+        """End the user's turn by hand (without server VAD): the buffered audio
+        becomes a user item on the server."""
         self._call("commit_audio", lambda now: self.core.commit_audio())
 
     def clear_audio(self) -> None:
+        """Drop the audio buffered on the server since the last commit."""
         self._call("clear_audio", lambda now: self.core.clear_audio())
 
     def tool_started(self, call_id: str) -> None:
+        """Report that the tool for ``call_id`` is running: until it finishes or is
+        abandoned, no push deletes its call."""
         self._call(
             "tool_started", lambda now: self.core.tool_started(call_id, now), call_id=call_id
         )
 
     def tool_finished(self, call_id: str, output: str) -> None:
+        """Hand in the tool's ``output``: the engine creates it right after its call
+        and asks for the follow-up once every output of the response is in."""
         self._call(
             "tool_finished",
             lambda now: self.core.tool_finished(call_id, output, now),
@@ -300,6 +310,9 @@ class RealtimeSession:
         )
 
     def tool_abandoned(self, call_id: str, *, delete: bool = True) -> None:
+        """Give up on a call whose tool will never answer, so none is left dangling: a
+        call whose tool never started is deleted; one that started (or with
+        ``delete=False``) is answered with an error output."""
         self._call(
             "tool_abandoned",
             lambda now: self.core.tool_abandoned(call_id, now, delete=delete),
@@ -310,6 +323,8 @@ class RealtimeSession:
     # -- closing ------------------------------------------------------------------------
 
     async def aclose(self) -> None:
+        """Close the connection; every waiter still pending ends with
+        :class:`SessionClosed` and :meth:`events` ends. Idempotent."""
         if self._closed:
             return
         self._closed = True
