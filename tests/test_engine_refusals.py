@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from accord.engine import events as ev
 from accord.engine.engine import EngineConfig
-from accord.explore.harness import Pair
 from accord.items import Message
+from accord.verify.harness import Pair
 from test_engine_regressions import BUSY, Tap, assistant, call, seeded, tool_turn, user
 
 SERVER_ERROR = "server_error"
