@@ -19,7 +19,12 @@ import pytest
 from accord.engine.merge import Rules
 
 TESTS = Path(__file__).parent
-JUDGES = ["test_races_early.py", "test_races_late.py", "test_engine_rules.py"]
+JUDGES = [
+    "test_races_early.py",
+    "test_races_late.py",
+    "test_races_last.py",
+    "test_engine_rules.py",
+]
 RULES = [f.name for f in dataclasses.fields(Rules)]
 
 
