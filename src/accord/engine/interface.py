@@ -57,10 +57,11 @@ class Client(Protocol):
 class Strategy:
     """A push strategy a session is given, not asked for by name.
 
-    The runtime only ever builds accord's engine (:data:`ACCORD`); the naive strategy
-    exists to be caught and lives with the verifier (``accord.verify.strategies``), so
-    production code cannot reach it by a typo. ``name`` labels traces and reports;
-    ``build`` makes one client from the session's engine config and id seed.
+    The runtime defines only accord's engine (:data:`ACCORD`, every session's default);
+    the naive strategy exists to be caught and lives with the verifier
+    (``accord.verify.strategies``), so production code cannot select it with a string.
+    ``name`` labels traces and reports; ``build`` makes one client from the session's
+    engine config and id seed.
     """
 
     name: str

@@ -5,7 +5,9 @@ whatever the server does goes into the down channel, and a test (or the explorer
 state machine) decides which channel moves next. Every operation the client sends and
 every resolution it reports is recorded in a :class:`CheckLog` with the store's
 transition counter, so the checker can judge the run. The server's side is played here
-with the store's own methods: the store knows nothing of the client.
+with the store's own methods: the store knows nothing of the client. A reconnect starts
+a new server session, and its restore is judged by the one restore judge
+(:mod:`accord.verify.restore`), as in the stress run and the session tests.
 """
 
 from __future__ import annotations
