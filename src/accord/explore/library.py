@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from accord.explore.races_early import EARLY
 from accord.explore.races_late import LATE
+from accord.explore.races_refusals import REFUSALS
 from accord.explore.scenario import Scenario
 
 # The depth the test suite explores every scenario to, exhaustively, with both strategies;
 # each scenario's ``min_schedules`` is a floor on the schedules completed at this depth.
 SUITE_DEPTH = 7
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (*EARLY, *LATE)}
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (*EARLY, *LATE, *REFUSALS)}
 
 
 def select(names: str | None) -> list[Scenario]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Item, Message
-from accord.verify.harness import Pair
+from accord.verify.harness import Pair, RefusedKind
 
 Side = Literal["client", "server", "both"]
 
@@ -236,6 +236,26 @@ def spoken_turn(user_id: str, text: str, reply: Item, var: str = "r") -> tuple[A
         add_item(reply, var),
         finish_response(var),
     )
+
+
+def refuse_next(kind: RefusedKind, code: str = "server_error") -> Action:
+    """From now on the server answers the next client op of ``kind`` with an error
+    instead of doing it (``server_error``: the transient refusal, to be sent again)."""
+
+    def run(w: World) -> None:
+        w.pair.refuse_next(kind, code)
+
+    return Action(f"the server will refuse the next {kind} ({code})", run, "server")
+
+
+def other_writer_deletes(item_id: str) -> Action:
+    """Another writer on the same conversation deletes an item it saw."""
+
+    def run(w: World) -> None:
+        if w.pair.store.get(item_id) is not None:
+            w.pair.other_writer_deletes(item_id)
+
+    return Action(f"another writer deletes {item_id}", run, "server")
 
 
 # -- actions: the client -----------------------------------------------------------------

@@ -20,7 +20,7 @@ from enum import IntEnum
 
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message, same_content
 from accord.protocol import error_codes
-from accord.sim.store import ConversationStore, ItemRecord
+from accord.sim.store import ConversationStore, CreateAttempt, ItemRecord
 from accord.verify.log import CheckLog, DeleteReason, OpRecord, PushRecord
 
 
@@ -190,8 +190,12 @@ def _cascade_problem(
 # -- invariant 2: no dangling anchor ---------------------------------------------------
 
 
-def check_anchors(store: ConversationStore, since: int = 0) -> list[Violation]:
-    """Every create names an anchor that existed when the store processed it.
+def check_anchors(
+    store: ConversationStore, since: int = 0, log: CheckLog | None = None
+) -> list[Violation]:
+    """Every create names an anchor that existed when the store processed it, unless
+    another writer deleted the anchor after this client sent the create (no client can
+    see that coming: it must re-anchor the refused create, which the rest judges).
 
     ``since`` skips the first create attempts (for a check on every transition).
     """
@@ -203,8 +207,25 @@ def check_anchors(store: ConversationStore, since: int = 0) -> list[Violation]:
             "which did not exist",
         )
         for attempt in store.creates[since:]
-        if not attempt.anchor_existed
+        if not attempt.anchor_existed and not _anchor_taken_by_another(store, log, attempt)
     ]
+
+
+def _anchor_taken_by_another(
+    store: ConversationStore, log: CheckLog | None, attempt: CreateAttempt
+) -> bool:
+    if log is None or attempt.previous_item_id is None:
+        return False
+    anchor = store.record(attempt.previous_item_id)
+    create = log.ops.get(attempt.event_id or "")
+    if anchor is None or anchor.deleted_by is None or create is None:
+        return False
+    delete = log.ops.get(anchor.deleted_by)
+    return (
+        delete is not None
+        and delete.writer != "client"
+        and create.at_transition <= (anchor.deleted_at or 0)
+    )
 
 
 # -- invariant 4: pairs ----------------------------------------------------------------
@@ -458,9 +479,11 @@ def check_idempotence(log: CheckLog) -> list[Violation]:
 # -- together --------------------------------------------------------------------------
 
 
-def check_transition(store: ConversationStore, since: int = 0) -> list[Violation]:
+def check_transition(
+    store: ConversationStore, since: int = 0, log: CheckLog | None = None
+) -> list[Violation]:
     """The invariants that hold on every store transition (2 and 4)."""
-    return check_anchors(store, since) + check_pairs(store)
+    return check_anchors(store, since, log) + check_pairs(store)
 
 
 def check_quiet(
@@ -474,7 +497,7 @@ def check_quiet(
     :mod:`accord.verify.restore`)."""
     return (
         check_no_lost_item(store, log)
-        + check_transition(store)
+        + check_transition(store, log=log)
         + check_convergence(store, log, mirror)
         + check_resolutions(log, max_seconds=max_seconds)
         + check_idempotence(log)

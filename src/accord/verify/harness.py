@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from accord.engine import events as ev
 from accord.engine.engine import EngineConfig
@@ -33,6 +34,8 @@ from accord.verify.checker import (
 )
 from accord.verify.log import (
     CheckLog,
+    DeleteReason,
+    OpRecord,
     PushRecord,
     Resolution,
     Status,
@@ -76,6 +79,10 @@ class ServerResponse:
     items: list[str] = field(default_factory=list)
 
 
+RefusedKind = Literal["create", "create_output", "delete", "response"]
+SERVER_ERROR = "server_error"
+
+
 @dataclass
 class Pair:
     """Client + store + two FIFO channels + the check log."""
@@ -112,6 +119,7 @@ class Pair:
     known_at_send: dict[str, frozenset[str]] = field(default_factory=dict)
     lost_reported: list[str] = field(default_factory=list)
     handle_hook: Callable[[ev.ClientOp], None] | None = None  # sees every op sent
+    refusals: list[tuple[RefusedKind, str]] = field(default_factory=list)  # see refuse_next
     vad_on_server: bool = True  # the server session's turn detection, as session.update set it
     _n: int = 0
     _creates_checked: int = 0
@@ -252,7 +260,54 @@ class Pair:
         self.errors.append(ev.ServerError(err.code, err.message, err.event_id))
         self.emit(ev.ServerError(err.code, err.message, err.event_id))
 
+    def refuse_next(self, kind: RefusedKind, code: str = SERVER_ERROR) -> None:
+        """The server answers the next client op of ``kind`` with an error (``code``,
+        ``server_error`` by default) instead of doing it: a refusal to survive."""
+        self.refusals.append((kind, code))
+
+    def other_writer_deletes(self, item_id: str) -> None:
+        """Another writer (a second connection to the same conversation) deletes an item
+        it saw: logged as that writer's decision, so the judge holds it to the same rule,
+        and announced to this client as the server announces any delete."""
+        self._n += 1
+        push_id, event_id = f"other-push-{self._n}", f"other-delete-{self._n}"
+        items = tuple(self.store.items())
+        at = self.store.transitions
+        self.log.push(PushRecord(push_id, items, tuple(i for i in items if i.id != item_id), at))
+        self.log.op(
+            OpRecord(
+                event_id,
+                "delete",
+                at,
+                item_id=item_id,
+                push_id=push_id,
+                reason=DeleteReason.PUSH,
+                writer="other",
+            )
+        )
+        if not isinstance(self.store.delete(item_id, event_id=event_id), ServerError):
+            self.emit(ev.ItemDeleted(item_id))
+        self.log.resolve(Resolution(event_id, "success", self.now))
+        self._check_transition()
+
+    def _refused(self, op: ev.ClientOp) -> bool:
+        kind: RefusedKind | None = None
+        if isinstance(op, ev.CreateItem):
+            kind = "create_output" if isinstance(op.item, FunctionCallOutput) else "create"
+        elif isinstance(op, ev.DeleteItem):
+            kind = "delete"
+        elif isinstance(op, ev.CreateResponse) and not op.out_of_band:
+            kind = "response"
+        for index, (wanted, code) in enumerate(self.refusals):
+            if wanted == kind:
+                del self.refusals[index]
+                self._error(ServerError(code, f"refused for the test ({code})", None, op.event_id))
+                return True
+        return False
+
     def _serve(self, op: ev.ClientOp) -> None:
+        if self.refusals and self._refused(op):
+            return
         if isinstance(op, ev.CreateItem):
             outcome = self.store.create(op.item, op.previous_item_id, event_id=op.event_id)
             if isinstance(outcome, ServerError):
@@ -428,7 +483,9 @@ class Pair:
     # -- judging ------------------------------------------------------------------------
 
     def _check_transition(self) -> None:
-        self.transition_violations.extend(check_transition(self.store, self._creates_checked))
+        self.transition_violations.extend(
+            check_transition(self.store, self._creates_checked, self.log)
+        )
         self._creates_checked = len(self.store.creates)
         self.transition_violations = _dedupe(self.transition_violations)
 

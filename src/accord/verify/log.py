@@ -68,6 +68,9 @@ class OpRecord:
     played_ms: int | None = None  # INTERRUPTION: how much of the item was played
     replaces: str | None = None  # a create that rewrites or moves this id (its alias)
     carried: bool = False  # pending at a disconnect: settled by the restore
+    # Who decided it: this client, or another writer on the same conversation (a second
+    # connection), whose deletes the judge holds to the same rule.
+    writer: str = "client"
 
 
 @dataclass(frozen=True, slots=True)
