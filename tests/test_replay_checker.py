@@ -5,10 +5,13 @@ function call in flight is caught; accord's own trace of the same timeline is cl
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from accord.cli.main import app
 from accord.client import events as se
 from accord.items import Message
 from accord.session import RealtimeSession, SessionOptions
@@ -16,7 +19,7 @@ from accord.sim.config import SimConfig
 from accord.sim.model import PlannedCall, ScriptedModel
 from accord.sim.server import SimServer
 from accord.verify.checker import Invariant
-from accord.verify.replay import replay
+from accord.verify.replay import TraceError, replay
 from accord.verify.strategies import strategy_named
 
 
@@ -57,3 +60,60 @@ async def test_replay_judges_the_trace(tmp_path: Path, strategy: str, caught: bo
     assert result.identical
     lost = [v for v in result.violations if v.invariant is Invariant.NO_LOST_ITEM]
     assert bool(lost) is caught, result.violations
+
+
+# -- a trace must be whole, and its verdict reproduced -----------------------------------
+
+
+def _lines(trace: Path) -> list[str]:
+    return trace.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+async def test_a_truncated_or_header_only_trace_is_an_error(tmp_path: Path) -> None:
+    """A header-only or half-length trace "replayed" (frames recorded: 0)."""
+    trace = tmp_path / "whole.jsonl"
+    await record_r1("accord", trace)
+    lines = _lines(trace)
+    assert '"kind": "end"' in lines[-1]
+    header_only = tmp_path / "header.jsonl"
+    header_only.write_text(lines[0], encoding="utf-8")
+    half = tmp_path / "half.jsonl"
+    half.write_text("".join(lines[: len(lines) // 2]), encoding="utf-8")
+    gap = tmp_path / "gap.jsonl"
+    gap.write_text("".join(lines[:5] + lines[6:]), encoding="utf-8")  # a record gone
+    for broken, why in ((header_only, "truncated"), (half, "truncated"), (gap, "missing")):
+        with pytest.raises(TraceError, match=why):
+            replay(broken)
+        ran = CliRunner().invoke(app, ["replay", str(broken)])
+        assert ran.exit_code == 2, ran.output
+    assert CliRunner().invoke(app, ["replay", str(trace)]).exit_code == 0
+
+
+@pytest.mark.slow  # the naive demo still waits out its stalled turns (issue 17): ~80 s
+def test_a_recorded_verdict_must_be_reproduced(tmp_path: Path) -> None:
+    """A naive demo trace whose run reported desyncs replayed as "checker: 0 violations"."""
+    naive = tmp_path / "naive.jsonl"
+    ran = CliRunner().invoke(
+        app, ["demo", "--strategy", "naive", "--turns", "6", "--record", str(naive)]
+    )
+    assert ran.exit_code == 1, ran.output
+    result = replay(naive)
+    assert result.recorded_desyncs is not None and result.recorded_desyncs > 0
+    assert result.desynced and result.verdict_reproduced
+    assert CliRunner().invoke(app, ["replay", str(naive)]).exit_code == 1
+
+    # A trace whose recorded verdict says "desynced" while the run replays clean.
+    clean = tmp_path / "clean.jsonl"
+    assert CliRunner().invoke(app, ["demo", "--turns", "4", "--record", str(clean)]).exit_code == 0
+    lines = _lines(clean)
+    verdict_at = next(i for i, line in enumerate(lines) if '"kind": "verdict"' in line)
+    record = json.loads(lines[verdict_at])
+    assert record["desyncs"] == 0 and record["server"]
+    record["desyncs"] = 14
+    lines[verdict_at] = json.dumps(record) + "\n"
+    forged = tmp_path / "forged.jsonl"
+    forged.write_text("".join(lines), encoding="utf-8")
+    result = replay(forged)
+    assert not result.desynced and not result.verdict_reproduced
+    replayed = CliRunner().invoke(app, ["replay", str(forged)])
+    assert replayed.exit_code == 1 and "does not reproduce" in replayed.output

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from accord.verify.replay import TraceError
 from accord.verify.replay import replay as replay_trace
 
 
@@ -18,6 +19,9 @@ def replay(trace: Path = typer.Argument(..., help="A JSONL trace from --record."
     console = Console()
     try:
         result = replay_trace(trace)
+    except TraceError as exc:
+        console.print(f"[red]accord replay: {exc}[/red]")
+        raise typer.Exit(2) from exc
     except (OSError, ValueError, KeyError, TypeError) as exc:
         # A missing or malformed trace is exit 2; 1 means "the frames differ".
         console.print(
@@ -29,7 +33,18 @@ def replay(trace: Path = typer.Argument(..., help="A JSONL trace from --record."
         console.print(f"[red]frame {index} differs[/red]\n  recorded: {want}\n  replayed: {got}")
     for violation in result.violations:
         console.print(f"[red]checker: {violation}[/red]")
-    if not result.identical or result.violations:
+    if result.server_differs:
+        console.print("[red]the replayed mirror differs from the server the trace recorded[/red]")
+    if result.recorded_desyncs is not None:
+        console.print(
+            f"recorded verdict: {result.recorded_desyncs} desync(s); replay: "
+            f"{'desynced' if result.desynced else 'no desync'}"
+        )
+        if not result.verdict_reproduced:
+            console.print("[red]the replay does not reproduce the recorded verdict[/red]")
+            for finding in result.recorded_findings[:5]:
+                console.print(f"  recorded: {finding}", highlight=False, markup=False)
+    if not result.identical or result.desynced or not result.verdict_reproduced:
         raise typer.Exit(1)
     console.print("[green]byte-identical[/green]; checker: 0 violations")
 

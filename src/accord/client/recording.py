@@ -70,9 +70,14 @@ def item_from_json(data: dict[str, Any]) -> Item:
 
 
 class Recorder:
+    """Writes a trace: a header, one record per input, output and local call, an
+    optional verdict of the run, and an end record counting what came before it, so a
+    truncated trace is told from a short one."""
+
     def __init__(self, stream: IO[str], *, audio: bool) -> None:
         self._stream = stream
         self._audio = audio
+        self._counts: dict[str, int] = {}
 
     @classmethod
     def open(
@@ -99,7 +104,19 @@ class Recorder:
         return recorder
 
     def _write(self, record: dict[str, Any]) -> None:
+        kind = str(record["kind"])
+        self._counts[kind] = self._counts.get(kind, 0) + 1
         self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def verdict(
+        self, *, desyncs: int, findings: list[str], server: list[Item] | None = None
+    ) -> None:
+        """What the run that made this trace concluded (a demo, a test harness), and the
+        server's conversation at the end when known: a replay must reproduce both."""
+        record: dict[str, Any] = {"kind": "verdict", "desyncs": desyncs, "findings": findings}
+        if server is not None:
+            record["server"] = [item_to_json(item) for item in server]
+        self._write(record)
 
     def frame_in(self, frame: str | bytes, now: float) -> None:
         if isinstance(frame, bytes):
@@ -132,6 +149,9 @@ class Recorder:
         )
 
     def close(self) -> None:
+        if self._stream.closed:
+            return
+        self._write({"kind": "end", "counts": dict(self._counts)})
         self._stream.close()
 
 

@@ -165,7 +165,7 @@ async def run_demo(
             violations = audit.violations(mirror)
             await runner.aclose()
             printer.cancel()
-            return DemoResult(
+            result = DemoResult(
                 runner.stats,
                 audit.ops_sent,
                 audit.resolved,
@@ -174,6 +174,12 @@ async def run_demo(
                 [*runner.stats.server_errors, *stalls],
                 lines,
             )
+            if session.recorder is not None:  # the verdict a replay must reproduce
+                findings = [str(v) for v in violations] + result.errors
+                if not result.mirror_matches:
+                    findings.append("the mirror differs from the simulator's store")
+                session.recorder.verdict(desyncs=result.desyncs, findings=findings, server=store)
+            return result
 
 
 async def _turn(runner: AgentRunner, text: str, spoken: bool, timeout: float) -> None:

@@ -27,6 +27,11 @@ from accord.verify.replay_check import ServerRebuild, judge
 from accord.verify.strategies import strategy_named
 
 
+class TraceError(ValueError):
+    """The file is not a whole accord trace: no header, or cut short (its end record is
+    missing or counts records the file does not hold). Nothing is judged from it."""
+
+
 @dataclass
 class ReplayResult:
     """What a replay found: frame differences and the checker's violations.
@@ -40,18 +45,34 @@ class ReplayResult:
     mismatches: list[tuple[int, str, str]] = field(default_factory=list)
     core: SessionCore | None = None
     violations: list[Violation] = field(default_factory=list)  # the checker's verdict
+    # The recorded run's own verdict, when the trace carries one: its desync count and
+    # findings. ``server_differs``: the replayed mirror is not the server it recorded.
+    recorded_desyncs: int | None = None
+    recorded_findings: list[str] = field(default_factory=list)
+    server_differs: bool = False
 
     @property
     def identical(self) -> bool:
         """Every recorded frame came out again, the same, and no more."""
         return not self.mismatches and self.frames_expected == self.frames_replayed
 
+    @property
+    def desynced(self) -> bool:
+        """The replay judged the run broken: a violation, or a mirror unlike the server."""
+        return bool(self.violations) or self.server_differs
+
+    @property
+    def verdict_reproduced(self) -> bool:
+        """The replay reached the recorded run's verdict (desynced or not); True when the
+        trace records none."""
+        if self.recorded_desyncs is None:
+            return True
+        return (self.recorded_desyncs > 0) == self.desynced
+
 
 def replay(path: str | Path, *, session: dict[str, Any] | None = None) -> ReplayResult:
     """Re-feed a trace to a fresh core; compare every frame it sends with the trace's."""
-    records = list(read_trace(path))
-    if not records or records[0].get("format") != FORMAT:
-        raise ValueError(f"{path}: not an accord trace ({FORMAT})")
+    records = _whole(path, list(read_trace(path)))
     core = SessionCore(
         strategy=strategy_named(records[0].get("strategy", "accord")),
         seed=records[0].get("seed"),
@@ -75,6 +96,8 @@ def replay(path: str | Path, *, session: dict[str, Any] | None = None) -> Replay
             produced += core.receive_frame(bytes(record["bytes"]), record["t"])
         elif kind == "out":
             rebuild.client_frame(record["frame"])
+        elif kind in ("verdict", "end"):
+            continue
         elif kind == "call":
             if record["name"] == "connected_again":  # a new, empty server session
                 rebuild = ServerRebuild()
@@ -90,7 +113,34 @@ def replay(path: str | Path, *, session: dict[str, Any] | None = None) -> Replay
     for i, (want, got) in enumerate(zip(expected, produced, strict=False)):
         if want != got:
             result.mismatches.append((i, want, got))
+    verdict = next((r for r in records if r["kind"] == "verdict"), None)
+    if verdict is not None:
+        result.recorded_desyncs = int(verdict["desyncs"])
+        result.recorded_findings = [str(f) for f in verdict.get("findings", [])]
+        if "server" in verdict:
+            server = [item_from_json(dict(i)) for i in verdict["server"]]
+            result.server_differs = core.engine.mirror_items() != server
     return result
+
+
+def _whole(path: str | Path, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records, once they are known to be a whole trace (else :class:`TraceError`)."""
+    if not records or records[0].get("format") != FORMAT:
+        raise TraceError(f"{path}: not an accord trace ({FORMAT})")
+    end = records[-1]
+    if end.get("kind") != "end":
+        raise TraceError(
+            f"{path}: truncated: no end record after {len(records)} record(s) (a trace is "
+            "complete once its session is closed)"
+        )
+    counted: dict[str, int] = {}
+    for record in records[:-1]:
+        counted[str(record.get("kind"))] = counted.get(str(record.get("kind")), 0) + 1
+    if counted != end.get("counts"):
+        raise TraceError(
+            f"{path}: records missing or added: holds {counted}, its end says {end.get('counts')}"
+        )
+    return records
 
 
 def _call(core: SessionCore, name: str, now: float, args: dict[str, Any]) -> None:
