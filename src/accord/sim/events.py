@@ -10,8 +10,6 @@ audio deltas do not; every event has a string ``event_id``.
 
 from __future__ import annotations
 
-import random
-import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -32,35 +30,13 @@ from accord.protocol import (
 )
 from accord.protocol.wire_items import WireItem
 from accord.sim.errors import ServerError
+from accord.sim.ids import ServerIds
 
 ItemStatus = Literal["completed", "in_progress", "incomplete"]
 
 
-class EventIds:
-    """``event_<n><random>`` ids, seeded."""
-
-    def __init__(self, seed: int = 0) -> None:
-        self._rng = random.Random(seed)
-        self._n = 0
-
-    def next(self, prefix: str = "event") -> str:
-        self._n += 1
-        return f"{prefix}_{self._n:x}{_base62(self._rng.getrandbits(64))}"
-
-    def obfuscation(self) -> str:
-        return _base62(self._rng.getrandbits(56))
-
-
-_ALPHABET = string.ascii_letters + string.digits
-
-
-def _base62(value: int) -> str:
-    """A random-looking token, cheaper than ``random.choices`` per event."""
-    out = []
-    while value:
-        value, digit = divmod(value, 62)
-        out.append(_ALPHABET[digit])
-    return "".join(out) or "0"
+#: The id stream of a session (the name other modules import).
+EventIds = ServerIds
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from accord.ids import IdGenerator
 from accord.protocol import (
     InputAudioBufferAppend,
     InputAudioBufferClear,
@@ -45,7 +44,6 @@ class InputAudio:
     """The input-audio handlers of a simulated session."""
 
     ids: EventIds
-    item_ids: IdGenerator
     store: ConversationStore
     config: SimConfig
     session: dict[str, Any]
@@ -60,6 +58,7 @@ class InputAudio:
     _error: Callable[[ServerError], None]
     _spawn: Callable[[Awaitable[None]], asyncio.Task[None]]
     _start_response: Callable[..., ResponseRun]
+    new_id: Callable[[str], str]
 
     # -- input audio --------------------------------------------------------------------
 
@@ -86,7 +85,7 @@ class InputAudio:
                 self._speech_stopped(vad_event.audio_ms, self._vad.take_segment() or b"")
 
     def _speech_started(self, audio_ms: int) -> None:
-        self._speech_item = self.item_ids.new("item")
+        self._speech_item = self.new_id("item")
         self.emit(
             InputAudioBufferSpeechStarted(
                 event_id=self.ids.next(), item_id=self._speech_item, audio_start_ms=audio_ms
@@ -97,7 +96,7 @@ class InputAudio:
             self.active.cancel("turn_detected")
 
     def _speech_stopped(self, audio_ms: int, segment: bytes) -> None:
-        item_id = self._speech_item or self.item_ids.new("item")
+        item_id = self._speech_item or self.new_id("item")
         self._speech_item = None
         self.emit(
             InputAudioBufferSpeechStopped(
@@ -128,7 +127,7 @@ class InputAudio:
         self._input.clear()
         if self._vad is not None:
             self._vad.clear()
-        self._commit(self.item_ids.new("item"), segment)
+        self._commit(self.new_id("item"), segment)
 
     def _on_audio_clear(self, event: InputAudioBufferClear) -> None:
         self._input.clear()

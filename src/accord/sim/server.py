@@ -24,7 +24,6 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from accord.ids import IdGenerator
 from accord.protocol import encode
 from accord.redact import SERVER_WS_LOGGER
 from accord.sim.config import SimConfig
@@ -88,7 +87,11 @@ class SimServer:
     sessions: list[SimSession] = field(default_factory=list)
     on_session: Callable[[SimSession], None] | None = None
     _server: Server | None = None
-    _ids: IdGenerator = field(default_factory=lambda: IdGenerator(None, prefix="sess"))
+    _ids: EventIds = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Session ids from their own stream (stream -1: no session's), seeded like them.
+        self._ids = EventIds(self.config.seed, stream=-1)
 
     @property
     def port(self) -> int:
@@ -204,7 +207,7 @@ class SimServer:
             model_name=access.model or "gpt-realtime",
             send=connection.send,
             close=close,
-            session_id=self._ids.new("sess"),
+            session_id=self._ids.next("sess"),
             loop_time=loop.time,
             index=len(self.sessions),
         )

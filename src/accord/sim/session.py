@@ -18,7 +18,6 @@ from typing import Any, ClassVar
 
 from websockets.exceptions import ConnectionClosed
 
-from accord.ids import IdGenerator
 from accord.items import FunctionCallOutput, Item, Message
 from accord.protocol import (
     ConversationItemCreate,
@@ -97,12 +96,14 @@ class SimSession(InputAudio):
         self.config = config
         self.model = model
         self.session_id = session_id
-        # Each session its own id stream: a reconnected session must not reissue the
-        # ids of the items a restore re-creates (the real server's ids are unique).
-        seed = config.seed * 1_000_003 + index
-        self.ids = EventIds(seed)
-        self.item_ids = IdGenerator(seed, prefix="item")
-        self.store = ConversationStore(StoreConfig(config.quirks.reuse_deleted_ids), id_seed=seed)
+        # Each session its own id stream, mixed with the process nonce (sim/ids.py): a
+        # reconnected session must not reissue the ids of the items a restore re-creates,
+        # in this process or after a restart (the real server's ids are unique).
+        self.ids = EventIds(config.seed, stream=index)
+        self.store = ConversationStore(
+            StoreConfig(config.quirks.reuse_deleted_ids), id_source=lambda: self.new_id("item")
+        )
+        self.conversation_id = self.ids.next("conv")
         self._send_frame, self._close = send, close
         self._time = loop_time
         self.started_at = loop_time()
@@ -117,7 +118,7 @@ class SimSession(InputAudio):
             self.handle_frame, config.upstream, name=f"{session_id}-up"
         )
         self.faults = Faults()
-        self._fault_rng = random.Random(seed)
+        self._fault_rng = random.Random(config.seed * 1_000_003 + index)  # seeded draws
         self.active: ResponseRun | None = None
         self.out_of_band: dict[str, ResponseRun] = {}
         self.sent: list[ServerEvent | Prebuilt] = []  # every event delivered, for tests
@@ -159,6 +160,13 @@ class SimSession(InputAudio):
 
     def emit(self, event: ServerEvent | Prebuilt) -> None:
         self.outbox.put(event)
+
+    def new_id(self, kind: str) -> str:
+        """A server id of ``kind`` (``item``, ``call``, ``resp``); an item id is never one
+        this conversation holds or held (a client may have chosen any id)."""
+        if kind == "item":
+            return self.ids.item(taken=self.store.known)
+        return self.ids.next(kind)
 
     def _emit_acks(self, item: Item, previous_item_id: str | None) -> None:
         """``conversation.item.added`` / ``.done`` for a created item, encoded directly
@@ -408,7 +416,7 @@ class SimSession(InputAudio):
                 try:
                     items.append(
                         item_from_wire(
-                            entry.model_copy(update={"id": entry.id or self.item_ids.new("item")})
+                            entry.model_copy(update={"id": entry.id or self.new_id("item")})
                         )
                     )
                 except UnsupportedItemError as exc:
@@ -434,12 +442,12 @@ class SimSession(InputAudio):
         )
         spoken = "audio" in modalities if modalities else speaks(self.session)
         spec = ResponseSpec(
-            response_id=self.item_ids.new("resp"),
+            response_id=self.new_id("resp"),
             out_of_band=out_of_band,
             audio=spoken,
             metadata=metadata,
             plan=self.model.plan(request),
-            conversation_id=None if out_of_band else f"conv_{self.session_id}",
+            conversation_id=None if out_of_band else self.conversation_id,
         )
         runner = ResponseRun(
             spec,
@@ -447,7 +455,7 @@ class SimSession(InputAudio):
             self.config,
             self.ids,
             self.emit,
-            self.item_ids.new,
+            self.new_id,
             self._anchor_override,
         )
         if out_of_band:

@@ -13,7 +13,7 @@ log of every create's anchor. No I/O, no clock; the simulator server wraps it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -121,6 +121,10 @@ class ConversationStore:
 
     config: StoreConfig = field(default_factory=StoreConfig)
     id_seed: int | None = 0
+    # Where server-chosen ids come from. None: a generator seeded with ``id_seed``, so
+    # the store alone stays deterministic (the explorer relies on it); the simulator's
+    # sessions pass their own id stream (sim/ids.py), which outlives a restart.
+    id_source: Callable[[], str] | None = None
     _order: list[ItemRecord] = field(default_factory=list)
     _live: dict[str, ItemRecord] = field(default_factory=dict)
     _all: list[ItemRecord] = field(default_factory=list)
@@ -170,6 +174,10 @@ class ConversationStore:
         if rec.transcript_pending:
             return True
         return rec.response_id is not None and rec.response_id not in self._done_responses
+
+    def known(self, item_id: str) -> bool:
+        """Whether any item, alive or deleted, ever had ``item_id`` here."""
+        return item_id in self._seen_ids
 
     def last_id(self) -> str | None:
         return self._order[-1].item.id if self._order else None
@@ -380,9 +388,10 @@ class ConversationStore:
     def _fresh_id(self) -> str:
         """A server-chosen id no item of this conversation ever had (the generator alone
         does not know the ids clients chose, so it could repeat one)."""
-        new = self._ids.new()
+        draw = self._ids.new if self.id_source is None else self.id_source
+        new = draw()
         while new in self._seen_ids:
-            new = self._ids.new()
+            new = draw()
         return new
 
     def _position(self, item_id: str) -> int:
