@@ -10,7 +10,7 @@ audio deltas do not; every event has a string ``event_id``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -105,6 +105,7 @@ def response_object(
     modalities: Sequence[str] = ("audio",),
     usage: dict[str, Any] | None = None,
     status_details: dict[str, Any] | None = None,
+    audio: dict[str, Any] | None = None,
 ) -> WireResponse:
     return WireResponse(
         id=response_id,
@@ -115,18 +116,33 @@ def response_object(
         conversation_id=conversation_id,
         output_modalities=tuple(modalities),
         max_output_tokens="inf",
+        audio=audio or {},
         metadata=metadata,
         usage=usage,
     )
 
 
 def usage_for(text_chars: int) -> dict[str, Any]:
-    """Plausible token usage (about four characters a token)."""
+    """Plausible token usage (about four characters a token), with the recorded keys."""
     out = max(1, text_chars // 4)
+    none = {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0}
     return {
         "total_tokens": out + 20,
         "input_tokens": 20,
         "output_tokens": out,
-        "input_token_details": {"text_tokens": 20, "audio_tokens": 0, "cached_tokens": 0},
+        "input_token_details": {
+            "text_tokens": 20,
+            "audio_tokens": 0,
+            "image_tokens": 0,
+            "cached_tokens": 0,
+            "cached_tokens_details": none,
+        },
         "output_token_details": {"text_tokens": out, "audio_tokens": 0},
     }
+
+
+def response_audio(session: Mapping[str, Any]) -> dict[str, Any]:
+    """A response's ``audio``: the session's output format and voice (recorded shape:
+    ``{"output": {"format": ..., "voice": ...}}``, text responses included)."""
+    output = session.get("audio", {}).get("output", {})
+    return {"output": {"format": output.get("format"), "voice": output.get("voice")}}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -43,16 +44,32 @@ from accord.protocol import (
 from accord.protocol.wire_items import WireItem
 from accord.sim import audio
 from accord.sim.config import SimConfig
-from accord.sim.events import EventIds, empty_item, response_object, usage_for, wire_item
+from accord.sim.errors import ServerError, server_error
+from accord.sim.events import (
+    EventIds,
+    empty_item,
+    error_event,
+    response_object,
+    usage_for,
+    wire_item,
+)
 from accord.sim.model import PlannedCall, PlannedOutput, PlannedText
 from accord.sim.store import ConversationStore
+
+log = logging.getLogger("accord.sim")
 
 Status = Literal["completed", "cancelled", "incomplete", "failed"]
 
 
 @dataclass
 class ResponseSpec:
-    """What was asked: in-band or not, output modalities, metadata to echo."""
+    """What was asked: in-band or not, output modalities, metadata to echo.
+
+    ``audio_settings`` is the response object's ``audio`` (the output format and voice in
+    force, recorded in every response.created / response.done). ``failure``: the model
+    could not plan the response; it fails as soon as it starts. ``session_id`` and
+    ``event_id`` (the request's) go into the ``server_error`` a failure sends.
+    """
 
     response_id: str
     out_of_band: bool
@@ -60,6 +77,10 @@ class ResponseSpec:
     metadata: dict[str, str] | None
     plan: list[PlannedOutput]
     conversation_id: str | None = None
+    audio_settings: dict[str, Any] = field(default_factory=dict)
+    session_id: str = ""
+    event_id: str | None = None
+    failure: Exception | None = None
 
 
 @dataclass
@@ -74,6 +95,10 @@ class _Output:
     begun: bool = False
     done: bool = False
     wire: WireItem | None = None  # the item as its response.output_item.done reported it
+    # What its conversation.item.added said: the previous item, and whether that was the
+    # conversation's first item (then the real server's .done says null, rule R11).
+    added_previous: str | None = None
+    after_first: bool = False
 
 
 @dataclass
@@ -92,6 +117,7 @@ class ResponseRun:
     cancel_reason: str = "client_cancelled"
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    failure: ServerError | None = None  # what a failed response reported
     created: bool = False  # response.created has been emitted
     after_created: list[ServerEvent] = field(default_factory=list)  # sent after .created
     deferred: list[ServerEvent] = field(default_factory=list)  # sent after response.done
@@ -129,15 +155,31 @@ class ResponseRun:
         try:
             if self.cancel_on_start:
                 self.status = "cancelled"
+            elif self.spec.failure is not None:
+                raise self.spec.failure
             else:
                 await self._stream_all()
         except asyncio.CancelledError:
             self.status = "cancelled"
-            for out in self.outputs:
-                if out.begun and not out.done:
-                    self._finish(out, "incomplete")
+            self._finish_begun()
+        except Exception:
+            # A bug here used to end the task silently: no response.done, the client
+            # waiting for good and the session's response slot taken. The real server
+            # answers an internal failure with server_error (observed, sim/errors.py);
+            # that it then sends response.done with status failed is assumed (the
+            # documented status for "an error occurred"), as is the order error-first.
+            log.exception("simulator: response %s failed", self.spec.response_id)
+            self.status = "failed"
+            self.failure = server_error(self.spec.session_id, self.spec.event_id)
+            self._finish_begun()
+            self.emit(error_event(self.ids, self.failure))
         finally:
             self._done()
+
+    def _finish_begun(self) -> None:
+        for out in self.outputs:
+            if out.begun and not out.done:
+                self._finish(out, "incomplete")
 
     async def _stream_all(self) -> None:
         self.outputs = [self._prepare(i, p) for i, p in enumerate(self.spec.plan)]
@@ -205,14 +247,17 @@ class ResponseRun:
         if self.in_band:
             empty = self._partial(out)
             deleted_anchor = self.anchor_override()
+            first = self.store.first_id()
             added = self.store.add_output_item(empty, rid, after=deleted_anchor)
+            # Race R6 (docs/protocol-notes.md, "Seen in production"): the server names the item
+            # it just confirmed deleted; the store places the item after that item's
+            # surviving predecessor.
+            out.added_previous = deleted_anchor or added.previous_item_id
+            out.after_first = out.added_previous is not None and out.added_previous == first
             self.emit(
                 ConversationItemAdded(
                     event_id=self.ids.next(),
-                    # Race R6 (docs/protocol-notes.md, "Seen in production"): the server names
-                    # the item it just confirmed deleted; the store places the item
-                    # after that item's surviving predecessor.
-                    previous_item_id=deleted_anchor or added.previous_item_id,
+                    previous_item_id=out.added_previous,
                     item=wire_item(empty, "in_progress"),
                 )
             )
@@ -322,7 +367,11 @@ class ResponseRun:
             self.emit(
                 ConversationItemDone(
                     event_id=self.ids.next(),
-                    previous_item_id=None if out.index == 0 else self._previous(item.id),
+                    # Recorded (all five sessions, rule R11): .done repeats .added's
+                    # previous_item_id, except null when .added named the conversation's
+                    # first item (it was null for every first output item, and the item
+                    # the store held before it otherwise, which .added need not match).
+                    previous_item_id=None if out.after_first else out.added_previous,
                     item=wire,
                 )
             )
@@ -364,10 +413,6 @@ class ResponseRun:
             ResponseContentPartDone(event_id=self.ids.next(), **common, content_index=0, part=part)
         )
 
-    def _previous(self, item_id: str) -> str | None:
-        ids = self.store.ids()
-        return ids[ids.index(item_id) - 1] if item_id in ids and ids.index(item_id) > 0 else None
-
     # -- the end ------------------------------------------------------------------------
 
     def _done(self) -> None:
@@ -378,11 +423,18 @@ class ResponseRun:
         # before it (that item was reported "incomplete" here before).
         output = [out.wire for out in self.outputs if out.wire is not None]
         chars = sum(out.sent_chars for out in self.outputs)
-        details = (
-            None
-            if self.status == "completed"
-            else {"type": self.status, "reason": self.cancel_reason}
-        )
+        details: dict[str, Any] | None = None
+        if self.failure is not None:
+            details = {
+                "type": "failed",
+                "error": {
+                    "type": self.failure.type,
+                    "code": self.failure.code,
+                    "message": self.failure.message,
+                },
+            }
+        elif self.status != "completed":
+            details = {"type": self.status, "reason": self.cancel_reason}
         self.emit(
             ResponseDone(
                 event_id=self.ids.next(),
@@ -430,6 +482,7 @@ class ResponseRun:
             modalities=("audio",) if self.spec.audio else ("text",),
             usage=usage,
             status_details=status_details,
+            audio=self.spec.audio_settings,
         )
 
 

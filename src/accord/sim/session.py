@@ -49,10 +49,17 @@ from accord.sim import audio
 from accord.sim.channel import DelayedChannel
 from accord.sim.config import RefusableKind, SimConfig
 from accord.sim.errors import ServerError, server_error
-from accord.sim.events import EventIds, Prebuilt, added_and_done, error_event, wire_item
+from accord.sim.events import (
+    EventIds,
+    Prebuilt,
+    added_and_done,
+    error_event,
+    response_audio,
+    wire_item,
+)
 from accord.sim.input_audio import InputAudio
 from accord.sim.malformed import event_id_of, malformed, unknown_type
-from accord.sim.model import Model, ResponseRequest
+from accord.sim.model import Model, PlannedOutput, ResponseRequest
 from accord.sim.responder import ResponseRun, ResponseSpec
 from accord.sim.session_config import default_session, merge_update, server_vad, speaks
 from accord.sim.store import ConversationStore, StoreConfig
@@ -250,7 +257,13 @@ class SimSession(InputAudio):
         if self._refused(event):
             self._error(server_error(self.session_id, event.event_id))
             return
-        handler(self, event)
+        try:
+            handler(self, event)
+        except Exception:
+            # A bug in a handler must not kill the inbox pump (every later frame would go
+            # unanswered); the real server answers its own failures with server_error.
+            log.exception("simulator: handling %s failed", event.type)
+            self._error(server_error(self.session_id, event.event_id))
 
     def _refused(self, event: ServerEvent | Any) -> bool:
         """Fault injection: answer this operation with ``server_error`` instead of doing
@@ -390,6 +403,7 @@ class SimSession(InputAudio):
         self._start_response(
             out_of_band=out_of_band,
             metadata=params.metadata if params else None,
+            event_id=event.event_id,
             instructions=params.instructions if params else None,
             conversation=conversation,
             modalities=params.output_modalities if params else None,
@@ -429,6 +443,7 @@ class SimSession(InputAudio):
         *,
         out_of_band: bool,
         metadata: dict[str, str] | None,
+        event_id: str | None = None,
         instructions: str | None = None,
         conversation: list[Item] | None = None,
         modalities: Any = None,
@@ -441,13 +456,23 @@ class SimSession(InputAudio):
             parallel_tool_calls=self.session.get("parallel_tool_calls") is not False,
         )
         spoken = "audio" in modalities if modalities else speaks(self.session)
+        plan: list[PlannedOutput] = []
+        failure: Exception | None = None
+        try:
+            plan = self.model.plan(request)
+        except Exception as exc:  # the response starts, then fails (responder.py)
+            failure = exc
         spec = ResponseSpec(
             response_id=self.new_id("resp"),
             out_of_band=out_of_band,
             audio=spoken,
             metadata=metadata,
-            plan=self.model.plan(request),
+            plan=plan,
             conversation_id=None if out_of_band else self.conversation_id,
+            audio_settings=response_audio(self.session),
+            session_id=self.session_id,
+            event_id=event_id,
+            failure=failure,
         )
         runner = ResponseRun(
             spec,

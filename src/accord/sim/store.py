@@ -179,6 +179,9 @@ class ConversationStore:
         """Whether any item, alive or deleted, ever had ``item_id`` here."""
         return item_id in self._seen_ids
 
+    def first_id(self) -> str | None:
+        return self._order[0].item.id if self._order else None
+
     def last_id(self) -> str | None:
         return self._order[-1].item.id if self._order else None
 
