@@ -9,9 +9,11 @@ is an ``invalid_event``.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
+from accord.sim import audio
 from accord.sim.config import SimConfig
 from accord.sim.model import PlannedText, ResponseRequest, ScriptedModel
 from accord.sim.server import SimServer
@@ -137,4 +139,104 @@ async def test_item_done_repeats_the_added_previous_item_id_but_for_the_first_it
         ids = sim.sessions[0].store.ids()
         assert added == {ids[0]: None, ids[1]: "u1", ids[2]: ids[1], ids[3]: ids[2]}
         assert done == {ids[0]: None, ids[1]: None, ids[2]: ids[1], ids[3]: ids[2]}
+        await wire.close()
+
+
+# -- input transcription -----------------------------------------------------------------
+
+TRANSCRIBING = {
+    "type": "session.update",
+    "session": {
+        "type": "realtime",
+        "output_modalities": ["text"],
+        "audio": {
+            "input": {
+                "turn_detection": {"type": "server_vad", "create_response": False},
+                "transcription": {"model": "gpt-realtime-whisper"},
+            }
+        },
+    },
+}
+PREFIX = "conversation.item.input_audio_transcription."
+
+
+async def _speak(wire: Wire, pcm: bytes) -> list[dict[str, Any]]:
+    """Send ``pcm`` with silence around it; every event up to its transcript's end."""
+    chunk = 100 * audio.BYTES_PER_MS
+    speech = audio.silence(300) + pcm + audio.silence(800)
+    for at in range(0, len(speech), chunk):
+        await wire.send(
+            {
+                "type": "input_audio_buffer.append",
+                "audio": base64.b64encode(speech[at : at + chunk]).decode(),
+            }
+        )
+    return await wire.until(lambda e: e["type"] in (PREFIX + "completed", PREFIX + "failed"))
+
+
+async def test_the_session_echoes_transcription_with_its_defaults() -> None:
+    """Recorded: ``{"model": M}`` comes back as ``{"model": M, "language": null,
+    "prompt": null}`` in session.updated."""
+    async with SimServer(SimConfig()) as sim:
+        wire = await opened(sim, TRANSCRIBING)
+        session = wire.events[-1]["session"]
+        assert session["audio"]["input"]["transcription"] == {
+            "model": "gpt-realtime-whisper",
+            "language": None,
+            "prompt": None,
+        }
+        await wire.close()
+
+
+async def test_spoken_text_is_transcribed_in_word_deltas_then_completed() -> None:
+    text = "Hello, my name is Marcelo."
+    async with SimServer(SimConfig()) as sim:
+        wire = await opened(sim, TRANSCRIBING)
+        events = await _speak(wire, audio.synthesize(text))
+        deltas = [e["delta"] for e in events if e["type"] == PREFIX + "delta"]
+        assert deltas == [" Hello", ",", " my", " name", " is", " Marcelo", "."]
+        assert events[-1]["type"] == PREFIX + "completed"
+        assert events[-1]["transcript"] == text
+        assert events[-1]["usage"]["type"] == "duration"
+        assert sim.sessions[0].store.items()[0].content == text
+        await wire.close()
+
+
+async def test_audio_without_known_words_gets_a_placeholder_transcript_not_failed() -> None:
+    """The simulator cannot recognise speech it did not synthesize: the transcript is a
+    stable placeholder naming the duration, through the real event sequence."""
+    async with SimServer(SimConfig()) as sim:
+        wire = await opened(sim, TRANSCRIBING)
+        events = await _speak(wire, audio.tone(1200))
+        kinds = {e["type"] for e in events if e["type"].startswith(PREFIX)}
+        assert kinds == {PREFIX + "delta", PREFIX + "completed"}
+        transcript = events[-1]["transcript"]
+        assert transcript == audio.placeholder_transcript(1500)  # 1.2 s plus VAD padding
+        pieces = "".join(e["delta"] for e in events if e["type"] == PREFIX + "delta")
+        assert pieces.lstrip() == transcript
+        await wire.close()
+
+
+async def test_a_fault_can_still_fail_a_transcription() -> None:
+    async with SimServer(SimConfig()) as sim:
+        wire = await opened(sim, TRANSCRIBING)
+        sim.sessions[0].faults.fail_transcriptions = 1
+        events = await _speak(wire, audio.synthesize("lost words"))
+        assert events[-1]["type"] == PREFIX + "failed"
+        assert not [e for e in events if e["type"] == PREFIX + "delta"]
+        await wire.close()
+
+
+async def test_committed_silence_completes_with_an_empty_transcript() -> None:
+    async with SimServer(SimConfig()) as sim:
+        wire = await opened(sim, TRANSCRIBING)
+        await wire.send(
+            {
+                "type": "input_audio_buffer.append",
+                "audio": base64.b64encode(audio.silence(300)).decode(),
+            }
+        )
+        await wire.send({"type": "input_audio_buffer.commit"})
+        events = await wire.until(lambda e: e["type"].startswith(PREFIX))
+        assert (events[-1]["type"], events[-1]["transcript"]) == (PREFIX + "completed", "")
         await wire.close()

@@ -13,8 +13,10 @@ import asyncio
 import base64
 import binascii
 import logging
+import math
+import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from accord.protocol import (
     InputAudioBufferAppend,
@@ -37,6 +39,9 @@ from accord.sim.responder import ResponseRun
 from accord.sim.session_config import server_vad
 from accord.sim.store import ConversationStore
 
+if TYPE_CHECKING:
+    from accord.sim.session import Faults
+
 log = logging.getLogger("accord.sim")
 
 
@@ -52,6 +57,7 @@ class InputAudio:
     _input: bytearray
     _speech_item: str | None
     _heard: dict[str, str | None]
+    faults: Faults
 
     # Provided by the session (declared here for the type checker).
     emit: Callable[[Any], None]
@@ -150,7 +156,14 @@ class InputAudio:
         added = self.store.add_user_audio(item_id)
         for ev in added_and_done(self.ids, added.item, added.previous_item_id):
             self.emit(ev)
+        # What was said: the text a speech helper embedded in the PCM (sim/audio.py, so it
+        # survives any number of processes), else a stable placeholder; the simulator
+        # cannot recognise speech it did not make. Silence says nothing (assumed: an
+        # empty .completed, as transcription models give for silence; unconfirmed).
         heard = audio.transcribe(segment)
+        if heard is None:
+            silent = audio.is_silent(segment)
+            heard = "" if silent else audio.placeholder_transcript(audio.duration_ms(segment))
         self._heard[item_id] = heard
         if self.session["audio"]["input"].get("transcription") is None:
             # Input transcription is off (the GA default): no transcription events, and
@@ -159,16 +172,19 @@ class InputAudio:
             return
         self._spawn(self._transcribe(item_id, heard, audio.duration_ms(segment)))
 
-    async def _transcribe(self, item_id: str, text: str | None, segment_ms: int) -> None:
-        """The transcript arrives on its own schedule, often mid-response."""
+    async def _transcribe(self, item_id: str, text: str, segment_ms: int) -> None:
+        """The transcript arrives on its own schedule, often mid-response: deltas, then one
+        ``.completed`` (recorded: rule R14); ``.failed`` only when a test arms it."""
         await asyncio.sleep(self.config.transcription_delay_ms / 1000.0)
-        if text is None:
+        if self.faults.fail_transcriptions > 0:
+            self.faults.fail_transcriptions -= 1
             self.store.complete_transcript(item_id, None)
             self.emit(
                 InputAudioTranscriptionFailed(
                     event_id=self.ids.next(),
                     item_id=item_id,
                     content_index=0,
+                    # Assumed payload: the real server's failure codes are unconfirmed.
                     error={
                         "type": "transcription_error",
                         "code": "audio_unintelligible",
@@ -178,16 +194,19 @@ class InputAudio:
                 )
             )
             return
-        # Deltas may start with a space the completed transcript lacks (observed).
-        self.emit(
-            InputAudioTranscriptionDelta(
-                event_id=self.ids.next(),
-                item_id=item_id,
-                content_index=0,
-                delta=" " + text,
-                obfuscation=self.ids.obfuscation(),
+        for piece in transcript_deltas(text):
+            if self.store.get(item_id) is None:
+                break  # deleted meanwhile: the transcript stops with it
+            self.emit(
+                InputAudioTranscriptionDelta(
+                    event_id=self.ids.next(),
+                    item_id=item_id,
+                    content_index=0,
+                    delta=piece,
+                    obfuscation=self.ids.obfuscation(),
+                )
             )
-        )
+            await asyncio.sleep(0)  # interleaved with a response streaming meanwhile
         if self.store.complete_transcript(item_id, text) is None:
             return  # the item was deleted meanwhile: no transcript resurrects it (R17)
         self.emit(
@@ -196,6 +215,24 @@ class InputAudio:
                 item_id=item_id,
                 content_index=0,
                 transcript=text,
-                usage={"type": "duration", "seconds": max(1, segment_ms // 1000)},
+                # Recorded: {"type": "duration", "seconds": 3} for 2.8 s of speech.
+                usage={"type": "duration", "seconds": max(1, math.ceil(segment_ms / 1000))},
             )
         )
+
+
+_PIECE = re.compile(r"\s*[\w'\u2019-]+|\s*[^\w\s]+")
+
+
+def transcript_deltas(text: str) -> list[str]:
+    """``text`` as the real server streams a transcript: a word (with the space before
+    it) or a run of punctuation per delta, the first with a leading space the completed
+    transcript lacks (recorded: " Hello", ",", " my", " name", ... for "Hello, my name")."""
+    if not text:
+        return []
+    pieces = _PIECE.findall(text) or [text]
+    pieces[0] = " " + pieces[0].lstrip()
+    tail = text[len("".join(pieces).lstrip()) :]
+    if tail:
+        pieces.append(tail)  # trailing whitespace: the concatenation stays exact
+    return pieces

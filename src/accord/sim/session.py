@@ -82,6 +82,8 @@ class Faults:
     pending_errors: list[tuple[str, str]] = field(default_factory=list)  # (code, message)
     # operations to answer with server_error, once each, in order (see _refused)
     refuse: list[RefusableKind] = field(default_factory=list)
+    # transcriptions to answer with .failed instead of deltas and .completed
+    fail_transcriptions: int = 0
 
 
 class SimSession(InputAudio):

@@ -133,6 +133,15 @@ def merge_update(
                 merged["audio"].setdefault(side, {}).update(copy.deepcopy(fields or {}))
         else:
             merged[key] = copy.deepcopy(value)
+    transcription = merged["audio"]["input"].get("transcription")
+    if isinstance(transcription, Mapping):
+        # Recorded: {"model": M} comes back as {"model": M, "language": null, "prompt": null}.
+        merged["audio"]["input"]["transcription"] = {
+            "model": None,
+            "language": None,
+            "prompt": None,
+            **transcription,
+        }
     turn = merged["audio"]["input"].get("turn_detection")
     if isinstance(turn, Mapping) and turn.get("type") == "server_vad":
         merged["audio"]["input"]["turn_detection"] = {**SERVER_VAD, **turn}
