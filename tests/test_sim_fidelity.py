@@ -15,6 +15,7 @@ from typing import Any
 
 from accord.sim import audio
 from accord.sim.config import SimConfig
+from accord.sim.malformed import event_id_of
 from accord.sim.model import PlannedText, ResponseRequest, ScriptedModel
 from accord.sim.server import SimServer
 from test_sim_support import TEXT_ONLY, Wire, create, user_text
@@ -240,3 +241,96 @@ async def test_committed_silence_completes_with_an_empty_transcript() -> None:
         events = await wire.until(lambda e: e["type"].startswith(PREFIX))
         assert (events[-1]["type"], events[-1]["transcript"]) == (PREFIX + "completed", "")
         await wire.close()
+
+
+# -- model generations -------------------------------------------------------------------
+
+WEATHER_TOOLS = {
+    "type": "session.update",
+    "session": {
+        "type": "realtime",
+        "output_modalities": ["text"],
+        "tools": [
+            {
+                "type": "function",
+                "name": "get_weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            }
+        ],
+    },
+}
+
+
+async def _weather_round(sim: SimServer, model: str) -> tuple[Wire, list[dict[str, Any]]]:
+    wire = await Wire.open(sim.url, model=model)
+    await wire.until("session.created")
+    await wire.send(WEATHER_TOOLS)
+    await wire.until("session.updated")
+    await wire.send(create(user_text("What is the weather in London?")))
+    await wire.send({"type": "response.create"})
+    first = (await wire.until("response.done"))[-1]["response"]
+    call = next(o for o in first["output"] if o["type"] == "function_call")
+    await wire.send(
+        create({"type": "function_call_output", "call_id": call["call_id"], "output": "foggy"})
+    )
+    await wire.send({"type": "response.create"})
+    second = (await wire.until("response.done"))[-1]["response"]
+    return wire, [first, second]
+
+
+async def test_gpt_realtime_2_says_a_preamble_before_a_call_and_marks_phases() -> None:
+    """Recorded (the parity session, gpt-realtime-2.1): the first response holds a text
+    preamble at output index 0 and the call at 1; assistant messages carry ``phase``
+    (``commentary`` for the preamble, ``final_answer`` for the answer)."""
+    async with SimServer(SimConfig()) as sim:
+        wire, (first, second) = await _weather_round(sim, "gpt-realtime-2.1")
+        assert [(o["type"], o.get("phase")) for o in first["output"]] == [
+            ("message", "commentary"),
+            ("function_call", None),
+        ]
+        assert [(o["type"], o.get("phase")) for o in second["output"]] == [
+            ("message", "final_answer")
+        ]
+        items = [e["item"] for e in wire.events if "item" in e and e["item"]["type"] == "message"]
+        assistant = [i for i in items if i["role"] == "assistant"]
+        assert assistant and all("phase" in i for i in assistant)
+        assert wire.events[0]["session"]["audio"]["output"]["voice"] == "marin"
+        await wire.close()
+
+
+async def test_gpt_realtime_calls_without_preamble_or_phase() -> None:
+    async with SimServer(SimConfig()) as sim:
+        wire, (first, _) = await _weather_round(sim, "gpt-realtime")
+        assert [o["type"] for o in first["output"]] == ["function_call"]
+        assert all("phase" not in e.get("item", {}) for e in wire.events)
+        session = wire.events[0]["session"]
+        # Recorded: gpt-realtime sessions start with alloy and 200 ms of silence to end a
+        # turn (gpt-realtime-2.1: marin and 500 ms).
+        assert session["audio"]["output"]["voice"] == "alloy"
+        assert session["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 200
+        await wire.close()
+
+
+# -- a frame nested too deeply ----------------------------------------------------------
+
+
+def _deep(levels: int) -> str:
+    nested = "[" * levels + "]" * levels
+    return '{"type":"conversation.item.create","event_id":"deep","item":' + nested + "}"
+
+
+async def test_a_frame_nested_too_deeply_is_an_invalid_event_and_the_session_lives_on() -> None:
+    async with SimServer(SimConfig()) as sim:
+        wire = await opened(sim)
+        for levels in (1_000, 100_000):
+            await wire.send_raw(_deep(levels))
+            err = (await wire.until("error"))[-1]["error"]
+            assert (err["type"], err["code"]) == ("invalid_request_error", "invalid_event")
+        await wire.send(create(user_text("still here", "u1")))
+        assert (await wire.acked("u1"))["previous_item_id"] is None
+        await wire.close()
+
+
+def test_event_id_of_survives_a_frame_nested_too_deeply() -> None:
+    assert event_id_of(_deep(100_000)) is None
+    assert event_id_of('{"type":"x","event_id":"e1"}') == "e1"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 import secrets
 import string
+import uuid
 from collections.abc import Callable
 
 #: Drawn once per process; mixed into every id stream (see the module docstring).
@@ -46,7 +47,16 @@ class ServerIds:
     ``seed`` None draws a stream no run can repeat; a seed repeats it within a process.
     """
 
-    def __init__(self, seed: int | None = 0, *, stream: int = 0, nonce: int | None = None) -> None:
+    def __init__(
+        self,
+        seed: int | None = 0,
+        *,
+        stream: int = 0,
+        nonce: int | None = None,
+        uuids: bool = False,
+    ) -> None:
+        # ``uuids``: every id a UUID4, prefix and all (xAI's format, sim/dialects.py).
+        self._uuids = uuids
         if seed is None:
             self._rng = random.Random(secrets.randbits(128))
         else:
@@ -56,6 +66,8 @@ class ServerIds:
 
     def next(self, prefix: str = "event") -> str:
         """A fresh id: ``<prefix>_`` and 21 alphanumerics (16 for ``call``)."""
+        if self._uuids and prefix != "call":
+            return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         width = CALL_ID_CHARS if prefix == "call" else ID_CHARS
         return f"{prefix}_{_token(self._rng.getrandbits(128) % _SPACE, width)}"
 

@@ -47,6 +47,7 @@ from accord.sim.config import SimConfig
 from accord.sim.errors import ServerError, server_error
 from accord.sim.events import (
     EventIds,
+    ItemStatus,
     empty_item,
     error_event,
     response_object,
@@ -81,6 +82,7 @@ class ResponseSpec:
     session_id: str = ""
     event_id: str | None = None
     failure: Exception | None = None
+    phases: bool = False  # assistant messages carry ``phase`` (gpt-realtime-2.x)
 
 
 @dataclass
@@ -94,11 +96,24 @@ class _Output:
     sent_ms: int = 0
     begun: bool = False
     done: bool = False
-    wire: WireItem | None = None  # the item as its response.output_item.done reported it
+    reported: WireItem | None = None  # the item as its response.output_item.done reported it
     # What its conversation.item.added said: the previous item, and whether that was the
     # conversation's first item (then the real server's .done says null, rule R11).
     added_previous: str | None = None
     after_first: bool = False
+    phase: str | None = None  # an assistant message's ``phase`` (gpt-realtime-2.x only)
+
+    def wire(self, item: Item, status: ItemStatus | None) -> WireItem:
+        """``item`` as this output reports it in server events."""
+        return _phased(wire_item(item, status), self.phase)
+
+    def empty(self) -> WireItem:
+        return _phased(empty_item(self.item), self.phase)
+
+
+def _phased(wire: WireItem, phase: str | None) -> WireItem:
+    # Recorded (gpt-realtime-2.1): ``phase`` on every assistant message, after content.
+    return wire if phase is None else wire.model_copy(update={"phase": phase})
 
 
 @dataclass
@@ -215,7 +230,8 @@ class ResponseRun:
             # was 0, so a finished audio reply could never be truncated).
             audio_ms=self._server_ms(audio.duration_ms(pcm)) if self.spec.audio else None,
         )
-        return _Output(index, message, pcm=pcm)
+        phase = (planned.phase or "final_answer") if self.spec.phases else None
+        return _Output(index, message, pcm=pcm, phase=phase)
 
     def _server_ms(self, sent_ms: int) -> int:
         """The audio length the server holds for ``sent_ms`` of PCM sent: docs/protocol-notes.md,
@@ -241,7 +257,7 @@ class ResponseRun:
                 event_id=self.ids.next(),
                 response_id=rid,
                 output_index=out.index,
-                item=empty_item(out.item),
+                item=out.empty(),
             )
         )
         if self.in_band:
@@ -258,7 +274,7 @@ class ResponseRun:
                 ConversationItemAdded(
                     event_id=self.ids.next(),
                     previous_item_id=out.added_previous,
-                    item=wire_item(empty, "in_progress"),
+                    item=out.wire(empty, "in_progress"),
                 )
             )
         elif self.config.quirks.out_of_band_item_events:
@@ -266,7 +282,7 @@ class ResponseRun:
                 ConversationItemAdded(
                     event_id=self.ids.next(),
                     previous_item_id=None,
-                    item=wire_item(self._partial(out), "in_progress"),
+                    item=out.wire(self._partial(out), "in_progress"),
                 )
             )
         if isinstance(out.item, Message):
@@ -361,8 +377,8 @@ class ResponseRun:
             self._content_done(out, final, common)
         if self.in_band:
             self.store.update_output_item(final)
-        wire = wire_item(final, status)
-        out.wire = wire
+        wire = out.wire(final, status)
+        out.reported = wire
         if self.in_band and (status == "completed" or self.config.quirks.done_for_cancelled_items):
             self.emit(
                 ConversationItemDone(
@@ -421,7 +437,7 @@ class ResponseRun:
         # docs/protocol-notes.md ("Shapes in recorded sessions"): response.done.output equals the
         # output_item.done items in order, also when a cancel left an item completed
         # before it (that item was reported "incomplete" here before).
-        output = [out.wire for out in self.outputs if out.wire is not None]
+        output = [out.reported for out in self.outputs if out.reported is not None]
         chars = sum(out.sent_chars for out in self.outputs)
         details: dict[str, Any] | None = None
         if self.failure is not None:

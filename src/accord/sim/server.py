@@ -34,7 +34,6 @@ from accord.sim.session import SimSession
 
 log = logging.getLogger("accord.sim")
 
-PATHS = ("/v1/realtime", "/openai/v1/realtime")
 CLOSE_BAD_KEY = 3000
 CLOSE_BAD_MODEL = 4000
 EXPIRED_REASON = "Your session hit the maximum duration of 60 minutes."  # observed
@@ -144,8 +143,9 @@ class SimServer:
     # -- connections --------------------------------------------------------------------
 
     def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
-        if read_access(request).path not in PATHS:
-            return connection.respond(HTTPStatus.NOT_FOUND, "Not found: use /v1/realtime\n")
+        paths = self.config.profile.paths
+        if read_access(request).path not in paths:
+            return connection.respond(HTTPStatus.NOT_FOUND, f"Not found: use {paths[0]}\n")
         return None
 
     async def _handle(self, connection: ServerConnection) -> None:
@@ -204,7 +204,7 @@ class SimServer:
         session = SimSession(
             config=self.config,
             model=self.model_factory(),
-            model_name=access.model or "gpt-realtime",
+            model_name=_model_name(self.config, access.model),
             send=connection.send,
             close=close,
             session_id=self._ids.next("sess"),
@@ -238,6 +238,15 @@ class SimServer:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(session.outbox.drain(), EXPIRY_DRAIN_SECONDS)
         await connection.close(1001, EXPIRED_REASON)
+
+
+def _model_name(config: SimConfig, asked: str | None) -> str:
+    """The model the session reports. An Azure deployment is named by its owner; which
+    model it runs is unknown here, so a name that is no model's reports gpt-realtime (the
+    recorded Azure session did, assumed for every deployment)."""
+    if asked and (not config.profile.any_deployment or config.model_known_openai(asked)):
+        return asked
+    return "gpt-realtime"
 
 
 def _redact(key: str | None) -> str:

@@ -9,6 +9,7 @@ held events act on whole FIFO channels as they do on a real network.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -20,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from accord.items import FunctionCallOutput, Item, Message
 from accord.protocol import (
+    ConversationCreated,
     ConversationItemCreate,
     ConversationItemDelete,
     ConversationItemDeleted,
@@ -48,6 +50,7 @@ from accord.protocol.fast import encode_item_ack
 from accord.sim import audio
 from accord.sim.channel import DelayedChannel
 from accord.sim.config import RefusableKind, SimConfig
+from accord.sim.dialects import Respeller
 from accord.sim.errors import ServerError, server_error
 from accord.sim.events import (
     EventIds,
@@ -61,7 +64,13 @@ from accord.sim.input_audio import InputAudio
 from accord.sim.malformed import event_id_of, malformed, unknown_type
 from accord.sim.model import Model, PlannedOutput, ResponseRequest
 from accord.sim.responder import ResponseRun, ResponseSpec
-from accord.sim.session_config import default_session, merge_update, server_vad, speaks
+from accord.sim.session_config import (
+    default_session,
+    merge_update,
+    second_generation,
+    server_vad,
+    speaks,
+)
 from accord.sim.store import ConversationStore, StoreConfig
 
 log = logging.getLogger("accord.sim")
@@ -108,10 +117,14 @@ class SimSession(InputAudio):
         # Each session its own id stream, mixed with the process nonce (sim/ids.py): a
         # reconnected session must not reissue the ids of the items a restore re-creates,
         # in this process or after a restart (the real server's ids are unique).
-        self.ids = EventIds(config.seed, stream=index)
+        self.profile = config.profile
+        self.ids = EventIds(config.seed, stream=index, uuids=self.profile.uuid_ids)
         self.store = ConversationStore(
-            StoreConfig(config.quirks.reuse_deleted_ids), id_source=lambda: self.new_id("item")
+            StoreConfig(config.quirks.reuse_deleted_ids, self.profile.max_id_length),
+            id_source=lambda: self.new_id("item"),
         )
+        self._respell = Respeller(self.profile) if self.profile.rewrites else None
+        self._wall_time = wall_time
         self.conversation_id = self.ids.next("conv")
         self._send_frame, self._close = send, close
         self._time = loop_time
@@ -152,6 +165,20 @@ class SimSession(InputAudio):
         self.outbox.start()
         self.inbox.start()
         self.emit(SessionCreated(event_id=self.ids.next(), session=self.session))
+        if self.profile.conversation_created:
+            conversation = {"id": self.conversation_id, "object": "realtime.conversation"}
+            self.emit(ConversationCreated(event_id=self.ids.next(), conversation=conversation))
+        if self.profile.ping_interval_s is not None:
+            self._spawn(self._ping(self.profile.ping_interval_s))
+
+    async def _ping(self, interval_s: float) -> None:
+        """xAI's ``ping`` events: one right after connecting, then every ``interval_s``."""
+        while not self.closed:
+            event_id = self.ids.next()
+            stamp = int(self._wall_time() * 1000)
+            frame = json.dumps({"type": "ping", "event_id": event_id, "timestamp": stamp})
+            self.emit(Prebuilt("ping", event_id, frame))
+            await asyncio.sleep(interval_s)
 
     def receive(self, frame: Frame) -> None:
         """A frame arrived from the socket: it travels the upstream channel first."""
@@ -188,11 +215,17 @@ class SimSession(InputAudio):
     async def _deliver(self, event: ServerEvent | Prebuilt) -> None:
         if self.closed:
             return
+        frame = event.frame if isinstance(event, Prebuilt) else encode(event)
+        if self._respell is not None:
+            spelled = self._respell.frame(frame)  # the dialect's spelling (sim/dialects.py)
+            if spelled is None:
+                return  # an event this dialect does not send
+            frame = spelled
         self.events_delivered += 1
         if self.config.keep_sent_events:
             self.sent.append(event)
         try:
-            await self._send_frame(event.frame if isinstance(event, Prebuilt) else encode(event))
+            await self._send_frame(frame)
         except ConnectionClosed:
             self.closed = True  # the client went away: the pump stays alive to be closed
             return
@@ -456,6 +489,7 @@ class SimSession(InputAudio):
             instructions=instructions or str(self.session.get("instructions") or ""),
             tools=list(tools if tools is not None else self.session.get("tools") or []),
             parallel_tool_calls=self.session.get("parallel_tool_calls") is not False,
+            model=str(self.session.get("model") or ""),
         )
         spoken = "audio" in modalities if modalities else speaks(self.session)
         plan: list[PlannedOutput] = []
@@ -472,6 +506,7 @@ class SimSession(InputAudio):
             plan=plan,
             conversation_id=None if out_of_band else self.conversation_id,
             audio_settings=response_audio(self.session),
+            phases=second_generation(self.session.get("model")),
             session_id=self.session_id,
             event_id=event_id,
             failure=failure,

@@ -13,16 +13,18 @@ log of every create's anchor. No I/O, no clock; the simulator server wraps it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from accord.ids import MAX_ID_LENGTH, IdGenerator, is_wire_safe
+from accord.ids import MAX_ID_LENGTH, IdGenerator
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
 from accord.sim import errors
 from accord.sim.errors import ServerError
 
 ROOT = "root"
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")  # observed: other ids get invalid_value
 
 
 class Creator(Enum):
@@ -113,6 +115,10 @@ class StoreConfig:
     """
 
     reuse_deleted_ids: bool = True
+    # The longest client-chosen id (observed: 32 on OpenAI's server). The xai dialect
+    # raises it: xAI's own ids are 36-character UUIDs, which a client restoring a
+    # conversation sends back (whether xAI accepts longer ids is unconfirmed).
+    max_id_length: int = MAX_ID_LENGTH
 
 
 @dataclass
@@ -249,9 +255,9 @@ class ConversationStore:
         if isinstance(item, FunctionCall | FunctionCallOutput):
             fields.append(("item.call_id", item.call_id))
         for param, value in fields:
-            if len(value) > MAX_ID_LENGTH:
-                return errors.id_too_long(param, len(value), event_id)
-            if not is_wire_safe(value):
+            if len(value) > self.config.max_id_length:
+                return errors.id_too_long(param, len(value), event_id, self.config.max_id_length)
+            if not _ID_PATTERN.match(value):
                 return errors.id_bad_pattern(param, event_id)
         return None
 
