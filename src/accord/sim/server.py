@@ -99,13 +99,14 @@ class SimServer:
 
     @property
     def url(self) -> str:
-        """The base of the Realtime endpoint; add ``?model=NAME``."""
-        return f"ws://{self.config.host}:{self.port}/v1/realtime"
+        """The base of the Realtime endpoint (the dialect's first path); add ``?model=NAME``
+        (Azure: ``?api-version=V&deployment=NAME``)."""
+        return f"ws://{self.config.host}:{self.port}{self.config.profile.paths[0]}"
 
     @property
     def base_url(self) -> str:
         """What the official SDK takes as ``websocket_base_url``."""
-        return f"ws://{self.config.host}:{self.port}/v1"
+        return self.url.removesuffix("/realtime")
 
     async def start(self) -> SimServer:
         self._server = await serve(
