@@ -112,8 +112,16 @@ class InputAudio:
         self._input.clear()
         self._commit(item_id, segment)
         turn = server_vad(self.session) or {}
-        if turn.get("create_response", True) and self.active is None:
+        if not turn.get("create_response", True):
+            return
+        if self.active is None:
             self._start_response(out_of_band=False, metadata=None)
+        elif self.active.cancelling:
+            # The turn cancelled the reply, which has not sent its response.done yet (the
+            # frames of one burst are handled before its task runs): the turn's own
+            # response follows it. It was never started before, so a barge-in went
+            # unanswered; that the real server answers it is documented behaviour.
+            self.active.then.append(lambda: self._start_response(out_of_band=False, metadata=None))
 
     def _on_audio_commit(self, event: InputAudioBufferCommit) -> None:
         if len(self._input) < 100 * audio.BYTES_PER_MS:

@@ -127,6 +127,9 @@ class ResponseRun:
     emit: Callable[[ServerEvent], None]
     new_item_id: Callable[[str], str]
     anchor_override: Callable[[], str | None] = lambda: None
+    # Whether no other response is streaming: rate_limits.updated is never sent while
+    # one is (recorded, rule R15).
+    others_quiet: Callable[[], bool] = lambda: True
     outputs: list[_Output] = field(default_factory=list)
     status: Status = "completed"
     cancel_reason: str = "client_cancelled"
@@ -137,6 +140,8 @@ class ResponseRun:
     after_created: list[ServerEvent] = field(default_factory=list)  # sent after .created
     deferred: list[ServerEvent] = field(default_factory=list)  # sent after response.done
     cancel_on_start: bool = False
+    cancelling: bool = False  # a cancel was asked for; response.done is on its way
+    then: list[Callable[[], object]] = field(default_factory=list)  # after response.done
 
     @property
     def in_band(self) -> bool:
@@ -151,6 +156,7 @@ class ResponseRun:
         early takes effect right after ``response.created``.
         """
         self.cancel_reason = reason
+        self.cancelling = True
         if not self.created:
             self.cancel_on_start = True
         elif self.task is not None and not self.task.done():
@@ -459,22 +465,17 @@ class ResponseRun:
                 ),
             )
         )
-        if self.in_band:
+        if self.in_band and self.others_quiet():
             self.emit(
                 RateLimitsUpdated(
                     event_id=self.ids.next(),
+                    # Recorded: one "tokens" entry (no "requests" entry in any session).
                     rate_limits=(
                         {
-                            "name": "requests",
-                            "limit": 5000,
-                            "remaining": 4999,
-                            "reset_seconds": 0.01,
-                        },
-                        {
                             "name": "tokens",
-                            "limit": 400000,
-                            "remaining": 399000,
-                            "reset_seconds": 0.15,
+                            "limit": 15_000_000,
+                            "remaining": 15_000_000 - usage_for(chars)["total_tokens"],
+                            "reset_seconds": 0.004,
                         },
                     ),
                 )

@@ -519,6 +519,7 @@ class SimSession(InputAudio):
             self.emit,
             self.new_id,
             self._anchor_override,
+            lambda: not self.out_of_band,
         )
         if out_of_band:
             self.out_of_band[spec.response_id] = runner
@@ -553,6 +554,9 @@ class SimSession(InputAudio):
                     self.emit(ev)
                 runner.deferred.clear()
                 self._after_output()
+            for follow_up in runner.then if not self.closed else ():
+                follow_up()
+            runner.then.clear()
 
     def _count_reply(self, runner: ResponseRun) -> None:
         """A completed in-band reply that saw no user turn or tool output that an

@@ -149,6 +149,8 @@ def merge_update(
                 merged["audio"].setdefault(side, {}).update(copy.deepcopy(fields or {}))
         else:
             merged[key] = copy.deepcopy(value)
+    if isinstance(merged.get("tools"), list):
+        merged["tools"] = [_echoed_tool(tool) for tool in merged["tools"]]
     transcription = merged["audio"]["input"].get("transcription")
     if isinstance(transcription, Mapping):
         # Recorded: {"model": M} comes back as {"model": M, "language": null, "prompt": null}.
@@ -164,6 +166,18 @@ def merge_update(
         defaults = server_vad_defaults(merged.get("model"))
         merged["audio"]["input"]["turn_detection"] = {**defaults, **turn}
     return merged
+
+
+def _echoed_tool(tool: Any) -> Any:
+    """A function tool as session.updated echoes it. Recorded: the server re-serializes
+    tools (keys in the order type, name, description, parameters, not the client's);
+    that a missing description comes back as null is assumed from that."""
+    if not isinstance(tool, Mapping) or tool.get("type", "function") != "function":
+        return tool
+    echoed = {"type": "function", "name": tool.get("name"), "description": None}
+    if "parameters" in tool:
+        echoed["parameters"] = tool["parameters"]
+    return {**echoed, **tool}
 
 
 def server_vad(session: Mapping[str, Any]) -> Mapping[str, Any] | None:
