@@ -16,7 +16,7 @@ import logging
 import math
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from accord.protocol import (
     InputAudioBufferAppend,
@@ -35,12 +35,10 @@ from accord.sim import audio
 from accord.sim.config import SimConfig
 from accord.sim.errors import ServerError
 from accord.sim.events import EventIds, added_and_done
+from accord.sim.faults import Faults
 from accord.sim.responder import ResponseRun
 from accord.sim.session_config import server_vad
 from accord.sim.store import ConversationStore
-
-if TYPE_CHECKING:
-    from accord.sim.session import Faults
 
 log = logging.getLogger("accord.sim")
 

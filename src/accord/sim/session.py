@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from websockets.exceptions import ConnectionClosed
@@ -49,7 +49,7 @@ from accord.protocol import (
 from accord.protocol.fast import encode_item_ack
 from accord.sim import audio
 from accord.sim.channel import DelayedChannel
-from accord.sim.config import RefusableKind, SimConfig
+from accord.sim.config import SimConfig
 from accord.sim.dialects import Respeller
 from accord.sim.errors import ServerError, server_error
 from accord.sim.events import (
@@ -60,6 +60,7 @@ from accord.sim.events import (
     response_audio,
     wire_item,
 )
+from accord.sim.faults import Faults, refusable_kind
 from accord.sim.input_audio import InputAudio
 from accord.sim.malformed import event_id_of, malformed, unknown_type
 from accord.sim.model import Model, PlannedOutput, ResponseRequest
@@ -80,19 +81,6 @@ BUSY = (
     "Conversation already has an active response in progress: {rid}. Wait until the "
     "response is finished before creating a new one."
 )  # observed (docs/protocol-notes.md)
-
-
-@dataclass
-class Faults:
-    """Faults a test can arm on a live session."""
-
-    close_after_events: int | None = None  # drop the connection after this many events
-    anchor_next_output_on_deleted: bool = False  # race R6, once
-    pending_errors: list[tuple[str, str]] = field(default_factory=list)  # (code, message)
-    # operations to answer with server_error, once each, in order (see _refused)
-    refuse: list[RefusableKind] = field(default_factory=list)
-    # transcriptions to answer with .failed instead of deltas and .completed
-    fail_transcriptions: int = 0
 
 
 class SimSession(InputAudio):
@@ -303,7 +291,7 @@ class SimSession(InputAudio):
     def _refused(self, event: ServerEvent | Any) -> bool:
         """Fault injection: answer this operation with ``server_error`` instead of doing
         it (``Faults.refuse`` first, then ``SimConfig.server_errors`` at its rate)."""
-        kind = _refusable_kind(event)
+        kind = refusable_kind(event)
         if kind is None:
             return False
         if kind in self.faults.refuse:
@@ -613,17 +601,6 @@ def _inputs(conversation: Sequence[Item]) -> frozenset[str]:
         if isinstance(item, FunctionCallOutput)
         or (isinstance(item, Message) and item.role == "user")
     )
-
-
-def _refusable_kind(event: Any) -> RefusableKind | None:
-    if isinstance(event, ConversationItemDelete):
-        return "delete"
-    if isinstance(event, ConversationItemCreate):
-        return "create_output" if event.item.type == "function_call_output" else "create"
-    if isinstance(event, ResponseCreate):
-        params = event.response
-        return None if params is not None and params.conversation == "none" else "response"
-    return None
 
 
 SimSession._handlers = {
