@@ -5,6 +5,16 @@ item) -> ``speech_stopped`` -> ``input_audio_buffer.committed`` -> the user item
 transcript -> the transcript, on its own schedule, often mid-response. A mixin of
 :class:`accord.sim.session.SimSession`: it reads the session's ids, store, config and
 response state.
+
+Transcripts. The simulator recognises no speech, yet the real server always transcribes
+a user turn (deltas, then one ``.completed``: rule R14), so the transcript must be known
+without recognition. The speech helper (:func:`accord.sim.audio.synthesize`) writes its
+text into the PCM's least significant bits, and :func:`accord.sim.audio.transcribe` reads
+it back. The text travels with the audio, not in a registry, because the audio is often
+made in another process than the one that transcribes it (a client under test, a
+recording replayed against ``accord sim serve``). Audio without an embedded text gets
+:func:`accord.sim.audio.placeholder_transcript` (its duration, the same every run), and
+silence an empty transcript.
 """
 
 from __future__ import annotations
