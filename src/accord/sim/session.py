@@ -13,7 +13,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -64,6 +64,7 @@ from accord.sim.faults import Faults, refusable_kind
 from accord.sim.input_audio import InputAudio
 from accord.sim.malformed import event_id_of, malformed, unknown_type
 from accord.sim.model import Model, PlannedOutput, ResponseRequest
+from accord.sim.replies import ReplyCount
 from accord.sim.responder import ResponseRun, ResponseSpec
 from accord.sim.session_config import (
     default_session,
@@ -139,11 +140,7 @@ class SimSession(InputAudio):
         self._speech_item: str | None = None
         self._heard: dict[str, str | None] = {}  # user audio item -> the words in it
         self._last_deleted: str | None = None
-        # In-band response -> the user turns and tool outputs it sees; those some
-        # completed reply has seen; replies that saw nothing new (see _count_reply).
-        self._inputs_of: dict[str, frozenset[str]] = {}
-        self._answered: set[str] = set()
-        self.duplicate_replies = 0
+        self.replies = ReplyCount()  # replies that answered nothing new (for judges)
         self.refusals = 0  # operations answered with an injected server_error
         self.closed = False
 
@@ -513,7 +510,7 @@ class SimSession(InputAudio):
             self.out_of_band[spec.response_id] = runner
         else:
             self.active = runner
-            self._inputs_of[spec.response_id] = _inputs(request.conversation)
+            self.replies.asked(spec.response_id, request.conversation)
         runner.task = self._spawn(self._run(runner))
         return runner
 
@@ -532,7 +529,7 @@ class SimSession(InputAudio):
     async def _run(self, runner: ResponseRun) -> None:
         try:
             await runner.run()
-            self._count_reply(runner)
+            self.replies.finished(runner)
         finally:
             if self.active is runner:
                 self.active = None
@@ -546,17 +543,11 @@ class SimSession(InputAudio):
                 follow_up()
             runner.then.clear()
 
-    def _count_reply(self, runner: ResponseRun) -> None:
-        """A completed in-band reply that saw no user turn or tool output that an
-        earlier reply had not already seen answers nothing new: a duplicate reply, what
-        a retried or repeated response.create must never cause (for judges)."""
-        inputs = self._inputs_of.pop(runner.spec.response_id, frozenset())
-        spoke = any(isinstance(out.item, Message) for out in runner.outputs)
-        if not (runner.in_band and runner.status == "completed" and spoke and inputs):
-            return
-        if inputs <= self._answered:
-            self.duplicate_replies += 1
-        self._answered |= inputs
+    @property
+    def duplicate_replies(self) -> int:
+        """Completed in-band replies that saw no user turn or tool output an earlier
+        reply had not already seen (see :class:`ReplyCount`)."""
+        return self.replies.duplicates
 
     def _anchor_override(self) -> str | None:
         """Race R6: report the next output item as anchored on the item just deleted."""
@@ -591,16 +582,6 @@ class SimSession(InputAudio):
         target.cancel("client_cancelled")
 
     _handlers: ClassVar[dict[type, Callable[[SimSession, Any], None]]] = {}
-
-
-def _inputs(conversation: Sequence[Item]) -> frozenset[str]:
-    """What a response can answer: the user's turns and the tools' outputs it sees."""
-    return frozenset(
-        item.id
-        for item in conversation
-        if isinstance(item, FunctionCallOutput)
-        or (isinstance(item, Message) and item.role == "user")
-    )
 
 
 SimSession._handlers = {
