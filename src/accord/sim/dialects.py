@@ -8,8 +8,8 @@ test per difference.
 
 ``openai`` (default): the recorded OpenAI GA server (tests/data/real-traces).
 
-``xai`` (Grok voice; shared/provider-traces/xai_ws__*.jsonl, LiveKit agents issues
-5320, 6391 and 7122):
+``xai`` (Grok voice; three recorded xAI sessions from pydantic-ai's test cassettes, kept
+outside the repository, and LiveKit agents issues 5320, 6391 and 7122):
 
 - ``conversation.created`` right after ``session.created``, then a ``ping`` (with a
   millisecond ``timestamp``), and more pings every ``XAI_PING_INTERVAL_S`` (the interval
@@ -26,8 +26,8 @@ Not reproduced (the simulator stays GA-shaped there): xAI's beta-like session ob
 items, ``status_details: "unimplemented"`` and ``usage: {}``, a ``role`` on function
 calls, its ``call-<uuid>-0`` call ids, and a preamble and a call both at output index 0.
 
-``azure`` (Azure OpenAI's GA endpoint; shared/provider-traces/azure_ws__tool_call_round
-and its README, shared/PROTOCOL-NOTES.md "Connection"):
+``azure`` (Azure OpenAI's GA endpoint; a recorded Azure tool round from the same
+cassettes and its summary, and docs/protocol-notes.md "Connection"):
 
 - served at ``/openai/v1/realtime`` only, with ``?api-version=`` (any value) and the
   deployment as ``deployment=`` or ``model=``; any deployment name is accepted (Azure's
