@@ -313,6 +313,7 @@ def test_server_events_keep_the_nulls_that_mean_something() -> None:
         "status": "in_progress",
         "status_details": None,
         "output": [],
+        "conversation_id": None,
         "metadata": None,
         "usage": None,
     }

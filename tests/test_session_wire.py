@@ -184,6 +184,7 @@ async def demo_like_session(trace: Path, *, record_audio: bool) -> tuple[DropWat
         await pump.wait_for(app.InputTranscriptCompleted)
         await settle(session, sim.sessions[-1])
         session.push_audio(audio.silence(300))
+        sim.sessions[-1].faults.fail_transcriptions = 1  # silence itself transcribes to ""
         session.commit_audio()
         await pump.wait_for(app.InputTranscriptFailed)
         session.push_audio(audio.silence(100))

@@ -131,6 +131,7 @@ class Wire(Stream):
         super().__init__()
         self.ws = ws
         self._sent = 0
+        self.sent: list[Event] = []  # every event sent (not raw frames), for the rules
 
     @classmethod
     async def open(
@@ -159,6 +160,7 @@ class Wire(Stream):
         if "event_id" not in body:
             self._sent += 1
             body["event_id"] = f"evt_c{self._sent}"
+        self.sent.append(body)
         await self.ws.send(json.dumps(body))
         return str(body["event_id"])
 

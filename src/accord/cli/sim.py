@@ -4,14 +4,55 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import cast
 
 import typer
 
 from accord.sim.channel import Transit
-from accord.sim.config import Quirks, SimConfig
+from accord.sim.config import REFUSABLE_KINDS, Quirks, RefusableKind, ServerErrorFaults, SimConfig
+from accord.sim.dialects import DIALECTS
 from accord.sim.server import SimServer
 
 sim_app = typer.Typer(help="The OpenAI-Realtime-compatible simulator.", no_args_is_help=True)
+
+AZURE_API_VERSION = "2025-08-28"  # printed in the Azure URL; the simulator takes any
+
+
+def sim_config(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    require_key: str | None = None,
+    latency_ms: float = 0.0,
+    jitter_ms: float = 0.0,
+    seed: int = 0,
+    session_minutes: float = 60.0,
+    beta_expiry: bool = False,
+    auto_response_after_output: bool = False,
+    server_errors: float = 0.0,
+    server_error_kinds: str = ",".join(REFUSABLE_KINDS),
+    dialect: str = "openai",
+) -> SimConfig:
+    """The configuration the switches describe; a bad value raises ``ValueError``."""
+    kinds = [k.strip() for k in server_error_kinds.split(",") if k.strip()]
+    unknown = sorted(set(kinds) - set(REFUSABLE_KINDS))
+    if unknown:
+        raise ValueError(f"unknown operation kinds {unknown}: use {','.join(REFUSABLE_KINDS)}")
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
+    return SimConfig(
+        host=host,
+        port=port,
+        require_key=require_key,
+        session_max_seconds=session_minutes * 60,
+        beta_expiry=beta_expiry,
+        upstream=Transit(latency_ms, jitter_ms, seed),
+        downstream=Transit(latency_ms, jitter_ms, seed + 1),
+        quirks=Quirks(auto_response_after_output=auto_response_after_output),
+        server_errors=ServerErrorFaults(server_errors, frozenset(cast(list[RefusableKind], kinds))),
+        seed=seed,
+        dialect=dialect,
+    )
 
 
 @sim_app.command("serve")
@@ -38,23 +79,51 @@ def serve(
         "--auto-response-after-output",
         help="Quirk: start a response on its own after a function_call_output.",
     ),
+    server_errors: float = typer.Option(
+        0.0,
+        "--server-errors",
+        min=0.0,
+        max=1.0,
+        help="Answer this share (0..1) of the client's operations with server_error.",
+    ),
+    server_error_kinds: str = typer.Option(
+        ",".join(REFUSABLE_KINDS),
+        "--server-error-kinds",
+        help="Which operations --server-errors may refuse (comma-separated).",
+    ),
+    dialect: str = typer.Option(
+        "openai",
+        "--dialect",
+        help=f"Which server to be: {', '.join(DIALECTS)} (see docs/simulator.md).",
+    ),
 ) -> None:
     """Serve ws://HOST:PORT/v1/realtime?model=NAME; prints that URL first."""
-    config = SimConfig(
-        host=host,
-        port=port,
-        require_key=require_key,
-        session_max_seconds=session_minutes * 60,
-        beta_expiry=beta_expiry,
-        upstream=Transit(latency_ms, jitter_ms, seed),
-        downstream=Transit(latency_ms, jitter_ms, seed + 1),
-        quirks=Quirks(auto_response_after_output=auto_response_after_output),
-        seed=seed,
-    )
+    try:
+        config = sim_config(
+            host=host,
+            port=port,
+            require_key=require_key,
+            latency_ms=latency_ms,
+            jitter_ms=jitter_ms,
+            seed=seed,
+            session_minutes=session_minutes,
+            beta_expiry=beta_expiry,
+            auto_response_after_output=auto_response_after_output,
+            server_errors=server_errors,
+            server_error_kinds=server_error_kinds,
+            dialect=dialect,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
 
     async def main() -> None:
         async with SimServer(config) as server:
-            typer.echo(f"{server.url}?model=gpt-realtime", nl=True)
+            query = (
+                f"?api-version={AZURE_API_VERSION}&deployment=gpt-realtime"
+                if config.dialect == "azure"
+                else "?model=gpt-realtime"
+            )
+            typer.echo(f"{server.url}{query}", nl=True)
             typer.echo(
                 f"OpenAI SDK: AsyncOpenAI(websocket_base_url={server.base_url!r}); Ctrl-C to stop.",
                 err=True,

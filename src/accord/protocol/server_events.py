@@ -57,7 +57,9 @@ class WireResponse(WireModel):
     request to the response. ``output`` holds the response's items in order.
     """
 
-    _KEEP_NULL = frozenset({"status_details", "usage", "metadata"})
+    # Null is kept where the real server sends null (recorded key set); an out-of-band
+    # response's conversation_id is null, not absent (assumed: no recording has one).
+    _KEEP_NULL = frozenset({"status_details", "usage", "metadata", "conversation_id"})
 
     id: str
     object: Literal["realtime.response"] | None = None

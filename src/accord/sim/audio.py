@@ -245,6 +245,19 @@ def transcribe(pcm: bytes) -> str | None:
     return " ".join(texts) if texts else None
 
 
+def is_silent(pcm: bytes, threshold: float = 0.5) -> bool:
+    """No 20 ms frame of ``pcm`` is loud enough for a VAD at ``threshold`` to hear it."""
+    level = threshold_to_rms(threshold)
+    frame = 20 * BYTES_PER_MS
+    return all(rms(pcm[at : at + frame]) <= level for at in range(0, len(pcm), frame))
+
+
+def placeholder_transcript(ms: int) -> str:
+    """What the simulator transcribes for audio it did not synthesize (it recognises no
+    speech): the same words for the same duration, so a run replays identically."""
+    return f"[{ms / 1000:.1f} s of speech]"
+
+
 # --- voice activity detection ---------------------------------------------------------
 
 FRAME_MS = 20

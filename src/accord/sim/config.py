@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from accord.sim.channel import Transit
+from accord.sim.dialects import Dialect, Profile, profile
 
 KNOWN_MODEL_PREFIXES = (
     "gpt-realtime",
@@ -93,6 +94,25 @@ class SimConfig:
     # sessions (accord stress) turns it off: the kept events dominated its memory and its
     # garbage collector's pauses.
     keep_sent_events: bool = True
+    # Which server to be: OpenAI's, or one that speaks its protocol with its own
+    # differences (sim/dialects.py says which, and where each was observed).
+    dialect: Dialect = "openai"
+
+    def __post_init__(self) -> None:
+        profile(self.dialect)  # an unknown dialect fails here, not at the first connection
+
+    @property
+    def profile(self) -> Profile:
+        return profile(self.dialect)
+
+    @staticmethod
+    def model_known_openai(model: str) -> bool:
+        return any(model.startswith(p) for p in KNOWN_MODEL_PREFIXES)
 
     def model_known(self, model: str | None) -> bool:
-        return bool(model) and any(model.startswith(p) for p in KNOWN_MODEL_PREFIXES)  # type: ignore[union-attr]
+        if not model:
+            return False
+        prof = self.profile
+        if prof.any_deployment:
+            return True
+        return any(model.startswith(p) for p in (*KNOWN_MODEL_PREFIXES, *prof.model_prefixes))

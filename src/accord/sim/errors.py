@@ -90,11 +90,11 @@ def invalid_tool_call_id(call_id: str, event_id: str | None) -> ServerError:
     )
 
 
-def id_too_long(param: str, length: int, event_id: str | None) -> ServerError:
+def id_too_long(param: str, length: int, event_id: str | None, limit: int = 32) -> ServerError:
     # Observed message; the code is the one OpenAI's API uses for over-long strings.
     return ServerError(
         "string_above_max_length",
-        f"Invalid '{param}': string too long. Expected a string with maximum length 32, "
+        f"Invalid '{param}': string too long. Expected a string with maximum length {limit}, "
         f"but got a string with length {length} instead.",
         param,
         event_id,

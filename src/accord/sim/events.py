@@ -10,9 +10,7 @@ audio deltas do not; every event has a string ``event_id``.
 
 from __future__ import annotations
 
-import random
-import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -32,35 +30,13 @@ from accord.protocol import (
 )
 from accord.protocol.wire_items import WireItem
 from accord.sim.errors import ServerError
+from accord.sim.ids import ServerIds
 
 ItemStatus = Literal["completed", "in_progress", "incomplete"]
 
 
-class EventIds:
-    """``event_<n><random>`` ids, seeded."""
-
-    def __init__(self, seed: int = 0) -> None:
-        self._rng = random.Random(seed)
-        self._n = 0
-
-    def next(self, prefix: str = "event") -> str:
-        self._n += 1
-        return f"{prefix}_{self._n:x}{_base62(self._rng.getrandbits(64))}"
-
-    def obfuscation(self) -> str:
-        return _base62(self._rng.getrandbits(56))
-
-
-_ALPHABET = string.ascii_letters + string.digits
-
-
-def _base62(value: int) -> str:
-    """A random-looking token, cheaper than ``random.choices`` per event."""
-    out = []
-    while value:
-        value, digit = divmod(value, 62)
-        out.append(_ALPHABET[digit])
-    return "".join(out) or "0"
+#: The id stream of a session (the name other modules import).
+EventIds = ServerIds
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +105,7 @@ def response_object(
     modalities: Sequence[str] = ("audio",),
     usage: dict[str, Any] | None = None,
     status_details: dict[str, Any] | None = None,
+    audio: dict[str, Any] | None = None,
 ) -> WireResponse:
     return WireResponse(
         id=response_id,
@@ -139,18 +116,33 @@ def response_object(
         conversation_id=conversation_id,
         output_modalities=tuple(modalities),
         max_output_tokens="inf",
+        audio=audio or {},
         metadata=metadata,
         usage=usage,
     )
 
 
 def usage_for(text_chars: int) -> dict[str, Any]:
-    """Plausible token usage (about four characters a token)."""
+    """Plausible token usage (about four characters a token), with the recorded keys."""
     out = max(1, text_chars // 4)
+    none = {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0}
     return {
         "total_tokens": out + 20,
         "input_tokens": 20,
         "output_tokens": out,
-        "input_token_details": {"text_tokens": 20, "audio_tokens": 0, "cached_tokens": 0},
+        "input_token_details": {
+            "text_tokens": 20,
+            "audio_tokens": 0,
+            "image_tokens": 0,
+            "cached_tokens": 0,
+            "cached_tokens_details": none,
+        },
         "output_token_details": {"text_tokens": out, "audio_tokens": 0},
     }
+
+
+def response_audio(session: Mapping[str, Any]) -> dict[str, Any]:
+    """A response's ``audio``: the session's output format and voice (recorded shape:
+    ``{"output": {"format": ..., "voice": ...}}``, text responses included)."""
+    output = session.get("audio", {}).get("output", {})
+    return {"output": {"format": output.get("format"), "voice": output.get("voice")}}

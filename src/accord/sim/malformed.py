@@ -13,6 +13,7 @@ import json
 from pydantic import ValidationError
 
 from accord.protocol import (
+    FrameTooDeepError,
     MalformedEventError,
     RemoteProtocolError,
 )
@@ -38,6 +39,13 @@ def unknown_type(event_type: str, event_id: str | None) -> ServerError:
 
 
 def malformed(exc: RemoteProtocolError, frame: str) -> ServerError:
+    if isinstance(exc, FrameTooDeepError):
+        # The code is the one the real server gives a frame it cannot take as an event
+        # (observed for binary frames); its answer to deep nesting is unconfirmed, and so
+        # is the wording. No event_id: the frame could not be read far enough to find it.
+        return ServerError(
+            "invalid_event", "The event is nested too deeply to be parsed.", None, None
+        )
     if isinstance(exc, MalformedEventError) and exc.field is not None:
         # Assumed wording: OpenAI's API errors for a missing or a bad parameter (the
         # message was accord's own parser text, and a missing field got invalid_value).
@@ -72,9 +80,11 @@ def _is_missing(exc: MalformedEventError) -> bool:
 
 
 def event_id_of(frame: str) -> str | None:
+    """The frame's top-level ``event_id``, or None when the frame cannot be read (bad
+    JSON, or nesting deeper than the decoder's recursion limit)."""
     try:
         data = json.loads(frame)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     value = data.get("event_id") if isinstance(data, dict) else None
     return value if isinstance(value, str) else None

@@ -13,16 +13,24 @@ import re
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
+
+Phase = Literal["commentary", "final_answer"]
 
 
 @dataclass(frozen=True, slots=True)
 class PlannedText:
-    """An assistant message (spoken as audio when the session outputs audio)."""
+    """An assistant message (spoken as audio when the session outputs audio).
+
+    ``phase``: what gpt-realtime-2.x calls the message (recorded: ``commentary`` for a
+    preamble before a tool call, ``final_answer`` for an answer); None lets the
+    simulator choose (``final_answer``). Other models send no phase.
+    """
 
     text: str
+    phase: Phase | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +51,14 @@ class ResponseRequest:
     instructions: str = ""
     tools: Sequence[Mapping[str, Any]] = ()
     parallel_tool_calls: bool = True
+    model: str = ""  # the session's model name
 
 
 class Model(Protocol):
     def plan(self, request: ResponseRequest) -> list[PlannedOutput]: ...
+
+
+PREAMBLE = "I'll check that for you."
 
 
 def _last_turn(items: Sequence[Item]) -> Item | None:
@@ -81,7 +93,9 @@ class RuleBasedModel:
 
     - After a tool's output: "Done. <output>".
     - When the last user message names a tool (its name, or a word of its name), call it;
-      several tools named and parallel calls allowed: call them all at once.
+      several tools named and parallel calls allowed: call them all at once. A
+      gpt-realtime-2.x model says a short preamble first, in the same response
+      (recorded: the parity session's text at output index 0, the call at 1).
     - Otherwise: an echo of the user's words.
     """
 
@@ -107,7 +121,10 @@ class RuleBasedModel:
             if _names_tool(words, tool)
         ]
         if calls:
-            return calls if request.parallel_tool_calls else calls[:1]
+            calls = calls if request.parallel_tool_calls else calls[:1]
+            if request.model.startswith("gpt-realtime-2"):
+                return [PlannedText(PREAMBLE, phase="commentary"), *calls]
+            return calls
         if not words:
             return [PlannedText("Hello! How can I help?")]
         return [PlannedText(f"You said: {words}")]

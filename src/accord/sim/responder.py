@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -43,16 +44,33 @@ from accord.protocol import (
 from accord.protocol.wire_items import WireItem
 from accord.sim import audio
 from accord.sim.config import SimConfig
-from accord.sim.events import EventIds, empty_item, response_object, usage_for, wire_item
+from accord.sim.errors import ServerError, server_error
+from accord.sim.events import (
+    EventIds,
+    ItemStatus,
+    empty_item,
+    error_event,
+    response_object,
+    usage_for,
+    wire_item,
+)
 from accord.sim.model import PlannedCall, PlannedOutput, PlannedText
 from accord.sim.store import ConversationStore
+
+log = logging.getLogger("accord.sim")
 
 Status = Literal["completed", "cancelled", "incomplete", "failed"]
 
 
 @dataclass
 class ResponseSpec:
-    """What was asked: in-band or not, output modalities, metadata to echo."""
+    """What was asked: in-band or not, output modalities, metadata to echo.
+
+    ``audio_settings`` is the response object's ``audio`` (the output format and voice in
+    force, recorded in every response.created / response.done). ``failure``: the model
+    could not plan the response; it fails as soon as it starts. ``session_id`` and
+    ``event_id`` (the request's) go into the ``server_error`` a failure sends.
+    """
 
     response_id: str
     out_of_band: bool
@@ -60,6 +78,11 @@ class ResponseSpec:
     metadata: dict[str, str] | None
     plan: list[PlannedOutput]
     conversation_id: str | None = None
+    audio_settings: dict[str, Any] = field(default_factory=dict)
+    session_id: str = ""
+    event_id: str | None = None
+    failure: Exception | None = None
+    phases: bool = False  # assistant messages carry ``phase`` (gpt-realtime-2.x)
 
 
 @dataclass
@@ -73,7 +96,24 @@ class _Output:
     sent_ms: int = 0
     begun: bool = False
     done: bool = False
-    wire: WireItem | None = None  # the item as its response.output_item.done reported it
+    reported: WireItem | None = None  # the item as its response.output_item.done reported it
+    # What its conversation.item.added said: the previous item, and whether that was the
+    # conversation's first item (then the real server's .done says null, rule R11).
+    added_previous: str | None = None
+    after_first: bool = False
+    phase: str | None = None  # an assistant message's ``phase`` (gpt-realtime-2.x only)
+
+    def wire(self, item: Item, status: ItemStatus | None) -> WireItem:
+        """``item`` as this output reports it in server events."""
+        return _phased(wire_item(item, status), self.phase)
+
+    def empty(self) -> WireItem:
+        return _phased(empty_item(self.item), self.phase)
+
+
+def _phased(wire: WireItem, phase: str | None) -> WireItem:
+    # Recorded (gpt-realtime-2.1): ``phase`` on every assistant message, after content.
+    return wire if phase is None else wire.model_copy(update={"phase": phase})
 
 
 @dataclass
@@ -87,15 +127,21 @@ class ResponseRun:
     emit: Callable[[ServerEvent], None]
     new_item_id: Callable[[str], str]
     anchor_override: Callable[[], str | None] = lambda: None
+    # Whether no other response is streaming: rate_limits.updated is never sent while
+    # one is (recorded, rule R15).
+    others_quiet: Callable[[], bool] = lambda: True
     outputs: list[_Output] = field(default_factory=list)
     status: Status = "completed"
     cancel_reason: str = "client_cancelled"
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    failure: ServerError | None = None  # what a failed response reported
     created: bool = False  # response.created has been emitted
     after_created: list[ServerEvent] = field(default_factory=list)  # sent after .created
     deferred: list[ServerEvent] = field(default_factory=list)  # sent after response.done
     cancel_on_start: bool = False
+    cancelling: bool = False  # a cancel was asked for; response.done is on its way
+    then: list[Callable[[], object]] = field(default_factory=list)  # after response.done
 
     @property
     def in_band(self) -> bool:
@@ -110,6 +156,7 @@ class ResponseRun:
         early takes effect right after ``response.created``.
         """
         self.cancel_reason = reason
+        self.cancelling = True
         if not self.created:
             self.cancel_on_start = True
         elif self.task is not None and not self.task.done():
@@ -129,15 +176,31 @@ class ResponseRun:
         try:
             if self.cancel_on_start:
                 self.status = "cancelled"
+            elif self.spec.failure is not None:
+                raise self.spec.failure
             else:
                 await self._stream_all()
         except asyncio.CancelledError:
             self.status = "cancelled"
-            for out in self.outputs:
-                if out.begun and not out.done:
-                    self._finish(out, "incomplete")
+            self._finish_begun()
+        except Exception:
+            # A bug here used to end the task silently: no response.done, the client
+            # waiting for good and the session's response slot taken. The real server
+            # answers an internal failure with server_error (observed, sim/errors.py);
+            # that it then sends response.done with status failed is assumed (the
+            # documented status for "an error occurred"), as is the order error-first.
+            log.exception("simulator: response %s failed", self.spec.response_id)
+            self.status = "failed"
+            self.failure = server_error(self.spec.session_id, self.spec.event_id)
+            self._finish_begun()
+            self.emit(error_event(self.ids, self.failure))
         finally:
             self._done()
+
+    def _finish_begun(self) -> None:
+        for out in self.outputs:
+            if out.begun and not out.done:
+                self._finish(out, "incomplete")
 
     async def _stream_all(self) -> None:
         self.outputs = [self._prepare(i, p) for i, p in enumerate(self.spec.plan)]
@@ -173,7 +236,8 @@ class ResponseRun:
             # was 0, so a finished audio reply could never be truncated).
             audio_ms=self._server_ms(audio.duration_ms(pcm)) if self.spec.audio else None,
         )
-        return _Output(index, message, pcm=pcm)
+        phase = (planned.phase or "final_answer") if self.spec.phases else None
+        return _Output(index, message, pcm=pcm, phase=phase)
 
     def _server_ms(self, sent_ms: int) -> int:
         """The audio length the server holds for ``sent_ms`` of PCM sent: docs/protocol-notes.md,
@@ -199,21 +263,24 @@ class ResponseRun:
                 event_id=self.ids.next(),
                 response_id=rid,
                 output_index=out.index,
-                item=empty_item(out.item),
+                item=out.empty(),
             )
         )
         if self.in_band:
             empty = self._partial(out)
             deleted_anchor = self.anchor_override()
+            first = self.store.first_id()
             added = self.store.add_output_item(empty, rid, after=deleted_anchor)
+            # Race R6 (docs/protocol-notes.md, "Seen in production"): the server names the item
+            # it just confirmed deleted; the store places the item after that item's
+            # surviving predecessor.
+            out.added_previous = deleted_anchor or added.previous_item_id
+            out.after_first = out.added_previous is not None and out.added_previous == first
             self.emit(
                 ConversationItemAdded(
                     event_id=self.ids.next(),
-                    # Race R6 (docs/protocol-notes.md, "Seen in production"): the server names
-                    # the item it just confirmed deleted; the store places the item
-                    # after that item's surviving predecessor.
-                    previous_item_id=deleted_anchor or added.previous_item_id,
-                    item=wire_item(empty, "in_progress"),
+                    previous_item_id=out.added_previous,
+                    item=out.wire(empty, "in_progress"),
                 )
             )
         elif self.config.quirks.out_of_band_item_events:
@@ -221,7 +288,7 @@ class ResponseRun:
                 ConversationItemAdded(
                     event_id=self.ids.next(),
                     previous_item_id=None,
-                    item=wire_item(self._partial(out), "in_progress"),
+                    item=out.wire(self._partial(out), "in_progress"),
                 )
             )
         if isinstance(out.item, Message):
@@ -316,13 +383,17 @@ class ResponseRun:
             self._content_done(out, final, common)
         if self.in_band:
             self.store.update_output_item(final)
-        wire = wire_item(final, status)
-        out.wire = wire
+        wire = out.wire(final, status)
+        out.reported = wire
         if self.in_band and (status == "completed" or self.config.quirks.done_for_cancelled_items):
             self.emit(
                 ConversationItemDone(
                     event_id=self.ids.next(),
-                    previous_item_id=None if out.index == 0 else self._previous(item.id),
+                    # Recorded (all five sessions, rule R11): .done repeats .added's
+                    # previous_item_id, except null when .added named the conversation's
+                    # first item (it was null for every first output item, and the item
+                    # the store held before it otherwise, which .added need not match).
+                    previous_item_id=None if out.after_first else out.added_previous,
                     item=wire,
                 )
             )
@@ -364,10 +435,6 @@ class ResponseRun:
             ResponseContentPartDone(event_id=self.ids.next(), **common, content_index=0, part=part)
         )
 
-    def _previous(self, item_id: str) -> str | None:
-        ids = self.store.ids()
-        return ids[ids.index(item_id) - 1] if item_id in ids and ids.index(item_id) > 0 else None
-
     # -- the end ------------------------------------------------------------------------
 
     def _done(self) -> None:
@@ -376,13 +443,20 @@ class ResponseRun:
         # docs/protocol-notes.md ("Shapes in recorded sessions"): response.done.output equals the
         # output_item.done items in order, also when a cancel left an item completed
         # before it (that item was reported "incomplete" here before).
-        output = [out.wire for out in self.outputs if out.wire is not None]
+        output = [out.reported for out in self.outputs if out.reported is not None]
         chars = sum(out.sent_chars for out in self.outputs)
-        details = (
-            None
-            if self.status == "completed"
-            else {"type": self.status, "reason": self.cancel_reason}
-        )
+        details: dict[str, Any] | None = None
+        if self.failure is not None:
+            details = {
+                "type": "failed",
+                "error": {
+                    "type": self.failure.type,
+                    "code": self.failure.code,
+                    "message": self.failure.message,
+                },
+            }
+        elif self.status != "completed":
+            details = {"type": self.status, "reason": self.cancel_reason}
         self.emit(
             ResponseDone(
                 event_id=self.ids.next(),
@@ -391,22 +465,17 @@ class ResponseRun:
                 ),
             )
         )
-        if self.in_band:
+        if self.in_band and self.others_quiet():
             self.emit(
                 RateLimitsUpdated(
                     event_id=self.ids.next(),
+                    # Recorded: one "tokens" entry (no "requests" entry in any session).
                     rate_limits=(
                         {
-                            "name": "requests",
-                            "limit": 5000,
-                            "remaining": 4999,
-                            "reset_seconds": 0.01,
-                        },
-                        {
                             "name": "tokens",
-                            "limit": 400000,
-                            "remaining": 399000,
-                            "reset_seconds": 0.15,
+                            "limit": 15_000_000,
+                            "remaining": 15_000_000 - usage_for(chars)["total_tokens"],
+                            "reset_seconds": 0.004,
                         },
                     ),
                 )
@@ -430,6 +499,7 @@ class ResponseRun:
             modalities=("audio",) if self.spec.audio else ("text",),
             usage=usage,
             status_details=status_details,
+            audio=self.spec.audio_settings,
         )
 
 

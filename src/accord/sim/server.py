@@ -24,7 +24,6 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from accord.ids import IdGenerator
 from accord.protocol import encode
 from accord.redact import SERVER_WS_LOGGER
 from accord.sim.config import SimConfig
@@ -35,7 +34,6 @@ from accord.sim.session import SimSession
 
 log = logging.getLogger("accord.sim")
 
-PATHS = ("/v1/realtime", "/openai/v1/realtime")
 CLOSE_BAD_KEY = 3000
 CLOSE_BAD_MODEL = 4000
 EXPIRED_REASON = "Your session hit the maximum duration of 60 minutes."  # observed
@@ -88,7 +86,11 @@ class SimServer:
     sessions: list[SimSession] = field(default_factory=list)
     on_session: Callable[[SimSession], None] | None = None
     _server: Server | None = None
-    _ids: IdGenerator = field(default_factory=lambda: IdGenerator(None, prefix="sess"))
+    _ids: EventIds = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Session ids from their own stream (stream -1: no session's), seeded like them.
+        self._ids = EventIds(self.config.seed, stream=-1)
 
     @property
     def port(self) -> int:
@@ -97,13 +99,14 @@ class SimServer:
 
     @property
     def url(self) -> str:
-        """The base of the Realtime endpoint; add ``?model=NAME``."""
-        return f"ws://{self.config.host}:{self.port}/v1/realtime"
+        """The base of the Realtime endpoint (the dialect's first path); add ``?model=NAME``
+        (Azure: ``?api-version=V&deployment=NAME``)."""
+        return f"ws://{self.config.host}:{self.port}{self.config.profile.paths[0]}"
 
     @property
     def base_url(self) -> str:
         """What the official SDK takes as ``websocket_base_url``."""
-        return f"ws://{self.config.host}:{self.port}/v1"
+        return self.url.removesuffix("/realtime")
 
     async def start(self) -> SimServer:
         self._server = await serve(
@@ -141,8 +144,9 @@ class SimServer:
     # -- connections --------------------------------------------------------------------
 
     def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
-        if read_access(request).path not in PATHS:
-            return connection.respond(HTTPStatus.NOT_FOUND, "Not found: use /v1/realtime\n")
+        paths = self.config.profile.paths
+        if read_access(request).path not in paths:
+            return connection.respond(HTTPStatus.NOT_FOUND, f"Not found: use {paths[0]}\n")
         return None
 
     async def _handle(self, connection: ServerConnection) -> None:
@@ -201,10 +205,10 @@ class SimServer:
         session = SimSession(
             config=self.config,
             model=self.model_factory(),
-            model_name=access.model or "gpt-realtime",
+            model_name=_model_name(self.config, access.model),
             send=connection.send,
             close=close,
-            session_id=self._ids.new("sess"),
+            session_id=self._ids.next("sess"),
             loop_time=loop.time,
             index=len(self.sessions),
         )
@@ -235,6 +239,15 @@ class SimServer:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(session.outbox.drain(), EXPIRY_DRAIN_SECONDS)
         await connection.close(1001, EXPIRED_REASON)
+
+
+def _model_name(config: SimConfig, asked: str | None) -> str:
+    """The model the session reports. An Azure deployment is named by its owner; which
+    model it runs is unknown here, so a name that is no model's reports gpt-realtime (the
+    recorded Azure session did, assumed for every deployment)."""
+    if asked and (not config.profile.any_deployment or config.model_known_openai(asked)):
+        return asked
+    return "gpt-realtime"
 
 
 def _redact(key: str | None) -> str:

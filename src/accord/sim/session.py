@@ -9,18 +9,19 @@ held events act on whole FIFO channels as they do on a real network.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from websockets.exceptions import ConnectionClosed
 
-from accord.ids import IdGenerator
 from accord.items import FunctionCallOutput, Item, Message
 from accord.protocol import (
+    ConversationCreated,
     ConversationItemCreate,
     ConversationItemDelete,
     ConversationItemDeleted,
@@ -48,14 +49,30 @@ from accord.protocol import (
 from accord.protocol.fast import encode_item_ack
 from accord.sim import audio
 from accord.sim.channel import DelayedChannel
-from accord.sim.config import RefusableKind, SimConfig
+from accord.sim.config import SimConfig
+from accord.sim.dialects import Respeller
 from accord.sim.errors import ServerError, server_error
-from accord.sim.events import EventIds, Prebuilt, added_and_done, error_event, wire_item
+from accord.sim.events import (
+    EventIds,
+    Prebuilt,
+    added_and_done,
+    error_event,
+    response_audio,
+    wire_item,
+)
+from accord.sim.faults import Faults, refusable_kind
 from accord.sim.input_audio import InputAudio
 from accord.sim.malformed import event_id_of, malformed, unknown_type
-from accord.sim.model import Model, ResponseRequest
+from accord.sim.model import Model, PlannedOutput, ResponseRequest
+from accord.sim.replies import ReplyCount
 from accord.sim.responder import ResponseRun, ResponseSpec
-from accord.sim.session_config import default_session, merge_update, server_vad, speaks
+from accord.sim.session_config import (
+    default_session,
+    merge_update,
+    second_generation,
+    server_vad,
+    speaks,
+)
 from accord.sim.store import ConversationStore, StoreConfig
 
 log = logging.getLogger("accord.sim")
@@ -65,17 +82,6 @@ BUSY = (
     "Conversation already has an active response in progress: {rid}. Wait until the "
     "response is finished before creating a new one."
 )  # observed (docs/protocol-notes.md)
-
-
-@dataclass
-class Faults:
-    """Faults a test can arm on a live session."""
-
-    close_after_events: int | None = None  # drop the connection after this many events
-    anchor_next_output_on_deleted: bool = False  # race R6, once
-    pending_errors: list[tuple[str, str]] = field(default_factory=list)  # (code, message)
-    # operations to answer with server_error, once each, in order (see _refused)
-    refuse: list[RefusableKind] = field(default_factory=list)
 
 
 class SimSession(InputAudio):
@@ -97,12 +103,18 @@ class SimSession(InputAudio):
         self.config = config
         self.model = model
         self.session_id = session_id
-        # Each session its own id stream: a reconnected session must not reissue the
-        # ids of the items a restore re-creates (the real server's ids are unique).
-        seed = config.seed * 1_000_003 + index
-        self.ids = EventIds(seed)
-        self.item_ids = IdGenerator(seed, prefix="item")
-        self.store = ConversationStore(StoreConfig(config.quirks.reuse_deleted_ids), id_seed=seed)
+        # Each session its own id stream, mixed with the process nonce (sim/ids.py): a
+        # reconnected session must not reissue the ids of the items a restore re-creates,
+        # in this process or after a restart (the real server's ids are unique).
+        self.profile = config.profile
+        self.ids = EventIds(config.seed, stream=index, uuids=self.profile.uuid_ids)
+        self.store = ConversationStore(
+            StoreConfig(config.quirks.reuse_deleted_ids, self.profile.max_id_length),
+            id_source=lambda: self.new_id("item"),
+        )
+        self._respell = Respeller(self.profile) if self.profile.rewrites else None
+        self._wall_time = wall_time
+        self.conversation_id = self.ids.next("conv")
         self._send_frame, self._close = send, close
         self._time = loop_time
         self.started_at = loop_time()
@@ -117,7 +129,7 @@ class SimSession(InputAudio):
             self.handle_frame, config.upstream, name=f"{session_id}-up"
         )
         self.faults = Faults()
-        self._fault_rng = random.Random(seed)
+        self._fault_rng = random.Random(config.seed * 1_000_003 + index)  # seeded draws
         self.active: ResponseRun | None = None
         self.out_of_band: dict[str, ResponseRun] = {}
         self.sent: list[ServerEvent | Prebuilt] = []  # every event delivered, for tests
@@ -128,11 +140,7 @@ class SimSession(InputAudio):
         self._speech_item: str | None = None
         self._heard: dict[str, str | None] = {}  # user audio item -> the words in it
         self._last_deleted: str | None = None
-        # In-band response -> the user turns and tool outputs it sees; those some
-        # completed reply has seen; replies that saw nothing new (see _count_reply).
-        self._inputs_of: dict[str, frozenset[str]] = {}
-        self._answered: set[str] = set()
-        self.duplicate_replies = 0
+        self.replies = ReplyCount()  # replies that answered nothing new (for judges)
         self.refusals = 0  # operations answered with an injected server_error
         self.closed = False
 
@@ -142,6 +150,20 @@ class SimSession(InputAudio):
         self.outbox.start()
         self.inbox.start()
         self.emit(SessionCreated(event_id=self.ids.next(), session=self.session))
+        if self.profile.conversation_created:
+            conversation = {"id": self.conversation_id, "object": "realtime.conversation"}
+            self.emit(ConversationCreated(event_id=self.ids.next(), conversation=conversation))
+        if self.profile.ping_interval_s is not None:
+            self._spawn(self._ping(self.profile.ping_interval_s))
+
+    async def _ping(self, interval_s: float) -> None:
+        """xAI's ``ping`` events: one right after connecting, then every ``interval_s``."""
+        while not self.closed:
+            event_id = self.ids.next()
+            stamp = int(self._wall_time() * 1000)
+            frame = json.dumps({"type": "ping", "event_id": event_id, "timestamp": stamp})
+            self.emit(Prebuilt("ping", event_id, frame))
+            await asyncio.sleep(interval_s)
 
     def receive(self, frame: Frame) -> None:
         """A frame arrived from the socket: it travels the upstream channel first."""
@@ -160,6 +182,13 @@ class SimSession(InputAudio):
     def emit(self, event: ServerEvent | Prebuilt) -> None:
         self.outbox.put(event)
 
+    def new_id(self, kind: str) -> str:
+        """A server id of ``kind`` (``item``, ``call``, ``resp``); an item id is never one
+        this conversation holds or held (a client may have chosen any id)."""
+        if kind == "item":
+            return self.ids.item(taken=self.store.known)
+        return self.ids.next(kind)
+
     def _emit_acks(self, item: Item, previous_item_id: str | None) -> None:
         """``conversation.item.added`` / ``.done`` for a created item, encoded directly
         (no model round trip: a push of hundreds of items is acknowledged fast)."""
@@ -171,11 +200,17 @@ class SimSession(InputAudio):
     async def _deliver(self, event: ServerEvent | Prebuilt) -> None:
         if self.closed:
             return
+        frame = event.frame if isinstance(event, Prebuilt) else encode(event)
+        if self._respell is not None:
+            spelled = self._respell.frame(frame)  # the dialect's spelling (sim/dialects.py)
+            if spelled is None:
+                return  # an event this dialect does not send
+            frame = spelled
         self.events_delivered += 1
         if self.config.keep_sent_events:
             self.sent.append(event)
         try:
-            await self._send_frame(event.frame if isinstance(event, Prebuilt) else encode(event))
+            await self._send_frame(frame)
         except ConnectionClosed:
             self.closed = True  # the client went away: the pump stays alive to be closed
             return
@@ -242,12 +277,18 @@ class SimSession(InputAudio):
         if self._refused(event):
             self._error(server_error(self.session_id, event.event_id))
             return
-        handler(self, event)
+        try:
+            handler(self, event)
+        except Exception:
+            # A bug in a handler must not kill the inbox pump (every later frame would go
+            # unanswered); the real server answers its own failures with server_error.
+            log.exception("simulator: handling %s failed", event.type)
+            self._error(server_error(self.session_id, event.event_id))
 
     def _refused(self, event: ServerEvent | Any) -> bool:
         """Fault injection: answer this operation with ``server_error`` instead of doing
         it (``Faults.refuse`` first, then ``SimConfig.server_errors`` at its rate)."""
-        kind = _refusable_kind(event)
+        kind = refusable_kind(event)
         if kind is None:
             return False
         if kind in self.faults.refuse:
@@ -382,6 +423,7 @@ class SimSession(InputAudio):
         self._start_response(
             out_of_band=out_of_band,
             metadata=params.metadata if params else None,
+            event_id=event.event_id,
             instructions=params.instructions if params else None,
             conversation=conversation,
             modalities=params.output_modalities if params else None,
@@ -408,7 +450,7 @@ class SimSession(InputAudio):
                 try:
                     items.append(
                         item_from_wire(
-                            entry.model_copy(update={"id": entry.id or self.item_ids.new("item")})
+                            entry.model_copy(update={"id": entry.id or self.new_id("item")})
                         )
                     )
                 except UnsupportedItemError as exc:
@@ -421,6 +463,7 @@ class SimSession(InputAudio):
         *,
         out_of_band: bool,
         metadata: dict[str, str] | None,
+        event_id: str | None = None,
         instructions: str | None = None,
         conversation: list[Item] | None = None,
         modalities: Any = None,
@@ -431,15 +474,27 @@ class SimSession(InputAudio):
             instructions=instructions or str(self.session.get("instructions") or ""),
             tools=list(tools if tools is not None else self.session.get("tools") or []),
             parallel_tool_calls=self.session.get("parallel_tool_calls") is not False,
+            model=str(self.session.get("model") or ""),
         )
         spoken = "audio" in modalities if modalities else speaks(self.session)
+        plan: list[PlannedOutput] = []
+        failure: Exception | None = None
+        try:
+            plan = self.model.plan(request)
+        except Exception as exc:  # the response starts, then fails (responder.py)
+            failure = exc
         spec = ResponseSpec(
-            response_id=self.item_ids.new("resp"),
+            response_id=self.new_id("resp"),
             out_of_band=out_of_band,
             audio=spoken,
             metadata=metadata,
-            plan=self.model.plan(request),
-            conversation_id=None if out_of_band else f"conv_{self.session_id}",
+            plan=plan,
+            conversation_id=None if out_of_band else self.conversation_id,
+            audio_settings=response_audio(self.session),
+            phases=second_generation(self.session.get("model")),
+            session_id=self.session_id,
+            event_id=event_id,
+            failure=failure,
         )
         runner = ResponseRun(
             spec,
@@ -447,14 +502,15 @@ class SimSession(InputAudio):
             self.config,
             self.ids,
             self.emit,
-            self.item_ids.new,
+            self.new_id,
             self._anchor_override,
+            lambda: not self.out_of_band,
         )
         if out_of_band:
             self.out_of_band[spec.response_id] = runner
         else:
             self.active = runner
-            self._inputs_of[spec.response_id] = _inputs(request.conversation)
+            self.replies.asked(spec.response_id, request.conversation)
         runner.task = self._spawn(self._run(runner))
         return runner
 
@@ -473,7 +529,7 @@ class SimSession(InputAudio):
     async def _run(self, runner: ResponseRun) -> None:
         try:
             await runner.run()
-            self._count_reply(runner)
+            self.replies.finished(runner)
         finally:
             if self.active is runner:
                 self.active = None
@@ -483,18 +539,15 @@ class SimSession(InputAudio):
                     self.emit(ev)
                 runner.deferred.clear()
                 self._after_output()
+            for follow_up in runner.then if not self.closed else ():
+                follow_up()
+            runner.then.clear()
 
-    def _count_reply(self, runner: ResponseRun) -> None:
-        """A completed in-band reply that saw no user turn or tool output that an
-        earlier reply had not already seen answers nothing new: a duplicate reply, what
-        a retried or repeated response.create must never cause (for judges)."""
-        inputs = self._inputs_of.pop(runner.spec.response_id, frozenset())
-        spoke = any(isinstance(out.item, Message) for out in runner.outputs)
-        if not (runner.in_band and runner.status == "completed" and spoke and inputs):
-            return
-        if inputs <= self._answered:
-            self.duplicate_replies += 1
-        self._answered |= inputs
+    @property
+    def duplicate_replies(self) -> int:
+        """Completed in-band replies that saw no user turn or tool output an earlier
+        reply had not already seen (see :class:`ReplyCount`)."""
+        return self.replies.duplicates
 
     def _anchor_override(self) -> str | None:
         """Race R6: report the next output item as anchored on the item just deleted."""
@@ -529,27 +582,6 @@ class SimSession(InputAudio):
         target.cancel("client_cancelled")
 
     _handlers: ClassVar[dict[type, Callable[[SimSession, Any], None]]] = {}
-
-
-def _inputs(conversation: Sequence[Item]) -> frozenset[str]:
-    """What a response can answer: the user's turns and the tools' outputs it sees."""
-    return frozenset(
-        item.id
-        for item in conversation
-        if isinstance(item, FunctionCallOutput)
-        or (isinstance(item, Message) and item.role == "user")
-    )
-
-
-def _refusable_kind(event: Any) -> RefusableKind | None:
-    if isinstance(event, ConversationItemDelete):
-        return "delete"
-    if isinstance(event, ConversationItemCreate):
-        return "create_output" if event.item.type == "function_call_output" else "create"
-    if isinstance(event, ResponseCreate):
-        params = event.response
-        return None if params is not None and params.conversation == "none" else "response"
-    return None
 
 
 SimSession._handlers = {

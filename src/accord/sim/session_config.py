@@ -47,8 +47,24 @@ SERVER_VAD = {
 }
 
 
+def second_generation(model: str | None) -> bool:
+    """gpt-realtime-2.x, whose sessions and responses differ from gpt-realtime's in the
+    recordings (tests/data/real-traces, the parity session)."""
+    return (model or "").startswith("gpt-realtime-2")
+
+
+def server_vad_defaults(model: str | None) -> dict[str, Any]:
+    """The turn detection a new session has. Recorded: gpt-realtime sessions start with
+    200 ms of silence to end a turn, gpt-realtime-2.1 with 500 (so do other models here,
+    as the API reference documents)."""
+    first_generation = (model or "").startswith("gpt-realtime") and not second_generation(model)
+    silence = 200 if first_generation else 500
+    return {**SERVER_VAD, "silence_duration_ms": silence}
+
+
 def default_session(session_id: str, model: str, expires_at: int) -> dict[str, Any]:
-    """What ``session.created`` reports for a new GA session."""
+    """What ``session.created`` reports for a new GA session (recorded shapes; the voice is
+    ``marin`` for gpt-realtime-2.x, ``alloy`` otherwise, as recorded)."""
     return {
         "type": "realtime",
         "object": "realtime.session",
@@ -68,11 +84,11 @@ def default_session(session_id: str, model: str, expires_at: int) -> dict[str, A
                 "format": {"type": "audio/pcm", "rate": 24000},
                 "transcription": None,
                 "noise_reduction": None,
-                "turn_detection": dict(SERVER_VAD),
+                "turn_detection": server_vad_defaults(model),
             },
             "output": {
                 "format": {"type": "audio/pcm", "rate": 24000},
-                "voice": "alloy",
+                "voice": "marin" if second_generation(model) else "alloy",
                 "speed": 1.0,
             },
         },
@@ -133,10 +149,35 @@ def merge_update(
                 merged["audio"].setdefault(side, {}).update(copy.deepcopy(fields or {}))
         else:
             merged[key] = copy.deepcopy(value)
+    if isinstance(merged.get("tools"), list):
+        merged["tools"] = [_echoed_tool(tool) for tool in merged["tools"]]
+    transcription = merged["audio"]["input"].get("transcription")
+    if isinstance(transcription, Mapping):
+        # Recorded: {"model": M} comes back as {"model": M, "language": null, "prompt": null}.
+        merged["audio"]["input"]["transcription"] = {
+            "model": None,
+            "language": None,
+            "prompt": None,
+            **transcription,
+        }
     turn = merged["audio"]["input"].get("turn_detection")
     if isinstance(turn, Mapping) and turn.get("type") == "server_vad":
-        merged["audio"]["input"]["turn_detection"] = {**SERVER_VAD, **turn}
+        # Recorded: fields the update leaves out keep the model's defaults.
+        defaults = server_vad_defaults(merged.get("model"))
+        merged["audio"]["input"]["turn_detection"] = {**defaults, **turn}
     return merged
+
+
+def _echoed_tool(tool: Any) -> Any:
+    """A function tool as session.updated echoes it. Recorded: the server re-serializes
+    tools (keys in the order type, name, description, parameters, not the client's);
+    that a missing description comes back as null is assumed from that."""
+    if not isinstance(tool, Mapping) or tool.get("type", "function") != "function":
+        return tool
+    echoed = {"type": "function", "name": tool.get("name"), "description": None}
+    if "parameters" in tool:
+        echoed["parameters"] = tool["parameters"]
+    return {**echoed, **tool}
 
 
 def server_vad(session: Mapping[str, Any]) -> Mapping[str, Any] | None:

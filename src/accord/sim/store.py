@@ -13,16 +13,18 @@ log of every create's anchor. No I/O, no clock; the simulator server wraps it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from accord.ids import MAX_ID_LENGTH, IdGenerator, is_wire_safe
+from accord.ids import MAX_ID_LENGTH, IdGenerator
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
 from accord.sim import errors
 from accord.sim.errors import ServerError
 
 ROOT = "root"
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")  # observed: other ids get invalid_value
 
 
 class Creator(Enum):
@@ -113,6 +115,10 @@ class StoreConfig:
     """
 
     reuse_deleted_ids: bool = True
+    # The longest client-chosen id (observed: 32 on OpenAI's server). The xai dialect
+    # raises it: xAI's own ids are 36-character UUIDs, which a client restoring a
+    # conversation sends back (whether xAI accepts longer ids is unconfirmed).
+    max_id_length: int = MAX_ID_LENGTH
 
 
 @dataclass
@@ -121,6 +127,10 @@ class ConversationStore:
 
     config: StoreConfig = field(default_factory=StoreConfig)
     id_seed: int | None = 0
+    # Where server-chosen ids come from. None: a generator seeded with ``id_seed``, so
+    # the store alone stays deterministic (the explorer relies on it); the simulator's
+    # sessions pass their own id stream (sim/ids.py), which outlives a restart.
+    id_source: Callable[[], str] | None = None
     _order: list[ItemRecord] = field(default_factory=list)
     _live: dict[str, ItemRecord] = field(default_factory=dict)
     _all: list[ItemRecord] = field(default_factory=list)
@@ -170,6 +180,13 @@ class ConversationStore:
         if rec.transcript_pending:
             return True
         return rec.response_id is not None and rec.response_id not in self._done_responses
+
+    def known(self, item_id: str) -> bool:
+        """Whether any item, alive or deleted, ever had ``item_id`` here."""
+        return item_id in self._seen_ids
+
+    def first_id(self) -> str | None:
+        return self._order[0].item.id if self._order else None
 
     def last_id(self) -> str | None:
         return self._order[-1].item.id if self._order else None
@@ -238,9 +255,9 @@ class ConversationStore:
         if isinstance(item, FunctionCall | FunctionCallOutput):
             fields.append(("item.call_id", item.call_id))
         for param, value in fields:
-            if len(value) > MAX_ID_LENGTH:
-                return errors.id_too_long(param, len(value), event_id)
-            if not is_wire_safe(value):
+            if len(value) > self.config.max_id_length:
+                return errors.id_too_long(param, len(value), event_id, self.config.max_id_length)
+            if not _ID_PATTERN.match(value):
                 return errors.id_bad_pattern(param, event_id)
         return None
 
@@ -380,9 +397,10 @@ class ConversationStore:
     def _fresh_id(self) -> str:
         """A server-chosen id no item of this conversation ever had (the generator alone
         does not know the ids clients chose, so it could repeat one)."""
-        new = self._ids.new()
+        draw = self._ids.new if self.id_source is None else self.id_source
+        new = draw()
         while new in self._seen_ids:
-            new = self._ids.new()
+            new = draw()
         return new
 
     def _position(self, item_id: str) -> int:
