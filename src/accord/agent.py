@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Literal
 
 from accord.client import events as se
 from accord.engine.events import PushReport
@@ -64,18 +65,82 @@ class Transcript:
 
 AgentEvent = ToolStarted | ToolFinished | ContextEdited | Transcript | se.SessionEvent
 
+#: The turn detection an agent that hears audio gets unless it says otherwise: the
+#: Realtime API's own ``server_vad`` defaults, spelled out so that what is sent does not
+#: depend on the server's defaults. Speech louder than ``threshold`` (0..1) starts a
+#: turn, ``prefix_padding_ms`` of audio before it is kept, ``silence_duration_ms`` of
+#: quiet ends it; the server then commits the audio and replies (``create_response``),
+#: and speech over a reply cancels it (``interrupt_response``, the barge-in).
+DEFAULT_SERVER_VAD: Mapping[str, Any] = MappingProxyType(
+    {
+        "type": "server_vad",
+        "threshold": 0.5,
+        "prefix_padding_ms": 300,
+        "silence_duration_ms": 500,
+        "create_response": True,
+        "interrupt_response": True,
+    }
+)
+
+#: ``Agent.turn_detection``: ``"auto"`` (not given) is server VAD for an agent that
+#: hears audio and none for one that does not; ``"off"`` or ``None`` is none at all (the
+#: application commits the audio and asks for the reply); a dict is sent as it is.
+TurnDetection = Mapping[str, Any] | Literal["auto", "off"] | None
+
+
+def server_vad(**overrides: Any) -> dict[str, Any]:
+    """:data:`DEFAULT_SERVER_VAD` with some settings changed, e.g. a speaker who pauses
+    long: ``server_vad(silence_duration_ms=900)``. A misspelt setting is a TypeError
+    here rather than an ``unknown_parameter`` refusal of the whole session later."""
+    unknown = set(overrides) - set(DEFAULT_SERVER_VAD) - {"idle_timeout_ms"}
+    if unknown:
+        raise TypeError(f"server_vad() got unknown settings: {', '.join(sorted(unknown))}")
+    return {**DEFAULT_SERVER_VAD, **overrides}
+
 
 @dataclass
 class Agent:
-    """Instructions, tools and context policies; ``modalities`` ["text"] or ["audio"]."""
+    """Instructions, tools and context policies; ``modalities`` ["text"] or ["audio"].
+
+    An agent hears audio when ``audio_input`` says so, or, left at None, when it speaks
+    (``"audio"`` in ``modalities``). Such an agent gets server VAD by default
+    (:data:`DEFAULT_SERVER_VAD`), so ``runner.speak(pcm)`` is answered with nothing
+    else configured; ``turn_detection="off"`` (or None) turns it off for applications
+    that decide themselves when a turn ends (``session.commit_audio()`` then
+    ``session.generate_reply()``). See docs/voice.md.
+    """
 
     instructions: str
     tools: Sequence[FunctionTool] = ()
     context_policy: ContextPolicy | Sequence[ContextPolicy] | None = None
     modalities: Sequence[str] = ("text",)
     voice: str | None = None
-    turn_detection: dict[str, Any] | None = None
+    turn_detection: TurnDetection = "auto"
     transcription_model: str | None = "whisper-1"
+    audio_input: bool | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.turn_detection, str) and self.turn_detection not in ("auto", "off"):
+            raise ValueError(
+                f"turn_detection must be 'auto', 'off', None or a dict, not {self.turn_detection!r}"
+            )
+
+    @property
+    def hears_audio(self) -> bool:
+        """Whether the agent takes spoken input (``audio_input``, else its modalities)."""
+        if self.audio_input is not None:
+            return self.audio_input
+        return "audio" in self.modalities
+
+    def resolved_turn_detection(self) -> dict[str, Any] | None:
+        """What ``session.audio.input.turn_detection`` is set to (None: off)."""
+        turn = self.turn_detection
+        if turn == "auto":
+            return dict(DEFAULT_SERVER_VAD) if self.hears_audio else None
+        if turn is None or turn == "off":
+            return None
+        assert not isinstance(turn, str)
+        return dict(turn)
 
     @property
     def policies(self) -> list[ContextPolicy]:
@@ -91,7 +156,7 @@ class Agent:
         """The ``session`` for :meth:`RealtimeSession.connect`: instructions, tool
         schemas, modalities and audio settings. The session sends it again on every
         reconnect, so the agent is described once, here."""
-        audio_in: dict[str, Any] = {"turn_detection": self.turn_detection}
+        audio_in: dict[str, Any] = {"turn_detection": self.resolved_turn_detection()}
         if self.transcription_model:
             audio_in["transcription"] = {"model": self.transcription_model}
         audio: dict[str, Any] = {"input": audio_in}
@@ -180,7 +245,12 @@ class AgentRunner:
         await self.session.generate_reply()
 
     def speak(self, pcm: bytes) -> None:
-        """Spoken input (PCM16 24 kHz); the server's VAD ends the turn and replies."""
+        """Spoken input: PCM16 little-endian mono at 24 kHz, any chunk size.
+
+        With server VAD (the default for an agent that hears audio) the server ends
+        the turn after :data:`DEFAULT_SERVER_VAD`'s silence and replies; with
+        ``turn_detection="off"`` call ``session.commit_audio()`` and
+        ``session.generate_reply()``. The audio of the reply: ``generation.audio``."""
         self.session.push_audio(pcm)
 
     def is_idle(self) -> bool:

@@ -2,9 +2,19 @@
 
 A :class:`Generation` is created when ``response.created`` arrives (for a reply the
 application asked for, or one the server's VAD started); its streams end at
-``response.done``, and :meth:`wait` returns the final status. Consumers may read any
-subset of the streams: unread deltas are simply dropped when the generation is
-collected.
+``response.done``, and :meth:`Generation.wait` returns the final status.
+
+Every stream can be read by any number of readers, each from the start: the runner
+collecting a reply's text for its transcript does not take it from an application that
+reads the same text, and ``collect_audio()`` after an ``async for`` over ``audio`` still
+gets all of it. The chunks are kept as long as the generation is (it is dropped at
+``response.done`` by the session, so only as long as a reader holds it).
+
+Audio: :attr:`Generation.audio` and :attr:`MessageOutput.audio` are the reply's sound
+as raw PCM16, signed 16-bit little-endian samples, mono, 24,000 Hz (48 bytes per
+millisecond), the Realtime API's ``audio/pcm`` output format and what
+:mod:`accord.audio_io` writes to WAV files. ``audio_b64`` is the same audio as the
+server sent it, base64 text, for code that forwards it without decoding.
 """
 
 from __future__ import annotations
@@ -19,31 +29,72 @@ from typing import Any, Generic, Literal, TypeVar
 from accord.items import FunctionCall
 
 T = TypeVar("T")
-_END = object()
+
+#: The format of every PCM stream of this module: 24 kHz, 16-bit, mono.
+SAMPLE_RATE = 24_000
+SAMPLE_WIDTH = 2  # bytes per sample
+CHANNELS = 1
 
 
 class _Stream(Generic[T]):
-    """An async stream fed by the session and ended once."""
+    """An async stream fed by the session and ended once; every reader sees it all.
+
+    Values are appended to a list; each ``async for`` walks it from the start with its
+    own position and, at the end of what has come so far, waits for the next ``put`` or
+    the ``end``. Waiting costs one future per parked reader, none when nobody waits.
+    """
+
+    __slots__ = ("_ended", "_values", "_waiters")
 
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._values: list[T] = []
         self._ended = False
+        self._waiters: list[asyncio.Future[None]] = []
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
 
     def put(self, value: T) -> None:
         if not self._ended:
-            self._queue.put_nowait(value)
+            self._values.append(value)
+            self._wake()
 
     def end(self) -> None:
         if not self._ended:
             self._ended = True
-            self._queue.put_nowait(_END)
+            self._wake()
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def __aiter__(self) -> AsyncIterator[T]:
+        index = 0
         while True:
-            value = await self._queue.get()
-            if value is _END:
+            if index < len(self._values):
+                index += 1
+                yield self._values[index - 1]
+                continue
+            if self._ended:
                 return
-            yield value  # type: ignore[misc]
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
+
+
+async def _decoded(chunks: _Stream[str]) -> AsyncIterator[bytes]:
+    """Base64 chunks as PCM bytes, decoded as they are read. A chunk that is not
+    base64 is skipped (the session already reported it as a notice when it came)."""
+    async for chunk in chunks:
+        try:
+            pcm = base64.b64decode(chunk, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if pcm:
+            yield pcm
 
 
 @dataclass
@@ -55,6 +106,10 @@ class MessageOutput:
     ``modality`` is known from the first delta: ``"text"`` for output text, ``"audio"``
     for audio or its transcript. The streams end at the item's ``output_item.done`` or
     with the response.
+
+    ``audio``: this message's sound, PCM16 little-endian mono 24 kHz chunks as they
+    arrive; ``collect_audio()``: all of it at once; ``text``: its transcript (audio) or
+    text.
     """
 
     item_id: str
@@ -73,6 +128,21 @@ class MessageOutput:
         await self._decided.wait()
         return self.modality
 
+    @property
+    def audio(self) -> AsyncIterator[bytes]:
+        """This message's audio: PCM16 little-endian mono at 24 kHz, chunk by chunk as
+        the server sends it (each chunk a whole number of samples); ends with the
+        message. A new iterator from the first chunk on every read."""
+        return _decoded(self.audio_b64)
+
+    async def collect_audio(self) -> bytes:
+        """All of this message's audio (PCM16 mono 24 kHz), once the message ended."""
+        return b"".join([chunk async for chunk in self.audio])
+
+    async def collect_text(self) -> str:
+        """This message's text, or the transcript of its audio, once it ended."""
+        return "".join([chunk async for chunk in self.text])
+
     def end(self) -> None:
         self.text.end()
         self.audio_b64.end()
@@ -81,6 +151,10 @@ class MessageOutput:
 
 @dataclass
 class Generation:
+    """One response: ``text`` (text, or the transcript of the audio), ``audio`` (PCM16
+    mono 24 kHz of every message of the response, in order), ``function_calls``, and
+    ``messages`` for each message's own streams; :meth:`wait` for the final status."""
+
     response_id: str
     out_of_band: bool
     requested_by: str | None  # the event id of our response.create (None: server VAD)
@@ -116,15 +190,17 @@ class Generation:
 
     @property
     def audio(self) -> AsyncIterator[bytes]:
-        """PCM16 chunks, decoded as they are read (undecodable chunks are skipped)."""
-        return self._decoded()
+        """The response's audio: raw PCM16 (signed 16-bit little-endian) mono at 24 kHz,
+        48 bytes per millisecond, chunk by chunk as the server sends it, decoded from
+        base64 as it is read; ends at ``response.done``. Play it, or write it to a WAV
+        file (:class:`accord.audio_io.WavSink`). A new iterator from the first chunk on
+        every read. Empty for a text response."""
+        return _decoded(self.audio_b64)
 
-    async def _decoded(self) -> AsyncIterator[bytes]:
-        async for chunk in self.audio_b64:
-            try:
-                yield base64.b64decode(chunk, validate=True)
-            except (binascii.Error, ValueError):
-                continue
+    async def collect_audio(self) -> bytes:
+        """All the response's audio (PCM16 mono 24 kHz) once it is done; b"" for a text
+        response. Cancelled responses give what was sent before the cancel."""
+        return b"".join([chunk async for chunk in self.audio])
 
     def finish(self, status: str) -> None:
         self.status = status
@@ -143,4 +219,5 @@ class Generation:
         return self.status
 
     async def collect_text(self) -> str:
+        """The response's text (or transcript of its audio) once it is done."""
         return "".join([chunk async for chunk in self.text])
