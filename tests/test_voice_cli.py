@@ -258,3 +258,18 @@ def test_mic_and_audio_in_exclude_each_other(tmp_path: Path) -> None:
     result = chat("--mic", "--audio-in", question)
     assert result.exit_code == 2
     assert "--mic" in result.output and "--audio-in" in result.output
+
+
+def test_sounddevice_without_portaudio_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On Linux the wheel installs without PortAudio and fails at import (OSError)."""
+    import accord.audio_devices as devices
+
+    def no_portaudio(name: str) -> types.ModuleType:
+        raise OSError("PortAudio library not found")
+
+    monkeypatch.setattr(devices.importlib, "import_module", no_portaudio)
+    result = chat("--mic")
+    assert result.exit_code == 2, result.output
+    assert "PortAudio" in result.output and "libportaudio2" in result.output

@@ -49,7 +49,8 @@ def read_wav(path: str | Path) -> bytes:
     :class:`OSError` (e.g. ``FileNotFoundError``) when it cannot be opened.
     """
     try:
-        with wave.open(str(path), "rb") as wav:
+        # Opened here, not by wave.open(path): see WavSink.__init__.
+        with open(path, "rb") as file, wave.open(file, "rb") as wav:
             width, channels, rate = wav.getsampwidth(), wav.getnchannels(), wav.getframerate()
             frames = wav.readframes(wav.getnframes())
     except wave.Error as exc:
@@ -92,8 +93,11 @@ class WavSink:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        # Closed by close() / __exit__: the sink outlives any one with-block of its maker.
-        self._wav: wave.Wave_write | None = wave.open(str(self.path), "wb")  # noqa: SIM115
+        # The file is opened here, not by wave.open(path): that leaves a half-built
+        # writer whose __del__ prints a traceback when the path cannot be opened. Both
+        # are closed by close() / __exit__, as the sink outlives its maker's block.
+        self._file = open(self.path, "wb")  # noqa: SIM115
+        self._wav: wave.Wave_write | None = wave.open(self._file, "wb")  # noqa: SIM115
         self._wav.setnchannels(CHANNELS)
         self._wav.setsampwidth(SAMPLE_WIDTH)
         self._wav.setframerate(SAMPLE_RATE)
@@ -125,8 +129,9 @@ class WavSink:
 
     def close(self) -> None:
         if self._wav is not None:
-            self._wav.close()  # a trailing half sample is dropped: it is no sound
+            self._wav.close()  # writes the lengths; a trailing half sample is dropped
             self._wav = None
+            self._file.close()
 
     def __enter__(self) -> WavSink:
         return self
