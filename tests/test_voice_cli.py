@@ -273,3 +273,20 @@ def test_sounddevice_without_portaudio_says_what_to_install(
     result = chat("--mic")
     assert result.exit_code == 2, result.output
     assert "PortAudio" in result.output and "libportaudio2" in result.output
+
+
+def test_no_sound_device_is_exit_2_with_portaudio_s_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module = types.ModuleType("sounddevice")
+
+    def no_device(**settings: Any) -> None:
+        raise RuntimeError("Error querying device -1")  # PortAudioError on a bare host
+
+    module.RawInputStream = no_device  # type: ignore[attr-defined]
+    module.RawOutputStream = no_device  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "sounddevice", module)
+    result = chat("--mic")
+    assert result.exit_code == 2, result.output
+    assert "cannot open the speaker: Error querying device -1" in result.output
+    assert isinstance(result.exception, SystemExit)

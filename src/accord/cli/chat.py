@@ -27,6 +27,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from accord.agent import DEFAULT_SERVER_VAD, AgentRunner, ToolFinished, ToolStarted, Transcript
+from accord.audio_devices import (
+    DeviceError,
+    Microphone,
+    Speaker,
+    VoiceExtraMissingError,
+    load_sounddevice,
+)
 from accord.audio_io import WavFormatError, WavSink, read_wav
 from accord.client import events as se
 from accord.client.errors import AccordError, OperationTimeout, RealtimeError
@@ -108,6 +115,8 @@ def chat(
     except AccordError as exc:
         console.print(f"[red]accord chat: {escape(str(exc))}[/red]", soft_wrap=True)
         raise typer.Exit(1) from exc
+    except DeviceError as exc:
+        _usage(console, str(exc))
     except TimeoutError as exc:
         message = escape(str(exc) or "no reply in time")
         console.print(f"[red]accord chat: {message}[/red]", soft_wrap=True)
@@ -137,8 +146,6 @@ def _reason(exc: BaseException) -> str:
 
 
 def _devices(console: Console) -> ModuleType:
-    from accord.audio_devices import VoiceExtraMissingError, load_sounddevice
-
     try:
         return load_sounddevice()
     except VoiceExtraMissingError as exc:
@@ -279,8 +286,6 @@ async def _mic_chat(
 ) -> None:
     """Talk until Enter (or Ctrl-C), or ``turns`` replies: the microphone feeds the
     session, each reply plays as it streams, and speech over it stops the playback."""
-    from accord.audio_devices import Microphone, Speaker
-
     async with _connected(target, voice=True) as runner:
         replies = _Replies(console, runner, live=True)
         speaker = Speaker(sounddevice=sd)
