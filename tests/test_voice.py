@@ -98,6 +98,16 @@ def test_server_vad_overrides_keep_the_other_defaults() -> None:
         server_vad(bogus=1)
 
 
+def test_the_default_is_a_server_vad_the_official_sdk_knows_field_by_field() -> None:
+    """The SDK as the oracle: every setting is a field of its ``ServerVad``, typed right
+    (pydantic models accept unknown keys, so the names are checked one by one)."""
+    from openai.types.realtime.realtime_audio_input_turn_detection import ServerVad
+
+    parsed = ServerVad.model_validate(DEFAULT_SERVER_VAD)
+    assert set(DEFAULT_SERVER_VAD) <= set(ServerVad.model_fields)
+    assert parsed.model_dump(exclude_unset=True) == dict(DEFAULT_SERVER_VAD)
+
+
 def test_an_unknown_turn_detection_word_is_refused() -> None:
     with pytest.raises(ValueError, match="turn_detection"):
         Agent("Be brief.", modalities=["audio"], turn_detection="sometimes")  # type: ignore[arg-type]

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from accord.audio_io import WavFormatError, WavSink, read_wav, write_wav
 from accord.cli.main import app
+from accord.items import Message
 from accord.sim import audio
 
 runner = CliRunner()
@@ -181,6 +182,8 @@ class _FakeStream:
     """Calls back from a thread of its own, as PortAudio does, 20 ms blocks as fast as
     the test wants."""
 
+    pause = 0.002  # seconds between blocks: ten times faster than real time
+
     def __init__(self, callback: Any, blocksize: int = 480, **settings: Any) -> None:
         assert settings["samplerate"] == 24_000
         assert settings["channels"] == 1
@@ -203,13 +206,15 @@ class _FakeStream:
     def _run(self) -> None:
         while self.running.is_set():
             self.step()
-            time.sleep(0.002)
+            time.sleep(self.pause)
 
     def step(self) -> None:
         raise NotImplementedError
 
 
-def fake_sounddevice(utterance: bytes) -> tuple[types.ModuleType, bytearray]:
+def fake_sounddevice(
+    utterance: bytes, *, speaker_pause: float = 0.002
+) -> tuple[types.ModuleType, bytearray]:
     played = bytearray()
     heard = bytearray(utterance)
 
@@ -220,6 +225,8 @@ def fake_sounddevice(utterance: bytes) -> tuple[types.ModuleType, bytearray]:
             self.callback(chunk, self.block // 2, None, None)
 
     class RawOutputStream(_FakeStream):
+        pause = speaker_pause
+
         def step(self) -> None:
             out = bytearray(self.block)
             self.callback(out, self.block // 2, None, None)
@@ -290,3 +297,49 @@ def test_no_sound_device_is_exit_2_with_portaudio_s_reason(
     assert result.exit_code == 2, result.output
     assert "cannot open the speaker: Error querying device -1" in result.output
     assert isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize(
+    "pause_ms",
+    [3_000, 1_000],
+    ids=["over-a-reply-streamed-whole", "over-a-reply-still-streaming"],
+)
+def test_speaking_over_a_reply_stops_it_and_cuts_it_where_it_was_heard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pause_ms: int
+) -> None:
+    """The user speaks over the reply. Usually it has streamed whole (the server sends
+    faster than it plays): playback stops, and the chat cuts the server's item to what
+    was heard (the runner's own barge-in only sees replies still streaming, and cancels
+    and cuts those itself)."""
+    import accord.cli.chat as chat_module
+    from accord.sim.server import SimServer
+
+    servers: list[SimServer] = []
+
+    class KeptSimServer(SimServer):
+        async def start(self) -> SimServer:
+            servers.append(self)
+            return await super().start()
+
+    monkeypatch.setattr(chat_module, "SimServer", KeptSimServer)
+    said = audio.synthesize(QUESTION) + audio.silence(pause_ms)
+    said += audio.synthesize("no, stop") + audio.silence(800)
+    # The speaker plays in real time: 20 ms blocks every 20 ms.
+    module, played = fake_sounddevice(said, speaker_pause=0.02)
+    monkeypatch.setitem(sys.modules, "sounddevice", module)
+    reply = tmp_path / "reply.wav"
+    result = chat("--mic", "--turns", "2", "--audio-out", reply)
+    assert result.exit_code == 0, result.output
+    assert "you: no, stop" in result.output
+
+    _params, recorded = reply_of(reply)  # everything that streamed
+    assert (audio.transcribe(recorded) or "").endswith("You said: no, stop")
+    heard = sum(1 for i in range(0, len(played), 2) if played[i : i + 2] != b"\x00\x00")
+    streamed = sum(1 for i in range(0, len(recorded), 2) if recorded[i : i + 2] != b"\x00\x00")
+    assert heard < 0.8 * streamed  # the first reply stopped playing
+    [first, *_] = [
+        i
+        for i in servers[0].sessions[0].store.items()
+        if isinstance(i, Message) and i.role == "assistant"
+    ]
+    assert first.interrupted or QUESTION not in first.text  # the server's copy was cut

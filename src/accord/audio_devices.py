@@ -1,9 +1,9 @@
 """Microphone and speaker, through ``sounddevice`` (the optional ``accord[voice]`` extra).
 
 Nothing else in accord needs a sound card: WAV files (:mod:`accord.audio_io`) and the
-PCM streams of a generation work everywhere. This module is imported only by code that
-asks for live audio (``accord chat --mic``), and it imports ``sounddevice`` only when a
-device is opened, so a missing extra is a :class:`VoiceExtraMissingError` naming what to
+PCM streams of a generation work everywhere. This module imports ``sounddevice`` only
+when a device is opened (or :func:`load_sounddevice` is called), so importing it costs
+nothing and a missing extra is a :class:`VoiceExtraMissingError` naming what to
 install, never an ImportError at start-up. ``sounddevice`` needs the PortAudio C library
 (bundled in its macOS and Windows wheels; on Linux a system package, ``libportaudio2``
 on Debian and Ubuntu).
@@ -11,8 +11,9 @@ on Debian and Ubuntu).
 Both devices run at the session's format, PCM16 mono 24 kHz (PortAudio resamples when
 the hardware runs at another rate). Limits: no echo cancellation, so a speaker the
 microphone hears makes the server's VAD take the reply for the user barging in (use
-headphones); a barge-in truncates the reply at what was received, not at what was
-played (the runner's interrupt does not know the speaker's position).
+headphones). The runner's barge-in cuts a reply still streaming at what was received;
+one that streamed whole and is still playing is the player's to cut, where the
+:class:`Speaker`'s ``cursor`` says playback stopped (``accord chat --mic`` does).
 """
 
 from __future__ import annotations
@@ -126,7 +127,13 @@ class Microphone:
 
 class Speaker:
     """Plays PCM16 mono 24 kHz as it is queued with :meth:`play`; :meth:`clear` drops
-    what has not played yet (the user barged in). Silence when nothing is queued."""
+    what has not played yet (the user barged in). Silence when nothing is queued.
+
+    Positions count bytes of everything ever queued: ``enqueued`` is its end,
+    ``cursor`` how far playback (or a clear) has gone, so a caller that noted
+    ``enqueued`` when an item's first chunk was queued knows how much of that item was
+    heard: ``cursor - start``, the position a barge-in truncates the item at.
+    """
 
     def __init__(
         self, *, device: int | str | None = None, sounddevice: ModuleType | None = None
@@ -136,7 +143,9 @@ class Speaker:
         self._stream: Any = None
         self._queued = bytearray()
         self._lock = threading.Lock()  # the buffer is shared with PortAudio's thread
-        self.played_bytes = 0
+        self.enqueued = 0
+        self.cursor = 0
+        self.played_bytes = 0  # handed to the device (cleared audio is not)
 
     @property
     def played_ms(self) -> int:
@@ -145,6 +154,7 @@ class Speaker:
 
     @property
     def pending_ms(self) -> int:
+        """Queued audio not played yet."""
         with self._lock:
             return len(self._queued) // BYTES_PER_MS
 
@@ -164,16 +174,22 @@ class Speaker:
     def play(self, pcm: bytes) -> None:
         with self._lock:
             self._queued += pcm
+            self.enqueued += len(pcm)
 
-    def clear(self) -> None:
+    def clear(self) -> int:
+        """Drop what has not played; returns the cursor where playback stopped."""
         with self._lock:
+            stopped = self.cursor
+            self.cursor += len(self._queued)
             self._queued.clear()
+            return stopped
 
     def _fill(self, outdata: Any, frames: int, time: Any, status: Any) -> None:
         wanted = len(outdata)
         with self._lock:
             chunk = bytes(self._queued[:wanted])
             del self._queued[:wanted]
+            self.cursor += len(chunk)
         self.played_bytes += len(chunk)
         outdata[: len(chunk)] = chunk
         outdata[len(chunk) :] = bytes(wanted - len(chunk))

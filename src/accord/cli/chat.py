@@ -16,7 +16,7 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
@@ -78,7 +78,10 @@ def chat(
         False, "--mic", help="Talk through the microphone; needs accord[voice]."
     ),
     turns: int = typer.Option(
-        0, "--turns", min=0, help="With --mic: stop after this many replies (0: on Enter)."
+        0,
+        "--turns",
+        min=0,
+        help="With --mic: stop after this many replies, cut short or not (0: on Enter).",
     ),
 ) -> None:
     """Chat in text or voice; uses OPENAI_API_KEY against the real API when no --sim or --url."""
@@ -235,11 +238,18 @@ class _Replies:
     """The in-band replies of a spoken chat, in order, each handed on whole: one
     response streams at a time, so writing them one after the other keeps the order."""
 
-    def __init__(self, console: Console, runner: AgentRunner, *, live: bool) -> None:
+    def __init__(
+        self,
+        console: Console,
+        runner: AgentRunner,
+        *,
+        live: bool,
+        on_speech: Callable[[], None] | None = None,
+    ) -> None:
         self.live = live  # print transcripts as they come (else the caller prints them)
         self.queue: asyncio.Queue[Generation] = asyncio.Queue()
         self.started = asyncio.Event()
-        self.speech_started = 0
+        self._on_speech = on_speech
         self._console = console
         self._task = asyncio.ensure_future(self._watch(runner))
 
@@ -249,8 +259,8 @@ class _Replies:
             if isinstance(event, se.GenerationStarted) and not event.generation.out_of_band:
                 self.queue.put_nowait(event.generation)
                 self.started.set()
-            elif isinstance(event, se.InputSpeechStarted):
-                self.speech_started += 1
+            elif isinstance(event, se.InputSpeechStarted) and self._on_speech is not None:
+                self._on_speech()
 
     def close(self) -> None:
         self._task.cancel()
@@ -287,33 +297,73 @@ async def _mic_chat(
     """Talk until Enter (or Ctrl-C), or ``turns`` replies: the microphone feeds the
     session, each reply plays as it streams, and speech over it stops the playback."""
     async with _connected(target, voice=True) as runner:
-        replies = _Replies(console, runner, live=True)
         speaker = Speaker(sounddevice=sd)
+        playback = _Playback(runner, speaker, sink)
+        replies = _Replies(console, runner, live=True, on_speech=playback.barge_in)
         stop = asyncio.Event()
         _stop_on_enter(stop)
         try:
             with speaker, Microphone(runner.speak, sounddevice=sd):
                 console.print("listening; speak (Enter or Ctrl-C to stop)")
-                done = heard = 0
+                done = 0
                 while not stop.is_set() and (turns == 0 or done < turns):
                     generation = await _next_reply(replies, stop)
                     if generation is None:
                         break
-                    heard = replies.speech_started
-                    async for chunk in generation.audio:
-                        if replies.speech_started != heard:  # the user barged in
-                            speaker.clear()
-                            break
-                        speaker.play(chunk)
-                        if sink is not None:
-                            sink.write(chunk)
-                    if await generation.wait() == "completed":
-                        done += 1
-                while speaker.pending_ms and replies.speech_started == heard:
+                    await playback.play(generation)
+                    done += 1  # a reply cut short by the user counts too
+                while speaker.pending_ms and not playback.cut:
                     await asyncio.sleep(0.02)  # let the last reply finish playing
                 await runner.wait_idle(TURN_TIMEOUT)
         finally:
             replies.close()
+
+
+class _Playback:
+    """Replies to the speaker (and the recording), and what a barge-in cut of them.
+
+    The server streams a reply faster than it plays, so the user usually speaks over a
+    reply that has finished streaming: the runner's barge-in (for a reply still
+    streaming) does not see it, and the server's item would keep words nobody heard.
+    Here each item's place in the speaker's stream is kept, and such a barge-in
+    truncates the item where playback stopped (or deletes it when none of it played).
+    """
+
+    def __init__(self, runner: AgentRunner, speaker: Speaker, sink: WavSink | None) -> None:
+        self.runner = runner
+        self.speaker = speaker
+        self.sink = sink
+        self.cut = False  # the last reply was stopped by the user speaking
+        self._spans: dict[str, tuple[int, int]] = {}  # item -> its bytes in the stream
+        self._interruptions = runner.stats.interruptions
+
+    async def play(self, generation: Generation) -> str:
+        self.cut = False
+        played = self.speaker.cursor
+        self._spans = {item: span for item, span in self._spans.items() if span[1] > played}
+        async for message in generation.messages:
+            start = self.speaker.enqueued
+            async for chunk in message.audio:
+                if self.cut:
+                    break
+                self.speaker.play(chunk)
+                if self.sink is not None:
+                    self.sink.write(chunk)
+                self._spans[message.item_id] = (start, self.speaker.enqueued)
+        return await generation.wait()
+
+    def barge_in(self) -> None:
+        stopped = self.speaker.clear()
+        self.cut = True
+        runner_interrupted = self.runner.stats.interruptions != self._interruptions
+        self._interruptions = self.runner.stats.interruptions
+        if runner_interrupted:
+            return  # the reply was still streaming: the runner cancelled and cut it
+        for item_id, (start, end) in self._spans.items():
+            if start <= stopped < end:
+                heard_ms = (stopped - start) // BYTES_PER_MS
+                self.runner.session.interrupt(heard_ms, item_id=item_id)
+        self._spans.clear()
 
 
 async def _next_reply(replies: _Replies, stop: asyncio.Event) -> Generation | None:
