@@ -75,7 +75,11 @@ def chat(
         None, "--audio-out", help="Write the reply's audio to this WAV file (PCM16 24 kHz)."
     ),
     mic: bool = typer.Option(
-        False, "--mic", help="Talk through the microphone; needs accord[voice]."
+        False,
+        "--mic",
+        # "\\[": rich would take [voice] for markup.
+        help="Talk through the microphone and hear the replies "
+        "(the voice extra: pip install 'accord\\[voice]').",
     ),
     turns: int = typer.Option(
         0,
