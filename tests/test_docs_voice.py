@@ -1,11 +1,13 @@
 """Every code block of docs/voice.md runs, in order, in one scratch directory.
 
 ``python`` blocks are executed in a fresh namespace each (against the embedded
-simulator); ``sh`` blocks line by line with this environment's ``accord`` first on the
-PATH and no ``OPENAI_API_KEY``, so nothing can reach the real API; a ``text`` block right
-after an ``sh`` block is that command's expected output, compared line by line. A block
-right after ``<!-- doc-test: skip (REASON) -->`` is not run (python ones are still
-compiled), and only for the reasons below: a page cannot be kept honest by skipping.
+simulator; tests/test_docs.py runs them too, as one program, like every page's);
+``sh`` blocks line by line with this environment's ``accord`` first on the PATH and no
+``OPENAI_API_KEY``, so nothing can reach the real API; a ``text`` block right after an
+``sh`` block is that command's expected output, compared line by line. A block whose
+first line is ``# doc: not run (REASON)`` (the marker of tests/test_docs.py) is not
+run (python ones are still compiled), and only for the reasons below: a page cannot be
+kept honest by skipping.
 """
 
 from __future__ import annotations
@@ -21,10 +23,8 @@ import pytest
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "voice.md"
 ALLOWED_SKIPS = {"needs a microphone", "needs OPENAI_API_KEY", "installs a package"}
-_FENCE = re.compile(
-    r"(?:<!-- doc-test: skip \((?P<skip>[^)]*)\) -->\n)?```(?P<lang>\w*)\n(?P<body>.*?)\n```",
-    re.DOTALL,
-)
+_FENCE = re.compile(r"^```(?P<lang>\w*)\n(?P<body>.*?)\n```", re.DOTALL | re.MULTILINE)
+_NOT_RUN = re.compile(r"# doc: not run(?: \((?P<reason>[^)]*)\))?")
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,18 @@ class Block:
         return f"{self.index}-{self.lang}-line{self.line}"
 
 
+def _skip(body: str) -> str | None:
+    """The reason a block is not run, from its first line; None: it runs."""
+    marker = _NOT_RUN.match(body.lstrip())
+    if marker is None:
+        return None
+    return marker["reason"] or "no reason given"
+
+
 def blocks() -> list[Block]:
-    text = DOC.read_text()
+    text = DOC.read_text(encoding="utf-8")
     return [
-        Block(n, text.count("\n", 0, m.start()) + 1, m["lang"], m["body"], m["skip"])
+        Block(n, text.count("\n", 0, m.start()) + 1, m["lang"], m["body"], _skip(m["body"]))
         for n, m in enumerate(_FENCE.finditer(text))
     ]
 
