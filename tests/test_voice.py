@@ -186,3 +186,21 @@ async def test_turn_detection_off_leaves_the_commit_to_the_application() -> None
         assert QUESTION in (audio.transcribe(pcm) or "")
         await runner.wait_idle(IDLE)
         assert sim.sessions[0].session["audio"]["input"]["turn_detection"] is None
+
+
+async def test_every_reader_of_a_stream_gets_every_chunk() -> None:
+    """Two readers at once, one that starts late and one after the end all see the
+    whole stream (the runner reading a reply's text no longer takes it from the
+    application); nothing is added after the end."""
+    generation = Generation("resp_1", out_of_band=False, requested_by=None)
+    early = asyncio.ensure_future(generation.collect_text())
+    also = asyncio.ensure_future(generation.collect_text())
+    await asyncio.sleep(0)
+    generation.text.put("Hel")
+    late = asyncio.ensure_future(generation.collect_text())
+    generation.text.put("lo")
+    generation.finish("completed")
+    generation.text.put("!")  # after the end: dropped
+    assert await early == await also == await late == "Hello"
+    assert await generation.collect_text() == "Hello"
+    assert await generation.collect_audio() == b""  # a text reply has no audio
