@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from urllib.parse import urlsplit
 
 import pytest
 from typer.testing import CliRunner
@@ -69,3 +76,76 @@ async def test_serve_as_azure_prints_and_serves_the_azure_path() -> None:
         url = f"ws://127.0.0.1:{port}/openai/v1/realtime?api-version=2025-08-28&deployment=voice"
         async with connect(url, additional_headers={"api-key": "k"}) as ws:
             assert json.loads(await ws.recv())["type"] == "session.created"
+
+
+def _serve_once(*args: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "accord.cli.main", "sim", "serve", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_a_busy_port_is_one_line_and_exit_2() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _serve_once("--port", str(port))
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert f"127.0.0.1:{port}" in lines[0] and "in use" in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_a_port_out_of_range_is_one_line_and_exit_2(port: str) -> None:
+    result = _serve_once("--port", port)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "0-65535" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _log_of_one_session(*args: str) -> str:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "accord.cli.main", "sim", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        parts = urlsplit(proc.stdout.readline().strip())
+
+        async def one_session() -> None:
+            url = f"ws://127.0.0.1:{parts.port}/v1/realtime?model=gpt-realtime"
+            async with connect(
+                url, additional_headers={"Authorization": "Bearer sk-secret-1234"}
+            ) as ws:
+                assert json.loads(await ws.recv())["type"] == "session.created"
+                await ws.send("{not json")
+                assert json.loads(await ws.recv())["type"] == "error"
+
+        asyncio.run(one_session())
+        time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    return err
+
+
+def test_serve_logs_connections_and_closes_and_never_the_key() -> None:
+    err = _log_of_one_session()
+    assert "connected" in err and "sess_" in err, err
+    assert "closed" in err, err
+    assert "invalid_json" in err, err  # errors sent to a client are logged too
+    assert "sk-secret-1234" not in err
+
+
+def test_serve_quiet_logs_nothing_about_connections() -> None:
+    err = _log_of_one_session("--quiet")
+    assert "connected" not in err and "closed" not in err, err

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import cast
+import errno
+import logging
+from typing import NoReturn, cast
 
 import typer
 
@@ -15,6 +17,7 @@ from accord.sim.server import SimServer
 
 sim_app = typer.Typer(help="The OpenAI-Realtime-compatible simulator.", no_args_is_help=True)
 
+MAX_PORT = 65535
 AZURE_API_VERSION = "2025-08-28"  # printed in the Azure URL; the simulator takes any
 
 
@@ -96,8 +99,15 @@ def serve(
         "--dialect",
         help=f"Which server to be: {', '.join(DIALECTS)} (see docs/simulator.md).",
     ),
+    quiet: bool = typer.Option(
+        False, "--quiet", help="Log nothing about connections, closes and errors sent."
+    ),
 ) -> None:
-    """Serve ws://HOST:PORT/v1/realtime?model=NAME; prints that URL first."""
+    """Serve ws://HOST:PORT/v1/realtime?model=NAME; prints that URL first.
+
+    Logs each connection, close and error sent to a client on stderr (never a key)."""
+    if not 0 <= port <= MAX_PORT:
+        _fail(f"port {port} is out of range (0-{MAX_PORT}; 0 picks a free port)")
     try:
         config = sim_config(
             host=host,
@@ -116,8 +126,15 @@ def serve(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
 
+    _log_connections(quiet)
+
     async def main() -> None:
-        async with SimServer(config) as server:
+        server = SimServer(config)
+        try:
+            await server.start()
+        except OSError as exc:
+            _fail(f"cannot listen on {host}:{port}: {_why(exc)}")
+        try:
             query = (
                 f"?api-version={AZURE_API_VERSION}&deployment=gpt-realtime"
                 if config.dialect == "azure"
@@ -129,9 +146,37 @@ def serve(
                 err=True,
             )
             await server.serve_forever()
+        finally:
+            await server.stop()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
+
+
+def _fail(message: str) -> NoReturn:
+    """One line on stderr and exit status 2: a usage problem, not a crash."""
+    typer.echo(f"accord sim serve: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _why(exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return "address already in use (another server is on that port; try --port 0)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "address not available on this machine"
+    if exc.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need privileges)"
+    return exc.strerror or str(exc)
+
+
+def _log_connections(quiet: bool) -> None:
+    """Connection logs on stderr, one line each; ``--quiet`` keeps only warnings."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("accord.sim")
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
 
 
 def register(app: typer.Typer) -> None:

@@ -172,9 +172,15 @@ class SimServer:
                 )
             )
             await connection.close(CLOSE_BAD_KEY, "invalid_api_key")
+            log.info(
+                "connection from %s refused: invalid_api_key (key %s)", _peer(connection), shown
+            )
             return
         if not self.config.model_known(access.model):
             await connection.close(CLOSE_BAD_MODEL, "invalid_model")  # observed: 4000
+            log.info(
+                "connection from %s refused: unknown model %r", _peer(connection), access.model
+            )
             return
         if access.beta_header:
             # Observed: the beta header is refused on the GA endpoint (payload assumed).
@@ -216,6 +222,12 @@ class SimServer:
         if self.on_session is not None:
             self.on_session(session)
         session.start()
+        log.info(
+            "session %s connected from %s (model %s)",
+            session.session_id,
+            _peer(connection),
+            _model_name(self.config, access.model),
+        )
         expiry = loop.create_task(self._expire(session, connection))
         try:
             async for frame in connection:
@@ -225,6 +237,12 @@ class SimServer:
         finally:
             expiry.cancel()
             await session.shutdown()
+            log.info(
+                "session %s closed (code %s%s)",
+                session.session_id,
+                connection.close_code,
+                f", {connection.close_reason}" if connection.close_reason else "",
+            )
 
     async def _expire(self, session: SimSession, connection: ServerConnection) -> None:
         await asyncio.sleep(self.config.session_max_seconds)
@@ -248,6 +266,11 @@ def _model_name(config: SimConfig, asked: str | None) -> str:
     if asked and (not config.profile.any_deployment or config.model_known_openai(asked)):
         return asked
     return "gpt-realtime"
+
+
+def _peer(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    return f"{address[0]}:{address[1]}" if address else "(unknown)"
 
 
 def _redact(key: str | None) -> str:

@@ -29,6 +29,7 @@ from accord.protocol import (
     ConversationItemRetrieved,
     ConversationItemTruncate,
     ConversationItemTruncated,
+    ErrorEvent,
     InputAudioBufferAppend,
     InputAudioBufferClear,
     InputAudioBufferCommit,
@@ -180,6 +181,10 @@ class SimSession(InputAudio):
         await self.outbox.close()
 
     def emit(self, event: ServerEvent | Prebuilt) -> None:
+        if isinstance(event, ErrorEvent):  # what a client was refused, for the operator
+            log.info(
+                "session %s: error %s: %s", self.session_id, event.error.code, event.error.message
+            )
         self.outbox.put(event)
 
     def new_id(self, kind: str) -> str:
