@@ -28,6 +28,7 @@ from accord.agent import (
     ContextEdited,
     ToolFinished,
     ToolStarted,
+    Transcript,
 )
 from accord.client import events as se
 from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Item, Message
@@ -503,3 +504,19 @@ async def test_summarizer_replaces_older_turns_with_a_system_summary() -> None:
         assert items[-1] == Message(id=items[-1].id, role="assistant", content="See you.")
         assert run.responses_created() == 3 + len(model.summary_requests)
         run.assert_converged()
+
+
+# -- the transcript reads as a conversation -----------------------------------------------
+
+
+async def test_a_typed_turn_is_a_user_transcript_before_its_reply() -> None:
+    """say() tells the application what the user said, as a spoken turn's transcript
+    does, and before the reply's transcript."""
+    async with running(Agent("Be brief.")) as run:
+        await run.turn("hello there")
+        await run.until(lambda e: isinstance(e, Transcript) and e.role == "assistant")
+        lines = [(e.role, e.text) for e in run.of(Transcript)]
+        assert lines[0] == ("user", "hello there")
+        assert lines[1][0] == "assistant"
+        user_item = run.of(Transcript)[0].item_id
+        assert user_item in [item.id for item in run.store]

@@ -59,7 +59,7 @@ def test_minimal_agent_prints_the_transcript() -> None:
         "user: What is the weather in Paris?",
         "tool: FunctionCall",
         "tool: FunctionCallOutput",
-        "assistant: Done. What is the weather in Paris?: 18C, light wind",
+        "assistant: Done. Paris: 18C, light wind",
     ]
 
 

@@ -89,7 +89,6 @@ async def test_a_truncated_or_header_only_trace_is_an_error(tmp_path: Path) -> N
     assert CliRunner().invoke(app, ["replay", str(trace)]).exit_code == 0
 
 
-@pytest.mark.slow  # the naive demo still waits out its stalled turns (issue 17): ~80 s
 def test_a_recorded_verdict_must_be_reproduced(tmp_path: Path) -> None:
     """A naive demo trace whose run reported desyncs replayed as "checker: 0 violations"."""
     naive = tmp_path / "naive.jsonl"

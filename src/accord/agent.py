@@ -238,10 +238,16 @@ class AgentRunner:
     # -- input ---------------------------------------------------------------------------
 
     async def say(self, text: str, *, item_id: str | None = None) -> None:
-        """A typed user turn: the message goes after everything, then a reply."""
+        """A typed user turn: the message goes after everything, then a reply.
+
+        Emits the user's :class:`Transcript` (as a spoken turn's transcription does)
+        before the reply is asked for, so a reader of :meth:`events` sees the user's line
+        first."""
         ctx = self.session.chat_ctx
-        ctx.append(Message(id=item_id or self._ids.new("user"), role="user", content=text))
+        message = Message(id=item_id or self._ids.new("user"), role="user", content=text)
+        ctx.append(message)
         await self.session.update_chat_ctx(ctx)
+        self._events.put_nowait(Transcript("user", message.id, text))
         await self.session.generate_reply()
 
     def speak(self, pcm: bytes) -> None:

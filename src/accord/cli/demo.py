@@ -15,12 +15,16 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from accord.demo.scenario import DemoConfig, DemoResult, run_demo
+from accord.demo.story import Story
 from accord.explore.walkthrough import Step, Walkthrough, play_r1
 from accord.verify.checker import Invariant
 from accord.verify.strategies import STRATEGIES
+
+MAX_LISTED = 8  # findings of each kind printed; a trace holds every one
 
 
 def demo(
@@ -30,6 +34,9 @@ def demo(
     strategy: str = typer.Option("accord", "--strategy", help="accord, or naive to see the bug."),
     record: Path | None = typer.Option(None, "--record", help="Write a JSONL trace here."),
     race: str | None = typer.Option(None, "--race", help="Play one race instead: r1."),
+    keep_going: bool = typer.Option(
+        False, "--keep-going", help="Play every turn after the first desync (default: stop)."
+    ),
 ) -> None:
     """Run the demo conversation on the embedded simulator and report desyncs."""
     console = Console()
@@ -41,13 +48,18 @@ def demo(
         return
     console.rule(f"[bold]accord demo[/bold]: {turns} turns, strategy {strategy}, seed {seed}")
     config = DemoConfig(
-        turns=turns, latency_ms=latency_ms, seed=seed, strategy=strategy, record=record
+        turns=turns,
+        latency_ms=latency_ms,
+        seed=seed,
+        strategy=strategy,
+        record=record,
+        stop_at_first_desync=not keep_going,
     )
     result = asyncio.run(run_demo(config, lambda line: console.print(line, highlight=False)))
     _report(console, result)
     if record is not None:
         console.print(f"trace written to {record} (check it with: accord replay {record})")
-    if result.desyncs:
+    if result.failed:
         raise typer.Exit(1)
 
 
@@ -67,20 +79,46 @@ def _report(console: Console, result: DemoResult) -> None:
         ("invariant violations", len(result.violations)),
         ("mirror == simulator store", "yes" if result.mirror_matches else "NO"),
         ("unexpected server errors", len(result.errors)),
+        ("turns the client timed out on", len(result.timeouts)),
         ("desyncs", result.desyncs),
     ):
         table.add_row(name, str(value))
     console.print(table)
-    for violation in result.violations:
-        console.print(f"[red]{violation}[/red]")
-    for error in result.errors:
-        console.print(f"[red]server error: {error}[/red]")
-    verdict = (
-        "[green]0 desyncs[/green]"
-        if not result.desyncs
-        else (f"[red]{result.desyncs} desync(s)[/red]")
+    if result.story is not None:
+        _story(console, result.story)
+    shown = result.violations[:MAX_LISTED]
+    for violation in shown:
+        console.print(f"[red]{escape(str(violation))}[/red]")
+    for error in result.errors[:MAX_LISTED]:
+        console.print(f"[red]server error: {escape(error)}[/red]")
+    for timeout in result.timeouts[:MAX_LISTED]:
+        console.print(f"[yellow]client timeout: {escape(timeout)}[/yellow]")
+    hidden = (
+        len(result.violations)
+        - len(shown)
+        + max(0, len(result.errors) - MAX_LISTED)
+        + max(0, len(result.timeouts) - MAX_LISTED)
     )
-    console.print(verdict)
+    if hidden > 0:
+        console.print(f"... and {hidden} more (all of them in a trace: --record FILE)")
+    if result.stopped_early:
+        console.print(
+            f"stopped after turn {result.turns_played} of the script at the first desync "
+            "(--keep-going plays every turn)"
+        )
+    if not result.failed:
+        console.print("[green]0 desyncs[/green]")
+    else:
+        timeouts = f", {len(result.timeouts)} client timeout(s)" if result.timeouts else ""
+        console.print(f"[red]{result.desyncs} desync(s){timeouts}[/red]")
+
+
+def _story(console: Console, story: Story) -> None:
+    lines = story.render()
+    console.print(f"[bold red]{escape(lines[0])}[/bold red]")
+    for line in lines[1:-1]:
+        console.print(escape(line), highlight=False)
+    console.print(f"[red]{escape(lines[-1])}[/red]")
 
 
 def _race(console: Console, race: str) -> None:
@@ -117,7 +155,8 @@ def _verdict(run: Walkthrough) -> str:
     if not run.violations:
         return "[green]0 violations: nothing lost, mirror == server[/green]"
     return "\n".join(
-        f"[red]{v.invariant.value} {v.invariant.name}[/red] {v.item_id or ''}: {v.detail}"
+        f"[red]{v.invariant.value} {v.invariant.name}[/red] {escape(v.item_id or '')}: "
+        f"{escape(v.detail)}"
         for v in run.violations
     )
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from accord.agent import Agent, AgentRunner, ContextEdited, RunnerStats, ToolFinished, ToolStarted
 from accord.agent import Transcript as TranscriptEvent
 from accord.client.errors import AccordError
+from accord.demo.story import Moments, Story, first_desync
 from accord.policies import KeepLastTurns, RedactToolOutputs, SummarizeOlder
 from accord.session import RealtimeSession, SessionOptions
 from accord.sim import audio
@@ -35,6 +36,7 @@ from accord.verify.strategies import strategy_named
 
 CITIES = ("Paris", "Lisbon", "Oslo", "Kyoto", "Lima")
 SLOW_TOOL_SECONDS = 0.25
+TRANSCRIPT_WAIT_S = 2.0  # how long a spoken turn's line may wait for its transcript
 
 
 @function_tool
@@ -81,6 +83,13 @@ class DemoConfig:
     strategy: str = "accord"
     record: Path | None = None
     turn_timeout: float = 20.0
+    # Stop at the first sign of a desync (a refusal, a request not carried out) and tell
+    # its story; False plays every turn whatever happens.
+    stop_at_first_desync: bool = True
+    grace: float = 1.5  # after trouble, how long a turn may go on to show its cost
+    # After the first refusal, turns go on until one costs the user a request (a
+    # tool's result refused), at most this many: the story is told from that one.
+    turns_after_trouble: int = 4
 
 
 @dataclass
@@ -92,10 +101,18 @@ class DemoResult:
     mirror_matches: bool
     errors: list[str]
     lines: list[str] = field(default_factory=list)
+    timeouts: list[str] = field(default_factory=list)  # turns the client gave up waiting on
+    story: Story | None = None
+    turns_played: int = 0
+    stopped_early: bool = False
 
     @property
     def desyncs(self) -> int:
         return len(self.violations) + (not self.mirror_matches) + len(self.errors)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.desyncs or self.timeouts)
 
 
 OPENING = (
@@ -140,6 +157,9 @@ async def run_demo(
         transcription_delay_ms=40.0,
     )
     agent = make_agent()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    moments = Moments(lambda: loop.time() - started)
     async with SimServer(sim_config) as sim:
         strategy = strategy_named(config.strategy)
         options = SessionOptions(seed=config.seed, strategy=strategy, record=config.record)
@@ -150,16 +170,28 @@ async def run_demo(
             audit.attach(session.core)
             runner = agent.start(session)
             lines: list[str] = []
-            printer = asyncio.ensure_future(_narrate(runner, lines, on_line))
+            narrator = Narrator(lines, on_line, moments)
+            printer = asyncio.ensure_future(narrator.run(runner))
             stalls: list[str] = []
+            played = 0
+            trouble_at: int | None = None
             for text, spoken in user_turns(config.turns, config.seed):
+                if trouble_at is None and moments.first_trouble is not None:
+                    trouble_at = played
+                if config.stop_at_first_desync and _enough(moments, trouble_at, played, config):
+                    break
+                played += 1
+                if spoken:
+                    narrator.spoke()
                 try:
-                    await _turn(runner, text, spoken, config.turn_timeout)
+                    await _turn(runner, text, spoken, config, moments)
                 except (AccordError, TimeoutError) as exc:
-                    stalls.append(f"turn {text!r} stalled: {type(exc).__name__}: {exc}")
+                    stalls.append(f"turn {text!r}: the client timed out ({exc})")
                     on_line(f"  !! {stalls[-1]}")
+                await narrator.turn_over()
+            stopped = config.stop_at_first_desync and played < config.turns
             with contextlib.suppress(TimeoutError):
-                await runner.wait_idle(config.turn_timeout)
+                await runner.wait_idle(config.grace if stopped else config.turn_timeout)
             mirror = session.core.engine.mirror_items()
             store = sim.sessions[-1].store.items()
             violations = audit.violations(mirror)
@@ -171,39 +203,114 @@ async def run_demo(
                 audit.resolved,
                 violations,
                 _same(mirror, store),
-                [*runner.stats.server_errors, *stalls],
+                list(runner.stats.server_errors),
                 lines,
+                timeouts=stalls,
+                story=first_desync(violations, moments.seen, sim.sessions[-1].store, audit.log),
+                turns_played=played,
+                stopped_early=stopped,
             )
             if session.recorder is not None:  # the verdict a replay must reproduce
-                findings = [str(v) for v in violations] + result.errors
+                findings = [str(v) for v in violations] + result.errors + stalls
                 if not result.mirror_matches:
                     findings.append("the mirror differs from the simulator's store")
                 session.recorder.verdict(desyncs=result.desyncs, findings=findings, server=store)
             return result
 
 
-async def _turn(runner: AgentRunner, text: str, spoken: bool, timeout: float) -> None:
+def _enough(moments: Moments, trouble_at: int | None, played: int, config: DemoConfig) -> bool:
+    """Whether the run has shown its first desync: a request lost, or enough turns since
+    the first refusal."""
+    if moments.first_cost is not None:
+        return True
+    return trouble_at is not None and played - trouble_at >= config.turns_after_trouble
+
+
+async def _turn(
+    runner: AgentRunner, text: str, spoken: bool, config: DemoConfig, moments: Moments
+) -> None:
+    """One user turn, until the agent is idle; once trouble was seen, a turn waits at
+    most ``grace`` (the naive strategy leaves operations that never resolve, and a turn
+    that waited for them would wait out its whole timeout)."""
     if spoken:
         runner.speak(audio.synthesize(text) + audio.silence(700))
     else:
         await runner.say(text)
-    await runner.wait_idle(timeout, settle=0.08)
+    idle = asyncio.ensure_future(runner.wait_idle(config.turn_timeout, settle=0.08))
+    try:
+        while not idle.done():
+            if moments.first_trouble is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(idle), config.grace)
+                return
+            await asyncio.wait({idle}, timeout=0.02)
+        idle.result()
+    finally:
+        idle.cancel()
 
 
-async def _narrate(runner: AgentRunner, lines: list[str], on_line: Callable[[str], None]) -> None:
-    async for event in runner.events():
-        line: str | None = None
-        if isinstance(event, TranscriptEvent):
-            line = f"{event.role:>9}: {event.text}"
-        elif isinstance(event, ToolStarted):
-            line = f"     tool: {event.name} started ({event.call_id})"
-        elif isinstance(event, ToolFinished):
-            line = f"     tool: {event.name} {'returned' if event.ok else 'failed'}"
-        elif isinstance(event, ContextEdited):
-            line = _describe_edit(event)
-        if line is not None:
-            lines.append(line)
-            on_line(line)
+@dataclass
+class Narrator:
+    """Prints the run as a conversation: each event a line, except that what follows a
+    spoken turn (its tools, its reply) waits for the user's transcript (the server
+    transcribes beside the response, and the transcript often lands after the reply),
+    so every user line comes before its reply."""
+
+    lines: list[str]
+    on_line: Callable[[str], None]
+    moments: Moments
+    speech_pending: int = 0
+    held: list[str] = field(default_factory=list)
+
+    def spoke(self) -> None:
+        self.speech_pending += 1
+
+    async def turn_over(self, timeout: float = TRANSCRIPT_WAIT_S) -> None:
+        """A turn ended: its user transcript may still be on its way (the agent is idle
+        before the server has transcribed); wait for it a little, then show what is
+        held, transcript or not."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.speech_pending and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        self.speech_pending = 0
+        self._flush()
+
+    async def run(self, runner: AgentRunner) -> None:
+        async for event in runner.events():
+            self.moments.add(event)
+            line = _line_of(event)
+            if line is None:
+                continue
+            if isinstance(event, TranscriptEvent) and event.role == "user" and self.speech_pending:
+                self.speech_pending -= 1
+                self._emit(line)
+                self._flush()
+            elif self.speech_pending:
+                self.held.append(line)
+            else:
+                self._emit(line)
+
+    def _flush(self) -> None:
+        held, self.held = self.held, []
+        for line in held:
+            self._emit(line)
+
+    def _emit(self, line: str) -> None:
+        self.lines.append(line)
+        self.on_line(line)
+
+
+def _line_of(event: object) -> str | None:
+    if isinstance(event, TranscriptEvent):
+        return f"{event.role:>9}: {event.text}"
+    if isinstance(event, ToolStarted):
+        return f"     tool: {event.name} started ({event.call_id})"
+    if isinstance(event, ToolFinished):
+        return f"     tool: {event.name} {'returned' if event.ok else 'failed'}"
+    if isinstance(event, ContextEdited):
+        return _describe_edit(event)
+    return None
 
 
 def _describe_edit(event: ContextEdited) -> str:

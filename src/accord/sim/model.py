@@ -8,14 +8,14 @@ exactly what each response contains.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
+from accord.sim.arguments import fill_arguments
 
 Phase = Literal["commentary", "final_answer"]
 
@@ -59,32 +59,26 @@ class Model(Protocol):
 
 
 PREAMBLE = "I'll check that for you."
+SUMMARY_ASK = re.compile(r"\bsummar(y|ise|ize)", re.IGNORECASE)
+SUMMARY_CHARS = 300
+
+
+def summarize(items: Sequence[Item]) -> str:
+    """What a summarizer would keep: the user's requests and the tools' answers, in
+    order, cut to :data:`SUMMARY_CHARS`."""
+    asked = [i.text for i in items if isinstance(i, Message) and i.role == "user" and i.text]
+    answered = [i.output[:60] for i in items if isinstance(i, FunctionCallOutput)]
+    parts = []
+    if asked:
+        parts.append("The user said: " + "; ".join(asked) + ".")
+    if answered:
+        parts.append("Tools answered: " + "; ".join(answered) + ".")
+    text = " ".join(parts) or "Nothing of note was said."
+    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 3] + "..."
 
 
 def _last_turn(items: Sequence[Item]) -> Item | None:
     return items[-1] if items else None
-
-
-def _sample_arguments(tool: Mapping[str, Any], words: str) -> str:
-    """Arguments that satisfy the tool's JSON schema: required strings filled from the
-    user's words, numbers with 1, booleans true."""
-    params = tool.get("parameters") or {}
-    props: Mapping[str, Any] = params.get("properties") or {}
-    required: Iterable[str] = params.get("required") or list(props)
-    out: dict[str, Any] = {}
-    for name in required:
-        kind = (props.get(name) or {}).get("type", "string")
-        if kind in ("integer", "number"):
-            out[name] = 1
-        elif kind == "boolean":
-            out[name] = True
-        elif kind == "array":
-            out[name] = []
-        elif kind == "object":
-            out[name] = {}
-        else:
-            out[name] = words[:60] or name
-    return json.dumps(out)
 
 
 @dataclass
@@ -96,10 +90,14 @@ class RuleBasedModel:
       several tools named and parallel calls allowed: call them all at once. A
       gpt-realtime-2.x model says a short preamble first, in the same response
       (recorded: the parity session's text at output index 0, the call at 1).
+    - Instructions that ask for a summary (a summarizer's out-of-band request): a
+      summary of the items given, never a tool call.
     - Otherwise: an echo of the user's words.
     """
 
     def plan(self, request: ResponseRequest) -> list[PlannedOutput]:
+        if SUMMARY_ASK.search(request.instructions):
+            return [PlannedText(summarize(request.conversation))]
         last = _last_turn(request.conversation)
         if isinstance(last, FunctionCallOutput):
             return [PlannedText(f"Done. {last.output[:200]}")]
@@ -116,7 +114,7 @@ class RuleBasedModel:
             "",
         )
         calls: list[PlannedOutput] = [
-            PlannedCall(str(tool["name"]), _sample_arguments(tool, words))
+            PlannedCall(str(tool["name"]), fill_arguments(tool, words))
             for tool in request.tools
             if _names_tool(words, tool)
         ]
