@@ -8,12 +8,15 @@ a first line ``# doc: not run`` and skipped, saying so.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from docs_support import offline_env
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -33,11 +36,20 @@ def test_the_docs_have_code_to_run() -> None:
     assert DOCS / "agent.md" in pages_with_code()
 
 
+def test_the_pages_run_without_any_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-must-not-leak")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "must-not-leak")
+    env = offline_env()
+    assert "OPENAI_API_KEY" not in env and "AZURE_OPENAI_API_KEY" not in env
+    assert env.get("PATH") == os.environ.get("PATH")
+
+
 @pytest.mark.parametrize("page", pages_with_code(), ids=lambda p: p.name)
 def test_every_code_block_of_the_page_runs(page: Path, tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-c", program(page)],
         cwd=tmp_path,
+        env=offline_env(),
         capture_output=True,
         text=True,
         timeout=120,

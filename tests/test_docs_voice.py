@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from docs_support import offline_env
+
 DOC = Path(__file__).resolve().parent.parent / "docs" / "voice.md"
 ALLOWED_SKIPS = {"needs a microphone", "needs OPENAI_API_KEY", "installs a package"}
 _FENCE = re.compile(r"^```(?P<lang>\w*)\n(?P<body>.*?)\n```", re.DOTALL | re.MULTILINE)
@@ -78,7 +80,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_OPENAI"))}
+    env = offline_env()
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["COLUMNS"] = "200"  # rich would wrap long lines at 80
     return env
