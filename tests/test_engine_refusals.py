@@ -194,6 +194,32 @@ def test_a_response_create_refused_by_a_server_error_is_sent_again() -> None:
     assert p.client.is_quiet()
 
 
+def test_an_out_of_band_response_waits_for_the_creates_of_the_items_it_reads() -> None:
+    """Stress at a 5 % server_error rate: a summarizer's out-of-band request named an
+    item whose create had been refused and was waiting for its retry; the request went
+    out first and the server answered ``invalid_value: Item with id ... not found``."""
+    p = seeded(user("u0"))
+    ctx = p.snapshot()
+    ctx.append(user("u1"))
+    p.push(ctx)
+    refuse_next(p, ev.CreateItem)  # u1's create: server_error, a retry will follow
+    p.generate_reply(out_of_band=True, input_items=("u0", "u1"))
+
+    def out_of_band_queued() -> bool:
+        return any(isinstance(o, ev.CreateResponse) and o.out_of_band for o in p.up)
+
+    assert not out_of_band_queued(), "sent while u1 was not on the server"
+    p.deliver_down(len(p.down))  # the refusal arrives: the retry goes out
+    assert not out_of_band_queued(), "sent behind a create that may be refused again"
+    p.deliver_up(len(p.up))  # the retry lands ...
+    p.deliver_down(len(p.down))  # ... and its ack arrives
+    assert out_of_band_queued()
+    p.settle()
+    assert p.server_ids()[:2] == ["u0", "u1"]
+    assert p.client.is_quiet()
+    assert p.violations() == []
+
+
 # -- anchors ----------------------------------------------------------------------------
 
 

@@ -189,6 +189,9 @@ class SyncEngine:
                 self._replies_awaiting.add(event_id)
         if out_of_band:
             self.responses.refer(event_id, frozenset(refs))
+            self.ledger.ops[event_id].reads = frozenset(
+                resolve_alias(self.ledger.aliases, i) for i in input_items
+            )
         return event_id, self.flush(now)
 
     def _plan_response(

@@ -77,6 +77,11 @@ class Op:
     # A plain reply planned while creates were on their way: their event ids. When the
     # last of them resolves, answers_upto is known (everything it answers has landed).
     awaits: set[str] = field(default_factory=set)
+    # An out-of-band request reading conversation items (``input_items``): their local
+    # ids. It is sent once none of them has a create still open: a create in transit
+    # may yet be refused and retried behind the request, which would then name an item
+    # the server does not hold ("Item with id ... not found in conversation").
+    reads: frozenset[str] = frozenset()
     planned_at: float = 0.0
     sent_at: float | None = None
     sent_order: int = 0  # when it was (last) sent, counted over the connection's sends

@@ -251,7 +251,7 @@ class Scheduler:
 
     def _response_ready(self, op: Op, batch_sending: bool, decision: Decision) -> bool:
         if op.response is not None and op.response.out_of_band:
-            return True
+            return not any(self._open_create(item_id) for item_id in op.reads)
         if not self.rules.response_slot:
             return True
         if batch_sending or self.responses.inband_busy():
