@@ -327,3 +327,28 @@ def test_a_deleted_event_with_an_empty_item_id_answers_the_oldest_delete() -> No
     assert p.client.mirror.ids() == ["a0", "u1"]
     assert p.client.mirror_items() == p.store.items()
     assert p.client.is_quiet()
+
+
+# -- a restore refused in the middle ------------------------------------------------------
+
+
+def test_a_restore_create_refused_by_a_server_error_lands_in_its_place() -> None:
+    """Stress at a 5 % server_error rate judged a restore "restored in another order":
+    a create of the restore refused and retried must land where it was, not where its
+    retry's anchor happens to be."""
+    for refused in range(5):
+        p = seeded(user("u0"), assistant("a0"), user("u1"), assistant("a1"), user("u2"))
+        before = p.server_ids()
+        p.drop()
+        p.reconnect(settle=False)
+        creates = [o for o in p.up if isinstance(o, ev.CreateItem)]
+        if refused >= len(creates):
+            break
+        target = creates[refused]
+        index = list(p.up).index(target)
+        del p.up[index]
+        p.server_error(SERVER_ERROR, OOPS, target.event_id)
+        p.settle()
+        assert p.server_ids() == before, (refused, p.server_ids())
+        assert p.client.mirror_items() == p.store.items()
+        assert p.violations() == [], refused
