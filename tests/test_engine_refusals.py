@@ -352,3 +352,36 @@ def test_a_restore_create_refused_by_a_server_error_lands_in_its_place() -> None
         assert p.server_ids() == before, (refused, p.server_ids())
         assert p.client.mirror_items() == p.store.items()
         assert p.violations() == [], refused
+
+
+def test_an_item_after_an_output_refused_in_a_restore_still_lands_after_the_output() -> None:
+    """Items after a call's output were restored anchored on the item before the output
+    (to spare a round trip), relying on landing before it; refused and sent again after
+    the output had landed, the item went in between the call and its output."""
+    p = seeded(user("u0"), assistant("a0"), user("u1"))
+    tool_turn(p)
+    p.settle()
+    ctx = p.snapshot()
+    ctx.append(user("u9"))
+    p.push(ctx)
+    p.drop()
+    p.reconnect(settle=False)
+
+    def u9_queued() -> ev.CreateItem | None:
+        return next((o for o in p.up if isinstance(o, ev.CreateItem) and o.item.id == "u9"), None)
+
+    for _ in range(50):  # the restore until u9's create is on its way
+        if u9_queued() is not None:
+            break
+        p.deliver_up(len(p.up))
+        p.deliver_down(len(p.down))
+    u9 = u9_queued()
+    assert u9 is not None
+    del p.up[list(p.up).index(u9)]
+    p.settle()  # everything else lands, the output included ...
+    p.server_error(SERVER_ERROR, OOPS, u9.event_id)  # ... then u9's refusal arrives
+    p.settle()
+    ids = p.server_ids()
+    assert ids[-1] == "u9" and ids[-2].startswith("out_"), ids
+    assert p.client.mirror_items() == p.store.items()
+    assert p.violations() == []
