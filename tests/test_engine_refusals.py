@@ -385,3 +385,21 @@ def test_an_item_after_an_output_refused_in_a_restore_still_lands_after_the_outp
     assert ids[-1] == "u9" and ids[-2].startswith("out_"), ids
     assert p.client.mirror_items() == p.store.items()
     assert p.violations() == []
+
+
+def test_a_calls_delete_waits_for_its_outputs_delete_to_be_answered() -> None:
+    """A pair removed in one push: the output's delete refused by server_error and sent
+    again after the call's delete had landed left the output without its call."""
+    p = seeded(user("u0"))
+    tool_turn(p)
+    p.settle()
+    call_item = next(i for i in p.store.items() if i.id == "fc1")
+    output = p.store.items()[p.store.items().index(call_item) + 1]
+    without(p, "fc1", output.id)
+    refuse_next(p, ev.DeleteItem)  # the output's delete goes first, and is refused
+    while p.up or p.down:
+        p.deliver_up(1)
+        assert not ("fc1" not in p.server_ids() and output.id in p.server_ids()), p.server_ids()
+        p.deliver_down(1)
+    assert "fc1" not in p.server_ids() and output.id not in p.server_ids()
+    assert p.violations() == []

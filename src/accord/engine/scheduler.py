@@ -203,11 +203,20 @@ class Scheduler:
 
     def _output_delete_pending(self, op: Op, unsent: set[str]) -> bool:
         """Pairs: a call's delete waits while a delete of its output is still unsent
-        (deferred, waiting for its batch or for the output to land), so no output
-        outlives its call on the server, even for one transition."""
+        (deferred, waiting for its batch or for the output to land) or unanswered, so
+        no output outlives its call on the server, even for one transition. (Sent
+        together, the output's delete could be refused by ``server_error`` and sent
+        again after the call's had landed: stress judged an output without its call.)"""
         call = self.mirror.get(op.item_id or "")
         if not isinstance(call, FunctionCall):
             return False
+        for present in self.mirror:
+            if (
+                isinstance(present, FunctionCallOutput)
+                and present.call_id == call.call_id
+                and self.ledger.find_open("delete", present.id) is not None
+            ):
+                return True
         for item_id in unsent:
             if item_id == op.item_id:
                 continue
