@@ -146,7 +146,7 @@ async def _count_turn_events() -> int:
         return len(sim.sessions[0].sent)
 
 
-TURN_EVENTS = 30  # checked by test_the_turn_takes_the_events_the_sweep_covers
+TURN_EVENTS = 28  # checked by test_the_turn_takes_the_events_the_sweep_covers
 
 
 async def test_the_turn_takes_the_events_the_sweep_covers() -> None:

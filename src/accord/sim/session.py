@@ -29,7 +29,6 @@ from accord.protocol import (
     ConversationItemRetrieved,
     ConversationItemTruncate,
     ConversationItemTruncated,
-    ErrorEvent,
     InputAudioBufferAppend,
     InputAudioBufferClear,
     InputAudioBufferCommit,
@@ -181,10 +180,6 @@ class SimSession(InputAudio):
         await self.outbox.close()
 
     def emit(self, event: ServerEvent | Prebuilt) -> None:
-        if isinstance(event, ErrorEvent):  # what a client was refused, for the operator
-            log.info(
-                "session %s: error %s: %s", self.session_id, event.error.code, event.error.message
-            )
         self.outbox.put(event)
 
     def new_id(self, kind: str) -> str:
@@ -231,6 +226,7 @@ class SimSession(InputAudio):
         self._error(ServerError(code, message, None, event_id, type=kind))
 
     def _error(self, err: ServerError) -> None:
+        log.info("session %s: error %s: %s", self.session_id, err.code, err.message)  # operator
         self.emit(error_event(self.ids, err))
 
     def _spawn(self, coro: Awaitable[None]) -> asyncio.Task[None]:
