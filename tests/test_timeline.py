@@ -1,0 +1,139 @@
+"""The timeline page's model and file, without a browser (test_timeline_browser.py opens
+the pages): ops joined to their answers as the engine resolves them, the naive run's
+violations and its lost call placed on the page, a self-contained file, a long session
+aggregated into a bounded page, and the CLI's ``--html``."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from accord.cli.main import app
+from accord.client.core import SessionCore
+from accord.client.recording import read_trace
+from accord.engine import events as ev
+from accord.timeline import build, page, render
+from accord.verify.replay import replay
+from timeline_support import long_session
+
+
+def engine_answers(path: Path) -> dict[str, str]:
+    """op id -> how the engine resolved it, for ops resolved by a server event: the
+    oracle the page's wire join (which reads only the frames) is compared with."""
+    records = list(read_trace(path))
+    answered: dict[str, str] = {}
+    current = [0]
+
+    def watch(core: SessionCore) -> Any:
+        previous = core._on_effect
+
+        def on_effect(effect: ev.Effect) -> None:
+            if isinstance(effect, ev.OpResolved) and records[current[0]]["kind"] == "in":
+                answered.setdefault(effect.event_id, effect.status)
+            previous(effect)
+
+        core._on_effect = on_effect
+        return lambda index: current.__setitem__(0, index)
+
+    replay(path, watch=watch)
+    return answered
+
+
+def trace_counts(path: Path) -> tuple[int, int]:
+    records = list(read_trace(path))
+    return (
+        sum(r["kind"] == "out" for r in records),
+        sum(r["kind"] in ("in", "in_binary") for r in records),
+    )
+
+
+@pytest.mark.parametrize("name", ["accord", "naive"])
+def test_every_op_is_joined_to_the_event_the_engine_resolved_it_by(
+    traces: dict[str, Path], name: str
+) -> None:
+    timeline = build(traces[name])
+    ops, events = trace_counts(traces[name])
+    assert (timeline.count("op"), timeline.count("event")) == (ops, events)
+    answered = {r.ref: r.status for r in timeline.rows if r.kind == "op" and r.status != "sent"}
+    engine = engine_answers(traces[name])
+    assert set(answered) == set(engine)
+    assert {k for k, v in answered.items() if v == "failed"} == {
+        k for k, v in engine.items() if v == "error"
+    }
+    assert timeline.acks == len(engine)
+    for row in timeline.rows:  # a link goes from the op to the event that answers it
+        if row.kind == "op" and row.link is not None:
+            assert timeline.rows[row.link].ref == row.ref
+
+
+def test_the_naive_page_marks_the_violation_and_the_lost_call(traces: dict[str, Path]) -> None:
+    timeline = build(traces["naive"])
+    violations = [r for r in timeline.rows if r.kind == "violation"]
+    lost = [r for r in timeline.rows if r.kind == "lost"]
+    assert violations and lost
+    call = lost[0].items[0]
+    tool = next(r for r in timeline.rows if r.kind == "tool" and r.items[0] == call)
+    assert tool.end is not None and lost[0].t >= tool.end  # refused after the tool ran
+    assert call in timeline.involved
+    assert not [r for r in build(traces["accord"]).rows if r.kind in ("violation", "lost")]
+
+
+def test_push_rows_carry_the_engines_report(traces: dict[str, Path]) -> None:
+    pushes = [r for r in build(traces["accord"]).rows if r.kind == "push"]
+    assert pushes and all(r.detail.startswith("sent ") for r in pushes)
+    tools = [r for r in build(traces["accord"]).rows if r.kind == "tool"]
+    assert tools and all(r.end is not None and r.end > r.t for r in tools)
+
+
+def test_the_page_is_one_self_contained_file(traces: dict[str, Path], tmp_path: Path) -> None:
+    html = page(traces["naive"], tmp_path / "naive.html").read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "<link" not in html and "@import" not in html
+    data = re.search(
+        r'<script type="application/json" id="timeline-data">(.*?)</script>', html, re.S
+    )
+    assert data is not None
+    rows = json.loads(data.group(1).replace("<\\/", "</"))["rows"]
+    assert len(rows) == len(build(traces["naive"]).rows)
+
+
+def test_a_frame_cannot_close_the_pages_script(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    frame = json.dumps(
+        {"type": "error", "event_id": "e1", "error": {"type": "x", "message": "</script><b>"}}
+    )
+    records = [
+        {"kind": "header", "format": "accord-trace/1", "seed": 0, "session": {}, "audio": False},
+        {"kind": "in", "t": 1.0, "frame": frame},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    html = render(build(path))  # not replayable (no end record): still a page
+    assert html.count("</script>") == 2  # the data's and the code's, nothing else
+
+
+def test_a_long_session_is_aggregated_into_a_bounded_page(tmp_path: Path) -> None:
+    # Ten minutes here (the 60-minute run is test_timeline_browser's slow test).
+    trace = long_session(tmp_path / "long.jsonl", minutes=10)
+    timeline = build(trace)
+    ops, events = trace_counts(trace)
+    assert (timeline.count("op"), timeline.count("event")) == (ops, events)
+    assert len(timeline.rows) < events / 10  # 150 deltas a turn are one row, not 150
+    turns = 10 * 60 / 5
+    assert len(render(timeline).encode()) < 4000 * turns  # a few kilobytes a turn, not 150 frames
+
+
+def test_replay_writes_the_page_and_refuses_a_missing_trace(
+    traces: dict[str, Path], tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    out = tmp_path / "page.html"
+    result = runner.invoke(app, ["replay", str(traces["accord"]), "--html", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and 'id="timeline-data"' in out.read_text(encoding="utf-8")
+    missing = runner.invoke(app, ["replay", str(tmp_path / "nope.jsonl"), "--html", str(out)])
+    assert missing.exit_code == 2
