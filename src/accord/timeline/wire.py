@@ -12,7 +12,6 @@ row are one row with a count, so a long spoken reply is one line, not a thousand
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from dataclasses import dataclass, field, replace
 
@@ -28,6 +27,7 @@ from accord.protocol.codec import (
     type_names,
 )
 from accord.protocol.errors import ProtocolError
+from accord.protocol.fast import peek_delta
 from accord.protocol.wire_items import WireFunctionCall
 from accord.timeline.model import Row, clip
 
@@ -39,9 +39,8 @@ DELTAS: tuple[type[se.ServerEvent], ...] = (
     se.InputAudioTranscriptionDelta,
 )
 AUDIO_DELTAS = (se.ResponseOutputAudioDelta,)
-#: The type names of the deltas (either dialect), read from their models: a delta is
-#: counted from its JSON without validating it, which keeps a long session's page quick.
-DELTA_TYPES = frozenset(name for cls in DELTAS for name in type_names(cls))
+#: A delta is counted from its JSON without validating it (protocol.fast.peek_delta),
+#: which keeps a long session's page quick.
 AUDIO_DELTA_TYPES = frozenset(name for cls in AUDIO_DELTAS for name in type_names(cls))
 
 
@@ -108,9 +107,9 @@ class WireJoin:
     # -- server side ----------------------------------------------------------------
 
     def server_frame(self, frame: str, t: float) -> None:
-        delta = _peek_delta(frame)
+        delta = peek_delta(frame)
         if delta is not None:
-            self._delta(delta[0], delta[1], t, frame)
+            self._delta(delta[0], delta[2], t, frame)
             return
         try:
             event = parse_server_event(restore_audio(frame))
@@ -241,18 +240,6 @@ class WireJoin:
                 + (f"; tokens{tokens}" if usage else ""),
                 link=index,
             )
-
-
-def _peek_delta(frame: str) -> tuple[str, str] | None:
-    """(type, item id) of a delta frame, read without validating it; else None."""
-    try:
-        data = json.loads(frame)
-    except ValueError:
-        return None
-    kind = data.get("type") if isinstance(data, dict) else None
-    if kind not in DELTA_TYPES or not isinstance(data.get("item_id"), str):
-        return None
-    return str(kind), str(data["item_id"])
 
 
 def _answers(event: se.ServerEvent) -> str:
