@@ -137,3 +137,23 @@ def test_replay_writes_the_page_and_refuses_a_missing_trace(
     assert out.is_file() and 'id="timeline-data"' in out.read_text(encoding="utf-8")
     missing = runner.invoke(app, ["replay", str(tmp_path / "nope.jsonl"), "--html", str(out)])
     assert missing.exit_code == 2
+
+
+def test_demo_writes_its_page_without_a_trace_asked_for(tmp_path: Path) -> None:
+    out = tmp_path / "demo.html"
+    result = CliRunner().invoke(app, ["demo", "--turns", "2", "--html", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert '"kind":"op"' in html and "no invariant violated" in html
+    assert list(tmp_path.iterdir()) == [out]  # its temporary trace is gone
+
+
+def test_explore_writes_a_page_per_shrunk_violation(tmp_path: Path) -> None:
+    folder = tmp_path / "pages"
+    args = ["explore", "--strategy", "naive", "--scenario", "r1", "--depth", "6", "--seeds", "0"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "v"), "--html", str(folder)])
+    assert result.exit_code == 1, result.output  # the naive strategy loses fc1
+    pages = sorted(folder.iterdir())
+    assert [p.name for p in pages] == ["r1-naive.html"]
+    html = pages[0].read_text(encoding="utf-8")
+    assert '"kind":"violation"' in html and "NO_LOST_ITEM" in html and "fc1" in html

@@ -42,7 +42,26 @@ def _open(pages: Path, trace: Path, profile: Path) -> tuple[dict[str, Any], list
         )
         shot = tab.screenshot(pages / f"{trace.stem}.png")
         seen["banner"] = banner
+        seen["lost"] = _lost_call(tab, pages / f"{trace.stem}-lost-call.png")
         return seen, tab.errors, shot
+
+
+def _lost_call(tab: Any, shot: Path) -> dict[str, Any] | None:
+    """Filter the page by its first lost call's id (as a reader would) and screenshot it;
+    None when the page has no lost call."""
+    call = tab.evaluate(
+        "(() => { const r = JSON.parse(document.getElementById('timeline-data').textContent)"
+        ".rows.find(r => r.kind === 'lost'); return r ? r.items[0] : null; })()"
+    )
+    if call is None:
+        return None
+    tab.evaluate(
+        "(() => { const f = document.getElementById('filter');"
+        f" f.value = {call!r}; f.dispatchEvent(new Event('input')); }})()"
+    )
+    rows = tab.evaluate(COLLECT_ROWS)["rows"]
+    tab.screenshot(shot)
+    return {"call": call, "rows": rows, "shot": shot}
 
 
 @pytest.mark.parametrize("name", ["accord", "naive"])
@@ -69,13 +88,20 @@ def test_the_page_shows_every_op_event_and_answer_of_the_trace(
         assert violations and failed
         assert any(r["kind"] == "lost" and "lost call" in r["text"] for r in rows)
         assert "invariant" in seen["banner"] and "lost call" in seen["banner"]
+        lost = seen["lost"]  # filtered by the lost call: its tool span, the refusal, the mark
+        kinds = {r["kind"] for r in lost["rows"]}
+        assert {"tool", "op", "lost"} <= kinds
+        assert any(r["kind"] == "op" and r["status"] == "failed" for r in lost["rows"])
+        assert all(lost["call"] in r["text"] for r in lost["rows"] if r["kind"] == "tool")
     else:
         assert violations == [] and failed == set()
         assert "no invariant violated" in seen["banner"]
     keep = os.environ.get("ACCORD_TIMELINE_SCREENSHOTS")
     if keep:  # how docs/timeline-naive.png was made
         Path(keep).mkdir(parents=True, exist_ok=True)
-        (Path(keep) / shot.name).write_bytes(shot.read_bytes())
+        for made in (shot, shot.with_name(f"{shot.stem}-lost-call.png")):
+            if made.is_file():
+                (Path(keep) / made.name).write_bytes(made.read_bytes())
 
 
 def _long_page(tmp_path: Path, minutes: float) -> tuple[dict[str, Any], list[str], int]:

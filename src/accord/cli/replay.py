@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -55,6 +58,17 @@ def replay(
     if not result.identical or result.desynced or not result.verdict_reproduced:
         raise typer.Exit(1)
     console.print("[green]byte-identical[/green]; checker: 0 violations")
+
+
+@contextlib.contextmanager
+def timeline_trace(record: Path | None, html: Path | None) -> Iterator[Path | None]:
+    """Where a run that writes a timeline page records its trace: ``record`` when asked
+    for, else (only when a page is wanted) a temporary file removed afterwards."""
+    if record is not None or html is None:
+        yield record
+        return
+    with tempfile.TemporaryDirectory(prefix="accord-timeline-") as folder:
+        yield Path(folder) / "trace.jsonl"
 
 
 def write_page(console: Console, trace: Path, html: Path) -> None:

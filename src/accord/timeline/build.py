@@ -232,6 +232,10 @@ def _lost_calls(rows: list[Row]) -> list[Row]:
             if tool is None:
                 continue
             ran = f"{tool.t:.3f}-{tool.end if tool.end is not None else tool.t:.3f} s"
+            asked = next(
+                (r.label for r in rows if r.kind == "response" and tool.items[-1] in r.items),
+                "an unknown response",
+            )
             lost.append(
                 Row(
                     0,
@@ -242,7 +246,8 @@ def _lost_calls(rows: list[Row]) -> list[Row]:
                     items=tuple(dict.fromkeys([*tool.items, *op.items])),
                     status="failed",
                     link=op.link,
-                    detail=f"its tool ran {ran}; the output {op.ref} was refused: {op.detail}",
+                    detail=f"asked for by {asked}; its tool ran {ran}; the output {op.ref} "
+                    f"was refused: {op.detail}",
                 )
             )
     return lost

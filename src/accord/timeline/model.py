@@ -62,6 +62,7 @@ class Timeline:
     involved: tuple[str, ...] = ()  # item ids of every violation, highlighted on all lanes
     replayed: bool = False  # push reports and violations come from an engine replay
     duration: float = 0.0
+    unit: str = "s"  # what t counts: seconds of a session, or an explored schedule's steps
 
     def count(self, kind: RowKind) -> int:
         """How many things of ``kind`` the rows stand for (aggregated deltas counted)."""

@@ -14,7 +14,7 @@
   var shown = rows;  // the rows passing the filter
   var view = {from: 0, to: data.duration || 1};
 
-  function fmt(t) { return t.toFixed(3) + " s"; }
+  function fmt(t) { return data.unit === "step" ? "step " + Math.round(t) : t.toFixed(3) + " s"; }
   function text(el, value) { el.textContent = value; return el; }
   function span(cls, value) { var s = document.createElement("span"); s.className = cls; return text(s, value); }
 
@@ -144,9 +144,11 @@
   list.addEventListener("scroll", render);
   filterBox.addEventListener("input", applyFilter);
   window.addEventListener("resize", function () { render(); draw(); });
+  var hash = decodeURIComponent(location.hash.slice(1));  // page.html#item=ID opens filtered
+  if (hash.indexOf("item=") === 0) { filterBox.value = hash.slice(5); }
   applyFilter();
   var firstViolation = rows.find(function (r) { return r.kind === "violation" || r.kind === "lost"; });
-  if (firstViolation) {
+  if (firstViolation && !filterBox.value) {
     list.scrollTop = Math.max(0, firstViolation.pos * ROW - list.clientHeight / 3);
     render();
   }

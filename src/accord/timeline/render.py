@@ -33,6 +33,10 @@ def _row_json(row: Row) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v not in ("", None) or k in ("end", "ref")}
 
 
+def _at(timeline: Timeline, t: float) -> str:
+    return f"step {t:.0f}" if timeline.unit == "step" else f"{t:.3f} s"
+
+
 def _script_json(value: object) -> str:
     """JSON safe inside a ``<script>`` element (no ``</`` can close it early)."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -47,7 +51,12 @@ def render(timeline: Timeline) -> str:
         row.setdefault("count", 1)
         row.setdefault("status", None)
         row.setdefault("detail", "")
-    data = {"rows": rows, "involved": list(timeline.involved), "duration": timeline.duration}
+    data = {
+        "rows": rows,
+        "involved": list(timeline.involved),
+        "duration": timeline.duration,
+        "unit": timeline.unit,
+    }
     violations = [row for row in timeline.rows if row.kind in ("violation", "lost")]
     esc = html.escape
     summary = (
@@ -57,13 +66,13 @@ def render(timeline: Timeline) -> str:
         f"<span>{timeline.acks} answered</span>"
         f"<span>{sum(1 for r in timeline.rows if r.kind == 'op' and r.status == 'failed')}"
         " refused</span>"
-        f"<span>{timeline.duration:.2f} s</span>"
+        f"<span>{_at(timeline, timeline.duration)}</span>"
         + ("" if timeline.replayed else "<span>(not replayed: no push reports)</span>")
     )
     if violations:
         items = "".join(
             f'<li class="{row.kind}"><a href="#" data-jump="{row.index}">{esc(row.label)}</a> '
-            f"{esc(', '.join(row.items))}: {esc(row.detail)} (at {row.t:.3f} s)</li>"
+            f"{esc(', '.join(row.items))}: {esc(row.detail)} (at {_at(timeline, row.t)})</li>"
             for row in violations
         )
         verdict = f'<ul class="violations">{items}</ul>'

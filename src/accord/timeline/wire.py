@@ -63,6 +63,7 @@ class WireJoin:
     _responses_open: dict[str, _Span] = field(default_factory=dict)
     _audio_open: dict[str, int] = field(default_factory=dict)  # item -> audio segment row
     calls: dict[str, str] = field(default_factory=dict)  # call id -> function call item id
+    _out_of_band: set[str] = field(default_factory=set)  # response.create ops, conversation none
     _growth: dict[int, tuple[int, float]] = field(default_factory=dict)  # row -> (count, end)
 
     def add(self, row: Row) -> int:
@@ -101,6 +102,8 @@ class WireJoin:
             self._by_item[key] = index
         elif isinstance(event, ce.ResponseCreate):
             self._responses.append(index)
+            if event.response is not None and event.response.out_of_band:
+                self._out_of_band.add(op_id)
         elif event is not None and not isinstance(event, ce.InputAudioBufferAppend | UnknownEvent):
             self._fifo.setdefault(kind, deque()).append(index)
 
@@ -131,6 +134,7 @@ class WireJoin:
             Row(0, t, "server", "event", event.type, event.type, items, frame=clip(frame))
         )
         answered = self._answered(event)
+        oob = answered is not None and self.rows[answered].ref in self._out_of_band
         if answered is not None:
             error = event.error if isinstance(event, se.ErrorEvent) else None
             self._link(
@@ -139,7 +143,7 @@ class WireJoin:
                 failed=error is not None,
                 error="" if error is None else f"{error.code}: {error.message}",
             )
-        self._spans(event, t, index)
+        self._spans(event, t, index, out_of_band=oob)
 
     def _delta(self, kind: str, item: str, t: float, frame: str) -> None:
         key = (kind, item)
@@ -212,13 +216,13 @@ class WireJoin:
             if op in waiting:
                 waiting.remove(op)
 
-    def _spans(self, event: se.ServerEvent, t: float, index: int) -> None:
-        """Responses as spans from ``response.created`` to ``response.done``."""
+    def _spans(self, event: se.ServerEvent, t: float, index: int, *, out_of_band: bool) -> None:
+        """Responses as spans from ``response.created`` to ``response.done``; one asked
+        for out of band (outside the conversation) says so."""
         if isinstance(event, se.ResponseCreated):
             rid = event.response.id
-            at = self.add(
-                Row(0, t, "server", "response", f"response {rid}", items=(rid,), end=None)
-            )
+            label = f"response {rid}" + (" (out of band)" if out_of_band else "")
+            at = self.add(Row(0, t, "server", "response", label, items=(rid,), end=None))
             self._responses_open[rid] = _Span(at)
         elif isinstance(event, se.ResponseOutputItemAdded):
             span = self._responses_open.get(event.response_id)
@@ -262,7 +266,8 @@ def _client_items(event: object) -> tuple[tuple[str, ...], tuple[str, str] | Non
     """The item ids an op names, and the (what, item) key its answer is found by."""
     if isinstance(event, ce.ConversationItemCreate):
         item_id = getattr(event.item, "id", None)
-        named = tuple(i for i in (item_id, event.previous_item_id) if i and i != ROOT)
+        call_id = getattr(event.item, "call_id", None)  # an output names its call
+        named = tuple(i for i in (item_id, call_id, event.previous_item_id) if i and i != ROOT)
         return named, ("create", item_id) if item_id else None
     if isinstance(event, ce.ConversationItemDelete):
         return (event.item_id,), ("delete", event.item_id)
