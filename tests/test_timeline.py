@@ -71,16 +71,63 @@ def test_every_op_is_joined_to_the_event_the_engine_resolved_it_by(
             assert timeline.rows[row.link].ref == row.ref
 
 
-def test_the_naive_page_marks_the_violation_and_the_lost_call(traces: dict[str, Path]) -> None:
+def test_the_naive_page_marks_the_lost_item_where_it_was_deleted(
+    traces: dict[str, Path],
+) -> None:
     timeline = build(traces["naive"])
-    violations = [r for r in timeline.rows if r.kind == "violation"]
-    lost = [r for r in timeline.rows if r.kind == "lost"]
-    assert violations and lost
-    call = lost[0].items[0]
-    tool = next(r for r in timeline.rows if r.kind == "tool" and r.items[0] == call)
-    assert tool.end is not None and lost[0].t >= tool.end  # refused after the tool ran
-    assert call in timeline.involved
+    lost = [r for r in timeline.rows if r.kind == "violation" and "NO_LOST_ITEM" in r.label]
+    assert lost
+    item = lost[0].items[0]
+    assert lost[0].link is not None
+    delete = timeline.rows[lost[0].link]  # placed at the delete that lost it...
+    assert (delete.kind, delete.action, delete.items[0]) == ("op", "delete", item)
+    assert delete.status == "acked"  # ...which the server carried out
+    assert item in timeline.involved
     assert not [r for r in build(traces["accord"]).rows if r.kind in ("violation", "lost")]
+
+
+def _write(path: Path, records: list[dict[str, Any]]) -> Path:
+    header = {"kind": "header", "format": "accord-trace/1", "seed": 0, "session": {}}
+    path.write_text("".join(json.dumps(r) + "\n" for r in [header, *records]), encoding="utf-8")
+    return path
+
+
+def _tool_turn(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """A call's tool runs; its output goes out; ``answer`` comes back."""
+    output = {"id": "out1", "type": "function_call_output", "call_id": "call_1", "output": "{}"}
+    create = {"type": "conversation.item.create", "event_id": "evt_o", "item": output}
+    return [
+        {"kind": "call", "name": "tool_started", "t": 1.0, "args": {"call_id": "call_1"}},
+        {"kind": "call", "name": "tool_finished", "t": 1.5, "args": {"call_id": "call_1"}},
+        {"kind": "out", "frame": json.dumps(create)},
+        {"kind": "in", "t": 1.6, "frame": json.dumps(answer)},
+    ]
+
+
+def test_a_lost_call_is_marked_where_its_output_was_refused(tmp_path: Path) -> None:
+    refused = {
+        "type": "error",
+        "event_id": "e1",
+        "error": {
+            "type": "invalid_request_error",
+            "code": "invalid_tool_call_id",
+            "message": "Tool call ID 'call_1' not found in conversation.",
+            "event_id": "evt_o",
+        },
+    }
+    timeline = build(_write(tmp_path / "lost.jsonl", _tool_turn(refused)))
+    lost = [r for r in timeline.rows if r.kind == "lost"]
+    assert [r.label for r in lost] == ["lost call call_1"]
+    assert lost[0].t == 1.6 - 1.0  # where the refusal came back (t from the first record)
+    assert {"call_1", "out1"} <= set(timeline.involved)
+    added = {
+        "type": "conversation.item.added",
+        "event_id": "e1",
+        "previous_item_id": None,
+        "item": {"id": "out1", "type": "function_call_output", "call_id": "call_1", "output": "{}"},
+    }
+    kept = build(_write(tmp_path / "kept.jsonl", _tool_turn(added)))
+    assert not [r for r in kept.rows if r.kind == "lost"]
 
 
 def test_push_rows_carry_the_engines_report(traces: dict[str, Path]) -> None:

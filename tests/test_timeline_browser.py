@@ -42,16 +42,18 @@ def _open(pages: Path, trace: Path, profile: Path) -> tuple[dict[str, Any], list
         )
         shot = tab.screenshot(pages / f"{trace.stem}.png")
         seen["banner"] = banner
-        seen["lost"] = _lost_call(tab, pages / f"{trace.stem}-lost-call.png")
+        seen["lost"] = _lost_item(tab, pages / f"{trace.stem}-lost.png")
         return seen, tab.errors, shot
 
 
-def _lost_call(tab: Any, shot: Path) -> dict[str, Any] | None:
-    """Filter the page by its first lost call's id (as a reader would) and screenshot it;
-    None when the page has no lost call."""
+def _lost_item(tab: Any, shot: Path) -> dict[str, Any] | None:
+    """Filter the page by the first item it says was lost (a lost call, or a violation of
+    invariant 1), as a reader would, and screenshot it; None when nothing was lost."""
     call = tab.evaluate(
-        "(() => { const r = JSON.parse(document.getElementById('timeline-data').textContent)"
-        ".rows.find(r => r.kind === 'lost'); return r ? r.items[0] : null; })()"
+        "(() => { const rows = JSON.parse(document.getElementById('timeline-data')"
+        ".textContent).rows; const r = rows.find(r => r.kind === 'lost') ||"
+        " rows.find(r => r.kind === 'violation' && r.label.includes('NO_LOST_ITEM'));"
+        " return r ? r.items[0] : null; })()"
     )
     if call is None:
         return None
@@ -86,20 +88,21 @@ def test_the_page_shows_every_op_event_and_answer_of_the_trace(
     violations = [r for r in rows if r["kind"] == "violation"]
     if name == "naive":
         assert violations and failed
-        assert any(r["kind"] == "lost" and "lost call" in r["text"] for r in rows)
-        assert "invariant" in seen["banner"] and "lost call" in seen["banner"]
-        lost = seen["lost"]  # filtered by the lost call: its tool span, the refusal, the mark
-        kinds = {r["kind"] for r in lost["rows"]}
-        assert {"tool", "op", "lost"} <= kinds
-        assert any(r["kind"] == "op" and r["status"] == "failed" for r in lost["rows"])
-        assert all(lost["call"] in r["text"] for r in lost["rows"] if r["kind"] == "tool")
+        assert "NO_LOST_ITEM" in seen["banner"]
+        lost = seen["lost"]  # filtered by the lost item: its arrival, its delete, the mark
+        assert lost is not None
+        rows = lost["rows"]
+        assert any(r["kind"] == "violation" and "NO_LOST_ITEM" in r["text"] for r in rows)
+        deletes = [r for r in rows if r["kind"] == "op" and "delete" in r["text"]]
+        assert deletes and all(r["status"] is None for r in deletes)  # the server did it
+        assert any(r["kind"] == "event" and r["ackOf"] == deletes[0]["opId"] for r in rows)
     else:
         assert violations == [] and failed == set()
         assert "no invariant violated" in seen["banner"]
     keep = os.environ.get("ACCORD_TIMELINE_SCREENSHOTS")
     if keep:  # how docs/timeline-naive.png was made
         Path(keep).mkdir(parents=True, exist_ok=True)
-        for made in (shot, shot.with_name(f"{shot.stem}-lost-call.png")):
+        for made in (shot, shot.with_name(f"{shot.stem}-lost.png")):
             if made.is_file():
                 (Path(keep) / made.name).write_bytes(made.read_bytes())
 

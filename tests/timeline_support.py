@@ -136,13 +136,11 @@ def long_session(
 
 
 def demo_traces(folder: Path) -> dict[str, Path]:
-    """A demo trace and a naive one, recorded now (the naive one stalls, so its turns
-    are given a short timeout)."""
+    """A demo trace and a naive one, recorded now (the naive demo stops at its first
+    desync)."""
     configs = {
         "accord": DemoConfig(turns=4, record=folder / "accord.jsonl"),
-        "naive": DemoConfig(
-            turns=5, strategy="naive", turn_timeout=2.0, record=folder / "naive.jsonl"
-        ),
+        "naive": DemoConfig(strategy="naive", record=folder / "naive.jsonl"),
     }
     for config in configs.values():
         asyncio.run(run_demo(config))

@@ -37,15 +37,18 @@
     cell.className = "cell";
     var label = r.label;
     if (r.kind === "event" && r.count > 1) { label += " \u00d7" + r.count; }
-    if (r.kind === "op") { label = "\u2192 " + label + " " + (r.ref || ""); }
+    if (r.kind === "op") { label = "\u2192 " + label + (r.items.length ? " " + r.items[0] : ""); }
     if (r.kind === "event" && r.ref) { label = "\u2190 " + label + " (answers " + r.ref + ")"; }
+    if (r.kind === "op") {  // the verdict first: it is what a reader scans the lane for
+      cell.appendChild(span("badge " + r.status, r.status === "acked" ? "\u2713 acked" : r.status === "failed" ? "\u2717 refused" : "sent"));
+    }
     cell.appendChild(span("label", label));
     if (r.end !== null && r.end !== undefined) {
       cell.appendChild(span("dur", " " + Math.round(1000 * (r.end - r.t)) + " ms"));
     }
-    if (r.kind === "op") { cell.appendChild(span("badge " + r.status, r.status === "acked" ? "\u2713 acked" : r.status === "failed" ? "\u2717 refused" : "sent")); }
     if (r.detail) { cell.appendChild(span("detail", " " + r.detail)); }
-    if (r.items.length) { cell.appendChild(span("items", " [" + r.items.join(", ") + "]")); }
+    if (r.kind === "op") { cell.appendChild(span("items", " " + (r.ref || ""))); }
+    else if (r.items.length) { cell.appendChild(span("items", " [" + r.items.join(", ") + "]")); }
     el.appendChild(cell);
     return el;
   }
