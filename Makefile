@@ -25,7 +25,10 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	@test -x /usr/bin/chromium || command -v chromium >/dev/null || echo "make test: Chromium \
+	is not installed: the timeline browser test (tests/test_timeline_browser.py) is SKIPPED \
+	(apt-get install chromium; .ci/run installs it)"
+	$(BIN)/pytest -q -rs
 
 # Regenerate the lock after changing dependencies in pyproject.toml.
 lock:

@@ -6,7 +6,7 @@ Two rules, from ``docs/architecture.md`` ("Layers"):
 1. The runtime (what an application imports: ``accord`` itself, the session, the agent,
    the engine, the client, the protocol, items, tools, policies, the integrations)
    never imports the verifier, the explorer, the stress runner, the benchmarks, the
-   simulator, the demo or the CLI. Checked twice: statically over every import
+   timeline page, the simulator, the demo or the CLI. Checked twice: statically over every import
    statement of every runtime file (lazy ones inside functions and ``TYPE_CHECKING``
    blocks included), and by importing every runtime module in a fresh interpreter and
    reading ``sys.modules`` (which also catches an import hidden behind importlib).
@@ -40,11 +40,15 @@ RUNTIME = (
     "provenance",
     "redact",
     "session",
+    "telemetry",
     "tools",
 )
-NEVER_FROM_RUNTIME = ("bench", "cli", "demo", "explore", "sim", "stress", "verify")
+NEVER_FROM_RUNTIME = ("bench", "cli", "demo", "explore", "sim", "stress", "timeline", "verify")
 # Modules that need an optional extra; imported when it is installed.
-OPTIONAL = {"accord.integrations.livekit": "livekit.agents"}
+OPTIONAL = {
+    "accord.integrations.livekit": "livekit.agents",
+    "accord.telemetry.otel": "opentelemetry.trace",
+}
 
 
 def default_root() -> Path:

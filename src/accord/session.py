@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from accord import telemetry
 from accord.client import events as app
 from accord.client.core import MAX_CLIENT_FRAME_BYTES, SessionCore
 from accord.client.errors import ConnectionLost, OperationTimeout, RealtimeError, SessionClosed
@@ -95,6 +96,9 @@ class RealtimeSession:
             if options.record
             else None
         )
+        # Telemetry (issue 21): OpenTelemetry spans and metrics when the otel extra is
+        # installed; None otherwise, and then nothing of it is imported or done.
+        self.telemetry = telemetry.attach(self.core, url=endpoint.url)
         self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
         self._transport: Transport | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -344,6 +348,8 @@ class RealtimeSession:
                 await self._transport.close()
         if self.recorder is not None:
             self.recorder.close()
+        if self.telemetry is not None:  # telemetry (issue 21): ends the session's spans
+            self.telemetry.close(self.reconnects)
         self._events.put_nowait(None)
 
     async def __aenter__(self) -> RealtimeSession:
@@ -367,6 +373,8 @@ class RealtimeSession:
             if self.recorder is not None:
                 self.recorder.frame_in(frame, now)
             self._send(self.core.receive_frame(frame, now))
+            if self.telemetry is not None:  # telemetry (issue 21)
+                self.telemetry.frame_in(frame)
 
     async def _write(self) -> None:
         while True:
@@ -463,6 +471,8 @@ class RealtimeSession:
         for frame in frames:
             if self.recorder is not None:
                 self.recorder.frame_out(frame)
+            if self.telemetry is not None:  # telemetry (issue 21)
+                self.telemetry.frame_out(frame)
             self._outbox.put_nowait(frame)
 
     def _drain_outbox(self) -> None:

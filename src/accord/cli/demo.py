@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from accord.cli.replay import timeline_trace, write_page
 from accord.demo.scenario import DemoConfig, DemoResult, run_demo
 from accord.demo.story import Story
 from accord.explore.walkthrough import Step, Walkthrough, play_r1
@@ -37,6 +38,9 @@ def demo(
     keep_going: bool = typer.Option(
         False, "--keep-going", help="Play every turn after the first desync (default: stop)."
     ),
+    html: Path | None = typer.Option(
+        None, "--html", help="Write the session's timeline page here (one HTML file)."
+    ),
 ) -> None:
     """Run the demo conversation on the embedded simulator and report desyncs."""
     console = Console()
@@ -47,16 +51,19 @@ def demo(
         _race(console, race)
         return
     console.rule(f"[bold]accord demo[/bold]: {turns} turns, strategy {strategy}, seed {seed}")
-    config = DemoConfig(
-        turns=turns,
-        latency_ms=latency_ms,
-        seed=seed,
-        strategy=strategy,
-        record=record,
-        stop_at_first_desync=not keep_going,
-    )
-    result = asyncio.run(run_demo(config, lambda line: console.print(line, highlight=False)))
-    _report(console, result)
+    with timeline_trace(record, html) as trace:  # the page is built from a trace
+        config = DemoConfig(
+            turns=turns,
+            latency_ms=latency_ms,
+            seed=seed,
+            strategy=strategy,
+            record=trace,
+            stop_at_first_desync=not keep_going,
+        )
+        result = asyncio.run(run_demo(config, lambda line: console.print(line, highlight=False)))
+        _report(console, result)
+        if html is not None and trace is not None:
+            write_page(console, trace, html)
     if record is not None:
         console.print(f"trace written to {record} (check it with: accord replay {record})")
     if result.failed:

@@ -33,6 +33,8 @@ from accord.explore.library import SCENARIOS, select
 from accord.explore.run import ScheduleError, play
 from accord.explore.scenario import Scenario
 from accord.explore.timeline import ScheduleFile, format_timeline
+from accord.timeline.render import write
+from accord.timeline.schedule import from_schedule
 from accord.verify.strategies import STRATEGIES
 
 EXIT_VIOLATION = 1
@@ -67,6 +69,9 @@ def explore(
     show: int = typer.Option(1, "--show", help="Timelines to print (the rest go to files)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
     list_only: bool = typer.Option(False, "--list", help="List the scenarios and exit."),
+    html: Path | None = typer.Option(
+        None, "--html", help="Also write a timeline page per shrunk violation in this folder."
+    ),
 ) -> None:
     """Enumerate interleavings of the race scenarios and check every schedule."""
     console = Console(stderr=as_json)
@@ -84,11 +89,11 @@ def explore(
         raise typer.Exit(EXIT_USAGE) from None
     if deepen_seconds is not None:
         deepened = _deepen(console, chosen, strategy, deepen_seconds, as_json)
-        if _report_violations(console, deepened, strategy, out, show, as_json):
+        if _report_violations(console, deepened, strategy, out, show, as_json, html):
             raise typer.Exit(EXIT_VIOLATION)
         return
     results = _run(console, chosen, strategy, depth, seeds, not no_hashing, as_json)
-    found = _report_violations(console, results, strategy, out, show, as_json)
+    found = _report_violations(console, results, strategy, out, show, as_json, html)
     if as_json:
         typer.echo(json.dumps(_as_json(results, found)))
     else:
@@ -143,6 +148,7 @@ def _report_violations(
     out: Path,
     show: int,
     quiet: bool,
+    html: Path | None = None,
 ) -> list[_Found]:
     found: list[_Found] = []
     reported: set[str] = set()
@@ -156,6 +162,10 @@ def _report_violations(
         findings = [str(f) for f in shrunk.findings]
         ScheduleFile(sc.name, strategy, 0, shrunk.choices, findings).save(path)
         found.append(_Found(sc, r, shrunk, path))
+        if html is not None:
+            page = _page(sc, strategy, shrunk.choices, html)
+            if not quiet:
+                console.print(f"timeline page: {page}", markup=False, highlight=False)
         if quiet:
             continue
         console.print(
@@ -166,6 +176,14 @@ def _report_violations(
         if len(found) <= show:
             _print_timeline(console, sc, strategy, shrunk.choices)
     return found
+
+
+def _page(sc: Scenario, strategy: str, choices: list[str], folder: Path) -> Path:
+    """The shrunk schedule's timeline page, written to ``folder``."""
+    run, findings = play(sc, strategy, choices, record=True)
+    title = f"{sc.race} ({strategy}): {sc.summary}"
+    timeline = from_schedule(title, strategy, run.timeline or [], findings)
+    return write(timeline, folder / f"{sc.name}-{strategy}.html")
 
 
 def _print_timeline(

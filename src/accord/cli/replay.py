@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
+from accord.timeline import page
 from accord.verify.replay import TraceError
 from accord.verify.replay import replay as replay_trace
 
 
-def replay(trace: Path = typer.Argument(..., help="A JSONL trace from --record.")) -> None:
+def replay(
+    trace: Path = typer.Argument(..., help="A JSONL trace from --record."),
+    html: Path | None = typer.Option(
+        None, "--html", help="Also write the session's timeline page here (one HTML file)."
+    ),
+) -> None:
     """Replay a recorded session: the same inputs, with the same id seed, must make a
     fresh engine send byte-identical client frames; then the checker judges the run over
     the server's conversation rebuilt from its frames. Exit 1 on a difference or a
-    violation."""
+    violation. ``--html`` writes the timeline page first, whatever the verdict."""
     console = Console()
+    if html is not None:
+        write_page(console, trace, html)
     try:
         result = replay_trace(trace)
     except TraceError as exc:
@@ -47,6 +58,27 @@ def replay(trace: Path = typer.Argument(..., help="A JSONL trace from --record."
     if not result.identical or result.desynced or not result.verdict_reproduced:
         raise typer.Exit(1)
     console.print("[green]byte-identical[/green]; checker: 0 violations")
+
+
+@contextlib.contextmanager
+def timeline_trace(record: Path | None, html: Path | None) -> Iterator[Path | None]:
+    """Where a run that writes a timeline page records its trace: ``record`` when asked
+    for, else (only when a page is wanted) a temporary file removed afterwards."""
+    if record is not None or html is None:
+        yield record
+        return
+    with tempfile.TemporaryDirectory(prefix="accord-timeline-") as folder:
+        yield Path(folder) / "trace.jsonl"
+
+
+def write_page(console: Console, trace: Path, html: Path) -> None:
+    """Write the timeline page of ``trace`` to ``html`` (exit 2 when it cannot be read)."""
+    try:
+        page(trace, html)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        console.print(f"[red]accord: {trace}: no timeline page ({type(exc).__name__}: {exc})[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"timeline page written to {html}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,5 @@
-"""Fast encoders for the hottest events: item creates and their acknowledgements.
+"""Fast encoders for the hottest events: item creates and their acknowledgements; and
+peeks at a frame's type and at streamed deltas, for listeners that skip most frames.
 
 A push of hundreds of items, or a simulator acknowledging them, spends most of its time
 building pydantic models only to dump them again. These build the same JSON directly,
@@ -12,6 +13,8 @@ import json
 from typing import Any, Literal
 
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
+from accord.protocol import server_events as se
+from accord.protocol.codec import type_names
 
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
@@ -121,3 +124,53 @@ def _decode_item(raw: dict[str, Any]) -> Item | None:
             return None
         texts.append(text)
     return Message(id=item_id, role=raw["role"], content="".join(texts))
+
+
+def peek_type(frame: str) -> str | None:
+    """The ``type`` of a JSON event frame without decoding it whole: read from the
+    frame's head when it comes first (as accord, the simulator and the real server write
+    it), else from the decoded frame; None for something that is not an event."""
+    head = frame[:160]
+    at = head.find('"type":')
+    if at >= 0:
+        rest = head[at + 7 :].lstrip()
+        end = rest.find('"', 1)
+        if rest.startswith('"') and end > 0 and "\\" not in rest[:end]:
+            return rest[1:end]
+    try:
+        data = json.loads(frame)
+    except ValueError:
+        return None
+    kind = data.get("type") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _delta_types() -> frozenset[str]:
+    classes = (
+        se.ResponseOutputAudioDelta,
+        se.ResponseOutputTextDelta,
+        se.ResponseOutputAudioTranscriptDelta,
+        se.ResponseFunctionCallArgumentsDelta,
+        se.InputAudioTranscriptionDelta,
+    )
+    return frozenset(name for cls in classes for name in type_names(cls))
+
+
+#: The streamed deltas (either dialect): the bulk of a session's server frames.
+DELTA_TYPES = _delta_types()
+
+
+def peek_delta(frame: str) -> tuple[str, str, str] | None:
+    """``(type, response_id, item_id)`` of a streamed delta frame, read without
+    validating it (a listener counting a long reply's deltas need not build a model for
+    each); None for any other frame. ``response_id`` is empty for a user transcript."""
+    if peek_type(frame) not in DELTA_TYPES:
+        return None
+    try:
+        data = json.loads(frame)
+    except ValueError:
+        return None
+    item = data.get("item_id")
+    if not isinstance(item, str):
+        return None
+    return str(data["type"]), str(data.get("response_id") or ""), item

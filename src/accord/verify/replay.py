@@ -13,6 +13,7 @@ verifier's, so a production session never loads the checker.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,8 +71,17 @@ class ReplayResult:
         return (self.recorded_desyncs > 0) == self.desynced
 
 
-def replay(path: str | Path, *, session: dict[str, Any] | None = None) -> ReplayResult:
-    """Re-feed a trace to a fresh core; compare every frame it sends with the trace's."""
+def replay(
+    path: str | Path,
+    *,
+    session: dict[str, Any] | None = None,
+    watch: Callable[[SessionCore], Callable[[int], None]] | None = None,
+) -> ReplayResult:
+    """Re-feed a trace to a fresh core; compare every frame it sends with the trace's.
+
+    ``watch`` (the timeline's hook) is handed the fresh core before anything is fed and
+    returns a callback told the index of each record just before it is fed, so what the
+    core decides (its effects, its observers) can be placed on the trace."""
     records = _whole(path, list(read_trace(path)))
     core = SessionCore(
         strategy=strategy_named(records[0].get("strategy", "accord")),
@@ -84,7 +94,10 @@ def replay(path: str | Path, *, session: dict[str, Any] | None = None) -> Replay
     rebuild = ServerRebuild()
     audit = Audit(lambda: rebuild.store)
     audit.attach(core)
-    for record in records[1:]:
+    at = watch(core) if watch is not None else None
+    for index, record in enumerate(records[1:], start=1):
+        if at is not None:
+            at(index)
         kind = record["kind"]
         if kind == "in":
             frame = record["frame"]
