@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from accord.bench import livekit_diff, suite
+from accord.bench import engine_bench, livekit_diff, suite
 from accord.bench.diff_bench import PATH_IN_ORDER, PATH_LIS, accord_path
 from accord.bench.edits import make_edit_case
 from accord.bench.report import Report
@@ -44,6 +44,7 @@ def test_bench_quick_runs_every_benchmark_and_reports() -> None:
     engine = reports["engine"]["results"]
     assert {r["workload"] for r in engine} == {"text deltas", "audio deltas (4 KiB)", "item events"}
     assert all(r["per_second"] > 0 and r["events"] >= 500 for r in engine)
+    assert all(r["floor_seconds"] > 0 and r["floor_ratio"] > 0 for r in engine)
 
     update = reports["update"]["results"]
     assert {(r["n"], r["kind"], r["mode"]) for r in update} == {
@@ -206,3 +207,11 @@ def test_plot_without_matplotlib_says_so(monkeypatch: pytest.MonkeyPatch, tmp_pa
     report = suite.run_diff(quick=True, repeat=1, compare=False, plot=tmp_path / "x.png")
     assert any('pip install "accord[plot]"' in note for note in report.notes)
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("workload", list(engine_bench.WORKLOADS))
+def test_engine_floor_dispatches_every_frame(workload: str) -> None:
+    # The floor must do the work it claims (decode and dispatch each frame), or its
+    # ratio flatters the full path.
+    frames = engine_bench.WORKLOADS[workload](40)
+    assert engine_bench.floor(frames) == len(frames)

@@ -5,14 +5,22 @@ Three workloads, each a realistic stream of server frames fed to a fresh
 long response, audio deltas (4 KiB PCM payloads, base64) of a spoken response, and item
 events (``conversation.item.added`` / ``.done`` of many items). The frames are built
 once, before the clock starts.
+
+Each rate comes with a *floor* measured in the same run on the same frames: a plain
+``json.loads`` and a lookup of the event's ``type`` in a dict of handlers that do
+nothing. The floor is what any Python client pays to read the frames at all, so the
+ratio ``seconds / floor_seconds`` says how far the codec + engine path is from it and,
+unlike events/s, hardly moves with the load other processes put on the machine.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from accord.client.core import SessionCore
 from accord.items import Message
@@ -35,10 +43,17 @@ class EngineRate:
     workload: str
     events: int
     seconds: float
+    #: CPU time of the decode + dispatch floor on the same frames (0.0: not measured).
+    floor_seconds: float = 0.0
 
     @property
     def per_second(self) -> float:
         return self.events / self.seconds if self.seconds else 0.0
+
+    @property
+    def floor_ratio(self) -> float | None:
+        """How many times the floor's time the full path takes (None: no floor)."""
+        return self.seconds / self.floor_seconds if self.floor_seconds else None
 
 
 def _response_frames(ids: EventIds, delta: Callable[[str, int], str], n: int) -> list[str]:
@@ -124,15 +139,41 @@ WORKLOADS: dict[str, Callable[[int], list[str]]] = {
 }
 
 
+def _ignore(_event: dict[str, Any]) -> None:
+    return None
+
+
+def floor(frames: list[str]) -> int:
+    """Decode every frame with plain ``json.loads`` and dispatch it on ``type`` to a
+    handler that does nothing: the least a client can do with the frames. Returns how
+    many frames found a handler, so the work cannot be optimised away unnoticed."""
+    handlers: dict[str, Callable[[dict[str, Any]], None]] = dict.fromkeys(
+        (json.loads(f)["type"] for f in frames[:4]), _ignore
+    )
+    handled = 0
+    for frame in frames:
+        event = json.loads(frame)
+        handler = handlers.get(event["type"])
+        if handler is not None:
+            handler(event)
+            handled += 1
+    return handled
+
+
 def measure(workload: str, n: int, *, repeat: int = 3) -> EngineRate:
     """Best of ``repeat`` runs, each on a fresh core, in CPU time (``process_time``):
-    events per second *per core*, not inflated when other processes take the core."""
+    events per second *per core*, not inflated when other processes take the core.
+    The floor (:func:`floor`) is timed the same way, interleaved with the full path."""
     frames = WORKLOADS[workload](n)
     best = float("inf")
+    best_floor = float("inf")
     for _ in range(repeat):
         core = SessionCore(seed=0)
         start = time.process_time()
         for frame in frames:
             core.receive_frame(frame, 0.0)
         best = min(best, time.process_time() - start)
-    return EngineRate(workload, len(frames), best)
+        start = time.process_time()
+        floor(frames)
+        best_floor = min(best_floor, time.process_time() - start)
+    return EngineRate(workload, len(frames), best, best_floor)

@@ -116,16 +116,26 @@ def diff_report(rows: Sequence[DiffRow], *, repeat: int, livekit_version: str | 
 
 def engine_report(rates: Sequence[EngineRate]) -> Report:
     table = Table(title="server events per second through codec + engine (one core)")
-    for column in ("workload", "events", "events/s"):
+    for column in ("workload", "events", "events/s", "floor events/s", "x floor"):
         table.add_column(column, justify="right")
     for r in rates:
-        table.add_row(r.workload, f"{r.events:,}", f"{r.per_second:,.0f}")
+        floor_rate = r.events / r.floor_seconds if r.floor_seconds else 0.0
+        ratio = r.floor_ratio
+        table.add_row(
+            r.workload,
+            f"{r.events:,}",
+            f"{r.per_second:,.0f}",
+            f"{floor_rate:,.0f}",
+            f"{ratio:.2f}" if ratio is not None else "-",
+        )
     results = [
         {
             "workload": r.workload,
             "events": r.events,
             "seconds": r.seconds,
             "per_second": r.per_second,
+            "floor_seconds": r.floor_seconds,
+            "floor_ratio": r.floor_ratio,
         }
         for r in rates
     ]
