@@ -34,7 +34,7 @@ def test_bench_quick_runs_every_benchmark_and_reports() -> None:
     data = json.loads(result.stdout)
     assert data["benchmark"] == "all" and data["quick"] is True
     reports = _by_name(data)
-    assert list(reports) == ["diff", "engine", "update", "sessions"]
+    assert list(reports) == ["diff", "engine", "push", "update", "sessions"]
 
     diff = reports["diff"]["results"]
     assert [r["n"] for r in diff] == [100, 1000]
@@ -45,6 +45,10 @@ def test_bench_quick_runs_every_benchmark_and_reports() -> None:
     assert {r["workload"] for r in engine} == {"text deltas", "audio deltas (4 KiB)", "item events"}
     assert all(r["per_second"] > 0 and r["events"] >= 500 for r in engine)
     assert all(r["floor_seconds"] > 0 and r["floor_ratio"] > 0 for r in engine)
+
+    push = reports["push"]["results"]
+    assert [r["n"] for r in push] == [100]
+    assert all(r["push_ms"] > 0 and r["diff_ms"] > 0 and r["ratio"] > 0 for r in push)
 
     update = reports["update"]["results"]
     assert {(r["n"], r["kind"], r["mode"]) for r in update} == {

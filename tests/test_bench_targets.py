@@ -5,6 +5,7 @@ from __future__ import annotations
 from accord.bench import targets as tg
 from accord.bench.diff_bench import DiffRow
 from accord.bench.engine_bench import EngineRate
+from accord.bench.push_bench import PushTiming
 from accord.bench.sessions_bench import SessionsResult
 from accord.bench.simproc import raise_open_files
 from accord.bench.timing import DiffTiming
@@ -30,6 +31,15 @@ def test_engine_target_takes_the_slowest_workload() -> None:
     rates = [EngineRate("text deltas", 100_000, 1.0), EngineRate("audio", 40_000, 1.0)]
     (verdict,) = tg.engine_targets(rates)
     assert verdict.status == "not met" and "audio" in verdict.measured
+
+
+def test_push_target_takes_the_worst_size() -> None:
+    fine = [PushTiming(100, 0.12, 0.1, 5), PushTiming(10_000, 14.0, 10.0, 5)]
+    assert [v.status for v in tg.push_targets(fine)] == ["met"]
+    slow = [PushTiming(100, 0.12, 0.1, 5), PushTiming(10_000, 16.0, 10.0, 5)]
+    (verdict,) = tg.push_targets(slow)
+    assert verdict.status == "not met" and "10,000" in verdict.measured
+    assert [v.status for v in tg.push_targets([])] == ["not measured"]
 
 
 def test_update_target_uses_the_idle_200_rows() -> None:

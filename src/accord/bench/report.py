@@ -17,6 +17,7 @@ from rich.table import Table
 from accord.bench import machine
 from accord.bench.diff_bench import DiffRow
 from accord.bench.engine_bench import EngineRate
+from accord.bench.push_bench import PushTiming
 from accord.bench.sessions_bench import SessionsResult
 from accord.bench.targets import Verdict
 from accord.bench.update_bench import UpdateTiming
@@ -140,6 +141,21 @@ def engine_report(rates: Sequence[EngineRate]) -> Report:
         for r in rates
     ]
     return Report("engine", results, [table])
+
+
+def push_report(timings: Sequence[PushTiming]) -> Report:
+    table = Table(title="one appended message: SyncEngine.push against the diff of the same edit")
+    for column in ("n", "runs", "push ms", "diff ms", "x diff"):
+        table.add_column(column, justify="right")
+    for t in timings:
+        table.add_row(
+            f"{t.n:,}", str(t.runs), f"{t.push_ms:.3f}", f"{t.diff_ms:.3f}", f"{t.ratio:.2f}"
+        )
+    results = [
+        {"n": t.n, "runs": t.runs, "push_ms": t.push_ms, "diff_ms": t.diff_ms, "ratio": t.ratio}
+        for t in timings
+    ]
+    return Report("push", results, [table])
 
 
 def update_report(timings: Sequence[UpdateTiming], *, latency_ms: float) -> Report:

@@ -18,6 +18,7 @@ from accord.bench import (
     engine_bench,
     livekit_diff,
     machine,
+    push_bench,
     sessions_bench,
     update_bench,
 )
@@ -26,6 +27,7 @@ from accord.bench.report import (
     Report,
     diff_report,
     engine_report,
+    push_report,
     sessions_report,
     update_report,
 )
@@ -112,6 +114,19 @@ def run_engine(*, quick: bool = False, events: int = 20_000) -> Report:
 
 
 @_on_machine
+def run_push(
+    *, quick: bool = False, sizes: Sequence[int] = push_bench.FULL_SIZES, repeat: int = 5
+) -> Report:
+    timings = push_bench.measure(
+        push_bench.QUICK_SIZES if quick else tuple(sizes), repeat=1 if quick else repeat
+    )
+    report = push_report(timings)
+    if not quick:
+        report.verdicts = tg.push_targets(timings)
+    return report
+
+
+@_on_machine
 def run_update(*, quick: bool = False, latency_ms: float = 50.0, runs: int = 7) -> Report:
     latency = QUICK_UPDATE_LATENCY_MS if quick else latency_ms
     timings = update_bench.measure(
@@ -156,6 +171,7 @@ def run_all(*, quick: bool = False) -> list[Report]:
     return [
         run_diff(quick=quick),
         run_engine(quick=quick),
+        run_push(quick=quick),
         run_update(quick=quick),
         run_sessions(quick=quick),
     ]

@@ -13,6 +13,7 @@ from typing import Literal
 
 from accord.bench.diff_bench import DiffRow
 from accord.bench.engine_bench import EngineRate
+from accord.bench.push_bench import PushTiming
 from accord.bench.sessions_bench import SessionsResult
 from accord.bench.update_bench import UpdateTiming
 
@@ -22,6 +23,7 @@ DIFF_N = 10_000
 DIFF_MAX_MS = 3.0
 DIFF_MIN_RATIO = 2.0
 ENGINE_MIN_PER_S = 50_000.0
+PUSH_MAX_RATIO = 1.5  # one appended message, x the diff of the same edit
 UPDATE_N = 200
 UPDATE_MAX_RATIO = 1.2
 SESSIONS_ACTIVE = 1_000
@@ -69,6 +71,21 @@ def engine_targets(rates: Sequence[EngineRate]) -> list[Verdict]:
             f"at least {ENGINE_MIN_PER_S:,.0f} server events/s per core, audio included",
             f"slowest: {slowest.workload} {slowest.per_second:,.0f}/s",
             _met(slowest.per_second >= ENGINE_MIN_PER_S),
+        )
+    ]
+
+
+def push_targets(timings: Sequence[PushTiming]) -> list[Verdict]:
+    """Appending one message costs at most ``PUSH_MAX_RATIO`` x its diff, at every size."""
+    if not timings:
+        return [Verdict("push within 1.5x its diff", "not run", "not measured")]
+    worst = max(timings, key=lambda t: t.ratio)
+    sizes = ", ".join(f"{t.n:,}" for t in timings)
+    return [
+        Verdict(
+            f"appending one message at most {PUSH_MAX_RATIO:g}x its diff at n = {sizes}",
+            f"worst {worst.ratio:.2f}x (n = {worst.n:,})",
+            _met(worst.ratio <= PUSH_MAX_RATIO),
         )
     ]
 

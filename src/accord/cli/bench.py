@@ -61,7 +61,7 @@ def bench(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     check: bool = typer.Option(False, "--check", help=CHECK_HELP),
 ) -> None:
-    """Benchmarks: diff, engine, update, sessions (docs/benchmarks.md)."""
+    """Benchmarks: diff, engine, push, update, sessions (docs/benchmarks.md)."""
     if ctx.invoked_subcommand is not None:
         return
     if not (quick or run_all):
@@ -72,6 +72,7 @@ def bench(
     for name, run in (
         ("diff", suite.run_diff),
         ("engine", suite.run_engine),
+        ("push", suite.run_push),
         ("update", suite.run_update),
         ("sessions", suite.run_sessions),
     ):
@@ -150,6 +151,26 @@ def engine(
     Text deltas, audio deltas (4 KiB payloads) and item events.
     """
     report = suite.run_engine(quick=_flag(ctx, "quick", quick), events=events)
+    _emit(report, _flag(ctx, "as_json", as_json), _flag(ctx, "check", check))
+
+
+@bench_app.command("push")
+def push(
+    ctx: typer.Context,
+    sizes: str = typer.Option(
+        "100,1000,10000", "--sizes", help="Conversation sizes, comma-separated."
+    ),
+    repeat: int = typer.Option(5, "--repeat", help="Pushes per size (best reported)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    quick: bool = typer.Option(False, "--quick", help=QUICK_HELP),
+    check: bool = typer.Option(False, "--check", help=CHECK_HELP),
+) -> None:
+    """One appended message: SyncEngine.push as a ratio to the diff of the same edit."""
+    report = suite.run_push(
+        quick=_flag(ctx, "quick", quick),
+        sizes=_sizes(sizes),
+        repeat=repeat,
+    )
     _emit(report, _flag(ctx, "as_json", as_json), _flag(ctx, "check", check))
 
 
