@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from operator import lt
 
 from accord.diff import longest_increasing_run
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
@@ -186,7 +187,9 @@ class _Merge:
         """Content: the writer changed ``item`` relative to its base (server-side changes
         since the base, such as a transcript, win over the writer's stale copy)."""
         current = self.proj.get(item.id)
-        if current is None or current == item:
+        # ``is`` first: an unchanged item is usually the very object the mirror holds
+        # (contexts are built from it), and comparing fields costs a tuple per item.
+        if current is None or current is item or current == item:
             return False
         if not self.rules.content:
             return True
@@ -209,8 +212,8 @@ class _Merge:
         ]
         reference = self.base_order if (self.rules.order and self.base) else self.proj_order
         ranked = [sid for sid in survivors if sid in reference]
-        keep = longest_increasing_run([reference[sid] for sid in ranked])
-        moved = {sid for k, sid in enumerate(ranked) if k not in keep}
+        keep = kept_in_order([reference[sid] for sid in ranked])
+        moved = set() if keep is None else {sid for k, sid in enumerate(ranked) if k not in keep}
         for item_id in sorted(moved, key=lambda i: self.proj_order[i]):
             if self.inp.in_flight(item_id) or isinstance(
                 self.proj[item_id], FunctionCall | FunctionCallOutput
@@ -330,6 +333,18 @@ class _Merge:
         self.removed.add(item.id)
         self.plan.removals.append(PlannedRemoval(item.id, reason))
         return new_id
+
+
+def kept_in_order(values: list[int]) -> set[int] | None:
+    """The indexes of ``values`` that stay in place, or None for all of them.
+
+    The usual push (an append, an edit, deletes) keeps the survivors in order: one linear
+    check then skips the longest-increasing-subsequence step, whose answer for a strictly
+    increasing sequence is the whole of it.
+    """
+    if all(map(lt, values, values[1:])):
+        return None
+    return longest_increasing_run(values)
 
 
 def merge(inp: MergeInput) -> MergePlan:
