@@ -23,13 +23,13 @@ from typing import Any
 from accord import telemetry
 from accord.client import events as app
 from accord.client.core import MAX_CLIENT_FRAME_BYTES, SessionCore
-from accord.client.errors import ConnectionLost, OperationTimeout, RealtimeError, SessionClosed
 from accord.client.generation import Generation
 from accord.client.recording import Recorder
 from accord.client.transport import Endpoint, Transport, WebSocketTransport
 from accord.engine import events as ev
 from accord.engine.engine import EngineConfig
 from accord.engine.interface import ACCORD, Strategy
+from accord.errors import ConnectionLost, OperationTimeout, RealtimeError, SessionClosed
 from accord.items import ChatContext
 
 log = logging.getLogger("accord.session")
@@ -532,8 +532,6 @@ class RealtimeSession:
                 reply.set_exception(
                     ConnectionLost(effect.message or "the connection was lost", final=False)
                 )
-        elif isinstance(effect, ev.RestoreDone):
-            self._events.put_nowait(app.Reconnected(self.reconnects, effect.restored, effect.lost))
 
     def _fail_waiters(self, exc: BaseException) -> None:
         waiters: list[asyncio.Future[Any]] = [

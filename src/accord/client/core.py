@@ -200,10 +200,8 @@ class SessionCore:
                     refused.append(_too_large(effect.op.event_id, _size(frame), limit))
                     continue
                 self._out.append(frame)
-            elif isinstance(effect, ev.CallReady):
-                self.app(app.FunctionCallReady(effect.call, effect.response_id))
-            elif isinstance(effect, ev.CallOrphaned):
-                self.app(app.CallOrphaned(effect.call_id))
+            elif isinstance(effect, _PASSED_ON):
+                self.app(effect)
             elif isinstance(effect, ev.OutputFailed):
                 log.warning(
                     "the output of tool call %s was not delivered (%s: %s): the user's "
@@ -213,10 +211,9 @@ class SessionCore:
                     effect.message,
                 )
                 self.app(effect)
-            elif isinstance(effect, ev.PushDone):
-                self.app(app.ContextSynced(effect.report))
             elif isinstance(effect, ev.Notice):
-                self.notice(effect.text)
+                log.info("%s", effect.text)
+                self.app(effect)
             self._on_effect(effect)
         for refusal in refused:
             self.notice(refusal.message)
@@ -412,6 +409,10 @@ class SessionCore:
     def frames(self) -> list[str]:
         """Frames produced by local calls since the last call."""
         return self._take()
+
+
+# The engine's events that are the application's too, passed on as they are.
+_PASSED_ON = (ev.FunctionCallReady, ev.CallOrphaned, ev.ContextSynced, ev.Reconnected)
 
 
 def _size(frame: str) -> int:

@@ -17,11 +17,10 @@ from accord.engine.events import ROOT
 from accord.engine.ledger import Op, OpState
 from accord.items import FunctionCall, FunctionCallOutput, Message
 from accord.protocol import error_codes as codes
+from accord.protocol.metadata import REQUEST_TAG
 
 if TYPE_CHECKING:
     from accord.engine.engine import SyncEngine
-
-TAG = "accord_event"  # response metadata key carrying the request's event id
 
 Effects = list[ev.Effect]
 
@@ -83,7 +82,7 @@ def item_updated(eng: SyncEngine, event: ev.ItemUpdated, now: float) -> Effects:
         eng.responses.done_items.add(item.id)
         if isinstance(item, FunctionCall) and item.call_id not in eng.calls_ready:
             eng.calls_ready.add(item.call_id)
-            return [ev.CallReady(item, eng.responses.item_owner.get(item.id))]
+            return [ev.FunctionCallReady(item, eng.responses.item_owner.get(item.id))]
     return []
 
 
@@ -125,7 +124,7 @@ def transcript(eng: SyncEngine, event: ev.TranscriptDone, now: float) -> Effects
 
 
 def response_created(eng: SyncEngine, event: ev.ResponseCreated, now: float) -> Effects:
-    tag = event.metadata.get(TAG)
+    tag = event.metadata.get(REQUEST_TAG)
     refuser = not event.out_of_band and eng.responses.refuser_unseen
     eng.responses.created(event.response_id, event.out_of_band, tag)
     op = eng.ledger.ops.get(tag) if tag else None

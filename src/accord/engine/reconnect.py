@@ -30,6 +30,7 @@ class Reconnect:
         self.restoring = False
         self.drop_ids: set[str] = set()
         self.lost: tuple[str, ...] = ()
+        self.reconnects = 0  # connections restored so far: Reconnected.attempt
 
     def lost_connection(self, now: float) -> list[ev.Effect]:
         eng = self.engine
@@ -59,6 +60,7 @@ class Reconnect:
 
     def again(self, now: float) -> list[ev.Effect]:
         eng = self.engine
+        self.reconnects += 1
         at_drop = self.at_drop or []
         self.drop_ids = {entry.item.id for entry in at_drop}
         plan = plan_restore(at_drop)
@@ -100,7 +102,7 @@ class Reconnect:
         if eng.config.server_vad:
             eng.plan("session", now, server_vad=True)
         eng.follow_up_after_restore(now)
-        effects.append(ev.RestoreDone(len(eng.mirror), self.lost))
+        effects.append(ev.Reconnected(self.reconnects, len(eng.mirror), self.lost))
         return effects + eng.flush(now)
 
 

@@ -30,9 +30,9 @@ from livekit.plugins.openai.realtime.utils import (
     to_turn_detection,
 )
 
-from accord.client.errors import ConnectionLost, SessionClosed
 from accord.client.transport import Endpoint, Transport, WebSocketTransport
 from accord.engine.events import PushReport
+from accord.errors import ConnectionLost, SessionClosed
 from accord.integrations.livekit import options as opt
 from accord.integrations.livekit.audio import AudioInput
 from accord.integrations.livekit.convert import is_conversation_item
