@@ -27,7 +27,7 @@ from accord.client.generation import Generation
 from accord.client.recording import Recorder
 from accord.client.transport import Endpoint, Transport, WebSocketTransport
 from accord.engine import events as ev
-from accord.engine.engine import EngineConfig
+from accord.engine.config import EngineConfig
 from accord.engine.interface import ACCORD, Strategy
 from accord.errors import ConnectionLost, OperationTimeout, RealtimeError, SessionClosed
 from accord.items import ChatContext

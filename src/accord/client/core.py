@@ -21,7 +21,7 @@ from accord.client import events as app
 from accord.client import inbound
 from accord.client.generation import Generation
 from accord.engine import events as ev
-from accord.engine.engine import EngineConfig
+from accord.engine.config import EngineConfig
 from accord.engine.interface import ACCORD, Client, Strategy
 from accord.items import ChatContext
 from accord.protocol import (

@@ -11,19 +11,15 @@ over from the same frozen state.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from accord.engine import events as ev
 from accord.engine.ledger import OpState
 from accord.engine.restore import AtDrop, plan_restore
+from accord.engine.state import EngineState
 from accord.items import Item
-
-if TYPE_CHECKING:
-    from accord.engine.engine import SyncEngine
 
 
 class Reconnect:
-    def __init__(self, engine: SyncEngine) -> None:
+    def __init__(self, engine: EngineState) -> None:
         self.engine = engine
         self.at_drop: list[AtDrop] | None = None
         self.restore_ops: set[str] = set()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from accord.engine import events as ev
-from accord.engine.engine import EngineConfig
+from accord.engine.config import EngineConfig
 from accord.engine.interface import Client
 from accord.engine.merge import Rules
 from accord.engine.scheduler import Capabilities
