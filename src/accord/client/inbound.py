@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from accord.client import events as app
 from accord.client.generation import Generation
 from accord.engine import events as ev
+from accord.engine.interface import Client
 from accord.items import FunctionCall, Item, Message
 from accord.protocol import (
     ConversationItemAdded,
@@ -45,11 +46,29 @@ from accord.protocol import (
 from accord.protocol.metadata import REQUEST_TAG
 from accord.protocol.wire_items import WireItem, WireOtherItem
 
-if TYPE_CHECKING:
-    from accord.client.core import SessionCore
-
 log = logging.getLogger("accord.session")
 BYTES_PER_MS = 48  # PCM16 mono at 24 kHz
+
+
+class SessionCore(Protocol):
+    """What a handler may touch of the session core: :class:`accord.client.core.SessionCore`
+    is the one. Named here, structurally, so that this module does not import the core
+    that imports it (an import circle inside ``accord.client``)."""
+
+    engine: Client
+    session_info: dict[str, Any]
+    generations: dict[str, Generation]
+    out_of_band_requests: set[str]
+    audio_received: dict[str, int]
+    last_audio_item: str | None
+
+    def feed(self, event: ev.ServerInput) -> None: ...
+    def app(self, event: app.SessionEvent) -> None: ...
+    def notice(self, text: str) -> None: ...
+    def session_update_acked(self) -> None: ...
+    def session_update_refused(
+        self, event_id: str | None, code: str | None, message: str
+    ) -> None: ...
 
 
 def _item(s: SessionCore, wire: WireItem | WireOtherItem) -> Item | None:
@@ -142,10 +161,7 @@ def response_created(s: SessionCore, event: ResponseCreated) -> None:
     generation = Generation(response.id, out_of_band, tag, metadata=metadata)
     s.generations[response.id] = generation
     s.feed(ev.ResponseCreated(response.id, out_of_band, metadata))
-    s.app(app.GenerationStarted(generation))
-    waiter = s.reply_waiters.pop(tag, None) if tag else None
-    if waiter is not None and not waiter.done():
-        waiter.set_result(generation)
+    s.app(app.GenerationStarted(generation))  # the shell hands it to generate_reply's waiter
 
 
 def output_item_added(s: SessionCore, event: ResponseOutputItemAdded) -> None:
@@ -234,7 +250,7 @@ def error(s: SessionCore, event: ErrorEvent) -> None:
             retried=answered is not None and s.engine.retrying(answered.event_id),
         )
     )
-    s.fail_waiter(detail.event_id, detail.code, detail.message)
+    s.session_update_refused(detail.event_id, detail.code, detail.message)
 
 
 HANDLERS: dict[type[ServerEvent], Callable[[SessionCore, Any], None]] = {
