@@ -21,19 +21,18 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from livekit.agents import APIConnectionError, APIError, llm
 
 from accord.client import events as app
 from accord.integrations.livekit.convert import from_livekit, to_livekit
 from accord.integrations.livekit.generation import LiveKitGeneration
+from accord.integrations.livekit.observed import Observations
+from accord.integrations.livekit.options import Options
 from accord.protocol import error_codes as codes
 from accord.protocol.metadata import LIVEKIT_REQUEST_TAG
 from accord.session import RealtimeSession as AccordSession
-
-if TYPE_CHECKING:
-    from accord.integrations.livekit.session import RealtimeSession
 
 log = logging.getLogger("accord.integrations.livekit")
 
@@ -44,10 +43,24 @@ HANDLED_CODES = frozenset({codes.BUSY, codes.CANCEL_NOT_ACTIVE, codes.COMMIT_EMP
 Reply = asyncio.Future[llm.GenerationCreatedEvent]
 
 
+class BridgeOwner(Protocol):
+    """What the bridge needs of the LiveKit session it serves
+    (:class:`accord.integrations.livekit.session.RealtimeSession`, which creates the
+    bridge: named structurally so that this module does not import it back)."""
+
+    observations: Observations
+
+    @property
+    def options(self) -> Options: ...
+    @property
+    def realtime_model(self) -> llm.RealtimeModel: ...
+    def emit(self, event: Any, /, *args: Any) -> None: ...
+
+
 class EventBridge:
     """The pump from accord's events to LiveKit's, and the replies LiveKit waits for."""
 
-    def __init__(self, owner: RealtimeSession) -> None:
+    def __init__(self, owner: BridgeOwner) -> None:
         self._owner = owner
         self._counter = itertools.count(1)
         self._pending: dict[str, Reply] = {}

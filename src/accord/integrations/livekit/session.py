@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from livekit import rtc
 from livekit.agents import llm
@@ -43,9 +43,6 @@ from accord.items import Message
 from accord.session import RealtimeSession as AccordSession
 from accord.session import SessionOptions
 
-if TYPE_CHECKING:
-    from accord.integrations.livekit.model import RealtimeModel
-
 log = logging.getLogger("accord.integrations.livekit")
 
 WAIT_TIMEOUT = 10.0  # a reply or a push unanswered this long fails (LiveKit's own limit)
@@ -61,7 +58,9 @@ class UnsupportedInputError(NotImplementedError):
 class RealtimeSession(llm.RealtimeSession[ExtraEvents]):
     """One conversation, kept in agreement with the server by accord."""
 
-    def __init__(self, realtime_model: RealtimeModel, options: opt.Options) -> None:
+    def __init__(self, realtime_model: llm.RealtimeModel, options: opt.Options) -> None:
+        # Typed with LiveKit's base class: accord's RealtimeModel (model.py) creates this
+        # session, so naming it here would close an import circle.
         super().__init__(realtime_model)
         self._model = realtime_model
         self._opts = options
