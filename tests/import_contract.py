@@ -32,6 +32,7 @@ RUNTIME = (
     "client",
     "diff",
     "engine",
+    "errors",
     "ids",
     "integrations",
     "items",

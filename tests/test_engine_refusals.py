@@ -25,7 +25,7 @@ the client sent and what it reported, not only ``violations() == []``:
 from __future__ import annotations
 
 from accord.engine import events as ev
-from accord.engine.engine import EngineConfig
+from accord.engine.config import EngineConfig
 from accord.items import Message
 from accord.verify.harness import Pair
 from test_engine_regressions import BUSY, Tap, assistant, call, seeded, tool_turn, user

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from accord.engine import events as ev
-from accord.engine.engine import EngineConfig, SyncEngine
+from accord.engine.config import EngineConfig
+from accord.engine.engine import SyncEngine
 from accord.ids import is_wire_safe
 from accord.items import ChatContext, Message
 from accord.verify.checker import Invariant

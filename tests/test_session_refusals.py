@@ -13,7 +13,7 @@ import asyncio
 import time
 
 from accord.client import events as app
-from accord.engine.engine import EngineConfig
+from accord.engine.config import EngineConfig
 from accord.items import Message
 from accord.session import RealtimeSession
 from accord.sim.config import SimConfig

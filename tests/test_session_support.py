@@ -297,7 +297,7 @@ class DropWatch:
 
         def on_effect(effect: ev.Effect) -> None:
             previous(effect)
-            if isinstance(effect, ev.RestoreDone):
+            if isinstance(effect, ev.Reconnected):
                 self._judge(effect.lost)
 
         session.core._on_effect = on_effect

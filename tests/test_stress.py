@@ -216,7 +216,7 @@ def judged_drop(*, restore: tuple[Item, ...]) -> Verdict:
     core.push("p1", ChatContext([], base=ContextBase(1, (U1, A1))), ChatContext([U1, A1]))
     for event_id, item in zip(("r1", "r2"), restore, strict=False):
         create(core, stores[1], event_id, item, "root" if item is U1 else "u1")
-    core.effect(ev.RestoreDone(len(restore), ()))
+    core.effect(ev.Reconnected(1, len(restore), ()))
     for event_id, item in (("d1", U1), ("d2", A1)):
         if stores[1].get(item.id) is None:
             continue

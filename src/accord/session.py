@@ -23,13 +23,13 @@ from typing import Any
 from accord import telemetry
 from accord.client import events as app
 from accord.client.core import MAX_CLIENT_FRAME_BYTES, SessionCore
-from accord.client.errors import ConnectionLost, OperationTimeout, RealtimeError, SessionClosed
 from accord.client.generation import Generation
 from accord.client.recording import Recorder
 from accord.client.transport import Endpoint, Transport, WebSocketTransport
 from accord.engine import events as ev
-from accord.engine.engine import EngineConfig
+from accord.engine.config import EngineConfig
 from accord.engine.interface import ACCORD, Strategy
+from accord.errors import ConnectionLost, OperationTimeout, RealtimeError, SessionClosed
 from accord.items import ChatContext
 
 log = logging.getLogger("accord.session")
@@ -76,6 +76,10 @@ class RealtimeSession:
         self._push_waiters: dict[str, asyncio.Future[ev.PushReport]] = {}
         self._reports: dict[str, ev.PushReport] = {}
         self._update_waiters: dict[str, asyncio.Future[None]] = {}
+        # generate_reply's waiters, by the event id of its response.create: the core says
+        # a response started (GenerationStarted) or the request resolved (OpResolved),
+        # and this shell ends the waiter, here and nowhere else.
+        self._reply_waiters: dict[str, asyncio.Future[Generation]] = {}
         self.core = SessionCore(
             engine_config=engine_config,
             seed=options.seed,
@@ -210,12 +214,10 @@ class RealtimeSession:
         future: asyncio.Future[None] = self._loop.create_future()
         event_id = self.core.update_session(fields, self._now())
         self._update_waiters[event_id] = future
-        self.core.error_waiters[event_id] = lambda code, msg: _fail(future, code, msg, event_id)
         self._flush_core()
         try:
             await self._wait(future, "session.update")
         finally:
-            self.core.error_waiters.pop(event_id, None)
             self._update_waiters.pop(event_id, None)
 
     async def update_instructions(self, instructions: str) -> None:
@@ -250,12 +252,12 @@ class RealtimeSession:
         future: asyncio.Future[Generation] = self._loop.create_future()
         # Failures come as the operation's resolution, not from a raw server error: a
         # busy refusal is retried by the engine and the reply still comes (R14).
-        self.core.reply_waiters[event_id] = future
+        self._reply_waiters[event_id] = future
         self._flush_core()
         try:
             generation: Generation = await self._wait(future, "generate_reply")
         finally:
-            self.core.reply_waiters.pop(event_id, None)
+            self._reply_waiters.pop(event_id, None)
         return generation
 
     def interrupt(
@@ -505,20 +507,27 @@ class RealtimeSession:
             elif not waiter.done():
                 waiter.set_result(event.report)
         self._events.put_nowait(event)
+        if isinstance(event, app.GenerationStarted) and event.generation.requested_by:
+            reply = self._reply_waiters.pop(event.generation.requested_by, None)
+            if reply is not None and not reply.done():
+                reply.set_result(event.generation)
 
     def _on_effect(self, effect: ev.Effect) -> None:
         if isinstance(effect, ev.OpResolved) and effect.event_id in self._update_waiters:
             waiter = self._update_waiters.pop(effect.event_id)
-            if not waiter.done():
-                waiter.set_result(None)
+            if effect.status == "success":
+                if not waiter.done():
+                    waiter.set_result(None)
+            else:
+                _fail(waiter, effect.code, effect.message or "refused", effect.event_id)
         elif isinstance(effect, ev.OpResolved) and effect.answered_by is not None:
             # The request was dropped because this response answers it: that is its reply.
-            reply = self.core.reply_waiters.pop(effect.event_id, None)
+            reply = self._reply_waiters.pop(effect.event_id, None)
             generation = self.core.generations.get(effect.answered_by)
             if reply is not None and not reply.done() and generation is not None:
                 reply.set_result(generation)
         elif isinstance(effect, ev.OpResolved) and effect.status == "error":
-            reply = self.core.reply_waiters.pop(effect.event_id, None)
+            reply = self._reply_waiters.pop(effect.event_id, None)
             if reply is not None and not reply.done():
                 reply.set_exception(
                     RealtimeError(effect.code, effect.message or "refused", effect.event_id)
@@ -527,26 +536,24 @@ class RealtimeSession:
             # Fix: a response.create pending at a drop resolves as a failure (it is not
             # carried by the restore) and no response.created will ever come for it; its
             # generate_reply waiter hung until wait_timeout. It ends with ConnectionLost.
-            reply = self.core.reply_waiters.pop(effect.event_id, None)
+            reply = self._reply_waiters.pop(effect.event_id, None)
             if reply is not None and not reply.done():
                 reply.set_exception(
                     ConnectionLost(effect.message or "the connection was lost", final=False)
                 )
-        elif isinstance(effect, ev.RestoreDone):
-            self._events.put_nowait(app.Reconnected(self.reconnects, effect.restored, effect.lost))
 
     def _fail_waiters(self, exc: BaseException) -> None:
         waiters: list[asyncio.Future[Any]] = [
             *self._push_waiters.values(),
             *self._update_waiters.values(),
-            *self.core.reply_waiters.values(),
+            *self._reply_waiters.values(),
         ]
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_exception(exc)
         self._push_waiters.clear()
         self._update_waiters.clear()
-        self.core.reply_waiters.clear()
+        self._reply_waiters.clear()
 
 
 class _Connecting:

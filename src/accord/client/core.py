@@ -10,7 +10,6 @@ trace and must get byte-identical frames out.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import logging
@@ -21,7 +20,7 @@ from accord.client import events as app
 from accord.client import inbound
 from accord.client.generation import Generation
 from accord.engine import events as ev
-from accord.engine.engine import EngineConfig
+from accord.engine.config import EngineConfig
 from accord.engine.interface import ACCORD, Client, Strategy
 from accord.items import ChatContext
 from accord.protocol import (
@@ -41,7 +40,7 @@ from accord.protocol import (
 )
 from accord.protocol.client_events import ClientEvent
 from accord.protocol.error_codes import FRAME_TOO_LARGE
-from accord.protocol.fast import decode_item_ack, encode_item_create
+from accord.protocol.fast import ITEM_ADDED, decode_item_ack, encode_item_create
 from accord.protocol.wire_items import WireItemReference
 
 log = logging.getLogger("accord.session")
@@ -86,8 +85,6 @@ class SessionCore:
         self._out: list[str] = []
         self.session_info: dict[str, Any] = {}
         self.generations: dict[str, Generation] = {}
-        self.reply_waiters: dict[str, asyncio.Future[Generation]] = {}
-        self.error_waiters: dict[str, Callable[[str | None, str], None]] = {}
         self.out_of_band_requests: set[str] = set()
         self.audio_received: dict[str, int] = {}
         self.last_audio_item: str | None = None
@@ -107,7 +104,7 @@ class SessionCore:
         fast = decode_item_ack(frame) if isinstance(frame, str) else None
         if fast is not None:  # the bulk of a large push's acknowledgements
             kind, previous, item = fast
-            if kind == "conversation.item.added":
+            if kind == ITEM_ADDED:
                 inbound.added(self, item, previous)
             else:
                 inbound.done(self, item)
@@ -162,23 +159,23 @@ class SessionCore:
                     _merge_config(self._accepted_config, fields)
                 self._on_effect(ev.OpResolved(done, "success"))
 
-    def fail_waiter(self, event_id: str | None, code: str | None, message: str) -> None:
-        if event_id is None:
+    def session_update_refused(self, event_id: str | None, code: str | None, message: str) -> None:
+        """An ``error`` naming ``event_id``: if it is one of our ``session.update``
+        frames, every ``update_session`` call it carried resolves with status ``error``
+        (an :class:`~accord.engine.events.OpResolved` the shell turns into the caller's
+        :class:`~accord.errors.RealtimeError`) and its fields leave the kept
+        configuration. The core says what happened; the shell owns the waiters."""
+        if event_id is None or event_id not in self.pending_session_updates:
             return
-        if event_id in self.pending_session_updates:
-            # Fix: a refused session.update gets no session.updated; left in the FIFO it
-            # took the next update's acknowledgement (that waiter then hung).
-            self.pending_session_updates.remove(event_id)
-            refused = self._own_updates.pop(event_id, [event_id])
-            for done in refused:
-                self._unanswered_fields.pop(done, None)
-                carried = self.error_waiters.pop(done, None) if done != event_id else None
-                if carried is not None:  # an update carried into a refused configuration
-                    carried(code, message)
-            self._rebuild_config()
-        waiter = self.error_waiters.pop(event_id, None)
-        if waiter is not None:
-            waiter(code, message)
+        # Fix: a refused session.update gets no session.updated; left in the FIFO it
+        # took the next update's acknowledgement (that waiter then hung).
+        self.pending_session_updates.remove(event_id)
+        refused = self._own_updates.pop(event_id, [])
+        for done in refused:
+            self._unanswered_fields.pop(done, None)
+        self._rebuild_config()
+        for done in refused:
+            self._on_effect(ev.OpResolved(done, "error", code, message))
 
     def _rebuild_config(self) -> None:
         config = copy.deepcopy(self._accepted_config)
@@ -200,10 +197,8 @@ class SessionCore:
                     refused.append(_too_large(effect.op.event_id, _size(frame), limit))
                     continue
                 self._out.append(frame)
-            elif isinstance(effect, ev.CallReady):
-                self.app(app.FunctionCallReady(effect.call, effect.response_id))
-            elif isinstance(effect, ev.CallOrphaned):
-                self.app(app.CallOrphaned(effect.call_id))
+            elif isinstance(effect, _PASSED_ON):
+                self.app(effect)
             elif isinstance(effect, ev.OutputFailed):
                 log.warning(
                     "the output of tool call %s was not delivered (%s: %s): the user's "
@@ -213,10 +208,9 @@ class SessionCore:
                     effect.message,
                 )
                 self.app(effect)
-            elif isinstance(effect, ev.PushDone):
-                self.app(app.ContextSynced(effect.report))
             elif isinstance(effect, ev.Notice):
-                self.notice(effect.text)
+                log.info("%s", effect.text)
+                self.app(effect)
             self._on_effect(effect)
         for refusal in refused:
             self.notice(refusal.message)
@@ -412,6 +406,10 @@ class SessionCore:
     def frames(self) -> list[str]:
         """Frames produced by local calls since the last call."""
         return self._take()
+
+
+# The engine's events that are the application's too, passed on as they are.
+_PASSED_ON = (ev.FunctionCallReady, ev.CallOrphaned, ev.ContextSynced, ev.Reconnected)
 
 
 def _size(frame: str) -> int:

@@ -4,6 +4,13 @@
 :class:`FunctionCallReady`; the application runs the tool and reports
 ``tool_started`` / ``tool_finished`` to the session, which sends the output and the one
 follow-up itself.
+
+One vocabulary, each event defined once: what the sync engine decides
+(:class:`FunctionCallReady`, :class:`ContextSynced`, :class:`CallOrphaned`,
+:class:`OutputFailed`, :class:`Reconnected`, :class:`Notice`) is the engine's own event
+(:mod:`accord.engine.events`), passed on as it is; what only the session knows (the
+server's session, speech, transcripts, a generation, an error, the connection) is
+defined here.
 """
 
 from __future__ import annotations
@@ -11,8 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from accord.engine.events import OutputFailed, PushReport
-from accord.items import FunctionCall, Item
+from accord.engine.events import (
+    CallOrphaned,
+    ContextSynced,
+    FunctionCallReady,
+    Notice,
+    OutputFailed,
+    Reconnected,
+)
+from accord.items import Item
 
 if TYPE_CHECKING:
     from accord.client.generation import Generation
@@ -62,24 +76,6 @@ class GenerationStarted:
 
 
 @dataclass(frozen=True, slots=True)
-class FunctionCallReady:
-    call: FunctionCall
-    response_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class CallOrphaned:
-    """A call of a cancelled response never started: abandon it (``tool_abandoned``)."""
-
-    call_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class ContextSynced:
-    report: PushReport
-
-
-@dataclass(frozen=True, slots=True)
 class ServerErrorEvent:
     """An ``error`` from the server, with the operation it answered when there is one.
 
@@ -102,27 +98,13 @@ class ServerErrorEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class Reconnected:
-    """The connection was restored; ``lost`` names user audio that could not be."""
-
-    attempt: int
-    restored: int
-    lost: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class Disconnected:
     reason: str
     code: int | None
     will_reconnect: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Notice:
-    text: str
-
-
-__all__ = [  # OutputFailed is the engine's own effect, passed on as it is (no rename)
+__all__ = [  # the engine's events among them, passed on as they are (no rename)
     "CallOrphaned",
     "ContextSynced",
     "Disconnected",

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from accord.client import events as app
 from accord.client.generation import Generation
 from accord.engine import events as ev
-from accord.engine.inbound import TAG
+from accord.engine.interface import Client
 from accord.items import FunctionCall, Item, Message
 from accord.protocol import (
     ConversationItemAdded,
@@ -43,16 +43,35 @@ from accord.protocol import (
     UnsupportedItemError,
     item_from_wire,
 )
+from accord.protocol.metadata import REQUEST_TAG
 from accord.protocol.wire_items import WireItem, WireOtherItem
-
-if TYPE_CHECKING:
-    from accord.client.core import SessionCore as RealtimeSession
 
 log = logging.getLogger("accord.session")
 BYTES_PER_MS = 48  # PCM16 mono at 24 kHz
 
 
-def _item(s: RealtimeSession, wire: WireItem | WireOtherItem) -> Item | None:
+class SessionCore(Protocol):
+    """What a handler may touch of the session core: :class:`accord.client.core.SessionCore`
+    is the one. Named here, structurally, so that this module does not import the core
+    that imports it (an import circle inside ``accord.client``)."""
+
+    engine: Client
+    session_info: dict[str, Any]
+    generations: dict[str, Generation]
+    out_of_band_requests: set[str]
+    audio_received: dict[str, int]
+    last_audio_item: str | None
+
+    def feed(self, event: ev.ServerInput) -> None: ...
+    def app(self, event: app.SessionEvent) -> None: ...
+    def notice(self, text: str) -> None: ...
+    def session_update_acked(self) -> None: ...
+    def session_update_refused(
+        self, event_id: str | None, code: str | None, message: str
+    ) -> None: ...
+
+
+def _item(s: SessionCore, wire: WireItem | WireOtherItem) -> Item | None:
     try:
         item = item_from_wire(wire)
     except UnsupportedItemError as exc:
@@ -65,28 +84,28 @@ def _item(s: RealtimeSession, wire: WireItem | WireOtherItem) -> Item | None:
     return item
 
 
-def session_created(s: RealtimeSession, event: SessionCreated) -> None:
+def session_created(s: SessionCore, event: SessionCreated) -> None:
     s.session_info = dict(event.session)
     s.app(app.SessionStarted(event.session.get("id"), event.session.get("model")))
 
 
-def session_updated(s: RealtimeSession, event: SessionUpdated) -> None:
+def session_updated(s: SessionCore, event: SessionUpdated) -> None:
     s.session_info = dict(event.session)
     s.session_update_acked()
 
 
-def item_added(s: RealtimeSession, event: ConversationItemAdded) -> None:
+def item_added(s: SessionCore, event: ConversationItemAdded) -> None:
     item = _item(s, event.item)
     if item is not None:
         added(s, item, event.previous_item_id)
 
 
-def added(s: RealtimeSession, item: Item, previous_item_id: str | None) -> None:
+def added(s: SessionCore, item: Item, previous_item_id: str | None) -> None:
     s.feed(ev.ItemAdded(item, previous_item_id))
     s.app(app.RemoteItemAdded(item, previous_item_id))
 
 
-def item_done(s: RealtimeSession, event: ConversationItemDone | ResponseOutputItemDone) -> None:
+def item_done(s: SessionCore, event: ConversationItemDone | ResponseOutputItemDone) -> None:
     item = _item(s, event.item)
     if item is not None:
         done(s, item)
@@ -97,58 +116,55 @@ def item_done(s: RealtimeSession, event: ConversationItemDone | ResponseOutputIt
             output.end()
 
 
-def done(s: RealtimeSession, item: Item) -> None:
+def done(s: SessionCore, item: Item) -> None:
     s.feed(ev.ItemUpdated(item, done=True))
 
 
-def item_deleted(s: RealtimeSession, event: ConversationItemDeleted) -> None:
+def item_deleted(s: SessionCore, event: ConversationItemDeleted) -> None:
     s.audio_received.pop(event.item_id, None)  # a long session must not keep every turn's
     s.feed(ev.ItemDeleted(event.item_id))
 
 
-def item_truncated(s: RealtimeSession, event: ConversationItemTruncated) -> None:
+def item_truncated(s: SessionCore, event: ConversationItemTruncated) -> None:
     s.feed(ev.ItemTruncated(event.item_id, event.audio_end_ms))
 
 
-def item_retrieved(s: RealtimeSession, event: ConversationItemRetrieved) -> None:
+def item_retrieved(s: SessionCore, event: ConversationItemRetrieved) -> None:
     item = _item(s, event.item)
     if item is not None:
         s.feed(ev.ItemRetrieved(item))
 
 
-def transcript_completed(s: RealtimeSession, event: InputAudioTranscriptionCompleted) -> None:
+def transcript_completed(s: SessionCore, event: InputAudioTranscriptionCompleted) -> None:
     s.feed(ev.TranscriptDone(event.item_id, event.transcript))
     s.app(app.InputTranscriptCompleted(event.item_id, event.transcript))
 
 
-def transcript_failed(s: RealtimeSession, event: InputAudioTranscriptionFailed) -> None:
+def transcript_failed(s: SessionCore, event: InputAudioTranscriptionFailed) -> None:
     s.feed(ev.TranscriptDone(event.item_id, None))
     s.app(app.InputTranscriptFailed(event.item_id, str(event.error.get("message", ""))))
 
 
-def speech_started(s: RealtimeSession, event: InputAudioBufferSpeechStarted) -> None:
+def speech_started(s: SessionCore, event: InputAudioBufferSpeechStarted) -> None:
     s.app(app.InputSpeechStarted(event.item_id, event.audio_start_ms))
 
 
-def speech_stopped(s: RealtimeSession, event: InputAudioBufferSpeechStopped) -> None:
+def speech_stopped(s: SessionCore, event: InputAudioBufferSpeechStopped) -> None:
     s.app(app.InputSpeechStopped(event.item_id, event.audio_end_ms))
 
 
-def response_created(s: RealtimeSession, event: ResponseCreated) -> None:
+def response_created(s: SessionCore, event: ResponseCreated) -> None:
     response = event.response
     metadata = dict(response.metadata or {})
-    tag = metadata.get(TAG)
+    tag = metadata.get(REQUEST_TAG)
     out_of_band = tag is not None and tag in s.out_of_band_requests
     generation = Generation(response.id, out_of_band, tag, metadata=metadata)
     s.generations[response.id] = generation
     s.feed(ev.ResponseCreated(response.id, out_of_band, metadata))
-    s.app(app.GenerationStarted(generation))
-    waiter = s.reply_waiters.pop(tag, None) if tag else None
-    if waiter is not None and not waiter.done():
-        waiter.set_result(generation)
+    s.app(app.GenerationStarted(generation))  # the shell hands it to generate_reply's waiter
 
 
-def output_item_added(s: RealtimeSession, event: ResponseOutputItemAdded) -> None:
+def output_item_added(s: SessionCore, event: ResponseOutputItemAdded) -> None:
     item_id = event.item.id
     if item_id is None:
         return
@@ -161,7 +177,7 @@ def output_item_added(s: RealtimeSession, event: ResponseOutputItemAdded) -> Non
 
 
 def text_delta(
-    s: RealtimeSession, event: ResponseOutputTextDelta | ResponseOutputAudioTranscriptDelta
+    s: SessionCore, event: ResponseOutputTextDelta | ResponseOutputAudioTranscriptDelta
 ) -> None:
     generation = s.generations.get(event.response_id)
     if generation is not None:
@@ -172,7 +188,7 @@ def text_delta(
             output.text.put(event.delta)
 
 
-def audio_delta(s: RealtimeSession, event: ResponseOutputAudioDelta) -> None:
+def audio_delta(s: SessionCore, event: ResponseOutputAudioDelta) -> None:
     """Count the audio by its base64 length; decode only for whoever reads the stream
     (decoding every delta costs more than the rest of the event's handling)."""
     size = decoded_size(event.delta)
@@ -196,7 +212,7 @@ def decoded_size(payload: str) -> int | None:
     return len(payload) // 4 * 3 - payload[-2:].count("=")
 
 
-def call_arguments_done(s: RealtimeSession, event: ResponseFunctionCallArgumentsDone) -> None:
+def call_arguments_done(s: SessionCore, event: ResponseFunctionCallArgumentsDone) -> None:
     generation = s.generations.get(event.response_id)
     if generation is not None and event.name is not None:
         generation.function_calls.put(
@@ -206,7 +222,7 @@ def call_arguments_done(s: RealtimeSession, event: ResponseFunctionCallArguments
         )
 
 
-def response_done(s: RealtimeSession, event: ResponseDone) -> None:
+def response_done(s: SessionCore, event: ResponseDone) -> None:
     response = event.response
     status = response.status if response.status != "in_progress" else "completed"
     s.feed(ev.ResponseDone(response.id, status))
@@ -218,7 +234,7 @@ def response_done(s: RealtimeSession, event: ResponseDone) -> None:
             s.out_of_band_requests.discard(generation.requested_by)
 
 
-def error(s: RealtimeSession, event: ErrorEvent) -> None:
+def error(s: SessionCore, event: ErrorEvent) -> None:
     detail = event.error
     refusal = ev.ServerError(detail.code, detail.message, detail.event_id)
     answered = s.engine.operation_answered(refusal)
@@ -234,10 +250,10 @@ def error(s: RealtimeSession, event: ErrorEvent) -> None:
             retried=answered is not None and s.engine.retrying(answered.event_id),
         )
     )
-    s.fail_waiter(detail.event_id, detail.code, detail.message)
+    s.session_update_refused(detail.event_id, detail.code, detail.message)
 
 
-HANDLERS: dict[type[ServerEvent], Callable[[RealtimeSession, Any], None]] = {
+HANDLERS: dict[type[ServerEvent], Callable[[SessionCore, Any], None]] = {
     SessionCreated: session_created,
     SessionUpdated: session_updated,
     ConversationItemAdded: item_added,

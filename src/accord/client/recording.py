@@ -22,13 +22,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Item, Message
+from accord.protocol.spellings import AUDIO_PAYLOAD_FIELDS
 
 FORMAT = "accord-trace/1"
-AUDIO_FIELDS = {
-    "response.output_audio.delta": "delta",
-    "response.audio.delta": "delta",
-    "input_audio_buffer.append": "audio",
-}
 
 
 def redact_audio(frame: str) -> str:
@@ -37,7 +33,7 @@ def redact_audio(frame: str) -> str:
         data = json.loads(frame)
     except ValueError:
         return frame
-    key = AUDIO_FIELDS.get(str(data.get("type"))) if isinstance(data, dict) else None
+    key = AUDIO_PAYLOAD_FIELDS.get(str(data.get("type"))) if isinstance(data, dict) else None
     if key is None or not isinstance(data.get(key), str):
         return frame
     payload = data.pop(key)
@@ -48,7 +44,7 @@ def redact_audio(frame: str) -> str:
 def restore_audio(frame: str) -> str:
     """Inverse for replay: an audio payload of silence of the recorded length."""
     data = json.loads(frame)
-    key = AUDIO_FIELDS.get(str(data.get("type"))) if isinstance(data, dict) else None
+    key = AUDIO_PAYLOAD_FIELDS.get(str(data.get("type"))) if isinstance(data, dict) else None
     if key is None or "audio_bytes" not in data:
         return frame
     data[key] = base64.b64encode(bytes(int(data.pop("audio_bytes")))).decode("ascii")

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from accord.client.errors import ConnectionLost
+from accord.errors import ConnectionLost
 from accord.redact import CLIENT_WS_LOGGER
 
 OPENAI_URL = "wss://api.openai.com/v1/realtime"

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from accord.agent import Agent, AgentRunner, ContextEdited, RunnerStats, ToolFinished, ToolStarted
 from accord.agent import Transcript as TranscriptEvent
-from accord.client.errors import AccordError
 from accord.demo.story import Moments, Story, first_desync
+from accord.errors import AccordError
 from accord.policies import KeepLastTurns, RedactToolOutputs, SummarizeOlder
 from accord.session import RealtimeSession, SessionOptions
 from accord.sim import audio

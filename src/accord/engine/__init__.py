@@ -1,6 +1,7 @@
 """The sans-I/O sync engine (docs/architecture.md, "Architecture")."""
 
-from accord.engine.engine import EngineConfig, SyncEngine
+from accord.engine.config import EngineConfig
+from accord.engine.engine import SyncEngine
 from accord.engine.merge import Rules
 from accord.engine.scheduler import Capabilities
 

@@ -11,35 +11,24 @@ input does lives in :mod:`accord.engine.inbound`; the drop and restore in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from accord.engine import events as ev
+from accord.engine.config import EngineConfig
 from accord.engine.followups import FollowUps
-from accord.engine.inbound import HANDLERS, TAG, answered_op
+from accord.engine.inbound import HANDLERS, answered_op
 from accord.engine.ledger import Ledger, Op, OpKind, OpState
-from accord.engine.merge import MergeInput, Rules, merge, resolve_alias
+from accord.engine.merge import MergeInput, merge, resolve_alias
 from accord.engine.mirror import Mirror
 from accord.engine.reconnect import Reconnect
 from accord.engine.responses import Responses
 from accord.engine.restore import AtDrop
-from accord.engine.scheduler import Capabilities, Scheduler
+from accord.engine.scheduler import Scheduler
 from accord.engine.wire_ids import WireIds
 from accord.ids import IdGenerator
 from accord.items import ChatContext, ContextBase, FunctionCall, FunctionCallOutput, Item, Message
+from accord.protocol.error_codes import CALL_GONE
+from accord.protocol.metadata import REQUEST_TAG
 from accord.provenance import DeleteReason
-
-CALL_GONE = "call_gone"  # OutputFailed.code when the call left before its output came
-
-
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    op_timeout: float = 15.0  # seconds before a sent op resolves as "unknown"
-    # Sends again an op refused by a transient error (server_error) up to this many times
-    # before it fails; the real server's message says "You can retry your request".
-    retries: int = 2
-    server_vad: bool = False  # turn detection configured: switched off during a restore
-    rules: Rules = field(default_factory=Rules)
-    capabilities: Capabilities = field(default_factory=Capabilities)
 
 
 class SyncEngine:
@@ -205,7 +194,7 @@ class SyncEngine:
         answers_upto: int | None = None,
     ) -> str:
         event_id = self.ids.new("evt")
-        tagged = {**(metadata or {}), TAG: event_id}
+        tagged = {**(metadata or {}), REQUEST_TAG: event_id}
         request = ev.CreateResponse(event_id, out_of_band, instructions, tagged, input_items)
         op = self.plan("response", now, event_id=event_id, response=request)
         op.answers_upto = answers_upto
@@ -431,7 +420,7 @@ class SyncEngine:
             self.ledger.push_finished(state)
             ops = [self.ledger.ops[e] for e in state.ops if e in self.ledger.ops]
             effects.append(
-                ev.PushDone(
+                ev.ContextSynced(
                     ev.PushReport(
                         push_id,
                         sent=tuple(op.event_id for op in ops if op.sent_at is not None),

@@ -2,8 +2,11 @@
 
 Like h11's ``_events.py``: small frozen classes, complete on construction. Server inputs
 are wire-independent (``accord.protocol`` translates the wire into them), so the engine
-never sees event names or raw dicts. Effects are either client operations to send
-(:class:`ClientOp`) or notices for the application.
+never sees event names or raw dicts. Effects are client operations to send
+(:class:`Send` of a :class:`ClientOp`), resolutions of operations, and the events the
+application itself reads (:class:`FunctionCallReady`, :class:`ContextSynced`,
+:class:`CallOrphaned`, :class:`OutputFailed`, :class:`Reconnected`, :class:`Notice`),
+which :mod:`accord.client.events` passes on as they are.
 """
 
 from __future__ import annotations
@@ -217,13 +220,20 @@ class PushReport:
 
 
 @dataclass(frozen=True, slots=True)
-class PushDone:
+class ContextSynced:
+    """A push is over: every operation it caused resolved or was deferred (``report``).
+
+    The session ends the push's ``update_chat_ctx`` with this report and tells the
+    application too, in order with everything else."""
+
     report: PushReport
 
 
 @dataclass(frozen=True, slots=True)
-class CallReady:
-    """A function call is complete on the server: the application may run its tool."""
+class FunctionCallReady:
+    """A function call is complete on the server: the application may run its tool
+    (and reports ``tool_started`` / ``tool_finished``; the session sends the output and
+    the one follow-up itself). ``response_id``: the response that made the call."""
 
     call: FunctionCall
     response_id: str | None
@@ -243,14 +253,16 @@ class CallOrphaned:
     the runner should abandon it (``tool_abandoned``)."""
 
     call_id: str
-    response_id: str
+    response_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class RestoreDone:
-    """A reconnect's restore was acknowledged; ``lost`` names user audio never
-    transcribed, which cannot be restored."""
+class Reconnected:
+    """The connection was restored: the ``attempt``-th reconnect's restore was
+    acknowledged, ``restored`` items are on the new server, and ``lost`` names user
+    audio never transcribed, which cannot be restored."""
 
+    attempt: int
     restored: int
     lost: tuple[str, ...]
 
@@ -294,11 +306,18 @@ class Notice:
 Effect = (
     Send
     | OpResolved
-    | PushDone
-    | CallReady
+    | ContextSynced
+    | FunctionCallReady
     | CallAbandoned
     | CallOrphaned
     | OutputFailed
-    | RestoreDone
+    | Reconnected
     | Notice
 )
+"""What the engine returns. Besides what to send (:class:`Send`) and how operations
+resolved (:class:`OpResolved`), these are the very events the application reads from
+``session.events()``: one vocabulary, defined here once, not renamed on the way."""
+
+# The engine's earlier names, kept importable (deprecated): the same classes.
+CallReady = FunctionCallReady
+PushDone = ContextSynced

@@ -10,28 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from accord.engine import events as ev
 from accord.engine.events import ROOT
 from accord.engine.ledger import Op, OpState
+from accord.engine.state import EngineState
 from accord.items import FunctionCall, FunctionCallOutput, Message
 from accord.protocol import error_codes as codes
-
-if TYPE_CHECKING:
-    from accord.engine.engine import SyncEngine
-
-TAG = "accord_event"  # response metadata key carrying the request's event id
+from accord.protocol.metadata import REQUEST_TAG
 
 Effects = list[ev.Effect]
 
 
-def _out_of_band_item(eng: SyncEngine, item_id: str) -> bool:
+def _out_of_band_item(eng: EngineState, item_id: str) -> bool:
     owner = eng.responses.item_owner.get(item_id)
     return owner is not None and eng.responses.by_id[owner].out_of_band
 
 
-def item_added(eng: SyncEngine, event: ev.ItemAdded, now: float) -> Effects:
+def item_added(eng: EngineState, event: ev.ItemAdded, now: float) -> Effects:
     if _out_of_band_item(eng, event.item.id):
         return []  # out-of-band items never touch the mirror (R19)
     placement = eng.mirror.add(event.item, _previous(eng, event))
@@ -54,7 +51,7 @@ def item_added(eng: SyncEngine, event: ev.ItemAdded, now: float) -> Effects:
     return effects
 
 
-def _previous(eng: SyncEngine, event: ev.ItemAdded) -> str | None:
+def _previous(eng: EngineState, event: ev.ItemAdded) -> str | None:
     """Where the item goes. OpenAI's server names the previous item, null only for the
     first one (also after a "root" insert: our own creates go where we sent them). Other
     servers (xAI) send null for items they append: with items before it, null means the
@@ -69,7 +66,7 @@ def _previous(eng: SyncEngine, event: ev.ItemAdded) -> str | None:
     return eng.mirror.last_id()
 
 
-def item_updated(eng: SyncEngine, event: ev.ItemUpdated, now: float) -> Effects:
+def item_updated(eng: EngineState, event: ev.ItemUpdated, now: float) -> Effects:
     item = event.item
     if _out_of_band_item(eng, item.id) or item.id not in eng.mirror:
         return []  # an update for a deleted item never resurrects it
@@ -83,11 +80,11 @@ def item_updated(eng: SyncEngine, event: ev.ItemUpdated, now: float) -> Effects:
         eng.responses.done_items.add(item.id)
         if isinstance(item, FunctionCall) and item.call_id not in eng.calls_ready:
             eng.calls_ready.add(item.call_id)
-            return [ev.CallReady(item, eng.responses.item_owner.get(item.id))]
+            return [ev.FunctionCallReady(item, eng.responses.item_owner.get(item.id))]
     return []
 
 
-def item_deleted(eng: SyncEngine, event: ev.ItemDeleted, now: float) -> Effects:
+def item_deleted(eng: EngineState, event: ev.ItemDeleted, now: float) -> Effects:
     item_id = event.item_id
     if not item_id:
         # xAI's server acknowledges a delete with an empty item id: it answers our
@@ -100,7 +97,7 @@ def item_deleted(eng: SyncEngine, event: ev.ItemDeleted, now: float) -> Effects:
     return eng.resolve(eng.ledger.find_open("delete", item_id), "success")
 
 
-def item_truncated(eng: SyncEngine, event: ev.ItemTruncated, now: float) -> Effects:
+def item_truncated(eng: EngineState, event: ev.ItemTruncated, now: float) -> Effects:
     item = eng.mirror.get(event.item_id)
     if isinstance(item, Message):
         # The server drops the transcript of a truncated item (documented).
@@ -109,12 +106,12 @@ def item_truncated(eng: SyncEngine, event: ev.ItemTruncated, now: float) -> Effe
     return eng.resolve(eng.ledger.find_open("truncate", event.item_id), "success")
 
 
-def item_retrieved(eng: SyncEngine, event: ev.ItemRetrieved, now: float) -> Effects:
+def item_retrieved(eng: EngineState, event: ev.ItemRetrieved, now: float) -> Effects:
     """R20: a retrieve answers with a snapshot; it is never an insert into the mirror."""
     return []
 
 
-def transcript(eng: SyncEngine, event: ev.TranscriptDone, now: float) -> Effects:
+def transcript(eng: EngineState, event: ev.TranscriptDone, now: float) -> Effects:
     eng.responses.transcript_done(event.item_id)
     item = eng.mirror.get(event.item_id)
     if item is None:  # R17: a transcript never resurrects a deleted item
@@ -124,8 +121,8 @@ def transcript(eng: SyncEngine, event: ev.TranscriptDone, now: float) -> Effects
     return []
 
 
-def response_created(eng: SyncEngine, event: ev.ResponseCreated, now: float) -> Effects:
-    tag = event.metadata.get(TAG)
+def response_created(eng: EngineState, event: ev.ResponseCreated, now: float) -> Effects:
+    tag = event.metadata.get(REQUEST_TAG)
     refuser = not event.out_of_band and eng.responses.refuser_unseen
     eng.responses.created(event.response_id, event.out_of_band, tag)
     op = eng.ledger.ops.get(tag) if tag else None
@@ -141,7 +138,7 @@ def response_created(eng: SyncEngine, event: ev.ResponseCreated, now: float) -> 
     return effects
 
 
-def _answered_requests(eng: SyncEngine, response_id: str) -> Effects:
+def _answered_requests(eng: EngineState, response_id: str) -> Effects:
     """R14: an in-band response created after everything a waiting request answers had
     landed (a follow-up's outputs, a plain reply's conversation) sees it all, so the
     request, still unsent (behind that response, or refused by it), is dropped: sent
@@ -158,12 +155,12 @@ def _answered_requests(eng: SyncEngine, response_id: str) -> Effects:
     return effects
 
 
-def output_item(eng: SyncEngine, event: ev.OutputItemAdded, now: float) -> Effects:
+def output_item(eng: EngineState, event: ev.OutputItemAdded, now: float) -> Effects:
     eng.responses.output_item(event.response_id, event.item_id)
     return []
 
 
-def response_done(eng: SyncEngine, event: ev.ResponseDone, now: float) -> Effects:
+def response_done(eng: EngineState, event: ev.ResponseDone, now: float) -> Effects:
     info = eng.responses.done(event.response_id, event.status)
     effects: Effects = []
     if info is None or not info.out_of_band:
@@ -184,7 +181,7 @@ def response_done(eng: SyncEngine, event: ev.ResponseDone, now: float) -> Effect
     return effects
 
 
-def error(eng: SyncEngine, event: ev.ServerError, now: float) -> Effects:
+def error(eng: EngineState, event: ev.ServerError, now: float) -> Effects:
     op = answered_op(eng, event)
     if op is None or not op.open:
         return [ev.Notice(f"server error {event.code}: {event.message}")]
@@ -212,7 +209,7 @@ def error(eng: SyncEngine, event: ev.ServerError, now: float) -> Effects:
     return effects
 
 
-def answered_op(eng: SyncEngine, event: ev.ServerError) -> Op | None:
+def answered_op(eng: EngineState, event: ev.ServerError) -> Op | None:
     """The op this error answers: named by its event id, else matched by order and type
     (the busy refusal and frame-level refusals can carry no event id)."""
     if event.event_id:
@@ -226,7 +223,7 @@ def answered_op(eng: SyncEngine, event: ev.ServerError) -> Op | None:
     return eng.ledger.oldest_sent(kinds, largest=codes.is_about_size(event.message))
 
 
-def _send_again(eng: SyncEngine, op: Op, event: ev.ServerError) -> bool:
+def _send_again(eng: EngineState, op: Op, event: ev.ServerError) -> bool:
     """A transient refusal is retried a bounded number of times; a create refused for
     an anchor that is gone is re-anchored on the nearest surviving predecessor, once."""
     if op.state is not OpState.SENT:
@@ -248,7 +245,7 @@ def _send_again(eng: SyncEngine, op: Op, event: ev.ServerError) -> bool:
     return True
 
 
-def _busy(eng: SyncEngine, op: Op) -> Effects:
+def _busy(eng: EngineState, op: Op) -> Effects:
     eng.responses.move("refused")
     if not eng.responses.inband_busy():
         # The response that refused us has not said response.created yet (the real
@@ -266,12 +263,12 @@ def _busy(eng: SyncEngine, op: Op) -> Effects:
     return []
 
 
-def session_updated(eng: SyncEngine, event: ev.SessionUpdated, now: float) -> Effects:
+def session_updated(eng: EngineState, event: ev.SessionUpdated, now: float) -> Effects:
     op = eng.ledger.ops.get(event.event_id) if event.event_id else None
     return eng.resolve(op, "success")
 
 
-HANDLERS: dict[type, Callable[[SyncEngine, Any, float], Effects]] = {
+HANDLERS: dict[type, Callable[[EngineState, Any, float], Effects]] = {
     ev.ItemAdded: item_added,
     ev.ItemUpdated: item_updated,
     ev.ItemDeleted: item_deleted,

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from accord.engine import events as ev
-from accord.engine.engine import EngineConfig, SyncEngine
+from accord.engine.config import EngineConfig
+from accord.engine.engine import SyncEngine
 from accord.ids import IdGenerator
 from accord.items import ChatContext, Item
 

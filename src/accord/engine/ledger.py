@@ -1,7 +1,8 @@
 """Operations from plan to resolution, the projected state, versions and aliases.
 
 Each operation moves through one table (:data:`OP_TRANSITIONS`), as h11 keeps its
-states: an illegal move raises :class:`LocalProtocolError` instead of corrupting state.
+states: an illegal move raises :class:`~accord.errors.LocalProtocolError` (our side
+broke its own table) instead of corrupting state.
 The projected state is the mirror with every unresolved operation applied: the state a
 writer's snapshot shows and the state a push merges against, so pushing again before
 the acks sends nothing twice.
@@ -16,12 +17,9 @@ from typing import Literal
 
 from accord.engine.events import CreateResponse
 from accord.engine.mirror import Mirror
+from accord.errors import LocalProtocolError
 from accord.items import Item
 from accord.provenance import DeleteReason
-
-
-class LocalProtocolError(Exception):
-    """The engine (our side) tried something the protocol or its own tables forbid."""
 
 
 class OpState(Enum):

@@ -11,25 +11,22 @@ over from the same frozen state.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from accord.engine import events as ev
 from accord.engine.ledger import OpState
 from accord.engine.restore import AtDrop, plan_restore
+from accord.engine.state import EngineState
 from accord.items import Item
-
-if TYPE_CHECKING:
-    from accord.engine.engine import SyncEngine
 
 
 class Reconnect:
-    def __init__(self, engine: SyncEngine) -> None:
+    def __init__(self, engine: EngineState) -> None:
         self.engine = engine
         self.at_drop: list[AtDrop] | None = None
         self.restore_ops: set[str] = set()
         self.restoring = False
         self.drop_ids: set[str] = set()
         self.lost: tuple[str, ...] = ()
+        self.reconnects = 0  # connections restored so far: Reconnected.attempt
 
     def lost_connection(self, now: float) -> list[ev.Effect]:
         eng = self.engine
@@ -59,6 +56,7 @@ class Reconnect:
 
     def again(self, now: float) -> list[ev.Effect]:
         eng = self.engine
+        self.reconnects += 1
         at_drop = self.at_drop or []
         self.drop_ids = {entry.item.id for entry in at_drop}
         plan = plan_restore(at_drop)
@@ -100,7 +98,7 @@ class Reconnect:
         if eng.config.server_vad:
             eng.plan("session", now, server_vad=True)
         eng.follow_up_after_restore(now)
-        effects.append(ev.RestoreDone(len(eng.mirror), self.lost))
+        effects.append(ev.Reconnected(self.reconnects, len(eng.mirror), self.lost))
         return effects + eng.flush(now)
 
 

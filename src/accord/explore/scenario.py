@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Item, Message
-from accord.verify.harness import Pair, RefusedKind
+from accord.verify.harness import SERVER_ERROR, Pair, RefusedKind
 
 Side = Literal["client", "server", "both"]
 
@@ -238,7 +238,7 @@ def spoken_turn(user_id: str, text: str, reply: Item, var: str = "r") -> tuple[A
     )
 
 
-def refuse_next(kind: RefusedKind, code: str = "server_error") -> Action:
+def refuse_next(kind: RefusedKind, code: str = SERVER_ERROR) -> Action:
     """From now on the server answers the next client op of ``kind`` with an error
     instead of doing it (``server_error``: the transient refusal, to be sent again)."""
 

@@ -31,8 +31,12 @@ UNKNOWN_DELETE_ITEM: Final = "item_delete_invalid_item_id"  # assumed
 UNKNOWN_CALL: Final = "invalid_tool_call_id"
 INVALID_EVENT: Final = "invalid_event"
 INVALID_JSON: Final = "invalid_json"
-# accord's own, never the server's: a frame over the client's size limit, not sent
+# The server's VAD committed the input buffer first: a manual commit finds it empty.
+COMMIT_EMPTY: Final = "input_audio_buffer_commit_empty"
+# accord's own codes, never the server's: a frame over the client's size limit, not
+# sent; a tool output whose call left the conversation before the output came.
 FRAME_TOO_LARGE: Final = "frame_too_large"
+CALL_GONE: Final = "call_gone"
 
 ANSWERS: Final[dict[str, frozenset[OpKind]]] = {
     INVALID_EVENT: ANY,

@@ -1,27 +1,32 @@
 """Protocol errors, named after the side that broke the protocol.
 
-Following h11, the class says who is to blame, so a caller knows whom to answer:
+The roots are accord's own (:mod:`accord.errors`, one hierarchy for the whole package);
+this module adds what the codec tells apart:
 
-- :class:`RemoteProtocolError`: the peer sent something we cannot accept (bad JSON, a
-  missing ``type``, a known event whose fields do not validate). Raised only on the
-  receive path (``parse_server_event`` / ``parse_client_event``). A session logs it and
-  carries on; the simulator answers it with an ``error`` event.
-- :class:`LocalProtocolError`: our own code built an event the protocol does not allow
-  (an invalid field passed to an event's constructor, an event that cannot be spelled in
-  the requested dialect). That is a bug on our side, never the peer's.
+- :class:`RemoteProtocolError` subclasses, raised only on the receive path
+  (``parse_server_event`` / ``parse_client_event``): a malformed event, a frame that is
+  not JSON, one nested too deeply. A session reports them and carries on; the simulator
+  answers them with an ``error`` event.
+- :class:`LocalProtocolError` subclasses: our own code built an event the protocol does
+  not allow (an invalid field passed to an event's constructor).
 - :class:`UnsupportedItemError`: a well-formed wire item that accord's item model cannot
   represent (an image, an MCP call). Neither side broke the protocol.
 """
 
 from __future__ import annotations
 
+from accord.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 
-class ProtocolError(Exception):
-    """Base class of every error raised by :mod:`accord.protocol`."""
-
-
-class RemoteProtocolError(ProtocolError):
-    """The peer sent an event we cannot accept."""
+__all__ = [
+    "FrameTooDeepError",
+    "InvalidEventError",
+    "InvalidJSONError",
+    "LocalProtocolError",
+    "MalformedEventError",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "UnsupportedItemError",
+]
 
 
 class MalformedEventError(RemoteProtocolError):
@@ -58,10 +63,6 @@ class FrameTooDeepError(InvalidJSONError):
     handler (a client's session froze; the simulator stopped answering). It is a frame
     nobody can use: the receiver ignores it, and a server answers ``invalid_event``.
     """
-
-
-class LocalProtocolError(ProtocolError):
-    """Our side built an event the protocol does not allow: a bug in accord's caller."""
 
 
 class InvalidEventError(LocalProtocolError, ValueError):

@@ -75,7 +75,10 @@ def encode_item_ack(
     )
 
 
-_ACKS = ("conversation.item.added", "conversation.item.done")
+#: The ``type`` :func:`decode_item_ack` returns for an ``item.added`` (else it is a
+#: ``.done``), so that a caller tells the two apart without spelling the wire name.
+ITEM_ADDED = "conversation.item.added"
+_ACKS = (ITEM_ADDED, "conversation.item.done")
 
 
 def decode_item_ack(frame: str) -> tuple[str, str | None, Item] | None:

@@ -48,6 +48,16 @@ GA_SERVER_EVENT_NAMES: Mapping[str, str] = {ga: b for b, ga in BETA_SERVER_EVENT
 GA_ONLY_SERVER_EVENT_NAMES: frozenset[str] = frozenset({"conversation.item.done"})
 
 #: Assistant content part types, GA -> beta (user and system parts are spelled alike).
+#: Events that carry base64 audio (both dialects) -> the field holding it: what a
+#: recording redacts and what a witness counting received audio reads.
+AUDIO_PAYLOAD_FIELDS: Mapping[str, str] = {
+    "response.output_audio.delta": "delta",
+    "response.audio.delta": "delta",
+    "input_audio_buffer.append": "audio",
+}
+#: The server's audio deltas, GA and beta, as they appear quoted in a frame's text.
+QUOTED_AUDIO_DELTAS: tuple[str, ...] = ('"response.output_audio.delta"', '"response.audio.delta"')
+
 GA_CONTENT_PART_TYPES: Mapping[str, str] = {"output_text": "text", "output_audio": "audio"}
 BETA_CONTENT_PART_TYPES: Mapping[str, str] = {b: ga for ga, b in GA_CONTENT_PART_TYPES.items()}
 

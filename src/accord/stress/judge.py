@@ -109,7 +109,7 @@ class SessionJudge:
             previous(effect)
             if isinstance(effect, ev.Send):
                 self._restore_decided_at_drop(effect)
-            elif isinstance(effect, ev.RestoreDone):
+            elif isinstance(effect, ev.Reconnected):
                 self._judge_restore(effect.lost)
 
         core._on_effect = on_effect

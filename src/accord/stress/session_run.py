@@ -20,9 +20,9 @@ from typing import Any
 
 from accord.agent import AgentRunner
 from accord.client import events as app
-from accord.client.errors import AccordError, ConnectionLost, SessionClosed
 from accord.client.generation import Generation
 from accord.engine.events import PushReport
+from accord.errors import AccordError, ConnectionLost, SessionClosed
 from accord.items import ChatContext, Message
 from accord.session import RealtimeSession, SessionOptions
 from accord.stress.config import StressConfig

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from accord.engine import events as ev
-from accord.engine.engine import EngineConfig
+from accord.engine.config import EngineConfig
 from accord.engine.interface import Client
 from accord.engine.merge import Rules
 from accord.engine.scheduler import Capabilities
 from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Item, Message
+from accord.protocol import error_codes as codes
 from accord.sim.errors import ServerError
 from accord.sim.store import Added, ConversationStore
 from accord.verify.checker import (
@@ -80,7 +81,7 @@ class ServerResponse:
 
 
 RefusedKind = Literal["create", "create_output", "delete", "response"]
-SERVER_ERROR = "server_error"
+SERVER_ERROR = codes.SERVER_ERROR
 
 
 @dataclass
@@ -158,13 +159,13 @@ class Pair:
                 self.log.resolve(
                     Resolution(effect.event_id, _status(effect.status), self.now, effect.code)
                 )
-            elif isinstance(effect, ev.PushDone):
+            elif isinstance(effect, ev.ContextSynced):
                 self.reports.append(effect.report)
-            elif isinstance(effect, ev.CallReady):
+            elif isinstance(effect, ev.FunctionCallReady):
                 self.ready_calls.append(effect.call)
             elif isinstance(effect, ev.CallOrphaned):
                 self.orphaned.append(effect.call_id)
-            elif isinstance(effect, ev.RestoreDone):
+            elif isinstance(effect, ev.Reconnected):
                 self.lost_reported.extend(effect.lost)
                 self._judge_restore()
             elif isinstance(effect, ev.Notice):
@@ -334,7 +335,7 @@ class Pair:
             if self.active is None:
                 self._error(
                     ServerError(
-                        "response_cancel_not_active",
+                        codes.CANCEL_NOT_ACTIVE,
                         "Cancellation failed: no active response found",
                         None,
                         op.event_id,
@@ -350,7 +351,7 @@ class Pair:
         if not op.out_of_band and self.active is not None:
             self._error(
                 ServerError(
-                    "conversation_already_has_active_response",
+                    codes.BUSY,
                     BUSY_MESSAGE.format(rid=self.active.response_id),
                     None,
                     op.event_id,

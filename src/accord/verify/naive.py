@@ -29,6 +29,7 @@ from accord.items import (
     Item,
     Message,
 )
+from accord.protocol.metadata import REQUEST_TAG
 from accord.provenance import DeleteReason
 
 
@@ -105,7 +106,7 @@ class NaiveClient:
             else:
                 effects.append(self._create(op.item, op.previous_item_id, push_id))
         sent = tuple(e.op.event_id for e in effects if isinstance(e, ev.Send))
-        effects.append(ev.PushDone(ev.PushReport(push_id, sent=sent)))
+        effects.append(ev.ContextSynced(ev.PushReport(push_id, sent=sent)))
         return push_id, effects
 
     def generate_reply(
@@ -119,7 +120,7 @@ class NaiveClient:
     ) -> tuple[str, list[ev.Effect]]:
         event_id = self.ids.new("evt")
         self.pending[event_id] = "response"
-        tagged = {**(metadata or {}), "accord_event": event_id}  # so a caller can match it
+        tagged = {**(metadata or {}), REQUEST_TAG: event_id}  # so a caller can match it
         request = ev.CreateResponse(event_id, out_of_band, instructions, tagged, input_items)
         return event_id, [ev.Send(request)]
 
@@ -190,7 +191,7 @@ class NaiveClient:
         elif isinstance(event, ev.ItemUpdated):
             self.mirror = [event.item if i.id == event.item.id else i for i in self.mirror]
             if event.done and isinstance(event.item, FunctionCall):
-                effects.append(ev.CallReady(event.item, self.active_response))
+                effects.append(ev.FunctionCallReady(event.item, self.active_response))
         elif isinstance(event, ev.ItemDeleted):
             self.mirror = [i for i in self.mirror if i.id != event.item_id]
             effects.extend(self._ack(self.deleting.pop(event.item_id, None)))

@@ -33,6 +33,7 @@ from typing import Any
 
 from accord.client.core import SessionCore
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
+from accord.protocol.spellings import QUOTED_AUDIO_DELTAS
 from accord.sim.store import ConversationStore
 from accord.verify.checker import Invariant, Violation
 from accord.verify.log import CheckLog, ToolReport
@@ -118,7 +119,6 @@ def on_the_wire(item: Item) -> Item:
 # -- at the drop -----------------------------------------------------------------------
 
 
-AUDIO_DELTAS = ('"response.output_audio.delta"', '"response.audio.delta"')  # GA, beta
 BYTES_PER_MS = 48  # PCM16 mono at 24 kHz
 
 
@@ -146,7 +146,7 @@ class ReceivedAudio:
 
     def frame(self, frame: str) -> None:
         """Count one server frame (anything but an audio delta is passed over cheaply)."""
-        if not any(kind in frame for kind in AUDIO_DELTAS):
+        if not any(kind in frame for kind in QUOTED_AUDIO_DELTAS):
             return
         try:
             data = json.loads(frame)

@@ -9,7 +9,7 @@ registry turns those names into strategies.
 
 from __future__ import annotations
 
-from accord.engine.engine import EngineConfig
+from accord.engine.config import EngineConfig
 from accord.engine.interface import ACCORD, Client, Strategy
 from accord.verify.naive import NaiveClient
 

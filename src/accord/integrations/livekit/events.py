@@ -21,38 +21,46 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from livekit.agents import APIConnectionError, APIError, llm
 
 from accord.client import events as app
 from accord.integrations.livekit.convert import from_livekit, to_livekit
 from accord.integrations.livekit.generation import LiveKitGeneration
+from accord.integrations.livekit.observed import Observations
+from accord.integrations.livekit.options import Options
+from accord.protocol import error_codes as codes
+from accord.protocol.metadata import LIVEKIT_REQUEST_TAG
 from accord.session import RealtimeSession as AccordSession
-
-if TYPE_CHECKING:
-    from accord.integrations.livekit.session import RealtimeSession
 
 log = logging.getLogger("accord.integrations.livekit")
 
-REQUEST_KEY = "livekit_request"  # response metadata naming the generate_reply it answers
 # Errors accord resolves itself: a busy refusal it retries (R14), a cancel of a response
 # already over (R15), the server's VAD having committed the buffer first.
-HANDLED_CODES = frozenset(
-    {
-        "conversation_already_has_active_response",
-        "response_cancel_not_active",
-        "input_audio_buffer_commit_empty",
-    }
-)
+HANDLED_CODES = frozenset({codes.BUSY, codes.CANCEL_NOT_ACTIVE, codes.COMMIT_EMPTY})
 
 Reply = asyncio.Future[llm.GenerationCreatedEvent]
+
+
+class BridgeOwner(Protocol):
+    """What the bridge needs of the LiveKit session it serves
+    (:class:`accord.integrations.livekit.session.RealtimeSession`, which creates the
+    bridge: named structurally so that this module does not import it back)."""
+
+    observations: Observations
+
+    @property
+    def options(self) -> Options: ...
+    @property
+    def realtime_model(self) -> llm.RealtimeModel: ...
+    def emit(self, event: Any, /, *args: Any) -> None: ...
 
 
 class EventBridge:
     """The pump from accord's events to LiveKit's, and the replies LiveKit waits for."""
 
-    def __init__(self, owner: RealtimeSession) -> None:
+    def __init__(self, owner: BridgeOwner) -> None:
         self._owner = owner
         self._counter = itertools.count(1)
         self._pending: dict[str, Reply] = {}
@@ -87,7 +95,7 @@ class EventBridge:
 
     @staticmethod
     def metadata(tag: str) -> dict[str, str]:
-        return {REQUEST_KEY: tag}
+        return {LIVEKIT_REQUEST_TAG: tag}
 
     def _settled(self, tag: str, future: Reply) -> None:
         self._tags.pop(id(future), None)
@@ -170,7 +178,7 @@ class EventBridge:
         generation = event.generation
         if generation.out_of_band:
             return  # accord's own (a summary): never LiveKit's
-        tag = generation.metadata.get(REQUEST_KEY)
+        tag = generation.metadata.get(LIVEKIT_REQUEST_TAG)
         if tag is not None and tag in self._discarded:
             self._discarded.discard(tag)
             session.interrupt(truncate=False)

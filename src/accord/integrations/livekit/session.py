@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from livekit import rtc
 from livekit.agents import llm
@@ -30,9 +30,9 @@ from livekit.plugins.openai.realtime.utils import (
     to_turn_detection,
 )
 
-from accord.client.errors import ConnectionLost, SessionClosed
 from accord.client.transport import Endpoint, Transport, WebSocketTransport
 from accord.engine.events import PushReport
+from accord.errors import ConnectionLost, SessionClosed
 from accord.integrations.livekit import options as opt
 from accord.integrations.livekit.audio import AudioInput
 from accord.integrations.livekit.convert import is_conversation_item
@@ -42,9 +42,6 @@ from accord.integrations.livekit.sync import push
 from accord.items import Message
 from accord.session import RealtimeSession as AccordSession
 from accord.session import SessionOptions
-
-if TYPE_CHECKING:
-    from accord.integrations.livekit.model import RealtimeModel
 
 log = logging.getLogger("accord.integrations.livekit")
 
@@ -61,7 +58,9 @@ class UnsupportedInputError(NotImplementedError):
 class RealtimeSession(llm.RealtimeSession[ExtraEvents]):
     """One conversation, kept in agreement with the server by accord."""
 
-    def __init__(self, realtime_model: RealtimeModel, options: opt.Options) -> None:
+    def __init__(self, realtime_model: llm.RealtimeModel, options: opt.Options) -> None:
+        # Typed with LiveKit's base class: accord's RealtimeModel (model.py) creates this
+        # session, so naming it here would close an import circle.
         super().__init__(realtime_model)
         self._model = realtime_model
         self._opts = options
