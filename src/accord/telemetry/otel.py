@@ -166,7 +166,7 @@ class SessionTelemetry:
     def _effect(self, effect: ev.Effect) -> None:
         if isinstance(effect, ev.PushDone):
             self._push_done(effect.report)
-        elif isinstance(effect, ev.RestoreDone) and self._reconnect is not None:
+        elif isinstance(effect, ev.Reconnected) and self._reconnect is not None:
             self._reconnect.set_attribute("accord.reconnect.restored", effect.restored)
             self._reconnect.set_attribute("accord.reconnect.lost", len(effect.lost))
             self._reconnect.end()

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 
 from accord.client.recording import restore_audio
 from accord.engine.events import ROOT
-from accord.engine.inbound import TAG
 from accord.protocol import client_events as ce
 from accord.protocol import server_events as se
 from accord.protocol.codec import (
@@ -28,6 +27,7 @@ from accord.protocol.codec import (
 )
 from accord.protocol.errors import ProtocolError
 from accord.protocol.fast import peek_delta
+from accord.protocol.metadata import REQUEST_TAG as TAG
 from accord.protocol.wire_items import WireFunctionCall
 from accord.timeline.model import Row, clip
 
