@@ -14,6 +14,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from import_contract import cycles
+
 SRC = Path(__file__).resolve().parent.parent / "src"
 
 
@@ -41,46 +43,11 @@ def _graph() -> dict[str, set[str]]:
     return graph
 
 
-def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Tarjan's strongly connected components with more than one module."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for nxt in sorted(graph.get(node, ())):
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in on_stack:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            component: list[str] = []
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                component.append(member)
-                if member == node:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
-
-    for node in sorted(graph):
-        if node not in index:
-            visit(node)
-    return found
-
-
 def test_no_module_import_cycle() -> None:
-    assert _cycles(_graph()) == []
+    assert cycles(_graph()) == []
 
 
 def test_a_planted_cycle_is_found() -> None:
     graph = _graph()
     graph["accord.engine.ledger"] = graph["accord.engine.ledger"] | {"accord.engine.engine"}
-    assert any({"accord.engine.engine", "accord.engine.ledger"} <= set(c) for c in _cycles(graph))
+    assert any({"accord.engine.engine", "accord.engine.ledger"} <= set(c) for c in cycles(graph))
