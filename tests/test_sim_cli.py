@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-from urllib.parse import urlsplit
 
 import pytest
 from typer.testing import CliRunner
@@ -18,7 +17,7 @@ from websockets.asyncio.client import connect
 from accord.cli.main import app
 from accord.cli.sim import sim_config
 from accord.sim.config import REFUSABLE_KINDS
-from sim_process import sim_serve
+from sim_process import sim_serve, start_sim
 
 runner = CliRunner()
 
@@ -111,18 +110,11 @@ def test_a_port_out_of_range_is_one_line_and_exit_2(port: str) -> None:
 
 
 def _log_of_one_session(*args: str) -> str:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "accord.cli.main", "sim", "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, port = start_sim(*args, stderr=subprocess.PIPE)
     try:
-        assert proc.stdout is not None
-        parts = urlsplit(proc.stdout.readline().strip())
 
         async def one_session() -> None:
-            url = f"ws://127.0.0.1:{parts.port}/v1/realtime?model=gpt-realtime"
+            url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
             async with connect(
                 url, additional_headers={"Authorization": "Bearer sk-secret-1234"}
             ) as ws:
