@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from accord.agent import AgentEvent, ContextEdited, ToolFinished, ToolStarted, Transcript
@@ -168,13 +168,9 @@ def _tell(
     cause = _cause(violation, records, log, pushes)
     lines: list[str] = []
     trigger = _request_of(item, moments)
-    shown: list[Moment] = [m for m in (trigger,) if m is not None]
-    shown += [m for m in moments if m.ids & related or m is cause]
-    seen_ids: set[int] = set()
-    for moment in sorted(shown, key=lambda m: m.t):
-        if id(moment) in seen_ids:
-            continue
-        seen_ids.add(id(moment))
+    # Moments are in the order seen; the trigger and the cause are among them.
+    shown = [m for m in moments if m is trigger or m is cause or m.ids & related]
+    for moment in shown:
         lines.append(f"{moment.t:6.2f} s  {moment.who:>9}  {moment.text}")
         if moment is cause and rec is not None:
             lines.append(
@@ -270,7 +266,3 @@ def _cost(
 def _quote(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= QUOTE else flat[: QUOTE - 3] + "..."
-
-
-def troubles(moments: Iterable[Moment]) -> list[Moment]:
-    return [m for m in moments if m.trouble]
