@@ -171,9 +171,6 @@ class Scheduler:
             for op in self.ledger.waiting()
             if op.kind == "create" and op.event_id not in sending_creates and op.push_id
         }
-        outputs_waiting = {
-            op.item_id for op in ops if op.item_id is not None
-        }  # deletes not yet sent this round; a call's delete waits for its outputs'
         for op in ops:
             assert op.item_id is not None
             if op.item_id not in self.mirror:
@@ -195,34 +192,26 @@ class Scheduler:
                 if not op.deferred:
                     decision.newly_deferred.append(op)
                 continue
-            if self.rules.pairs and self._output_delete_pending(op, outputs_waiting):
+            if self.rules.pairs and self._output_delete_pending(op):
                 continue
-            outputs_waiting.discard(op.item_id)
             out.append((op, None))
         return out
 
-    def _output_delete_pending(self, op: Op, unsent: set[str]) -> bool:
-        """Pairs: a call's delete waits while a delete of its output is still unsent
-        (deferred, waiting for its batch or for the output to land) or unanswered, so
-        no output outlives its call on the server, even for one transition. (Sent
-        together, the output's delete could be refused by ``server_error`` and sent
-        again after the call's had landed: stress judged an output without its call.)"""
+    def _output_delete_pending(self, op: Op) -> bool:
+        """Pairs: a call's delete waits while a delete of its output is open: unsent
+        (deferred, waiting for its batch or for the output to land) or unanswered, so no
+        output outlives its call on the server, even for one transition. (Sent together,
+        the output's delete could be refused by ``server_error`` and sent again after
+        the call's had landed: stress judged an output without its call.)"""
         call = self.mirror.get(op.item_id or "")
         if not isinstance(call, FunctionCall):
             return False
-        for present in self.mirror:
-            if (
-                isinstance(present, FunctionCallOutput)
-                and present.call_id == call.call_id
-                and self.ledger.find_open("delete", present.id) is not None
-            ):
-                return True
-        for item_id in unsent:
-            if item_id == op.item_id:
+        for other in self.ledger.open_ops():
+            if other.kind != "delete" or other.item_id in (None, op.item_id):
                 continue
-            item = self.mirror.get(item_id)
+            item = self.mirror.get(other.item_id or "")
             if item is None:
-                pending = self.ledger.open_create(item_id)
+                pending = self.ledger.open_create(other.item_id or "")
                 item = pending.item if pending is not None else None
             if isinstance(item, FunctionCallOutput) and item.call_id == call.call_id:
                 return True
