@@ -73,12 +73,23 @@ class SyncEngine:
     def mirror_items(self) -> list[Item]:
         return self.mirror.items()
 
-    def is_quiet(self) -> bool:
-        """No open op, no response, no item in flight, no running tool."""
+    def is_quiet(self, out_of_band: bool = True) -> bool:
+        """No open op, no response, no item in flight, no running tool. With
+        ``out_of_band=False``, out-of-band responses (and their requests) still running
+        do not count: they never enter the conversation."""
+
+        def counts(oob: bool) -> bool:
+            return out_of_band or not oob
+
         return (
-            not any(op.open for op in self.ledger.ops.values())
+            not any(
+                op.open and counts(op.response is not None and op.response.out_of_band)
+                for op in self.ledger.ops.values()
+            )
             and not self.responses.inband_busy()
-            and not any(not info.done for info in self.responses.by_id.values())
+            and not any(
+                not info.done and counts(info.out_of_band) for info in self.responses.by_id.values()
+            )
             and not self.responses.tools_running
             and not self.responses.awaiting_transcript
         )
