@@ -11,6 +11,7 @@ from typing import Literal
 
 from accord.sim.channel import Transit
 from accord.sim.dialects import Dialect, Profile, profile
+from accord.sim.truncation import DEFAULT_POST_INSTRUCTIONS
 
 KNOWN_MODEL_PREFIXES = (
     "gpt-realtime",
@@ -97,6 +98,10 @@ class SimConfig:
     # Which server to be: OpenAI's, or one that speaks its protocol with its own
     # differences (sim/dialects.py says which, and where each was observed).
     dialect: Dialect = "openai"
+    # The model's context after the instructions, in the simulator's tokens
+    # (sim/tokens.py): what `truncation` "auto" and "disabled", and a retention_ratio
+    # without token_limits, hold the conversation to (sim/truncation.py).
+    post_instructions_limit: int = DEFAULT_POST_INSTRUCTIONS
 
     def __post_init__(self) -> None:
         profile(self.dialect)  # an unknown dialect fails here, not at the first connection

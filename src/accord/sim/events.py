@@ -122,25 +122,6 @@ def response_object(
     )
 
 
-def usage_for(text_chars: int) -> dict[str, Any]:
-    """Plausible token usage (about four characters a token), with the recorded keys."""
-    out = max(1, text_chars // 4)
-    none = {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0}
-    return {
-        "total_tokens": out + 20,
-        "input_tokens": 20,
-        "output_tokens": out,
-        "input_token_details": {
-            "text_tokens": 20,
-            "audio_tokens": 0,
-            "image_tokens": 0,
-            "cached_tokens": 0,
-            "cached_tokens_details": none,
-        },
-        "output_token_details": {"text_tokens": out, "audio_tokens": 0},
-    }
-
-
 def response_audio(session: Mapping[str, Any]) -> dict[str, Any]:
     """A response's ``audio``: the session's output format and voice (recorded shape:
     ``{"output": {"format": ..., "voice": ...}}``, text responses included)."""

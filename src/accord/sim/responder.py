@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -51,11 +52,11 @@ from accord.sim.events import (
     empty_item,
     error_event,
     response_object,
-    usage_for,
     wire_item,
 )
 from accord.sim.model import PlannedCall, PlannedOutput, PlannedText
 from accord.sim.store import ConversationStore
+from accord.sim.tokens import ASSISTANT_AUDIO_MS_PER_TOKEN, ZERO, Count, text_tokens, usage
 
 log = logging.getLogger("accord.sim")
 
@@ -83,6 +84,11 @@ class ResponseSpec:
     event_id: str | None = None
     failure: Exception | None = None
     phases: bool = False  # assistant messages carry ``phase`` (gpt-realtime-2.x)
+    # What the model read (sim/context_window.py): the input and cached tokens ``usage``
+    # reports, and the context overflow that fails the response (truncation disabled).
+    input_tokens: Count = ZERO
+    cached_tokens: Count = ZERO
+    overflow: ServerError | None = None
 
 
 @dataclass
@@ -176,6 +182,11 @@ class ResponseRun:
         try:
             if self.cancel_on_start:
                 self.status = "cancelled"
+            elif self.spec.overflow is not None:
+                # Assumed: a context overflow is reported in the failed response.done
+                # alone (status_details.error), with no separate error event.
+                self.status = "failed"
+                self.failure = self.spec.overflow
             elif self.spec.failure is not None:
                 raise self.spec.failure
             else:
@@ -444,7 +455,7 @@ class ResponseRun:
         # output_item.done items in order, also when a cancel left an item completed
         # before it (that item was reported "incomplete" here before).
         output = [out.reported for out in self.outputs if out.reported is not None]
-        chars = sum(out.sent_chars for out in self.outputs)
+        used = usage(self.spec.input_tokens, self.spec.cached_tokens, self._output_tokens())
         details: dict[str, Any] | None = None
         if self.failure is not None:
             details = {
@@ -461,7 +472,7 @@ class ResponseRun:
             ResponseDone(
                 event_id=self.ids.next(),
                 response=self._response(
-                    self.status, output=output, usage=usage_for(chars), status_details=details
+                    self.status, output=output, usage=used, status_details=details
                 ),
             )
         )
@@ -474,13 +485,20 @@ class ResponseRun:
                         {
                             "name": "tokens",
                             "limit": 15_000_000,
-                            "remaining": 15_000_000 - usage_for(chars)["total_tokens"],
+                            "remaining": 15_000_000 - used["total_tokens"],
                             "reset_seconds": 0.004,
                         },
                     ),
                 )
             )
         self.finished.set()
+
+    def _output_tokens(self) -> Count:
+        """What the response wrote (sim/tokens.py): its text, and spoken audio at one
+        token per 50 ms."""
+        text = sum(text_tokens(_streamed(out)) for out in self.outputs)
+        audio_ms = sum(out.sent_ms for out in self.outputs)
+        return Count(text, math.ceil(audio_ms / ASSISTANT_AUDIO_MS_PER_TOKEN))
 
     def _response(
         self,
@@ -501,6 +519,12 @@ class ResponseRun:
             status_details=status_details,
             audio=self.spec.audio_settings,
         )
+
+
+def _streamed(out: _Output) -> str:
+    item = out.item
+    full = item.arguments if isinstance(item, FunctionCall) else _text(item)
+    return full[: out.sent_chars]
 
 
 def _text(item: Item) -> str:

@@ -50,6 +50,7 @@ from accord.protocol.fast import encode_item_ack
 from accord.sim import audio
 from accord.sim.channel import DelayedChannel
 from accord.sim.config import SimConfig
+from accord.sim.context_window import ContextWindow
 from accord.sim.dialects import Respeller
 from accord.sim.errors import ServerError, server_error
 from accord.sim.events import (
@@ -66,6 +67,7 @@ from accord.sim.malformed import event_id_of, malformed, unknown_type
 from accord.sim.model import Model, PlannedOutput, ResponseRequest
 from accord.sim.replies import ReplyCount
 from accord.sim.responder import ResponseRun, ResponseSpec
+from accord.sim.response_input import resolve_input
 from accord.sim.session_config import (
     default_session,
     merge_update,
@@ -112,6 +114,7 @@ class SimSession(InputAudio):
             StoreConfig(config.quirks.reuse_deleted_ids, self.profile.max_id_length),
             id_source=lambda: self.new_id("item"),
         )
+        self.window = ContextWindow(self.store, config.post_instructions_limit)
         self._respell = Respeller(self.profile) if self.profile.rewrites else None
         self._wall_time = wall_time
         self.conversation_id = self.ids.next("conv")
@@ -418,9 +421,11 @@ class SimSession(InputAudio):
             return
         conversation: list[Item] | None = None
         if out_of_band and params is not None and params.input is not None:
-            conversation = self._resolve_input(params.input, event.event_id)
-            if conversation is None:
+            resolved = resolve_input(params.input, self.store, self.new_id, event.event_id)
+            if isinstance(resolved, ServerError):
+                self._error(resolved)
                 return
+            conversation = resolved
         self._start_response(
             out_of_band=out_of_band,
             metadata=params.metadata if params else None,
@@ -430,34 +435,6 @@ class SimSession(InputAudio):
             modalities=params.output_modalities if params else None,
             tools=params.tools if params else None,
         )
-
-    def _resolve_input(self, entries: Any, event_id: str | None) -> list[Item] | None:
-        items: list[Item] = []
-        for entry in entries:
-            if entry.type == "item_reference":
-                found = self.store.get(entry.id)
-                if found is None:
-                    self._error(
-                        ServerError(
-                            "invalid_value",
-                            f"Item with id '{entry.id}' not found in conversation.",
-                            "response.input",
-                            event_id,
-                        )
-                    )
-                    return None
-                items.append(found)
-            else:
-                try:
-                    items.append(
-                        item_from_wire(
-                            entry.model_copy(update={"id": entry.id or self.new_id("item")})
-                        )
-                    )
-                except UnsupportedItemError as exc:
-                    self._error(ServerError("invalid_value", str(exc), "response.input", event_id))
-                    return None
-        return items
 
     def _start_response(
         self,
@@ -470,10 +447,14 @@ class SimSession(InputAudio):
         modalities: Any = None,
         tools: Any = None,
     ) -> ResponseRun:
+        said = instructions or str(self.session.get("instructions") or "")
+        offered = list(tools if tools is not None else self.session.get("tools") or [])
+        # In band, the session's truncation drops old items first (sim/context_window.py).
+        prompt = self.window.prepare(self.session, said, offered, conversation)
         request = ResponseRequest(
             conversation=conversation if conversation is not None else self._model_view(),
-            instructions=instructions or str(self.session.get("instructions") or ""),
-            tools=list(tools if tools is not None else self.session.get("tools") or []),
+            instructions=said,
+            tools=offered,
             parallel_tool_calls=self.session.get("parallel_tool_calls") is not False,
             model=str(self.session.get("model") or ""),
         )
@@ -496,6 +477,9 @@ class SimSession(InputAudio):
             session_id=self.session_id,
             event_id=event_id,
             failure=failure,
+            input_tokens=prompt.tokens,
+            cached_tokens=prompt.cached,
+            overflow=prompt.overflow,
         )
         runner = ResponseRun(
             spec,
@@ -512,6 +496,10 @@ class SimSession(InputAudio):
         else:
             self.active = runner
             self.replies.asked(spec.response_id, request.conversation)
+            if prompt.overflow is None:
+                runner.then.append(
+                    lambda: self.window.remember(prompt, [o.item.id for o in runner.outputs])
+                )
         runner.task = self._spawn(self._run(runner))
         return runner
 

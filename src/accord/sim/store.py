@@ -53,6 +53,9 @@ class ItemRecord:
     deleted_in_flight: bool = False
     pred_at_delete: ItemRecord | None = None  # what stood before it when it was deleted
     alive: bool = True
+    # Dropped by the server's own truncation (sim/truncation.py), not by a client delete:
+    # the transition that dropped it (``deleted_by`` stays None).
+    evicted_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,9 @@ class ConversationStore:
     _seen_ids: set[str] = field(default_factory=set)
     _done_responses: set[str] = field(default_factory=set)
     creates: list[CreateAttempt] = field(default_factory=list)
+    # Items the server's truncation dropped, in the order dropped: gone from the
+    # conversation like deleted ones, but no client asked (a judge tells eviction from loss).
+    evicted: list[ItemRecord] = field(default_factory=list)
     transitions: int = 0
     _ids: IdGenerator = field(init=False)
 
@@ -380,6 +386,29 @@ class ConversationStore:
             return None
         rec.item = replace(rec.item, content=transcript)
         return Transcribed(item_id, transcript)
+
+    def evict(self, item_ids: list[str] | tuple[str, ...]) -> list[ItemRecord]:
+        """The server's truncation drops these live items, silently (no
+        ``conversation.item.deleted``); retrieve, delete and anchors then fail for them as
+        for any id the conversation does not hold."""
+        self.transitions += 1
+        dropped: list[ItemRecord] = []
+        for item_id in item_ids:
+            rec = self._live.get(item_id)
+            if rec is None:
+                continue
+            at = self._position(item_id)
+            rec.pred_at_delete = self._order[at - 1] if at > 0 else None
+            rec.alive = False
+            rec.evicted_at = self.transitions
+            del self._order[at]
+            del self._live[item_id]
+            dropped.append(rec)
+        self.evicted.extend(dropped)
+        return dropped
+
+    def evicted_ids(self) -> list[str]:
+        return [rec.item.id for rec in self.evicted]
 
     def finish_response(self, response_id: str) -> None:
         """``response.done`` was sent: its items are no longer in flight."""

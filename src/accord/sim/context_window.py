@@ -1,0 +1,95 @@
+"""What a response reads: the instructions and the conversation, cut to the window.
+
+:class:`ContextWindow` joins the token estimate (sim/tokens.py), the truncation rules
+(sim/truncation.py) and the store: before an in-band response starts it drops what the
+session's ``truncation`` says to drop, and it tells the response its input and cached
+token counts for ``usage``. After the response it remembers what the model read and
+wrote, which is the next response's cacheable prefix.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from accord.items import Item
+from accord.sim.errors import ServerError
+from accord.sim.store import ConversationStore
+from accord.sim.tokens import ZERO, Count, instruction_tokens, item_tokens
+from accord.sim.truncation import (
+    DEFAULT_POST_INSTRUCTIONS,
+    Entry,
+    PromptCache,
+    plan_cut,
+    truncation_of,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """One response's input: its entries (fingerprint, tokens), their sum, the cached
+    prefix, the ids truncation dropped for it, and the overflow that fails it."""
+
+    entries: tuple[Entry, ...]
+    tokens: Count
+    cached: Count
+    dropped: tuple[str, ...] = ()
+    overflow: ServerError | None = None
+
+
+def fingerprint(item: Item) -> str:
+    """Equal for an item the model would read the same way (same id, same content)."""
+    return f"{item.id}:{hash(item)}"
+
+
+@dataclass
+class ContextWindow:
+    """One session's context window over its store."""
+
+    store: ConversationStore
+    default_limit: int = DEFAULT_POST_INSTRUCTIONS
+    # Extra tokens of an item accord's Item cannot show (image parts), by item id.
+    extra: Callable[[str], Count] = lambda _id: ZERO
+    cache: PromptCache = field(default_factory=PromptCache)
+
+    def counted(self, item: Item) -> Count:
+        return item_tokens(item) + self.extra(item.id)
+
+    def prepare(
+        self,
+        session: Mapping[str, Any],
+        instructions: str,
+        tools: Sequence[Mapping[str, Any]],
+        conversation: Sequence[Item] | None = None,
+    ) -> Prompt:
+        """The prompt of a response: ``conversation`` None is in-band (the store's
+        conversation, truncated first as the session says); a list is an out-of-band
+        ``input``, read as given (assumed: the server does not truncate it)."""
+        head = instruction_tokens(instructions, tools)
+        spelled = json.dumps([instructions, list(tools)], sort_keys=True, default=str)
+        first: Entry = (f"instructions:{hash(spelled)}", head)
+        dropped: tuple[str, ...] = ()
+        if conversation is None:
+            rule = truncation_of(session.get("truncation"), self.default_limit)
+            sized = [(item.id, self.counted(item)) for item in self.store.items()]
+            cut = plan_cut(sized, rule, self.store.is_in_flight)
+            if cut.overflow is not None:
+                return Prompt((first,), head, ZERO, overflow=cut.overflow)
+            self.store.evict(cut.dropped)
+            dropped = cut.dropped
+            conversation = self.store.items()
+        entries = (first, *((fingerprint(item), self.counted(item)) for item in conversation))
+        total = sum((count for _, count in entries), ZERO)
+        return Prompt(entries, total, self.cache.cached(entries), dropped)
+
+    def remember(self, prompt: Prompt, output_ids: Sequence[str]) -> None:
+        """An in-band response is done: its input and its output items (as the store
+        holds them now) are the prefix the next response finds cached."""
+        written = [
+            (fingerprint(item), self.counted(item))
+            for item in (self.store.get(i) for i in output_ids)
+            if item is not None
+        ]
+        self.cache.remember(prompt.entries, written)
