@@ -7,12 +7,14 @@ tokens; the instructions "Be brief." are 3; the scripted answer "ok" is 1 + 4 = 
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from openai.types.realtime import RealtimeTruncation
 from pydantic import TypeAdapter
 
 from accord.items import FunctionCall, FunctionCallOutput, Message
+from accord.sim import audio
 from accord.sim.config import SimConfig
 from accord.sim.model import PlannedText, ScriptedModel
 from accord.sim.server import SimServer
@@ -210,4 +212,21 @@ async def test_a_truncation_the_sdk_does_not_allow_is_refused() -> None:
             err = await wire.error_for("bad")
             assert err["code"] in ("invalid_value", "unknown_parameter"), err
         assert sim.sessions[0].session["truncation"] == "auto"
+        await wire.close()
+
+
+async def test_user_audio_counts_by_its_length() -> None:
+    async with SimServer(SimConfig(), model_factory=answering_ok) as sim:
+        wire = await Wire.open(sim.url)
+        await wire.until("session.created")
+        update = setup(None)
+        update["session"]["audio"] = {"input": {"turn_detection": None}}
+        await wire.send(update)
+        await wire.until("session.updated")
+        pcm = base64.b64encode(audio.silence(1_000)).decode()
+        await wire.send({"type": "input_audio_buffer.append", "audio": pcm})
+        await wire.send({"type": "input_audio_buffer.commit"})
+        await wire.until("conversation.item.done")
+        details = (await respond(wire))["usage"]["input_token_details"]
+        assert (details["audio_tokens"], details["text_tokens"]) == (10, HEAD + 4)
         await wire.close()

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from accord.items import Item
+from accord.items import Item, Message
 from accord.sim.errors import ServerError
 from accord.sim.store import ConversationStore
 from accord.sim.tokens import ZERO, Count, instruction_tokens, item_tokens
@@ -50,11 +50,15 @@ class ContextWindow:
 
     store: ConversationStore
     default_limit: int = DEFAULT_POST_INSTRUCTIONS
+    # The length of committed user audio, which its item does not carry.
+    audio_ms: Callable[[str], int | None] = lambda _id: None
     # Extra tokens of an item accord's Item cannot show (image parts), by item id.
     extra: Callable[[str], Count] = lambda _id: ZERO
     cache: PromptCache = field(default_factory=PromptCache)
 
     def counted(self, item: Item) -> Count:
+        if isinstance(item, Message) and item.audio and item.audio_ms is None:
+            item = replace(item, audio_ms=self.audio_ms(item.id))
         return item_tokens(item) + self.extra(item.id)
 
     def prepare(

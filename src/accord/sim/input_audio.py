@@ -65,6 +65,7 @@ class InputAudio:
     _input: bytearray
     _speech_item: str | None
     _heard: dict[str, str | None]
+    heard_ms: dict[str, int]
     faults: Faults
 
     # Provided by the session (declared here for the type checker).
@@ -181,6 +182,7 @@ class InputAudio:
             silent = audio.is_silent(segment)
             heard = "" if silent else audio.placeholder_transcript(audio.duration_ms(segment))
         self._heard[item_id] = heard
+        self.heard_ms[item_id] = audio.duration_ms(segment)  # its tokens (sim/tokens.py)
         if self.session["audio"]["input"].get("transcription") is None:
             # Input transcription is off (the GA default): no transcription events, and
             # the item's transcript stays null (they were sent whatever the session said).

@@ -114,7 +114,10 @@ class SimSession(InputAudio):
             StoreConfig(config.quirks.reuse_deleted_ids, self.profile.max_id_length),
             id_source=lambda: self.new_id("item"),
         )
-        self.window = ContextWindow(self.store, config.post_instructions_limit)
+        self.heard_ms: dict[str, int] = {}  # user audio item -> its length
+        self.window = ContextWindow(
+            self.store, config.post_instructions_limit, audio_ms=self.heard_ms.get
+        )
         self._respell = Respeller(self.profile) if self.profile.rewrites else None
         self._wall_time = wall_time
         self.conversation_id = self.ids.next("conv")
