@@ -6,7 +6,8 @@ docs/protocol-notes.md, "Responses": ``response.created`` -> per output item
 ``response.content_part.done`` -> ``conversation.item.done`` ->
 ``response.output_item.done`` -> ``response.done`` -> (sometimes) ``rate_limits.updated``.
 Items of one response interleave: the next item is added right after the previous one's
-first delta. Spoken text becomes PCM16 audio whose length follows the text, so
+first delta; on gpt-realtime-2.x, as recorded, once the previous one's deltas are all sent,
+and the previous one is finished only after the next one's deltas. Spoken text becomes PCM16 audio whose length follows the text, so
 truncation and barge-in act on real positions.
 """
 
@@ -215,11 +216,29 @@ class ResponseRun:
 
     async def _stream_all(self) -> None:
         self.outputs = [self._prepare(i, p) for i, p in enumerate(self.spec.plan)]
+        if self.spec.phases:
+            await self._stream_overlapped()
+            return
         for out in self.outputs:
             if not out.begun:
                 self._begin(out)
             await self._stream(out)
             self._finish(out, "completed")
+
+    async def _stream_overlapped(self) -> None:
+        """gpt-realtime-2.x's order (recorded: the parity session, a preamble at index 0
+        and a call at 1): the next item is added once this one's deltas are all sent, its
+        deltas stream, and only then is this one finished (``output_text.done`` ...
+        ``output_item.done``), so two items are open at once."""
+        open_item: _Output | None = None
+        for out in self.outputs:
+            self._begin(out)
+            await self._stream(out, begin_next=False)
+            if open_item is not None:
+                self._finish(open_item, "completed")
+            open_item = out
+        if open_item is not None:
+            self._finish(open_item, "completed")
 
     # -- items --------------------------------------------------------------------------
 
@@ -318,7 +337,7 @@ class ResponseRun:
                 )
             )
 
-    async def _stream(self, out: _Output) -> None:
+    async def _stream(self, out: _Output, *, begin_next: bool = True) -> None:
         item = out.item
         text = item.arguments if isinstance(item, FunctionCall) else _text(item)
         step = max(1, self.config.delta_chars)
@@ -332,7 +351,7 @@ class ResponseRun:
                 self._audio_delta(out)
             if self.in_band:
                 self.store.update_output_item(self._partial(out))
-            if first:
+            if first and begin_next:
                 first = False
                 nxt = out.index + 1
                 if nxt < len(self.outputs):

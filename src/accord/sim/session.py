@@ -437,6 +437,7 @@ class SimSession(InputAudio):
             conversation=conversation,
             modalities=params.output_modalities if params else None,
             tools=params.tools if params else None,
+            parallel=params.parallel_tool_calls if params else None,
         )
 
     def _start_response(
@@ -449,6 +450,7 @@ class SimSession(InputAudio):
         conversation: list[Item] | None = None,
         modalities: Any = None,
         tools: Any = None,
+        parallel: bool | None = None,
     ) -> ResponseRun:
         said = instructions or str(self.session.get("instructions") or "")
         offered = list(tools if tools is not None else self.session.get("tools") or [])
@@ -458,7 +460,11 @@ class SimSession(InputAudio):
             conversation=conversation if conversation is not None else self._model_view(),
             instructions=said,
             tools=offered,
-            parallel_tool_calls=self.session.get("parallel_tool_calls") is not False,
+            # The response's own setting wins over the session's; both default to True.
+            parallel_tool_calls=(
+                parallel if parallel is not None else self.session.get("parallel_tool_calls")
+            )
+            is not False,
             model=str(self.session.get("model") or ""),
         )
         spoken = "audio" in modalities if modalities else speaks(self.session)
