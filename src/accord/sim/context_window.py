@@ -16,8 +16,9 @@ from typing import Any
 
 from accord.items import Item, Message
 from accord.sim.errors import ServerError
+from accord.sim.mcp_items import McpItem
 from accord.sim.store import ConversationStore
-from accord.sim.tokens import ZERO, Count, instruction_tokens, item_tokens
+from accord.sim.tokens import ZERO, Count, instruction_tokens, item_tokens, wire_tokens
 from accord.sim.truncation import (
     DEFAULT_POST_INSTRUCTIONS,
     Entry,
@@ -39,7 +40,7 @@ class Prompt:
     overflow: ServerError | None = None
 
 
-def fingerprint(item: Item) -> str:
+def fingerprint(item: Item | McpItem) -> str:
     """Equal for an item the model would read the same way (same id, same content)."""
     return f"{item.id}:{hash(item)}"
 
@@ -56,7 +57,9 @@ class ContextWindow:
     extra: Callable[[str], Count] = lambda _id: ZERO
     cache: PromptCache = field(default_factory=PromptCache)
 
-    def counted(self, item: Item) -> Count:
+    def counted(self, item: Item | McpItem) -> Count:
+        if isinstance(item, McpItem):
+            return wire_tokens(item.fields)
         if isinstance(item, Message) and item.audio and item.audio_ms is None:
             item = replace(item, audio_ms=self.audio_ms(item.id))
         return item_tokens(item) + self.extra(item.id)
@@ -77,14 +80,14 @@ class ContextWindow:
         dropped: tuple[str, ...] = ()
         if conversation is None:
             rule = truncation_of(session.get("truncation"), self.default_limit)
-            sized = [(item.id, self.counted(item)) for item in self.store.items()]
+            sized = [(item.id, self.counted(item)) for item in self.store.entries()]
             cut = plan_cut(sized, rule, self.store.is_in_flight)
             if cut.overflow is not None:
                 return Prompt((first,), head, ZERO, overflow=cut.overflow)
             self.store.evict(cut.dropped)
             dropped = cut.dropped
-            conversation = self.store.items()
-        entries = (first, *((fingerprint(item), self.counted(item)) for item in conversation))
+        seen = self.store.entries() if conversation is None else conversation
+        entries = (first, *((fingerprint(item), self.counted(item)) for item in seen))
         total = sum((count for _, count in entries), ZERO)
         return Prompt(entries, total, self.cache.cached(entries), dropped)
 
@@ -93,7 +96,7 @@ class ContextWindow:
         holds them now) are the prefix the next response finds cached."""
         written = [
             (fingerprint(item), self.counted(item))
-            for item in (self.store.get(i) for i in output_ids)
+            for item in (self.store.get(i) or self.store.get_mcp(i) for i in output_ids)
             if item is not None
         ]
         self.cache.remember(prompt.entries, written)

@@ -10,6 +10,7 @@ audio deltas do not; every event has a string ``event_id``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -28,7 +29,7 @@ from accord.protocol import (
     WireResponse,
     item_to_wire,
 )
-from accord.protocol.wire_items import WireItem
+from accord.protocol.wire_items import WireItem, WireOtherItem
 from accord.sim.errors import ServerError
 from accord.sim.ids import ServerIds
 
@@ -47,6 +48,14 @@ class Prebuilt:
     type: str
     event_id: str
     frame: str
+
+
+def prebuilt(ids: ServerIds, kind: str, **fields: Any) -> Prebuilt:
+    """An event accord's protocol package has no class for (the MCP events): ``kind``
+    with ``fields`` after its type and event id, encoded, ready to send."""
+    event_id = ids.next()
+    body: dict[str, Any] = {"type": kind, "event_id": event_id, **fields}
+    return Prebuilt(kind, event_id, json.dumps(body))
 
 
 def wire_item(item: Item, status: ItemStatus | None = "completed") -> WireItem:
@@ -99,7 +108,7 @@ def response_object(
     response_id: str,
     status: Literal["in_progress", "completed", "cancelled", "incomplete", "failed"],
     *,
-    output: Sequence[WireItem] = (),
+    output: Sequence[WireItem | WireOtherItem] = (),
     metadata: dict[str, str] | None = None,
     conversation_id: str | None = None,
     modalities: Sequence[str] = ("audio",),

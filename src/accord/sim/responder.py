@@ -7,8 +7,9 @@ docs/protocol-notes.md, "Responses": ``response.created`` -> per output item
 ``response.output_item.done`` -> ``response.done`` -> (sometimes) ``rate_limits.updated``.
 Items of one response interleave: the next item is added right after the previous one's
 first delta; on gpt-realtime-2.x, as recorded, once the previous one's deltas are all sent,
-and the previous one is finished only after the next one's deltas. Spoken text becomes PCM16 audio whose length follows the text, so
-truncation and barge-in act on real positions.
+and the previous one is finished only after the next one's deltas. Spoken text becomes
+PCM16 audio whose length follows the text, so truncation and barge-in act on real positions.
+MCP items stream through sim/mcp_output.py.
 """
 
 from __future__ import annotations
@@ -43,19 +44,27 @@ from accord.protocol import (
     ResponsePart,
     ServerEvent,
 )
-from accord.protocol.wire_items import WireItem
+from accord.protocol.wire_items import WireItem, WireOtherItem
 from accord.sim import audio
 from accord.sim.config import SimConfig
 from accord.sim.errors import ServerError, server_error
 from accord.sim.events import (
     EventIds,
     ItemStatus,
+    Prebuilt,
     empty_item,
     error_event,
     response_object,
     wire_item,
 )
-from accord.sim.model import PlannedCall, PlannedOutput, PlannedText
+from accord.sim.mcp_output import McpOutput
+from accord.sim.model import (
+    PlannedApproval,
+    PlannedCall,
+    PlannedMcpCall,
+    PlannedOutput,
+    PlannedText,
+)
 from accord.sim.store import ConversationStore
 from accord.sim.tokens import ASSISTANT_AUDIO_MS_PER_TOKEN, ZERO, Count, text_tokens, usage
 
@@ -131,13 +140,13 @@ class ResponseRun:
     store: ConversationStore
     config: SimConfig
     ids: EventIds
-    emit: Callable[[ServerEvent], None]
+    emit: Callable[[ServerEvent | Prebuilt], None]
     new_item_id: Callable[[str], str]
     anchor_override: Callable[[], str | None] = lambda: None
     # Whether no other response is streaming: rate_limits.updated is never sent while
     # one is (recorded, rule R15).
     others_quiet: Callable[[], bool] = lambda: True
-    outputs: list[_Output] = field(default_factory=list)
+    outputs: list[_Output | McpOutput] = field(default_factory=list)
     status: Status = "completed"
     cancel_reason: str = "client_cancelled"
     finished: asyncio.Event = field(default_factory=asyncio.Event)
@@ -153,6 +162,18 @@ class ResponseRun:
     @property
     def in_band(self) -> bool:
         return not self.spec.out_of_band
+
+    @property
+    def response_id(self) -> str:
+        return self.spec.response_id
+
+    @property
+    def delta_chars(self) -> int:
+        return self.config.delta_chars
+
+    @property
+    def pause_s(self) -> float:
+        return self.config.stream_pause_ms / 1000.0
 
     def cancel(self, reason: str) -> None:
         """Cancel the response; it still ends with ``response.done`` (always sent).
@@ -230,7 +251,7 @@ class ResponseRun:
         and a call at 1): the next item is added once this one's deltas are all sent, its
         deltas stream, and only then is this one finished (``output_text.done`` ...
         ``output_item.done``), so two items are open at once."""
-        open_item: _Output | None = None
+        open_item: _Output | McpOutput | None = None
         for out in self.outputs:
             self._begin(out)
             await self._stream(out, begin_next=False)
@@ -242,7 +263,9 @@ class ResponseRun:
 
     # -- items --------------------------------------------------------------------------
 
-    def _prepare(self, index: int, planned: PlannedOutput) -> _Output:
+    def _prepare(self, index: int, planned: PlannedOutput) -> _Output | McpOutput:
+        if isinstance(planned, PlannedMcpCall | PlannedApproval):
+            return McpOutput.planned(index, planned, self.new_item_id("item"))
         if isinstance(planned, PlannedCall):
             call = FunctionCall(
                 id=self.new_item_id("item"),
@@ -285,7 +308,10 @@ class ResponseRun:
             return replace(item, content=text, audio_ms=self._server_ms(out.sent_ms))
         return replace(item, content=text)
 
-    def _begin(self, out: _Output) -> None:
+    def _begin(self, out: _Output | McpOutput) -> None:
+        if isinstance(out, McpOutput):
+            out.begin(self)
+            return
         out.begun = True
         rid = self.spec.response_id
         self.emit(
@@ -337,7 +363,10 @@ class ResponseRun:
                 )
             )
 
-    async def _stream(self, out: _Output, *, begin_next: bool = True) -> None:
+    async def _stream(self, out: _Output | McpOutput, *, begin_next: bool = True) -> None:
+        if isinstance(out, McpOutput):
+            await out.stream(self)
+            return
         item = out.item
         text = item.arguments if isinstance(item, FunctionCall) else _text(item)
         step = max(1, self.config.delta_chars)
@@ -404,7 +433,10 @@ class ResponseRun:
             )
         )
 
-    def _finish(self, out: _Output, status: Literal["completed", "incomplete"]) -> None:
+    def _finish(self, out: _Output | McpOutput, status: Literal["completed", "incomplete"]) -> None:
+        if isinstance(out, McpOutput):
+            out.finish(self, status)
+            return
         out.done = True
         rid, item = self.spec.response_id, out.item
         final = item if status == "completed" else self._partial(out)
@@ -523,7 +555,7 @@ class ResponseRun:
         self,
         status: Literal["in_progress", "completed", "cancelled", "incomplete", "failed"],
         *,
-        output: list[WireItem] | None = None,
+        output: list[WireItem | WireOtherItem] | None = None,
         usage: dict[str, Any] | None = None,
         status_details: dict[str, Any] | None = None,
     ) -> Any:
@@ -540,7 +572,9 @@ class ResponseRun:
         )
 
 
-def _streamed(out: _Output) -> str:
+def _streamed(out: _Output | McpOutput) -> str:
+    if isinstance(out, McpOutput):
+        return out.streamed_text()
     item = out.item
     full = item.arguments if isinstance(item, FunctionCall) else _text(item)
     return full[: out.sent_chars]

@@ -61,9 +61,12 @@ from accord.sim.events import (
     response_audio,
     wire_item,
 )
-from accord.sim.faults import Faults, refusable_kind
+from accord.sim.faults import Faults, refuses
 from accord.sim.input_audio import InputAudio
 from accord.sim.malformed import event_id_of, malformed, unknown_type
+from accord.sim.mcp import McpServers
+from accord.sim.mcp_host import McpHost
+from accord.sim.mcp_items import McpItem
 from accord.sim.model import Model, PlannedOutput, ResponseRequest
 from accord.sim.replies import ReplyCount
 from accord.sim.responder import ResponseRun, ResponseSpec
@@ -115,6 +118,8 @@ class SimSession(InputAudio):
             id_source=lambda: self.new_id("item"),
         )
         self.heard_ms: dict[str, int] = {}  # user audio item -> its length
+        servers = McpServers(config.mcp_servers)  # scripted MCP servers (sim/mcp.py)
+        self.mcp = McpHost(servers, self.store, self.ids, self.emit, self.new_id)
         self.window = ContextWindow(
             self.store, config.post_instructions_limit, audio_ms=self.heard_ms.get
         )
@@ -269,6 +274,8 @@ class SimSession(InputAudio):
                 )
             )
             return
+        if self.mcp.intercept(frame):
+            return  # an MCP item's create: accord's protocol package has no class for it
         try:
             event = parse_client_event(frame)
         except RemoteProtocolError as exc:
@@ -293,21 +300,10 @@ class SimSession(InputAudio):
             self._error(server_error(self.session_id, event.event_id))
 
     def _refused(self, event: ServerEvent | Any) -> bool:
-        """Fault injection: answer this operation with ``server_error`` instead of doing
-        it (``Faults.refuse`` first, then ``SimConfig.server_errors`` at its rate)."""
-        kind = refusable_kind(event)
-        if kind is None:
-            return False
-        if kind in self.faults.refuse:
-            self.faults.refuse.remove(kind)
-        else:
-            faults = self.config.server_errors
-            if not (faults.rate > 0 and kind in faults.kinds):
-                return False
-            if self._fault_rng.random() >= faults.rate:
-                return False
-        self.refusals += 1
-        return True
+        """Fault injection: answer this operation with ``server_error`` (sim/faults.py)."""
+        refused = refuses(event, self.faults, self.config.server_errors, self._fault_rng)
+        self.refusals += refused
+        return refused
 
     # -- session ------------------------------------------------------------------------
 
@@ -319,6 +315,7 @@ class SimSession(InputAudio):
         self.session = merged
         self._vad = self._make_vad()
         self.emit(SessionUpdated(event_id=self.ids.next(), session=self.session))
+        self.mcp.session_updated(self.session)
 
     def _make_vad(self) -> audio.EnergyVad | None:
         turn = server_vad(self.session)
@@ -380,7 +377,9 @@ class SimSession(InputAudio):
         if isinstance(outcome, ServerError):
             self._error(outcome)
             return
-        self.emit(ConversationItemRetrieved(event_id=self.ids.next(), item=wire_item(outcome.item)))
+        found = outcome.item
+        wire = found.wire() if isinstance(found, McpItem) else wire_item(found)
+        self.emit(ConversationItemRetrieved(event_id=self.ids.next(), item=wire))
 
     def _on_item_truncate(self, event: ConversationItemTruncate) -> None:
         outcome = self.store.truncate(
@@ -461,6 +460,7 @@ class SimSession(InputAudio):
             instructions=said,
             tools=offered,
             # The response's own setting wins over the session's; both default to True.
+            mcp_tools=self.mcp.servers.refs(offered),
             parallel_tool_calls=(
                 parallel if parallel is not None else self.session.get("parallel_tool_calls")
             )
@@ -472,6 +472,8 @@ class SimSession(InputAudio):
         failure: Exception | None = None
         try:
             plan = self.model.plan(request)
+            entries = self.store.entries() if conversation is None else conversation
+            plan = self.mcp.servers.resolve(plan, offered, entries)  # MCP runs server-side
         except Exception as exc:  # the response starts, then fails (responder.py)
             failure = exc
         spec = ResponseSpec(
