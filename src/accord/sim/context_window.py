@@ -69,7 +69,7 @@ class ContextWindow:
         session: Mapping[str, Any],
         instructions: str,
         tools: Sequence[Mapping[str, Any]],
-        conversation: Sequence[Item] | None = None,
+        conversation: Sequence[Item | McpItem] | None = None,
     ) -> Prompt:
         """The prompt of a response: ``conversation`` None is in-band (the store's
         conversation, truncated first as the session says); a list is an out-of-band

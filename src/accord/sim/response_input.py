@@ -13,6 +13,7 @@ from typing import Any
 from accord.items import Item
 from accord.protocol import UnsupportedItemError, item_from_wire
 from accord.sim.errors import ServerError
+from accord.sim.images import without_images
 from accord.sim.store import ConversationStore
 
 
@@ -37,9 +38,9 @@ def resolve_input(
             items.append(found)
             continue
         try:
-            items.append(
-                item_from_wire(entry.model_copy(update={"id": entry.id or new_id("item")}))
-            )
+            # Image parts are read but not kept (sim/images.py).
+            inline = without_images(entry).model_copy(update={"id": entry.id or new_id("item")})
+            items.append(item_from_wire(inline))
         except UnsupportedItemError as exc:
             return ServerError("invalid_value", str(exc), "response.input", event_id)
     return items

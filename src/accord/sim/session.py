@@ -19,16 +19,13 @@ from typing import Any, ClassVar
 
 from websockets.exceptions import ConnectionClosed
 
-from accord.items import FunctionCallOutput, Item, Message
+from accord.items import Item, Message
 from accord.protocol import (
     ConversationCreated,
     ConversationItemCreate,
     ConversationItemDelete,
-    ConversationItemDeleted,
     ConversationItemRetrieve,
-    ConversationItemRetrieved,
     ConversationItemTruncate,
-    ConversationItemTruncated,
     InputAudioBufferAppend,
     InputAudioBufferClear,
     InputAudioBufferCommit,
@@ -41,12 +38,10 @@ from accord.protocol import (
     SessionUpdate,
     SessionUpdated,
     UnknownEvent,
-    UnsupportedItemError,
     encode,
-    item_from_wire,
     parse_client_event,
 )
-from accord.protocol.fast import encode_item_ack
+from accord.protocol.wire_items import WireMessage
 from accord.sim import audio
 from accord.sim.channel import DelayedChannel
 from accord.sim.config import SimConfig
@@ -56,17 +51,16 @@ from accord.sim.errors import ServerError, server_error
 from accord.sim.events import (
     EventIds,
     Prebuilt,
-    added_and_done,
     error_event,
     response_audio,
-    wire_item,
 )
 from accord.sim.faults import Faults, refuses
+from accord.sim.images import image_count
 from accord.sim.input_audio import InputAudio
+from accord.sim.item_ops import ItemOps
 from accord.sim.malformed import event_id_of, malformed, unknown_type
 from accord.sim.mcp import McpServers
 from accord.sim.mcp_host import McpHost
-from accord.sim.mcp_items import McpItem
 from accord.sim.model import Model, PlannedOutput, ResponseRequest
 from accord.sim.replies import ReplyCount
 from accord.sim.responder import ResponseRun, ResponseSpec
@@ -79,6 +73,7 @@ from accord.sim.session_config import (
     speaks,
 )
 from accord.sim.store import ConversationStore, StoreConfig
+from accord.sim.tokens import IMAGE_TOKENS, Count
 
 log = logging.getLogger("accord.sim")
 
@@ -89,7 +84,7 @@ BUSY = (
 )  # observed (docs/protocol-notes.md)
 
 
-class SimSession(InputAudio):
+class SimSession(InputAudio, ItemOps):
     """A Realtime session's server side."""
 
     def __init__(
@@ -120,8 +115,12 @@ class SimSession(InputAudio):
         self.heard_ms: dict[str, int] = {}  # user audio item -> its length
         servers = McpServers(config.mcp_servers)  # scripted MCP servers (sim/mcp.py)
         self.mcp = McpHost(servers, self.store, self.ids, self.emit, self.new_id)
+        self.images: dict[str, WireMessage] = {}  # messages with images (sim/images.py)
         self.window = ContextWindow(
-            self.store, config.post_instructions_limit, audio_ms=self.heard_ms.get
+            self.store,
+            config.post_instructions_limit,
+            audio_ms=self.heard_ms.get,
+            extra=lambda i: Count(image=IMAGE_TOKENS * image_count(self.images.get(i))),
         )
         self._respell = Respeller(self.profile) if self.profile.rewrites else None
         self._wall_time = wall_time
@@ -148,6 +147,7 @@ class SimSession(InputAudio):
         self._tasks: set[asyncio.Task[None]] = set()
         self._input = bytearray()  # the input audio buffer (manual commit)
         self._vad = self._make_vad()
+        self._idle_from_ms = 0
         self._speech_item: str | None = None
         self._heard: dict[str, str | None] = {}  # user audio item -> the words in it
         self._last_deleted: str | None = None
@@ -199,14 +199,6 @@ class SimSession(InputAudio):
         if kind == "item":
             return self.ids.item(taken=self.store.known)
         return self.ids.next(kind)
-
-    def _emit_acks(self, item: Item, previous_item_id: str | None) -> None:
-        """``conversation.item.added`` / ``.done`` for a created item, encoded directly
-        (no model round trip: a push of hundreds of items is acknowledged fast)."""
-        for kind in ("conversation.item.added", "conversation.item.done"):
-            event_id = self.ids.next()
-            frame = encode_item_ack(kind, event_id, previous_item_id, item)
-            self.emit(Prebuilt(kind, event_id, frame))
 
     async def _deliver(self, event: ServerEvent | Prebuilt) -> None:
         if self.closed:
@@ -314,6 +306,7 @@ class SimSession(InputAudio):
             return
         self.session = merged
         self._vad = self._make_vad()
+        self._idle_from_ms = 0  # a new VAD counts its audio from 0
         self.emit(SessionUpdated(event_id=self.ids.next(), session=self.session))
         self.mcp.session_updated(self.session)
 
@@ -325,76 +318,6 @@ class SimSession(InputAudio):
             threshold=float(turn.get("threshold", 0.5)),
             prefix_padding_ms=int(turn.get("prefix_padding_ms", 300)),
             silence_duration_ms=int(turn.get("silence_duration_ms", 500)),
-        )
-
-    # -- conversation items -------------------------------------------------------------
-
-    def _on_item_create(self, event: ConversationItemCreate) -> None:
-        wire = event.item
-        missing_id = wire.id is None
-        try:
-            item = item_from_wire(wire.model_copy(update={"id": wire.id or "pending"}))
-        except UnsupportedItemError as exc:
-            self._error(ServerError("invalid_value", str(exc), "item", event.event_id))
-            return
-        outcome = self.store.create(
-            item, event.previous_item_id, event_id=event.event_id, item_id_missing=missing_id
-        )
-        if isinstance(outcome, ServerError):
-            self._error(outcome)
-            return
-        if not isinstance(outcome.item, FunctionCallOutput):
-            self._emit_acks(outcome.item, outcome.previous_item_id)
-            return
-        acks = added_and_done(self.ids, outcome.item, outcome.previous_item_id)
-        if self.active is not None and self.config.quirks.output_ack_after_response:
-            # docs/protocol-notes.md ("Seen from the real server"): a function_call_output created
-            # while a response is still streaming gets its conversation.item.added only
-            # after that response's output_item.done and response.done. The item is in
-            # the conversation at once (the response's next item anchors after it, R16).
-            self.active.deferred.extend(acks)
-            return
-        for ev in acks:
-            self.emit(ev)
-        self._after_output()
-
-    def _after_output(self) -> None:
-        if self.config.quirks.auto_response_after_output and self.active is None:
-            # Seen from the real server: a response starts on its own right after a
-            # function_call_output, before the client's response.create (race R14).
-            self._start_response(out_of_band=False, metadata=None)
-
-    def _on_item_delete(self, event: ConversationItemDelete) -> None:
-        outcome = self.store.delete(event.item_id, event_id=event.event_id)
-        if isinstance(outcome, ServerError):
-            self._error(outcome)
-            return
-        self._last_deleted = event.item_id
-        self.emit(ConversationItemDeleted(event_id=self.ids.next(), item_id=event.item_id))
-
-    def _on_item_retrieve(self, event: ConversationItemRetrieve) -> None:
-        outcome = self.store.retrieve(event.item_id, event_id=event.event_id)
-        if isinstance(outcome, ServerError):
-            self._error(outcome)
-            return
-        found = outcome.item
-        wire = found.wire() if isinstance(found, McpItem) else wire_item(found)
-        self.emit(ConversationItemRetrieved(event_id=self.ids.next(), item=wire))
-
-    def _on_item_truncate(self, event: ConversationItemTruncate) -> None:
-        outcome = self.store.truncate(
-            event.item_id, event.content_index, event.audio_end_ms, event_id=event.event_id
-        )
-        if isinstance(outcome, ServerError):
-            self._error(outcome)
-            return
-        self.emit(
-            ConversationItemTruncated(
-                event_id=self.ids.next(),
-                item_id=event.item_id,
-                content_index=event.content_index,
-                audio_end_ms=event.audio_end_ms,
-            )
         )
 
     # -- responses ----------------------------------------------------------------------
@@ -454,7 +377,9 @@ class SimSession(InputAudio):
         said = instructions or str(self.session.get("instructions") or "")
         offered = list(tools if tools is not None else self.session.get("tools") or [])
         # In band, the session's truncation drops old items first (sim/context_window.py).
-        prompt = self.window.prepare(self.session, said, offered, conversation)
+        # Out of band without an input, the model reads the conversation as it is.
+        read = self.store.entries() if out_of_band and conversation is None else conversation
+        prompt = self.window.prepare(self.session, said, offered, read)
         request = ResponseRequest(
             conversation=conversation if conversation is not None else self._model_view(),
             instructions=said,
