@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from accord.sim.config import SimConfig
-from accord.sim.mcp import McpScript, McpTool
+from accord.sim.mcp import McpScript, McpTool, allowed, needs_approval
 from accord.sim.mcp_items import McpItem
 from accord.sim.server import SimServer
 from test_sim_support import Event, Wire, create, types, user_text
@@ -216,3 +216,21 @@ async def test_mcp_items_are_refused_like_any_item_and_retrieved() -> None:
         assert store.entry_ids() == ["u1"] and store.ids() == ["u1"]
         assert not any(isinstance(e, McpItem) for e in store.entries())
         await wire.close()
+
+
+def test_require_approval_and_allowed_tools_as_the_sdk_spells_them() -> None:
+    def tool(**fields: Any) -> dict[str, Any]:
+        return {"type": "mcp", "server_label": "x", **fields}
+
+    assert needs_approval(tool(), "t", False)  # the API's default: always
+    assert not needs_approval(tool(require_approval="never"), "t", False)
+    by_name = tool(require_approval={"never": {"tool_names": ["safe"]}})
+    assert not needs_approval(by_name, "safe", False) and needs_approval(by_name, "t", False)
+    reading = tool(require_approval={"never": {"read_only": True}, "always": {"tool_names": ["r"]}})
+    assert not needs_approval(reading, "q", True)
+    assert needs_approval(reading, "r", True)  # always wins
+    assert allowed(tool(), "t", False)
+    assert allowed(tool(allowed_tools=["t"]), "t", False)
+    assert not allowed(tool(allowed_tools=["u"]), "t", False)
+    assert not allowed(tool(allowed_tools={"read_only": True}), "t", False)
+    assert allowed(tool(allowed_tools={"tool_names": ["t"]}), "t", False)

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 from accord.items import FunctionCall, FunctionCallOutput, Message
 from accord.sim import audio
 from accord.sim.config import SimConfig
-from accord.sim.model import PlannedText, ScriptedModel
+from accord.sim.model import PlannedCall, PlannedText, ScriptedModel
 from accord.sim.server import SimServer
 from accord.sim.tokens import Count, item_tokens
 from accord.sim.truncation import PromptCache, Truncation, plan_cut, truncation_of
@@ -229,4 +229,26 @@ async def test_user_audio_counts_by_its_length() -> None:
         await wire.until("conversation.item.done")
         details = (await respond(wire))["usage"]["input_token_details"]
         assert (details["audio_tokens"], details["text_tokens"]) == (10, HEAD + 4)
+        await wire.close()
+
+
+async def test_a_tool_round_being_answered_is_never_dropped() -> None:
+    """The tool round a response answers (the call and its output) stays whole."""
+    model = ScriptedModel()
+    model.add(PlannedCall("get_weather", '{"city": "' + "x" * 200 + '"}'))
+    model.add(PlannedText("ok"))
+    async with SimServer(SimConfig(), model_factory=lambda: model) as sim:
+        wire = await session_with(sim, ratio(0.5, 100), 1)
+        call = (await respond(wire))["output"][0]
+        output = {"type": "function_call_output", "call_id": call["call_id"], "output": "y" * 200}
+        await wire.send(create(output))
+        await wire.until("conversation.item.done")
+        done = await respond(wire)  # u0 (14) + call (~58) + output (54) > 100
+        store = sim.sessions[0].store
+        assert store.evicted_ids() == ["u0"]
+        assert [type(i).__name__ for i in store.items()][:2] == [
+            "FunctionCall",
+            "FunctionCallOutput",
+        ]
+        assert done["status"] == "completed"
         await wire.close()

@@ -45,6 +45,17 @@ def fingerprint(item: Item | McpItem) -> str:
     return f"{item.id}:{hash(item)}"
 
 
+def _unanswered_tail(entries: Sequence[Item | McpItem]) -> set[str]:
+    """What the response answers, never dropped by a truncation: the last item, and the
+    tool round it ends (the calls and outputs before it, up to a message)."""
+    tail: set[str] = set()
+    for item in reversed(entries):
+        if tail and isinstance(item, Message):
+            break
+        tail.add(item.id)
+    return tail
+
+
 @dataclass
 class ContextWindow:
     """One session's context window over its store."""
@@ -80,8 +91,10 @@ class ContextWindow:
         dropped: tuple[str, ...] = ()
         if conversation is None:
             rule = truncation_of(session.get("truncation"), self.default_limit)
-            sized = [(item.id, self.counted(item)) for item in self.store.entries()]
-            cut = plan_cut(sized, rule, self.store.is_in_flight)
+            now = self.store.entries()
+            sized = [(item.id, self.counted(item)) for item in now]
+            answered = _unanswered_tail(now)
+            cut = plan_cut(sized, rule, lambda i: i in answered or self.store.is_in_flight(i))
             if cut.overflow is not None:
                 return Prompt((first,), head, ZERO, overflow=cut.overflow)
             self.store.evict(cut.dropped)

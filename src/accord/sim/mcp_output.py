@@ -45,6 +45,8 @@ class Streaming(Protocol):
     def delta_chars(self) -> int: ...
     @property
     def pause_s(self) -> float: ...
+    @property
+    def done_for_cancelled(self) -> bool: ...
 
     @property
     def store(self) -> ConversationStore: ...
@@ -172,6 +174,7 @@ class McpOutput:
             run.emit(_event(run, f"response.mcp_call.{outcome}", **where))
         if run.in_band:
             run.store.update_mcp_item(final)
+        if run.in_band and (status == "completed" or run.done_for_cancelled):
             run.emit(
                 ConversationItemDone(
                     event_id=run.ids.next(),

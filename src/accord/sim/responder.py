@@ -175,6 +175,10 @@ class ResponseRun:
     def pause_s(self) -> float:
         return self.config.stream_pause_ms / 1000.0
 
+    @property
+    def done_for_cancelled(self) -> bool:
+        return self.config.quirks.done_for_cancelled_items
+
     def cancel(self, reason: str) -> None:
         """Cancel the response; it still ends with ``response.done`` (always sent).
 

@@ -18,9 +18,9 @@ The limit without ``token_limits`` is the model's: :data:`DEFAULT_POST_INSTRUCTI
 
 No ``conversation.item.deleted`` is sent for a dropped item (issue 18); only
 ``conversation.item.retrieve`` (an error for a dropped id) and ``usage`` show it. The
-item being answered, the last of the conversation, is never dropped; nor is an item a
-response still streams. Items go oldest first and only from the front: the first item
-that may not go stops the truncation.
+items being answered (the last item, and the tool round it ends: the calls and outputs
+before it, up to a message) are never dropped, nor is an item still in flight. Items go
+oldest first and only from the front: the first item that may not go stops the cut.
 
 The cache: the input a response shares, from its start, with what the previous response
 read and wrote counts as cached (``input_token_details.cached_tokens``); the
