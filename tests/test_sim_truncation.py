@@ -21,6 +21,7 @@ from accord.sim.server import SimServer
 from accord.sim.tokens import Count, item_tokens
 from accord.sim.truncation import PromptCache, Truncation, plan_cut, truncation_of
 from test_sim_support import Wire, create, user_text
+from trace_rules import Trace, check
 
 INSTRUCTIONS = "Be brief."  # 3 tokens
 HEAD = 3
@@ -146,6 +147,13 @@ async def test_retention_ratio_drops_the_oldest_items_silently() -> None:
         assert (await wire.error_for("d1"))["code"] == "item_delete_invalid_item_id"
         await wire.send(create(user_text("late", "late"), previous_item_id="u2", event_id="c1"))
         assert (await wire.error_for("c1"))["code"] == "item_create_invalid_previous_item_id"
+        # The next response anchors on what is left; the recordings' rules hold throughout.
+        await wire.send(create(user_text(text(20), "u20")))
+        await wire.acked("u20")
+        await respond(wire)
+        await wire.quiet()
+        found = check(Trace(wire.events, list(wire.sent), name="truncation"))
+        assert not found, "\n".join(map(str, found))
         await wire.close()
 
 
