@@ -19,7 +19,13 @@ from accord.sim.config import SimConfig
 from accord.sim.model import PlannedCall, PlannedText, ScriptedModel
 from accord.sim.server import SimServer
 from accord.sim.tokens import Count, item_tokens
-from accord.sim.truncation import PromptCache, Truncation, plan_cut, truncation_of
+from accord.sim.truncation import (
+    PromptCache,
+    Truncation,
+    overflow_error,
+    plan_cut,
+    truncation_of,
+)
 from test_sim_support import Wire, create, user_text
 from trace_rules import Trace, check
 
@@ -88,7 +94,7 @@ def test_the_token_estimate() -> None:
 
 
 def test_the_cut_drops_from_the_front_down_to_the_retention_target() -> None:
-    items = [(f"u{n}", Count(10)) for n in range(10)]
+    items = [(f"u{n}", 10) for n in range(10)]
     assert plan_cut(items, Truncation("auto", 100)).dropped == ()
     cut = plan_cut(items, Truncation("retention_ratio", 90, 0.5))
     assert (cut.dropped, cut.remaining) == (("u0", "u1", "u2", "u3", "u4", "u5"), 40)
@@ -98,8 +104,8 @@ def test_the_cut_drops_from_the_front_down_to_the_retention_target() -> None:
     kept = plan_cut(items, Truncation("auto", 5), keep=lambda i: i == "u3")
     assert kept.dropped == ("u0", "u1", "u2")
     over = plan_cut(items, Truncation("disabled", 90))
-    assert over.dropped == () and over.overflow is not None
-    assert over.overflow.code == "context_length_exceeded"
+    assert over.dropped == () and over.over
+    assert overflow_error(over.remaining, 90).code == "context_length_exceeded"
 
 
 def test_truncation_settings_as_the_sdk_spells_them() -> None:

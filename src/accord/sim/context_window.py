@@ -23,6 +23,7 @@ from accord.sim.truncation import (
     DEFAULT_POST_INSTRUCTIONS,
     Entry,
     PromptCache,
+    overflow_error,
     plan_cut,
     truncation_of,
 )
@@ -92,11 +93,12 @@ class ContextWindow:
         if conversation is None:
             rule = truncation_of(session.get("truncation"), self.default_limit)
             now = self.store.entries()
-            sized = [(item.id, self.counted(item)) for item in now]
+            sized = [(item.id, self.counted(item).total) for item in now]
             answered = _unanswered_tail(now)
             cut = plan_cut(sized, rule, lambda i: i in answered or self.store.is_in_flight(i))
-            if cut.overflow is not None:
-                return Prompt((first,), head, ZERO, overflow=cut.overflow)
+            if cut.over:
+                overflow = overflow_error(cut.remaining, rule.limit)
+                return Prompt((first,), head, ZERO, overflow=overflow)
             self.store.evict(cut.dropped)
             dropped = cut.dropped
         seen = self.store.entries() if conversation is None else conversation

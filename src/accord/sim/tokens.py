@@ -1,77 +1,46 @@
-"""The simulator's token counts: a documented estimate, not a tokenizer.
+"""The simulator's token counts: the estimate of :mod:`accord.tokens`, and what only a
+server counts.
 
-The real server counts tokens with the model's tokenizer and its audio encoder; neither
-is public, so the simulator estimates, the same way every time, so that a client can
-compute exactly what the simulator will (docs/simulator.md, "Tokens"):
-
-- text: ``ceil(chars / 4)`` (OpenAI's rule of thumb, about four characters a token);
-- user audio: one token per 100 ms, assistant audio one per 50 ms (OpenAI's published
-  audio rates); audio of unknown length counts its transcript as text;
-- every item adds :data:`ITEM_OVERHEAD` tokens (its role and framing);
-- a function call counts its name and arguments, an output its output;
-- the instructions count their text, the tools their JSON.
-
-Usage follows the recorded ``usage`` object (the parity session's ``response.done``):
-``input_token_details`` splits text, audio and image tokens and names the cached ones.
+The per-item estimate lives in :mod:`accord.tokens` because the engine judges with the
+same one when the server may have truncated (docs/simulator.md, "Tokens"). This module
+adds the instructions (their text and the tools' JSON), items accord does not model (MCP
+items, by their JSON), and the ``usage`` object of ``response.done``, which follows the
+recorded one (the parity session's): ``input_token_details`` splits text, audio and image
+tokens and names the cached ones.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from accord.items import FunctionCall, FunctionCallOutput, Item, Message
+from accord.tokens import (
+    ASSISTANT_AUDIO_MS_PER_TOKEN,
+    CHARS_PER_TOKEN,
+    IMAGE_TOKENS,
+    ITEM_OVERHEAD,
+    USER_AUDIO_MS_PER_TOKEN,
+    ZERO,
+    Count,
+    item_tokens,
+    text_tokens,
+)
 
-CHARS_PER_TOKEN = 4
-ITEM_OVERHEAD = 4
-USER_AUDIO_MS_PER_TOKEN = 100
-ASSISTANT_AUDIO_MS_PER_TOKEN = 50
-IMAGE_TOKENS = 85  # an image part: OpenAI's flat rate for a low-detail image
-
-
-def text_tokens(text: str) -> int:
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
-
-
-@dataclass(frozen=True, slots=True)
-class Count:
-    """Tokens of one item (or the instructions), by kind."""
-
-    text: int = 0
-    audio: int = 0
-    image: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.text + self.audio + self.image
-
-    def __add__(self, other: Count) -> Count:
-        return Count(self.text + other.text, self.audio + other.audio, self.image + other.image)
-
-
-ZERO = Count()
-
-
-def item_tokens(item: Item, *, images: int = 0) -> Count:
-    """The estimate for one conversation item; ``images``: image parts it carried."""
-    image = images * IMAGE_TOKENS
-    if isinstance(item, Message):
-        if item.audio and item.audio_ms is not None:
-            rate = (
-                ASSISTANT_AUDIO_MS_PER_TOKEN
-                if item.role == "assistant"
-                else USER_AUDIO_MS_PER_TOKEN
-            )
-            return Count(ITEM_OVERHEAD, math.ceil(item.audio_ms / rate), image)
-        return Count(ITEM_OVERHEAD + text_tokens(item.text), 0, image)
-    if isinstance(item, FunctionCall):
-        return Count(ITEM_OVERHEAD + text_tokens(item.name + item.arguments))
-    if isinstance(item, FunctionCallOutput):
-        return Count(ITEM_OVERHEAD + text_tokens(item.output))
-    raise TypeError(f"not a conversation item: {item!r}")
+__all__ = [
+    "ASSISTANT_AUDIO_MS_PER_TOKEN",
+    "CHARS_PER_TOKEN",
+    "IMAGE_TOKENS",
+    "ITEM_OVERHEAD",
+    "USER_AUDIO_MS_PER_TOKEN",
+    "ZERO",
+    "Count",
+    "instruction_tokens",
+    "item_tokens",
+    "text_tokens",
+    "usage",
+    "wire_tokens",
+]
 
 
 def wire_tokens(wire: Mapping[str, Any]) -> Count:

@@ -29,46 +29,33 @@ instructions are part of that prefix, so truncation at the front leaves only the
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from accord.sim.errors import ServerError
 from accord.sim.tokens import ZERO, Count
+from accord.truncation import (
+    DEFAULT_POST_INSTRUCTIONS,
+    Cut,
+    Mode,
+    Truncation,
+    plan_cut,
+    truncation_of,
+)
 
-DEFAULT_POST_INSTRUCTIONS = 28_224
-
-Mode = Literal["auto", "disabled", "retention_ratio"]
-
-
-@dataclass(frozen=True, slots=True)
-class Truncation:
-    """The truncation in force: its mode, the token limit and what a cut keeps."""
-
-    mode: Mode = "auto"
-    limit: int = DEFAULT_POST_INSTRUCTIONS
-    retention_ratio: float = 1.0
-
-    @property
-    def target(self) -> int:
-        """How many tokens a truncation leaves at most."""
-        return math.floor(self.limit * self.retention_ratio)
-
-
-def truncation_of(setting: Any, default_limit: int = DEFAULT_POST_INSTRUCTIONS) -> Truncation:
-    """The session's ``truncation`` value (already validated by :func:`check_setting`)."""
-    if setting == "disabled":
-        return Truncation("disabled", default_limit, 1.0)
-    if isinstance(setting, Mapping) and setting.get("type") == "retention_ratio":
-        limits = setting.get("token_limits") or {}
-        limit = limits.get("post_instructions")
-        return Truncation(
-            "retention_ratio",
-            default_limit if limit is None else int(limit),
-            float(setting["retention_ratio"]),
-        )
-    return Truncation("auto", default_limit, 1.0)
+__all__ = [
+    "DEFAULT_POST_INSTRUCTIONS",
+    "Cut",
+    "Entry",
+    "Mode",
+    "PromptCache",
+    "Truncation",
+    "check_setting",
+    "overflow_error",
+    "plan_cut",
+    "truncation_of",
+]
 
 
 def check_setting(setting: Any, event_id: str | None) -> ServerError | None:
@@ -113,38 +100,6 @@ def overflow_error(tokens: int, limit: int) -> ServerError:
         None,
         None,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Cut:
-    """What a truncation decided: the ids to drop (oldest first) and what remains."""
-
-    dropped: tuple[str, ...]
-    remaining: int  # tokens after the instructions once the dropped items are gone
-    overflow: ServerError | None = None  # truncation disabled and over the limit
-
-
-def plan_cut(
-    conversation: Sequence[tuple[str, Count]],
-    truncation: Truncation,
-    keep: Callable[[str], bool] = lambda _id: False,
-) -> Cut:
-    """Which items to drop from the front of ``conversation`` (id, tokens), oldest first.
-
-    ``keep``: items that may not go (in flight); the last item never goes.
-    """
-    total = sum(count.total for _, count in conversation)
-    if total <= truncation.limit:
-        return Cut((), total)
-    if truncation.mode == "disabled":
-        return Cut((), total, overflow_error(total, truncation.limit))
-    dropped: list[str] = []
-    for item_id, count in conversation[:-1]:
-        if total <= truncation.target or keep(item_id):
-            break
-        dropped.append(item_id)
-        total -= count.total
-    return Cut(tuple(dropped), total)
 
 
 Entry = tuple[str, Count]  # a fingerprint of something the model read, and its tokens
