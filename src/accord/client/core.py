@@ -25,6 +25,7 @@ from accord.engine.interface import ACCORD, Client, Strategy
 from accord.items import ChatContext
 from accord.protocol import (
     ConversationItemDelete,
+    ConversationItemRetrieve,
     ConversationItemTruncate,
     InputAudioBufferAppend,
     InputAudioBufferClear,
@@ -42,6 +43,7 @@ from accord.protocol.client_events import ClientEvent
 from accord.protocol.error_codes import FRAME_TOO_LARGE
 from accord.protocol.fast import ITEM_ADDED, decode_item_ack, encode_item_create
 from accord.protocol.wire_items import WireItemReference
+from accord.truncation import truncation_of
 
 log = logging.getLogger("accord.session")
 
@@ -84,6 +86,7 @@ class SessionCore:
         self._on_effect = on_effect
         self._out: list[str] = []
         self.session_info: dict[str, Any] = {}
+        self.sync_truncation()
         self.generations: dict[str, Generation] = {}
         self.out_of_band_requests: set[str] = set()
         self.audio_received: dict[str, int] = {}
@@ -182,6 +185,13 @@ class SessionCore:
         for fields in self._unanswered_fields.values():
             _merge_config(config, copy.deepcopy(fields))
         self.session_config = config
+        self.sync_truncation()
+
+    def sync_truncation(self) -> None:
+        """Tell the engine how the server truncates: the configured ``truncation``, else
+        the one the server reported, else its default (``auto``)."""
+        setting = self.session_config.get("truncation", self.session_info.get("truncation"))
+        self.engine.set_truncation(truncation_of(setting))
 
     # -- engine effects -> frames and events --------------------------------------------
 
@@ -226,6 +236,7 @@ class SessionCore:
     def _client_event(
         self,
         op: ev.DeleteItem
+        | ev.RetrieveItem
         | ev.TruncateItem
         | ev.CreateResponse
         | ev.CancelResponse
@@ -233,6 +244,8 @@ class SessionCore:
     ) -> ClientEvent:
         if isinstance(op, ev.DeleteItem):
             return ConversationItemDelete(event_id=op.event_id, item_id=op.item_id)
+        if isinstance(op, ev.RetrieveItem):
+            return ConversationItemRetrieve(event_id=op.event_id, item_id=op.item_id)
         if isinstance(op, ev.TruncateItem):
             return ConversationItemTruncate(
                 event_id=op.event_id,
@@ -341,6 +354,7 @@ class SessionCore:
         """``session.update`` with ``fields`` merged into the kept configuration."""
         self.now = now
         _merge_config(self.session_config, copy.deepcopy(fields))
+        self.sync_truncation()
         event_id = self.next_event_id("sess")
         self._unanswered_fields[event_id] = copy.deepcopy(fields)
         if not self._connected:
@@ -409,7 +423,13 @@ class SessionCore:
 
 
 # The engine's events that are the application's too, passed on as they are.
-_PASSED_ON = (ev.FunctionCallReady, ev.CallOrphaned, ev.ContextSynced, ev.Reconnected)
+_PASSED_ON = (
+    ev.FunctionCallReady,
+    ev.CallOrphaned,
+    ev.ContextSynced,
+    ev.Reconnected,
+    ev.ItemsEvicted,
+)
 
 
 def _size(frame: str) -> int:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from accord.engine import events as ev
 from accord.engine.config import EngineConfig
+from accord.engine.eviction import Doubts
 from accord.engine.followups import FollowUps
 from accord.engine.inbound import HANDLERS, answered_op
 from accord.engine.ledger import Ledger, Op, OpKind, OpState
@@ -29,6 +30,7 @@ from accord.items import ChatContext, ContextBase, FunctionCall, FunctionCallOut
 from accord.protocol.error_codes import CALL_GONE
 from accord.protocol.metadata import REQUEST_TAG
 from accord.provenance import DeleteReason
+from accord.truncation import Truncation
 
 
 class SyncEngine:
@@ -41,6 +43,7 @@ class SyncEngine:
         self.mirror = Mirror()
         self.ledger = Ledger()
         self.responses = Responses()
+        self.doubts = Doubts()  # items the server may have dropped (engine/eviction.py)
         self.scheduler = Scheduler(
             self.ledger,
             mirror=self.mirror,
@@ -48,6 +51,7 @@ class SyncEngine:
             rules=self.config.rules,
             capabilities=self.config.capabilities,
             in_flight=self.in_flight,
+            doubtful=self.doubts.blocks,
         )
         self.followups = FollowUps()
         self.reconnect = Reconnect(self)
@@ -275,6 +279,8 @@ class SyncEngine:
             if op.state is OpState.SENT and overdue:
                 self.ledger.move(op, "timeout")
                 effects.append(ev.OpResolved(op.event_id, "unknown"))
+                if op.kind == "retrieve":
+                    self.doubts.settled(op.event_id)  # unanswered: judged present
         return effects + self.flush(now)
 
     # -- the connection -----------------------------------------------------------------
@@ -282,6 +288,7 @@ class SyncEngine:
     def connection_lost(self, now: float) -> list[ev.Effect]:
         """The socket dropped: keep the projected state; pending ops wait for the restore."""
         self.connected = False
+        self.doubts.forget()
         return self.reconnect.lost_connection(now)
 
     def drop_state(self) -> list[AtDrop]:
@@ -379,10 +386,41 @@ class SyncEngine:
             op.sent_at = now
             op.sent_previous = previous
             op.sent_order = self.ledger.next_seq()
-            if op.kind == "response" and op.response and not op.response.out_of_band:
+            inband = op.kind == "response" and op.response and not op.response.out_of_band
+            if inband:
                 self.responses.move("request")
                 self.responses.requested_event = op.event_id
             effects.append(_send_effect(op, previous))
+            if inband:
+                effects.extend(self._probe(self.doubt_cut(now), now))
+        return effects
+
+    # -- truncation by the server (engine/eviction.py) ----------------------------------
+
+    def set_truncation(self, truncation: Truncation) -> None:
+        """The session's ``truncation`` as the server applies it (the shell says)."""
+        self.doubts.truncation = truncation
+
+    def doubt_cut(self, now: float, oldest: bool = False) -> list[Op]:
+        """Plan a retrieve of each item a response starting now could make the server
+        drop (``oldest``: at least the oldest item), so no op names it before the
+        server has said it is there."""
+        items = self.mirror.items()
+        ids = self.doubts.may_cut(items, self.in_flight)
+        if oldest and items and items[0].id not in self.doubts.doubtful and not ids:
+            ids = [items[0].id]
+        ops = [self.plan("retrieve", now, item_id=i) for i in ids]
+        self.doubts.doubt(ids, (op.event_id for op in ops))
+        return ops
+
+    def _probe(self, ops: list[Op], now: float) -> list[ev.Effect]:
+        """Send planned retrieves now, right behind the response.create they follow."""
+        effects: list[ev.Effect] = []
+        for op in ops:
+            self.ledger.move(op, "send")
+            op.sent_at = now
+            op.sent_order = self.ledger.next_seq()
+            effects.append(_send_effect(op, None))
         return effects
 
     def resolve(
@@ -555,6 +593,9 @@ def _send_effect(op: Op, previous: str | None) -> ev.Send:
     elif op.kind == "delete":
         assert op.item_id is not None
         wire = ev.DeleteItem(op.event_id, op.item_id)
+    elif op.kind == "retrieve":
+        assert op.item_id is not None
+        wire = ev.RetrieveItem(op.event_id, op.item_id)
     elif op.kind == "truncate":
         assert op.item_id is not None and op.audio_end_ms is not None
         wire = ev.TruncateItem(op.event_id, op.item_id, op.audio_end_ms)

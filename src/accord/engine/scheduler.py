@@ -52,6 +52,7 @@ class Scheduler:
         rules: Rules,
         capabilities: Capabilities,
         in_flight: Callable[[str], bool],
+        doubtful: Callable[[str | None], bool] = lambda _id: False,
     ) -> None:
         self.ledger = ledger
         self.mirror = mirror
@@ -59,12 +60,16 @@ class Scheduler:
         self.rules = rules
         self.caps = capabilities
         self.in_flight = in_flight
+        # An item the server may have dropped by itself (engine/eviction.py): no op names
+        # it until a retrieve has said whether it is there.
+        self.doubtful = doubtful
 
     def decide(self) -> Decision:
         decision = Decision()
         waiting = self.ledger.waiting()
         # session.update first: a restore runs with VAD off before its creates (R21).
         decision.send.extend((op, None) for op in waiting if op.kind == "session")
+        decision.send.extend((op, None) for op in waiting if op.kind == "retrieve")
         creates = self._creates([op for op in waiting if op.kind == "create"])
         sending_creates = {op.event_id for op, _ in creates}
         deletes = self._deletes(
@@ -104,6 +109,8 @@ class Scheduler:
                 prev_of_run[op.event_id] = op.after if op.after is not None else ROOT
                 continue
             anchor = self._anchor(op.after)
+            if isinstance(anchor, str) and self.doubtful(anchor):
+                continue  # wait: the server may have dropped the anchor
             if anchor is _WAIT:
                 head = run_of.get(op.after or "")
                 if head is None:
@@ -173,6 +180,8 @@ class Scheduler:
         }
         for op in ops:
             assert op.item_id is not None
+            if self.doubtful(op.item_id):
+                continue  # the server may have dropped it: a retrieve will say
             if op.item_id not in self.mirror:
                 if self._open_create(op.item_id):
                     continue  # not landed yet: wait for its ack
@@ -233,6 +242,8 @@ class Scheduler:
 
     def _truncate(self, op: Op, decision: Decision) -> None:
         assert op.item_id is not None
+        if self.doubtful(op.item_id):
+            return
         if op.item_id in self.mirror:
             decision.send.append((op, None))
         elif not self._open_create(op.item_id):

@@ -31,6 +31,7 @@ from accord.items import (
 )
 from accord.protocol.metadata import REQUEST_TAG
 from accord.provenance import DeleteReason
+from accord.truncation import Truncation
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,9 @@ class NaiveClient:
 
     def aliases(self) -> dict[str, str]:
         return {}
+
+    def set_truncation(self, truncation: Truncation) -> None:
+        """Ignored: the naive strategy never asks what the server dropped by itself."""
 
     # -- local inputs -------------------------------------------------------------------
 
