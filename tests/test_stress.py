@@ -106,10 +106,35 @@ def test_drops_round_up_and_shares_cover_every_session() -> None:
     assert plans == plan_sessions(config)  # repeatable from the seed
 
 
+def test_the_server_truncating_by_itself_is_survived_and_counted() -> None:
+    """A 300-token limit and retention ratio 0.5: the server drops half the conversation
+    every few turns, silently. Without the engine's doubts (engine/eviction.py) this run
+    had 166 desyncs in 20 sessions, and the judge called every evicted item lost."""
+    code, report = run_cli(
+        "--sessions", "6", "--seconds", "4", "--seed", "2", "--disconnect-fraction", "0",
+        "--truncation", "0.5", "--post-instructions", "300",
+    )  # fmt: skip
+    assert code == 0, report["findings"]
+    assert report["evicted_items"] > 5
+    assert report["desyncs"] == 0 and report["server_errors"] == 0
+
+
+def test_the_naive_strategy_names_what_the_server_truncated() -> None:
+    code, report = run_cli(
+        "--sessions", "4", "--seconds", "3", "--grace", "1", "--seed", "2",
+        "--strategy", "naive", "--disconnect-fraction", "0",
+        "--truncation", "0.5", "--post-instructions", "300",
+    )  # fmt: skip
+    assert code == 1
+    assert report["server_errors"] > 0
+
+
 def test_bad_options_exit_2() -> None:
     result = CliRunner().invoke(app, ["stress", "--sessions", "0"])
     assert result.exit_code == 2
     result = CliRunner().invoke(app, ["stress", "--strategy", "clever"])
+    assert result.exit_code == 2
+    result = CliRunner().invoke(app, ["stress", "--truncation", "sometimes"])
     assert result.exit_code == 2
 
 

@@ -48,6 +48,15 @@ def stress(
         help="Share of creates, tool outputs, deletes and response.create the simulator "
         "refuses with server_error (0..1).",
     ),
+    truncation: str | None = typer.Option(
+        None,
+        "--truncation",
+        help="The session's truncation: auto, disabled or a retention ratio (0..1); "
+        "unset: the server's default.",
+    ),
+    post_instructions: int | None = typer.Option(
+        None, "--post-instructions", help="Token limit of a retention ratio's truncation."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON only."),
 ) -> None:
     """Run sessions concurrently and check each against the simulator's store."""
@@ -75,6 +84,8 @@ def stress(
             grace=grace,
             gc_tuning=gc_tuning,
             server_errors=server_errors,
+            truncation=_truncation(truncation),
+            post_instructions=post_instructions,
         )
     except ValueError as exc:
         console.print(f"[red]accord stress: {exc}[/red]")
@@ -108,3 +119,13 @@ def _policy(name: str) -> PolicyMix:
 
 def register(app: typer.Typer) -> None:
     app.command("stress")(stress)
+
+
+def _truncation(value: str | None) -> str | float | None:
+    """``auto`` and ``disabled`` as they are; a number is a retention ratio."""
+    if value is None or value in ("auto", "disabled"):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"truncation must be auto, disabled or a ratio: {value!r}") from None

@@ -392,7 +392,7 @@ class SyncEngine:
                 self.responses.requested_event = op.event_id
             effects.append(_send_effect(op, previous))
             if inband:
-                effects.extend(self._probe(self.doubt_cut(now), now))
+                self.doubt_cut(now)  # its retrieves go once the response has started
         return effects
 
     # -- truncation by the server (engine/eviction.py) ----------------------------------
@@ -412,16 +412,6 @@ class SyncEngine:
         ops = [self.plan("retrieve", now, item_id=i) for i in ids]
         self.doubts.doubt(ids, (op.event_id for op in ops))
         return ops
-
-    def _probe(self, ops: list[Op], now: float) -> list[ev.Effect]:
-        """Send planned retrieves now, right behind the response.create they follow."""
-        effects: list[ev.Effect] = []
-        for op in ops:
-            self.ledger.move(op, "send")
-            op.sent_at = now
-            op.sent_order = self.ledger.next_seq()
-            effects.append(_send_effect(op, None))
-        return effects
 
     def resolve(
         self,

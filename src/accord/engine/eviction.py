@@ -8,9 +8,10 @@ may cut (an in-band response is asked for, or starts), the engine applies the se
 own rule (:func:`accord.truncation.plan_cut`) to its mirror with the token estimate of
 :mod:`accord.tokens`, lowered by :data:`MARGIN` because the real tokenizer is not the
 estimate: every item the rule could drop becomes *doubtful*. A doubtful item is asked
-for with ``conversation.item.retrieve`` (sent after the ``response.create``, so the
-server answers after its cut). Until the answer comes, no operation may name it: a
-delete of it or a create anchored on it waits (:meth:`Doubts.blocks`). The server
+for with ``conversation.item.retrieve``, sent once ``response.created`` has come (the
+server cuts as the response starts; asked earlier, it could answer before its cut).
+Until the answer comes, no operation may name it: a delete of it or a create anchored
+on it waits (:meth:`Doubts.blocks`). The server
 answers with the item (it is there: the doubt goes) or with an unknown-item error (it
 was dropped: it leaves the mirror and the engine reports
 :class:`~accord.engine.events.ItemsEvicted`). Afterwards a delete of it is moot and an
@@ -61,7 +62,10 @@ class Doubts:
         rule = self.truncation
         if rule.mode == "disabled" or not items:
             return []
-        doubting = Truncation(rule.mode, max(1, math.floor(rule.limit * MARGIN)), 1.0)
+        # The server's rule with a lower limit: it doubts from MARGIN of the limit on,
+        # and as far down as the server would cut (its retention ratio of that limit).
+        lowered = max(1, math.floor(rule.limit * MARGIN))
+        doubting = Truncation(rule.mode, lowered, rule.retention_ratio)
         sized = [(item.id, self.tokens(item)) for item in items]
         cut = plan_cut(sized, doubting, keep)
         return [i for i in cut.dropped if i not in self.doubtful]

@@ -69,7 +69,11 @@ class Scheduler:
         waiting = self.ledger.waiting()
         # session.update first: a restore runs with VAD off before its creates (R21).
         decision.send.extend((op, None) for op in waiting if op.kind == "session")
-        decision.send.extend((op, None) for op in waiting if op.kind == "retrieve")
+        # A probe of what the server may have dropped asks once the response whose start
+        # may cut has started: asked before, it could be answered before the cut.
+        starting = self.responses.inband_busy() and not self.responses.inband_running()
+        if not starting:
+            decision.send.extend((op, None) for op in waiting if op.kind == "retrieve")
         creates = self._creates([op for op in waiting if op.kind == "create"])
         sending_creates = {op.event_id for op, _ in creates}
         deletes = self._deletes(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Strategy = Literal["accord", "naive"]
 PolicyMix = Literal["mixed", "keep", "summarize", "redact"]
@@ -57,6 +57,23 @@ class StressConfig:
     # simulator answers with server_error instead of doing them (0: none). accord sends
     # them again; a run passes with 0 lost items and 0 duplicate replies.
     server_errors: float = 0.0
+    # The session's truncation (docs/truncation.md): None leaves the server's default
+    # ("auto" at the model's limit); "auto", "disabled", or a retention ratio (0..1),
+    # with ``post_instructions`` as the token limit (None: the model's).
+    truncation: str | float | None = None
+    post_instructions: int | None = None
+
+    def truncation_setting(self) -> str | dict[str, Any] | None:
+        """``session.truncation`` as the SDK spells it, or None to leave it unset."""
+        if isinstance(self.truncation, float):
+            setting: dict[str, Any] = {
+                "type": "retention_ratio",
+                "retention_ratio": self.truncation,
+            }
+            if self.post_instructions is not None:
+                setting["token_limits"] = {"post_instructions": self.post_instructions}
+            return setting
+        return self.truncation
 
     def __post_init__(self) -> None:
         if self.sessions < 1:
@@ -67,6 +84,12 @@ class StressConfig:
             raise ValueError(f"unknown strategy {self.strategy!r} (accord or naive)")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
+        if isinstance(self.truncation, float) and not 0.0 <= self.truncation <= 1.0:
+            raise ValueError(f"retention ratio must be within [0, 1], got {self.truncation}")
+        if isinstance(self.truncation, str) and self.truncation not in ("auto", "disabled"):
+            raise ValueError(f"truncation must be auto, disabled or a ratio: {self.truncation!r}")
+        if self.post_instructions is not None and self.post_instructions < 1:
+            raise ValueError("post_instructions must be at least 1")
         if not 0.0 <= self.disconnect_fraction <= 1.0:
             raise ValueError("disconnect fraction must be within [0, 1]")
         if not 0.0 <= self.impatient_fraction <= 1.0:

@@ -31,6 +31,7 @@ class SessionOutcome:
     lost_items: int = 0
     server_errors: int = 0
     injected_errors: int = 0  # server_error refusals the simulator was told to make
+    evicted_items: int = 0  # items the server's truncation dropped (session.truncation)
     duplicate_replies: int = 0  # a second reply to one user turn or tool output
     error: str | None = None  # the session could not run or be judged
     details: list[str] = field(default_factory=list)

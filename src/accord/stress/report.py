@@ -64,6 +64,7 @@ class StressReport:
     lost_items: int = 0
     server_errors: int = 0
     injected_errors: int = 0
+    evicted_items: int = 0
     duplicate_replies: int = 0
     errors: int = 0  # sessions that could not run or be judged
     stalls: int = 0
@@ -145,6 +146,7 @@ def _add_sessions(report: StressReport, outcomes: Sequence[SessionOutcome]) -> N
         report.lost_items += o.lost_items
         report.server_errors += o.server_errors
         report.injected_errors += o.injected_errors
+        report.evicted_items += o.evicted_items
         report.duplicate_replies += o.duplicate_replies
         report.errors += o.error is not None
         report.stalls += o.stalls
@@ -199,6 +201,7 @@ def render(report: StressReport, console: Console) -> None:
         ("lost items", f"{report.lost_items}"),
         ("unexpected server errors", f"{report.server_errors}"),
         ("injected server errors (retried)", f"{report.injected_errors}"),
+        ("items the server truncated away", f"{report.evicted_items}"),
         ("duplicate replies", f"{report.duplicate_replies}"),
         ("errors (sessions not run or not judged)", f"{report.errors}"),
         ("log warnings (counted, not printed)", f"{report.warnings}"),

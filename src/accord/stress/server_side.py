@@ -56,6 +56,10 @@ class ServerSide:
         """Operations the simulator answered with an injected server_error."""
         return sum(s.refusals for s in self.sessions)
 
+    def evicted(self) -> int:
+        """Items the servers' truncation dropped by itself (session.truncation)."""
+        return sum(len(s.store.evicted) for s in self.sessions)
+
     def duplicate_replies(self) -> int:
         """Replies beyond the first to one user turn or tool output, on every server."""
         return sum(s.duplicate_replies for s in self.sessions)

@@ -325,6 +325,7 @@ class StressSession:
             not (injected and line.startswith("server_error:")) for line in stats.server_errors
         )
         out.injected_errors = self.server.refusals()
+        out.evicted_items = self.server.evicted()
         out.duplicate_replies = self.server.duplicate_replies()
         if out.duplicate_replies:
             self._note(f"{out.duplicate_replies} duplicate repl(ies) on the server")

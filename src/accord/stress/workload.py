@@ -119,7 +119,11 @@ def session_config(config: StressConfig, agent: Agent) -> dict[str, Any]:
     a session. The session deep-copies what it is given, so sharing it is safe."""
     built = _SESSION_CONFIGS.get(config)
     if built is None:
-        built = _SESSION_CONFIGS[config] = agent.session_config()
+        built = agent.session_config()
+        truncation = config.truncation_setting()
+        if truncation is not None:
+            built["truncation"] = truncation
+        _SESSION_CONFIGS[config] = built
     return built
 
 

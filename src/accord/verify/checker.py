@@ -63,6 +63,8 @@ def check_no_lost_item(store: ConversationStore, log: CheckLog) -> list[Violatio
     for rec in store.history():
         if rec.alive:
             continue
+        if rec.evicted_at is not None and rec.deleted_by is None:
+            continue  # the server's truncation dropped it (session.truncation), no client
         op = log.ops.get(rec.deleted_by) if rec.deleted_by else None
         if op is None or op.kind != "delete" or op.item_id != rec.item.id:
             found.append(_lost(rec, "deleted by an operation with no recorded decision"))
@@ -346,6 +348,8 @@ def check_convergence(
         expected_alive = (removed_at is None or removed_at <= created) and not (
             removed_at is not None and _resurrection(log, rec)
         )
+        if rec.evicted_at is not None and rec.deleted_by is None:
+            expected_alive = False  # the server's truncation dropped it (session.truncation)
         if expected_alive and not rec.alive and not _lives_on_as_alias(store, log, item_id):
             found.append(Violation(Invariant.CONVERGENCE, item_id, "missing from the server"))
         elif rec.alive and not expected_alive and not _delete_refused(log, item_id, refused):
