@@ -22,6 +22,7 @@ from accord.engine.mirror import Mirror
 from accord.engine.reconnect import Reconnect
 from accord.engine.responses import Responses
 from accord.engine.restore import AtDrop
+from accord.engine.resume import ResumeInput, seed
 from accord.engine.scheduler import Scheduler
 from accord.engine.wire_ids import WireIds
 from accord.ids import IdGenerator
@@ -275,6 +276,12 @@ class SyncEngine:
 
     def drop_state(self) -> list[AtDrop]:
         return self.reconnect.drop_state()
+
+    def resume(self, given: ResumeInput, now: float) -> list[ev.Effect]:
+        """A new, empty server session for a journaled conversation (docs/journal.md):
+        restore ``given`` as a reconnect restores its drop; ends with :class:`Resumed`."""
+        seed(self, given)
+        return self.connected_again(now)
 
     def connected_again(self, now: float) -> list[ev.Effect]:
         """A new, empty server session: restore the projected state of the drop."""

@@ -137,6 +137,12 @@ class Ledger:
     def bump(self) -> None:
         self.version += 1
 
+    @property
+    def seq(self) -> int:
+        """How many operations were planned or sent so far: with :attr:`version`, tells
+        a journal writer whether anything it records may have changed."""
+        return self._seq
+
     def add(self, op: Op) -> Op:
         if op.event_id in self.ops:
             raise LocalProtocolError(f"event id {op.event_id!r} used twice")

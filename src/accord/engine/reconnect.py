@@ -11,6 +11,8 @@ over from the same frozen state.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from accord.engine import events as ev
 from accord.engine.ledger import OpState
 from accord.engine.restore import AtDrop, plan_restore
@@ -27,6 +29,9 @@ class Reconnect:
         self.drop_ids: set[str] = set()
         self.lost: tuple[str, ...] = ()
         self.reconnects = 0  # connections restored so far: Reconnected.attempt
+        # Set by a resume (accord.engine.resume): this restore ends with Resumed, which
+        # names the calls run again and those answered as interrupted.
+        self.resuming: ev.Resumed | None = None
 
     def lost_connection(self, now: float) -> list[ev.Effect]:
         eng = self.engine
@@ -56,7 +61,8 @@ class Reconnect:
 
     def again(self, now: float) -> list[ev.Effect]:
         eng = self.engine
-        self.reconnects += 1
+        if self.resuming is None:
+            self.reconnects += 1
         at_drop = self.at_drop or []
         self.drop_ids = {entry.item.id for entry in at_drop}
         plan = plan_restore(at_drop)
@@ -98,7 +104,11 @@ class Reconnect:
         if eng.config.server_vad:
             eng.plan("session", now, server_vad=True)
         eng.follow_up_after_restore(now)
-        effects.append(ev.Reconnected(self.reconnects, len(eng.mirror), self.lost))
+        if self.resuming is not None:
+            resumed, self.resuming = self.resuming, None
+            effects.append(replace(resumed, restored=len(eng.mirror), lost=self.lost))
+        else:
+            effects.append(ev.Reconnected(self.reconnects, len(eng.mirror), self.lost))
         return effects + eng.flush(now)
 
 

@@ -1,0 +1,105 @@
+"""The journal writer: what changed since the last checkpoint, appended before it is sent.
+
+The session calls :meth:`JournalWriter.checkpoint` after every step of its core (a
+server frame handled, a local call, a tick) and before the frames that step produced go
+out: the write-before-send rule. A crash before the write loses nothing the server has
+(the frames were not sent); a crash after it but before the send leaves in the journal
+an effect the server never saw, which the resume carries (the restore sends it once).
+
+What is recorded is the engine's projected state, the same state a reconnect restores
+from (:meth:`~accord.engine.engine.SyncEngine.drop_state`): items acknowledged by the
+server and creates still on their way, with what a restore needs of each. Only the
+difference from the last checkpoint is appended (an :class:`Entry` per new, changed or
+moved item, a :class:`Removed` per item gone), and nothing is computed at all when the
+engine's version and operation count have not moved (audio deltas, for instance, never
+reach the engine).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+from accord.engine.engine import SyncEngine
+from accord.journal.records import Config, Entry, Opened, Record, Removed
+from accord.journal.state import JournalState
+from accord.journal.store import JournalStore
+
+
+class JournalWriter:
+    """Appends one session's changes under ``key``."""
+
+    def __init__(self, store: JournalStore, key: str, state: JournalState | None = None) -> None:
+        self.store = store
+        self.key = key
+        # What the journal holds so far, as a resume would read it.
+        self._config: dict[str, Any] | None = None if state is None else state.config
+        self._entries: dict[str, Entry] = {} if state is None else dict(state.entries)
+        self._order: list[str] = [] if state is None else list(state.order)
+        self._notes: list[Record] = []
+        self._token: tuple[int, int] | None = None
+        self.appends = 0  # store round trips, for the benchmark
+        self.written = 0  # records appended
+        if state is None:
+            self._notes.append(Opened(time.time()))
+
+    def note(self, record: Record) -> None:
+        """A record the engine's state does not show (a tool's start or finish), written
+        with the next checkpoint."""
+        self._notes.append(record)
+
+    def checkpoint(self, engine: SyncEngine, config: dict[str, Any]) -> None:
+        """Append what changed; raises :class:`~accord.errors.JournalUnavailable` when
+        the store cannot take it (the caller must not send then)."""
+        records = self._notes
+        self._notes = []
+        if config != self._config:
+            self._config = copy.deepcopy(config)
+            records.append(Config(self._config))
+        token = (engine.ledger.version, engine.ledger.seq)
+        if token != self._token:
+            self._token = token
+            records.extend(self._changes(engine))
+        if not records:
+            return
+        self.store.append(self.key, records)
+        self.appends += 1
+        self.written += len(records)
+
+    def _changes(self, engine: SyncEngine) -> list[Record]:
+        now: list[Entry] = []
+        previous: str | None = None
+        for at in engine.drop_state():
+            item = at.item
+            now.append(
+                Entry(
+                    item,
+                    previous,
+                    item.id not in engine.mirror,
+                    at.partial,
+                    at.heard_ms,
+                    at.full_transcript,
+                    at.full_ms,
+                )
+            )
+            previous = item.id
+        present = {entry.item.id for entry in now}
+        out: list[Record] = [Removed(i) for i in self._order if i not in present]
+        order = [i for i in self._order if i in present]
+        for index, entry in enumerate(now):
+            item_id = entry.item.id
+            placed = index < len(order) and order[index] == item_id
+            if placed and self._entries.get(item_id) == entry:
+                continue
+            if not placed or self._entries[item_id].after != entry.after:
+                if item_id in self._entries:
+                    order.remove(item_id)
+                order.insert(index, item_id)
+            out.append(entry)
+            self._entries[item_id] = entry
+        for record in out:
+            if isinstance(record, Removed):
+                del self._entries[record.item_id]
+        self._order = order
+        return out
