@@ -23,7 +23,7 @@ from accord.journal import (
     open_journal,
 )
 from accord.journal.records import decode, encode
-from accord.journal.store import redact_url, sqlite_path
+from accord.journal.urls import redact_url, sqlite_path
 from journal_support import free_port, journal_url, redis_url
 
 __all__ = ["journal_url", "redis_url"]  # fixtures

@@ -31,9 +31,8 @@ from accord.engine import events as ev
 from accord.engine.config import EngineConfig
 from accord.errors import ConnectionLost, OperationTimeout, RealtimeError, SessionClosed
 from accord.items import ChatContext
-from accord.journal import attach
+from accord.journal import CallFinished, CallStarted, JournalError, JournalStore, Record, attach
 from accord.journal.hook import SessionJournal
-from accord.journal.store import JournalStore
 
 log = logging.getLogger("accord.session")
 
@@ -127,7 +126,7 @@ class RealtimeSession:
         endpoint = Endpoint.choose(url, api_key, model, azure_deployment, azure_api_version)
         opened = cls(endpoint, opts, session)
         if journal is not None:
-            opened._attach(SessionJournal(attach.start(journal, key)))
+            opened._journal = SessionJournal(attach.start(journal, key), opened.core.engine)
         return Connecting(opened)
 
     @classmethod
@@ -148,13 +147,10 @@ class RealtimeSession:
         configuration. docs/journal.md"""
         resuming = attach.resume(journal, key)
         config = resuming.config if session is None else session
-        connecting = cls.connect(url, api_key=api_key, session=config, **connect_args)
-        connecting.session._attach(SessionJournal(resuming.writer, resuming.plan))
-        return connecting
-
-    def _attach(self, journal: SessionJournal) -> None:
-        journal.check(self.core.engine)
-        self._journal = journal
+        opening = cls.connect(url, api_key=api_key, session=config, **connect_args)
+        new = opening.session
+        new._journal = SessionJournal(resuming.writer, new.core.engine, resuming.plan)
+        return opening
 
     @property
     def key(self) -> str | None:
@@ -317,20 +313,20 @@ class RealtimeSession:
         abandoned, no push deletes its call. ``idempotent``: it may run again after a
         crash (a journaled session's resume re-runs it instead of answering it as
         interrupted)."""
-        if self._journal is not None:
-            self._journal.started(call_id, idempotent)
         self._call(
-            "tool_started", lambda now: self.core.tool_started(call_id, now), call_id=call_id
+            "tool_started",
+            lambda now: self.core.tool_started(call_id, now),
+            CallStarted(call_id, idempotent),
+            call_id=call_id,
         )
 
     def tool_finished(self, call_id: str, output: str) -> None:
         """Hand in the tool's ``output``: the engine creates it right after its call
         and asks for the follow-up once every output of the response is in."""
-        if self._journal is not None:
-            self._journal.finished(call_id)
         self._call(
             "tool_finished",
             lambda now: self.core.tool_finished(call_id, output, now),
+            CallFinished(call_id),
             call_id=call_id,
             output=output,
         )
@@ -339,11 +335,10 @@ class RealtimeSession:
         """Give up on a call whose tool will never answer, so none is left dangling: a
         call whose tool never started is deleted; one that started (or with
         ``delete=False``) is answered with an error output."""
-        if self._journal is not None:
-            self._journal.finished(call_id)
         self._call(
             "tool_abandoned",
             lambda now: self.core.tool_abandoned(call_id, now, delete=delete),
+            CallFinished(call_id),
             call_id=call_id,
             delete=delete,
         )
@@ -475,17 +470,23 @@ class RealtimeSession:
         return self._loop.time()
 
     def _check_open(self) -> None:
+        if isinstance(self._failure, JournalError):  # the session stopped: say why
+            raise self._failure
         if self._closed:
             raise SessionClosed("the session is closed")
         if self._failure is not None:
             raise self._failure
 
-    def _call(self, name: str, action: Callable[[float], None], **record: Any) -> None:
+    def _call(
+        self, name: str, act: Callable[[float], None], note: Record | None = None, /, **record: Any
+    ) -> None:
         self._check_open()
+        if note is not None and self._journal is not None:
+            self._journal.writer.note(note)  # a tool report, journaled with this step
         now = self._now()
         if self.recorder is not None:
             self.recorder.call(name, now, **record)
-        action(now)
+        act(now)
         self._flush_core()
 
     def _flush_core(self) -> None:
@@ -554,11 +555,11 @@ class RealtimeSession:
     def _on_effect(self, effect: ev.Effect) -> None:
         if isinstance(effect, ev.OpResolved) and effect.event_id in self._update_waiters:
             waiter = self._update_waiters.pop(effect.event_id)
-            if effect.status == "success":
-                if not waiter.done():
-                    waiter.set_result(None)
-            else:
-                _fail(waiter, effect.code, effect.message or "refused", effect.event_id)
+            refused = RealtimeError(effect.code, effect.message or "refused", effect.event_id)
+            if not waiter.done() and effect.status == "success":
+                waiter.set_result(None)
+            elif not waiter.done():
+                waiter.set_exception(refused)
         elif isinstance(effect, ev.OpResolved) and effect.answered_by is not None:
             # The request was dropped because this response answers it: that is its reply.
             reply = self._reply_waiters.pop(effect.event_id, None)
@@ -593,8 +594,3 @@ class RealtimeSession:
         self._push_waiters.clear()
         self._update_waiters.clear()
         self._reply_waiters.clear()
-
-
-def _fail(future: asyncio.Future[Any], code: str | None, message: str, event_id: str) -> None:
-    if not future.done():
-        future.set_exception(RealtimeError(code, message, event_id))

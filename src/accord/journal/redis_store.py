@@ -16,7 +16,7 @@ from typing import Any
 
 from accord.errors import JournalUnavailable
 from accord.journal.records import Record, decode, encode
-from accord.journal.store import redact_url
+from accord.journal.urls import redact_url
 
 PREFIX = "accord:journal:"
 CONNECT_TIMEOUT_S = 5.0  # opening the store fails with JournalUnavailable after this

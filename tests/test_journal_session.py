@@ -1,0 +1,207 @@
+"""A journaled session against the simulator, and its resume in a new server session.
+
+The journal is judged against the simulator's store: after a tool turn it holds the
+server's conversation; a resume rebuilds it on a new server session. A crash is played
+here by a store that stops taking writes after its n-th append (what a killed process
+leaves behind); tests/test_journal_crash.py kills real processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from accord import Agent, Resumed, function_tool
+from accord.client import events as app
+from accord.errors import JournalError
+from accord.journal import JournalStore, Record, open_journal
+from accord.journal.state import INTERRUPTED_OUTPUT, replay
+from accord.session import RealtimeSession
+from accord.sim.config import SimConfig
+from accord.sim.server import SimServer
+
+QUESTION = "what's the weather in Paris?"
+TIMEOUT = 10.0
+
+
+class Frozen:
+    """A store that keeps its first ``keep`` appends and silently drops the rest."""
+
+    def __init__(self, inner: JournalStore, keep: int) -> None:
+        self.inner, self.keep, self.appends = inner, keep, 0
+
+    def append(self, key: str, records: Sequence[Record]) -> None:
+        self.appends += 1
+        if self.appends <= self.keep:
+            self.inner.append(key, records)
+
+    def load(self, key: str) -> list[Record]:
+        return self.inner.load(key)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+    def keys(self) -> list[str]:
+        return self.inner.keys()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def weather_agent(*, idempotent: bool, block: asyncio.Event | None = None) -> Agent:
+    @function_tool(idempotent=idempotent)
+    async def get_weather(city: str) -> str:
+        """The weather in a city."""
+        if block is not None:
+            await block.wait()
+        return f'{{"city": "{city}", "temp": 18}}'
+
+    return Agent(instructions="You help.", tools=[get_weather])
+
+
+def shapes(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The store's items as (type or role, call id or text)."""
+    out = []
+    for item in items:
+        if item["type"] == "message":
+            text = "".join(p.get("text") or p.get("transcript") or "" for p in item["content"])
+            out.append((item["role"], text))
+        else:
+            out.append((item["type"], item["call_id"]))
+    return out
+
+
+def outputs_per_call(items: list[dict[str, Any]]) -> dict[str, int]:
+    counts = {i["call_id"]: 0 for i in items if i["type"] == "function_call"}
+    for item in items:
+        if item["type"] == "function_call_output":
+            counts[item["call_id"]] = counts.get(item["call_id"], 0) + 1
+    return counts
+
+
+async def run_turn(sim: SimServer, store: JournalStore, *, idempotent: bool = False) -> str:
+    agent = weather_agent(idempotent=idempotent)
+    async with RealtimeSession.connect(
+        sim.url, api_key="sk-test", session=agent.session_config(), journal=store
+    ) as session:
+        runner = agent.start(session)
+        await runner.say(QUESTION)
+        await runner.wait_idle(TIMEOUT)
+        await runner.aclose()
+        assert session.key is not None
+        return session.key
+
+
+async def resume(
+    sim: SimServer, store: JournalStore, key: str, *, idempotent: bool = False
+) -> Resumed:
+    agent = weather_agent(idempotent=idempotent)
+    async with RealtimeSession.resume(sim.url, journal=store, key=key, api_key="sk-test") as s:
+        assert s.key == key
+        runner = agent.start(s)
+        resumed = None
+        async for event in runner.events():
+            if isinstance(event, Resumed):
+                resumed = event
+                break
+        await runner.wait_idle(TIMEOUT)
+        await runner.aclose()
+    assert resumed is not None
+    return resumed
+
+
+async def test_the_journal_holds_the_servers_conversation(tmp_path: Path) -> None:
+    store = open_journal(f"sqlite:///{tmp_path / 'j.db'}")
+    async with SimServer(SimConfig()) as sim:
+        key = await run_turn(sim, store)
+        (held,) = sim.conversations().values()
+    state = replay(store.load(key))
+    journaled = [e.item.id for e in state.ordered()]
+    assert journaled == [item["id"] for item in held]
+    assert [k for k, _ in shapes(held)] == [
+        "user",
+        "function_call",
+        "function_call_output",
+        "assistant",
+    ]
+    assert not any(e.pending or e.partial for e in state.ordered())
+    assert all(c.started and c.finished for c in state.calls.values())
+    assert state.config["tools"][0]["name"] == "get_weather"
+
+
+async def test_resume_rebuilds_the_conversation_in_a_new_server_session(tmp_path: Path) -> None:
+    store = open_journal(f"sqlite:///{tmp_path / 'j.db'}")
+    async with SimServer(SimConfig()) as sim:
+        key = await run_turn(sim, store)
+        resumed = await resume(sim, store, key)
+        first, second = sim.conversations().values()
+    assert resumed == Resumed(restored=4, lost=(), rerun=(), interrupted=())
+    assert shapes(second) == shapes(first)
+
+
+@pytest.mark.parametrize("idempotent", [False, True])
+@pytest.mark.parametrize("keep", range(1, 12))
+async def test_a_crash_after_any_write_resumes_to_one_output_per_call_and_a_reply(
+    tmp_path: Path, keep: int, idempotent: bool
+) -> None:
+    inner = open_journal(f"sqlite:///{tmp_path / 'j.db'}")
+    frozen = Frozen(inner, keep)
+    async with SimServer(SimConfig()) as sim:
+        key = await run_turn(sim, frozen, idempotent=idempotent)  # type: ignore[arg-type]
+        state = replay(inner.load(key))
+        resumed = await resume(sim, inner, key, idempotent=idempotent)
+        conversations = list(sim.conversations().values())
+    after = conversations[-1]
+    journaled = [e.item.id for e in state.ordered() if not e.partial]
+    ids = [item["id"] for item in after]
+    assert [i for i in ids if i in journaled] == journaled  # nothing journaled is lost
+    assert resumed.lost == ()
+    kinds = [kind for kind, _ in shapes(after)]
+    if "function_call" in kinds:
+        assert set(outputs_per_call(after).values()) == {1}
+        after_output = kinds[kinds.index("function_call_output") :]
+        assert after_output == ["function_call_output", "assistant"], shapes(after)
+    if resumed.interrupted:
+        assert not idempotent
+        outputs = [i["output"] for i in after if i["type"] == "function_call_output"]
+        assert outputs == [INTERRUPTED_OUTPUT]
+
+
+async def test_connect_refuses_a_key_that_holds_a_conversation(tmp_path: Path) -> None:
+    store = open_journal(f"sqlite:///{tmp_path / 'j.db'}")
+    async with SimServer(SimConfig()) as sim:
+        key = await run_turn(sim, store)
+        with pytest.raises(JournalError, match="already holds"):
+            RealtimeSession.connect(sim.url, api_key="sk-test", journal=store, key=key)
+        with pytest.raises(JournalError, match="nothing to resume"):
+            RealtimeSession.resume(sim.url, journal=store, key="nope", api_key="sk-test")
+
+
+async def test_a_store_that_fails_stops_the_session_before_it_sends(tmp_path: Path) -> None:
+    class Failing(Frozen):
+        def append(self, key: str, records: Sequence[Record]) -> None:
+            from accord.errors import JournalUnavailable
+
+            self.appends += 1
+            if self.appends > self.keep:
+                raise JournalUnavailable("disk full")
+            self.inner.append(key, records)
+
+    store = Failing(open_journal(f"sqlite:///{tmp_path / 'j.db'}"), keep=2)
+    agent = weather_agent(idempotent=False)
+    async with (
+        SimServer(SimConfig()) as sim,
+        RealtimeSession.connect(
+            sim.url, api_key="sk-test", session=agent.session_config(), journal=store
+        ) as session,
+    ):
+        runner = agent.start(session)
+        with pytest.raises(JournalError, match="disk full"):
+            await asyncio.wait_for(runner.say(QUESTION), TIMEOUT)
+        await runner.aclose()
+        events = [e async for e in session.events()]
+        assert not any(isinstance(e, app.FunctionCallReady) for e in events)
