@@ -1,14 +1,15 @@
 """Kill a real process with SIGKILL at each journal write of a tool turn, resume the
 session in another process, and judge the simulator's store (issue 19, "Done when").
 
-The turn (a user question, the model's call, the tool, its output, the reply) makes
-:data:`WRITES` journal writes. For each, one worker process runs the turn against the
-simulator served by this test and SIGKILLs itself right after that write returned, or
-as it begins (the frames of the step before are out: a crash after a send)
-(tests/journal_worker.py); a second process resumes the journal's key. The resumed
-session's store (``SimServer.conversations()``) must hold every item the journal held
-(nothing lost), each call with exactly one output, and one reply after the outputs.
-Both stores: SQLite and a real Redis.
+The turn (a user question, the reply asked for, the model's call, the tool, its
+output, the follow-up reply) makes :data:`WRITES` journal writes. For each, one worker
+process runs the turn against the simulator served by this test and SIGKILLs itself
+right after that write returned, or as it begins (the frames of the step before are
+out: a crash after a send) (tests/journal_worker.py); a second process resumes the
+journal's key. The resumed session's store (``SimServer.conversations()``) must hold
+every item the journal held (nothing lost), each call with exactly one output, and
+one reply after the outputs (or after the question, when a reply was owed). Both
+stores: SQLite and a real Redis.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from journal_support import journal_url, redis_url
 __all__ = ["journal_url", "redis_url"]  # fixtures
 
 WORKER = str(Path(__file__).with_name("journal_worker.py"))
-WRITES = 10  # journal writes of one tool turn (test_a_whole_turn_makes_every_write)
+WRITES = 13  # journal writes of one tool turn (test_a_whole_turn_makes_every_write)
+CALL_STARTED = 8  # the write that says the tool is running
 PROCESS_TIMEOUT_S = 60.0
 
 
@@ -63,7 +65,8 @@ async def test_a_whole_turn_makes_every_write(journal_url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kill_at", "idempotent"), [*((n, False) for n in range(1, WRITES + 1)), (6, True)]
+    ("kill_at", "idempotent"),
+    [*((n, False) for n in range(1, WRITES + 1)), (CALL_STARTED, True)],
 )
 async def test_killed_after_any_write_the_resumed_session_loses_nothing(
     journal_url: str, kill_at: int, idempotent: bool
@@ -72,7 +75,8 @@ async def test_killed_after_any_write_the_resumed_session_loses_nothing(
 
 
 @pytest.mark.parametrize(
-    ("kill_at", "idempotent"), [*((n, False) for n in range(3, WRITES + 1)), (7, True)]
+    ("kill_at", "idempotent"),
+    [*((n, False) for n in range(3, WRITES + 1)), (CALL_STARTED + 1, True)],
 )
 async def test_killed_as_any_write_begins_the_resumed_session_loses_nothing(
     tmp_path: Path, kill_at: int, idempotent: bool
@@ -93,7 +97,8 @@ async def crash_and_resume(
         code, _ = await worker("turn", sim.url, journal_url, key, str(kill_at), flag, *extra)
         assert code == -signal.SIGKILL
         store = open_journal(journal_url)
-        journaled = [e.item.id for e in replay(store.load(key)).ordered() if not e.partial]
+        state = replay(store.load(key))
+        journaled = [e.item.id for e in state.ordered() if not e.partial]
         store.close()
         code, out = await worker("resume", sim.url, journal_url, key, flag)
         assert code == 0
@@ -108,6 +113,8 @@ async def crash_and_resume(
     if calls:
         tail = kinds(after)[kinds(after).index("function_call_output") :]
         assert tail == ["function_call_output", "assistant"], kinds(after)
+    if state.reply_owed or calls:
+        assert kinds(after)[-1] == "assistant", "the model did not reply"
     interrupted = [o for o in outputs if o["output"] == INTERRUPTED_OUTPUT]
     assert len(interrupted) == len(resumed["interrupted"])
     if idempotent:

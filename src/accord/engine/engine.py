@@ -469,14 +469,17 @@ class SyncEngine:
 
     def follow_up_after_restore(self, now: float) -> None:
         """A conversation restored ending in tool outputs has not been answered (the
-        follow-up was lost with the connection, or never asked): ask once."""
+        follow-up was lost with the connection, or never asked): ask once. So does a
+        resumed one whose reply was owed, unless the assistant has the last word."""
         items = self.mirror.items()
         tail = [i for i in items if not (isinstance(i, Message) and i.role == "system")]
-        if (
-            tail
-            and isinstance(tail[-1], FunctionCallOutput)
-            and self.followups.has_output(tail[-1].call_id)
-        ):
+        owed, self.reconnect.owed_reply = self.reconnect.owed_reply, False
+        last = tail[-1] if tail else None
+        answered = isinstance(last, Message) and last.role == "assistant"
+        tool_outputs = isinstance(last, FunctionCallOutput) and self.followups.has_output(
+            last.call_id
+        )
+        if tool_outputs or (owed and last is not None and not answered):
             self.followups.answered.update(self.responses.by_id)
             self._plan_response(now)
 

@@ -32,6 +32,7 @@ class Reconnect:
         # Set by a resume (accord.engine.resume): this restore ends with Resumed, which
         # names the calls run again and those answered as interrupted.
         self.resuming: ev.Resumed | None = None
+        self.owed_reply = False  # a resume: a reply was owed when the journal stopped
 
     def lost_connection(self, now: float) -> list[ev.Effect]:
         eng = self.engine

@@ -11,7 +11,9 @@ engine lacks, and is seeded with here, is what it would have remembered of the c
   on the server exactly one follow-up is asked (:mod:`accord.engine.followups`);
 - with nothing to run again, restored tool outputs are the tools' own, so a
   conversation restored ending in outputs gets its one reply when the restore is
-  acknowledged (as after a reconnect).
+  acknowledged (as after a reconnect);
+- a reply the journal says was owed (asked for, not done) is asked once, unless the
+  restored conversation ends with the assistant.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class ResumeInput:
     entries: tuple[AtDrop, ...]
     rerun: tuple[str, ...] = ()
     interrupted: tuple[str, ...] = ()
+    reply: bool = False  # a reply was owed: ask it, unless the assistant has the last word
 
 
 class Resumable(Protocol):
@@ -66,5 +69,6 @@ def seed(eng: Resumable, given: ResumeInput) -> None:
         for entry in given.entries:
             if isinstance(entry.item, FunctionCallOutput) and not entry.partial:
                 eng.followups.outputs[entry.item.call_id] = entry.item.id
+    eng.reconnect.owed_reply = given.reply
     eng.reconnect.at_drop = list(given.entries)
     eng.reconnect.resuming = ev.Resumed(0, (), given.rerun, given.interrupted)

@@ -83,7 +83,16 @@ class CallFinished:
     call_id: str
 
 
-Record: TypeAlias = Opened | Config | Entry | Removed | CallStarted | CallFinished
+@dataclass(frozen=True, slots=True)
+class ReplyOwed:
+    """Whether the model owes the conversation a reply: an in-band response was asked
+    for (or started) and is not done. A resume asks again when the restored
+    conversation does not end with the assistant."""
+
+    owed: bool
+
+
+Record: TypeAlias = Opened | Config | Entry | Removed | CallStarted | CallFinished | ReplyOwed
 
 _TAGS: dict[type[Any], str] = {
     Opened: "opened",
@@ -92,6 +101,7 @@ _TAGS: dict[type[Any], str] = {
     Removed: "removed",
     CallStarted: "call_started",
     CallFinished: "call_finished",
+    ReplyOwed: "reply_owed",
 }
 _BY_TAG = {tag: cls for cls, tag in _TAGS.items()}
 _ITEM_TAGS: dict[type[Any], str] = {

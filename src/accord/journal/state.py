@@ -9,7 +9,10 @@ the calls with what can be known after a crash:
 - a call whose tool never started (no :class:`CallStarted`) runs now: it never ran;
 - a call whose tool was running (started, no output) runs again when the tool was
   declared idempotent, else it is answered with :data:`INTERRUPTED_OUTPUT`, so the
-  model can tell the user; either way each call ends with exactly one output.
+  model can tell the user; either way each call ends with exactly one output;
+- a reply that was owed (asked for, not done) is asked again once the restore is
+  acknowledged, when the conversation does not end with the assistant; with calls run
+  again, their one follow-up is that reply.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from accord.journal.records import (
     Opened,
     Record,
     Removed,
+    ReplyOwed,
 )
 
 INTERRUPTED_OUTPUT = (
@@ -54,6 +58,7 @@ class JournalState:
     entries: dict[str, Entry] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     calls: dict[str, CallState] = field(default_factory=dict)
+    reply_owed: bool = False
     records: int = 0
 
     def ordered(self) -> list[Entry]:
@@ -73,6 +78,8 @@ class JournalState:
                 self.order.remove(record.item_id)
         elif isinstance(record, CallStarted):
             self.calls[record.call_id] = CallState(True, record.idempotent)
+        elif isinstance(record, ReplyOwed):
+            self.reply_owed = record.owed
         elif isinstance(record, CallFinished):
             was = self.calls.get(record.call_id, CallState())
             self.calls[record.call_id] = CallState(was.started, was.idempotent, True)
@@ -127,7 +134,9 @@ def plan_resume(state: JournalState) -> ResumeInput:
             entries.append(AtDrop(FunctionCallOutput(answer, call.call_id, INTERRUPTED_OUTPUT)))
         else:
             rerun.append(call.call_id)
-    return ResumeInput(tuple(entries), tuple(rerun), tuple(interrupted))
+    # A reply that was owed is asked again, unless calls run again: their follow-up is it.
+    reply = state.reply_owed and not rerun
+    return ResumeInput(tuple(entries), tuple(rerun), tuple(interrupted), reply)
 
 
 def interrupted_id(call_id: str) -> str:

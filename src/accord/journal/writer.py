@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from accord.engine.engine import SyncEngine
-from accord.journal.records import Config, Entry, Opened, Record, Removed
+from accord.journal.records import Config, Entry, Opened, Record, Removed, ReplyOwed
 from accord.journal.state import JournalState
 from accord.journal.store import JournalStore
 
@@ -37,6 +37,7 @@ class JournalWriter:
         self._config: dict[str, Any] | None = None if state is None else state.config
         self._entries: dict[str, Entry] = {} if state is None else dict(state.entries)
         self._order: list[str] = [] if state is None else list(state.order)
+        self._owed = False if state is None else state.reply_owed
         self._notes: list[Record] = []
         self._token: tuple[int, int] | None = None
         self.appends = 0  # store round trips, for the benchmark
@@ -61,6 +62,10 @@ class JournalWriter:
         if token != self._token:
             self._token = token
             records.extend(self._changes(engine))
+            owed = _reply_owed(engine)
+            if owed != self._owed:
+                self._owed = owed
+                records.append(ReplyOwed(owed))
         if not records:
             return
         self.store.append(self.key, records)
@@ -103,3 +108,13 @@ class JournalWriter:
                 del self._entries[record.item_id]
         self._order = order
         return out
+
+
+def _reply_owed(engine: SyncEngine) -> bool:
+    """An in-band response asked for and not done, or running."""
+    if engine.responses.inband_busy():
+        return True
+    return any(
+        op.kind == "response" and op.response is not None and not op.response.out_of_band
+        for op in engine.ledger.open_ops()
+    )
