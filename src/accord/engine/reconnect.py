@@ -50,15 +50,17 @@ class Reconnect:
         """The projected state with what the restore needs to know of each item; a
         truncate still in transit counts as done (it is part of the projected state)."""
         eng = self.engine
-        out: list[AtDrop] = []
-        for item in eng.ledger.projected(eng.mirror):
-            transcript, full_ms = eng.audio_seen.get(item.id, (None, None))
-            heard = eng.heard.get(item.id)
-            pending = eng.ledger.find_open("truncate", item.id)
-            if pending is not None and pending.audio_end_ms is not None:
-                heard = pending.audio_end_ms
-            out.append(AtDrop(item, eng.responses.partial(item.id), heard, transcript, full_ms))
-        return out
+        return [self.facts(item) for item in eng.ledger.projected(eng.mirror)]
+
+    def facts(self, item: Item) -> AtDrop:
+        """What the restore needs to know of one projected item."""
+        eng = self.engine
+        transcript, full_ms = eng.audio_seen.get(item.id, (None, None))
+        heard = eng.heard.get(item.id)
+        pending = eng.ledger.find_open("truncate", item.id)
+        if pending is not None and pending.audio_end_ms is not None:
+            heard = pending.audio_end_ms
+        return AtDrop(item, eng.responses.partial(item.id), heard, transcript, full_ms)
 
     def again(self, now: float) -> list[ev.Effect]:
         eng = self.engine

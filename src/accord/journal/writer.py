@@ -42,6 +42,7 @@ class JournalWriter:
         self._token: tuple[int, int] | None = None
         self.appends = 0  # store round trips, for the benchmark
         self.written = 0  # records appended
+        self.elapsed = 0.0  # seconds spent in checkpoint, the store's appends included
         if state is None:
             self._notes.append(Opened(time.time()))
 
@@ -53,6 +54,13 @@ class JournalWriter:
     def checkpoint(self, engine: SyncEngine, config: dict[str, Any]) -> None:
         """Append what changed; raises :class:`~accord.errors.JournalUnavailable` when
         the store cannot take it (the caller must not send then)."""
+        started = time.perf_counter()
+        try:
+            self._checkpoint(engine, config)
+        finally:
+            self.elapsed += time.perf_counter() - started
+
+    def _checkpoint(self, engine: SyncEngine, config: dict[str, Any]) -> None:
         records = self._notes
         self._notes = []
         if config != self._config:
@@ -73,39 +81,53 @@ class JournalWriter:
         self.written += len(records)
 
     def _changes(self, engine: SyncEngine) -> list[Record]:
-        now: list[Entry] = []
-        previous: str | None = None
-        for at in engine.drop_state():
-            item = at.item
-            now.append(
-                Entry(
-                    item,
-                    previous,
-                    item.id not in engine.mirror,
-                    at.partial,
-                    at.heard_ms,
-                    at.full_transcript,
-                    at.full_ms,
-                )
-            )
-            previous = item.id
-        present = {entry.item.id for entry in now}
-        out: list[Record] = [Removed(i) for i in self._order if i not in present]
+        """The records that take the journal from its last state to the engine's.
+
+        O(n) per call with a small constant: an item whose object, place and restore
+        facts are those last written is passed over without building a record."""
+        projected = engine.ledger.projected(engine.mirror)
+        present = {item.id for item in projected}
+        out: list[Record] = []
+        for gone in [i for i in self._order if i not in present]:
+            out.append(Removed(gone))
+            del self._entries[gone]
         order = [i for i in self._order if i in present]
-        for index, entry in enumerate(now):
-            item_id = entry.item.id
+        previous: str | None = None
+        mirror, partial, facts = engine.mirror, engine.responses.partial, engine.reconnect.facts
+        # Only assistant audio has restore facts besides ``partial`` (a transcript, a
+        # length, where it was cut): other items skip building them.
+        audio = engine.audio_seen.keys() | engine.heard.keys()
+        for index, item in enumerate(projected):
+            item_id = item.id
+            known = self._entries.get(item_id)
+            pending = item_id not in mirror
             placed = index < len(order) and order[index] == item_id
-            if placed and self._entries.get(item_id) == entry:
+            if item_id in audio or engine.ledger.find_open("truncate", item_id) is not None:
+                at = facts(item)
+                cut = (at.partial, at.heard_ms, at.full_transcript, at.full_ms)
+            else:
+                cut = (partial(item_id), None, None, None)
+            if (
+                placed
+                and known is not None
+                and known.item is item
+                and known.after == previous
+                and known.pending == pending
+                and (known.partial, known.heard_ms, known.full_transcript, known.full_ms) == cut
+            ):
+                previous = item_id
                 continue
-            if not placed or self._entries[item_id].after != entry.after:
-                if item_id in self._entries:
+            entry = Entry(item, previous, pending, *cut)
+            previous = item_id
+            if known == entry and placed:
+                self._entries[item_id] = entry  # an equal item under a new object
+                continue
+            if not placed:
+                if known is not None:
                     order.remove(item_id)
                 order.insert(index, item_id)
             out.append(entry)
             self._entries[item_id] = entry
-        for record in out:
-            if isinstance(record, Removed):
-                del self._entries[record.item_id]
         self._order = order
         return out
 
