@@ -4,8 +4,9 @@ Runs tool turns (a question, the model's call, the tool, its output, the reply) 
 a journaled :class:`~accord.session.RealtimeSession` and an agent against the embedded
 simulator, and reports per turn: the time spent writing the journal (computing what
 changed and the store's appends, both inside the session's step, before its frames are
-sent), the store round trips, the records and their bytes. The last turns are reported
-apart: the writer's diff walks the projected conversation, which grows with each turn.
+sent), the store round trips, the records and their bytes, and the process's CPU per
+turn beside the same turns without a journal. The last turns are reported apart: the
+writer's diff walks the projected conversation, which grows with each turn.
 
     python -m accord.bench.journal_bench [--turns 50] [--redis redis://127.0.0.1:6379/0]
 
@@ -48,6 +49,24 @@ class JournalCost:
     records_per_turn: float
     bytes_per_turn: float
     us_per_append: float
+    cpu_us_per_turn: float  # the whole process (client and simulator), per turn
+
+
+async def baseline(turns: int) -> float:
+    """CPU per turn of the same turns without a journal (client and simulator)."""
+    agent = Agent(instructions="You help.", tools=[get_weather])
+    async with (
+        SimServer(SimConfig()) as sim,
+        RealtimeSession.connect(sim.url, api_key="sk-bench", session=agent.session_config()) as s,
+    ):
+        runner = agent.start(s)
+        started = time.process_time()
+        for _ in range(turns):
+            await runner.say(QUESTION)
+            await runner.wait_idle(IDLE_TIMEOUT_S)
+        cpu = time.process_time() - started
+        await runner.aclose()
+    return cpu / turns * 1e6
 
 
 class Timed:
@@ -96,11 +115,13 @@ async def measure(store_url: str, label: str, turns: int) -> JournalCost:
         runner = agent.start(session)
         await runner.wait_idle(IDLE_TIMEOUT_S)
         start_appends, start_store = writer.appends, store.elapsed
+        cpu_started = time.process_time()
         for _ in range(turns):
             before = writer.elapsed
             await runner.say(QUESTION)
             await runner.wait_idle(IDLE_TIMEOUT_S)
             per_turn.append(writer.elapsed - before)
+        cpu = time.process_time() - cpu_started
         await runner.aclose()
         appends = writer.appends - start_appends
         in_store = store.elapsed - start_store
@@ -120,6 +141,7 @@ async def measure(store_url: str, label: str, turns: int) -> JournalCost:
         records_per_turn=len(records) / turns,
         bytes_per_turn=size / turns,
         us_per_append=total / max(appends, 1) * 1e6,
+        cpu_us_per_turn=cpu / turns * 1e6,
     )
 
 
@@ -140,6 +162,8 @@ def main() -> None:
     args = parser.parse_args()
     for cost in asyncio.run(run(args.turns, args.redis)):
         print(json.dumps(asdict(cost)))
+    cpu = asyncio.run(baseline(args.turns))
+    print(json.dumps({"store": "none", "turns": args.turns, "cpu_us_per_turn": cpu}))
 
 
 if __name__ == "__main__":
