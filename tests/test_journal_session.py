@@ -207,3 +207,29 @@ async def test_a_store_that_fails_stops_the_session_before_it_sends(tmp_path: Pa
         await runner.aclose()
         events = [e async for e in session.events()]
         assert not any(isinstance(e, app.FunctionCallReady) for e in events)
+
+
+@pytest.mark.parametrize(("first", "idempotent"), [(5, False), (8, False), (8, True), (10, False)])
+@pytest.mark.parametrize("second", range(8))
+async def test_a_resumed_session_that_crashes_too_resumes_again(
+    tmp_path: Path, first: int, idempotent: bool, second: int
+) -> None:
+    """The resumed session journals under the same key: a crash of it (after its
+    ``second``-th write) is resumed like the first, to the same end."""
+    inner = open_journal(f"sqlite:///{tmp_path / 'j.db'}")
+    async with SimServer(SimConfig()) as sim:
+        key = await run_turn(sim, Frozen(inner, first), idempotent=idempotent)
+        await resume(sim, Frozen(inner, second), key, idempotent=idempotent)
+        state = replay(inner.load(key))
+        resumed = await resume(sim, inner, key, idempotent=idempotent)
+        *_, after = sim.conversations().values()
+    journaled = [e.item.id for e in state.ordered() if not e.partial]
+    assert [i["id"] for i in after if i["id"] in journaled] == journaled
+    assert resumed.lost == ()
+    kinds = [kind for kind, _ in shapes(after)]
+    assert set(outputs_per_call(after).values()) == {1}
+    assert kinds[kinds.index("function_call_output") :] == ["function_call_output", "assistant"]
+    outputs = [i["output"] for i in after if i["type"] == "function_call_output"]
+    assert len(outputs) == 1
+    if idempotent:
+        assert outputs != [INTERRUPTED_OUTPUT]

@@ -133,8 +133,9 @@ class JournalWriter:
 
 
 def _reply_owed(engine: SyncEngine) -> bool:
-    """An in-band response asked for and not done, or running."""
-    if engine.responses.inband_busy():
+    """An in-band response asked for and not done, or running; or, during a resume's
+    restore, the reply the journal said was owed (asked once the restore is in)."""
+    if engine.reconnect.owed_reply or engine.responses.inband_busy():
         return True
     return any(
         op.kind == "response" and op.response is not None and not op.response.out_of_band
