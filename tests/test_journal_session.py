@@ -233,3 +233,59 @@ async def test_a_resumed_session_that_crashes_too_resumes_again(
     assert len(outputs) == 1
     if idempotent:
         assert outputs != [INTERRUPTED_OUTPUT]
+
+
+async def test_an_interrupted_spoken_reply_resumes_as_the_text_that_was_heard(
+    tmp_path: Path,
+) -> None:
+    """Barge-in at 600 ms of a spoken reply: the journal keeps the transcript the server
+    drops on truncation and where the turn was cut, so the resumed server holds the
+    heard part of it as text (invariant 7, from another process's journal)."""
+    from accord.client.inbound import BYTES_PER_MS
+    from accord.items import Message
+    from accord.sim.model import PlannedText, ScriptedModel
+
+    reply = "Here is a long spoken answer that the user will interrupt halfway. " * 2
+    model = ScriptedModel()
+    model.add(PlannedText(reply))
+    store = open_journal(f"sqlite:///{tmp_path / 'j.db'}")
+    config = SimConfig(stream_pause_ms=15)
+    async with SimServer(config, model_factory=lambda: model) as sim:
+        async with RealtimeSession.connect(
+            sim.url, api_key="sk-test", session={"output_modalities": ["audio"]}, journal=store
+        ) as session:
+            ctx = session.chat_ctx
+            ctx.append(Message(id="u1", role="user", content="talk to me"))
+            await session.update_chat_ctx(ctx)
+            generation = await session.generate_reply()
+            async with asyncio.timeout(TIMEOUT):
+                while not generation.item_ids or (
+                    session.core.audio_received.get(generation.item_ids[0], 0) // BYTES_PER_MS
+                    < 1000
+                ):
+                    await asyncio.sleep(0.002)
+            old = sim.sessions[-1]
+            old.inbox.hold()  # the server finishes the cancel before the truncate (as real)
+            session.interrupt(played_ms=600)
+            async with asyncio.timeout(TIMEOUT):
+                while old.inbox.pending < 2:
+                    await asyncio.sleep(0.002)
+                old.inbox.release(1)
+                while old.active is not None:
+                    await asyncio.sleep(0.002)
+            old.inbox.release()
+            assert await asyncio.wait_for(generation.wait(), TIMEOUT) == "cancelled"
+            async with asyncio.timeout(TIMEOUT):
+                while not session.core.engine.is_quiet():
+                    await asyncio.sleep(0.01)
+            key = session.key
+        assert key is not None
+        async with RealtimeSession.resume(sim.url, journal=store, key=key, api_key="sk-t") as s:
+            async for event in s.events():
+                if isinstance(event, Resumed):
+                    break
+        *_, after = sim.conversations().values()
+    user, assistant = shapes(after)
+    assert user == ("user", "talk to me")
+    assert assistant[0] == "assistant"
+    assert 0 < len(assistant[1]) < len(reply) and reply.startswith(assistant[1])
