@@ -56,8 +56,19 @@ class FakeLedger:
 
 
 @dataclass
+class FakeInfo:
+    items: list[str]
+    done: bool = False
+
+
+@dataclass
 class FakeResponses:
     partial_ids: set[str] = field(default_factory=set)
+
+    @property
+    def by_id(self) -> dict[str, FakeInfo]:
+        """A response still running owns the partial items; a finished one owns none."""
+        return {"running": FakeInfo(sorted(self.partial_ids)), "done": FakeInfo([], True)}
 
     def partial(self, item_id: str) -> bool:
         return item_id in self.partial_ids
@@ -95,23 +106,26 @@ step = st.tuples(
     st.sets(ids),  # acknowledged (in the mirror)
     st.sets(ids),  # partial
     st.dictionaries(ids, st.integers(0, 900), max_size=3),  # heard (truncated audio)
+    st.sets(ids),  # given as new, equal objects (an acknowledgement's echo)
 )
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(step, min_size=1, max_size=12))
 def test_replayed_records_are_the_projected_state_after_every_checkpoint(
-    steps: list[tuple[list[str], dict[str, str], set[str], set[str], dict[str, int]]],
+    steps: list[tuple[list[str], dict[str, str], set[str], set[str], dict[str, int], set[str]]],
 ) -> None:
     engine = FakeEngine()
     store = ListStore()
     writer = JournalWriter(store, "k")  # type: ignore[arg-type]
     objects: dict[tuple[str, str], Item] = {}
-    for order, texts, acked, partial, heard in steps:
+    for order, texts, acked, partial, heard, fresh in steps:
         items = []
         for item_id in order:
             text = texts.get(item_id, "")
             # the same content is the same object, as the mirror keeps it between events
+            if item_id in fresh:
+                objects[item_id, text] = Message(item_id, "user", text)
             items.append(objects.setdefault((item_id, text), Message(item_id, "user", text)))
         engine.ledger.items = items
         engine.ledger.version += 1

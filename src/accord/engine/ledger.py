@@ -274,6 +274,8 @@ class Ledger:
             for op in bucket[:1]
             if op.item is not None
         ]
+        if not creates and not deleting:
+            return mirror.items()  # nothing on its way: the mirror as it is
         creates.sort(key=lambda o: o.seq)
         pending = {op.item.id: op for op in creates if op.item is not None}
         children: dict[str | None, list[Item]] = {}
