@@ -520,3 +520,34 @@ async def test_a_typed_turn_is_a_user_transcript_before_its_reply() -> None:
         assert lines[1][0] == "assistant"
         user_item = run.of(Transcript)[0].item_id
         assert user_item in [item.id for item in run.store]
+
+
+async def test_a_user_can_speak_on_while_a_slow_summary_is_written() -> None:
+    """``wait_idle(policies=False)`` waits for the reply, not for a policy still at work
+    (its out-of-band summary included): a user does not wait for a summary to speak on,
+    and the edit it pushes late, from a snapshot older than the new turn, keeps that
+    turn (race R2)."""
+    release = asyncio.Event()
+
+    async def slow_summary(items: Any) -> str:
+        await release.wait()
+        return "they said hello"
+
+    agent = Agent(
+        instructions="Chat.",
+        context_policy=SummarizeOlder(keep_turns=1, trigger="turn", summarizer=slow_summary),
+    )
+    async with running(agent) as run:
+        await run.turn("hello")
+        await run.runner.say("how are you")
+        await run.runner.wait_idle(IDLE, policies=False)
+        await run.runner.say("and the weather")  # the summary of turn 1 is still pending
+        await run.runner.wait_idle(IDLE, policies=False)
+        assert not run.runner.is_idle()
+        assert run.runner.is_idle(policies=False)
+        release.set()
+        await run.runner.wait_idle(IDLE)
+        users = [i.text for i in run.store if isinstance(i, Message) and i.role == "user"]
+        assert users[-1] == "and the weather" and "hello" not in users
+        assert any(isinstance(i, Message) and i.role == "system" for i in run.store)
+        run.assert_converged()

@@ -61,6 +61,19 @@ def test_the_naive_strategy_desyncs_on_named_seeds() -> None:
     assert lost, [r.violations for r in results]
 
 
+def test_the_naive_demos_first_desync_is_a_call_deleted_while_its_tool_ran() -> None:
+    """The story the demo exists to tell (race R1 through R2's stale summary): its first
+    desync was a lost user message, whatever the seed, and its page showed no lost call.
+    The summarizer now answers as late as a model would, while the user speaks on."""
+    results = run_many([DemoConfig(strategy="naive", seed=s) for s in NAIVE_SEEDS])
+    for seed, result in zip(NAIVE_SEEDS, results, strict=True):
+        assert result.story is not None, seed
+        assert result.story.title.startswith("first desync: the call "), (seed, result.story)
+        running = [v for v in result.violations if "while its tool was running" in v.detail]
+        assert running, (seed, result.violations)
+        assert any("invalid_tool_call_id" in e for e in result.errors), (seed, result.errors)
+
+
 def test_accord_demo_command_exits_zero_and_reports() -> None:
     result = CliRunner().invoke(app, ["demo", "--turns", "4", "--latency-ms", "5"])
     assert result.exit_code == 0, result.output

@@ -47,13 +47,14 @@ def _open(pages: Path, trace: Path, profile: Path) -> tuple[dict[str, Any], list
 
 
 def _lost_item(tab: Any, shot: Path) -> dict[str, Any] | None:
-    """Filter the page by the first item it says was lost (a lost call, or a violation of
-    invariant 1), as a reader would, and screenshot it; None when nothing was lost."""
+    """Filter the page by the first item it says was lost (a lost call's item, or a
+    violation of invariant 1), as a reader would, and screenshot it; None when nothing was
+    lost."""
     call = tab.evaluate(
         "(() => { const rows = JSON.parse(document.getElementById('timeline-data')"
         ".textContent).rows; const r = rows.find(r => r.kind === 'lost') ||"
         " rows.find(r => r.kind === 'violation' && r.label.includes('NO_LOST_ITEM'));"
-        " return r ? r.items[0] : null; })()"
+        " return r ? (r.kind === 'lost' ? r.items[1] : r.items[0]) : null; })()"
     )
     if call is None:
         return None

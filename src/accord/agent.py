@@ -259,19 +259,26 @@ class AgentRunner:
         ``session.generate_reply()``. The audio of the reply: ``generation.audio``."""
         self.session.push_audio(pcm)
 
-    def is_idle(self) -> bool:
+    def is_idle(self, policies: bool = True) -> bool:
         """No tool or policy running and the engine quiet, right now (a caller that waits
         on its own schedule, e.g. many sessions on one loop, polls this instead of
-        :meth:`wait_idle`'s 10 ms loop)."""
-        return not (self._tool_tasks or self._policy_tasks) and self.session.core.engine.is_quiet()
+        :meth:`wait_idle`'s 10 ms loop). ``policies=False`` ignores context policies
+        still at work and their out-of-band requests (a slow summary): a user does not
+        wait for them to speak on."""
+        if self._tool_tasks or (policies and self._policy_tasks):
+            return False
+        return self.session.core.engine.is_quiet(out_of_band=policies)
 
-    async def wait_idle(self, timeout: float = 30.0, settle: float = 0.05) -> None:
-        """Until no response, tool, policy, operation or transcript is pending."""
+    async def wait_idle(
+        self, timeout: float = 30.0, settle: float = 0.05, policies: bool = True
+    ) -> None:
+        """Until no response, tool, policy, operation or transcript is pending (with
+        ``policies=False``: whatever the policies still do, see :meth:`is_idle`)."""
         deadline = asyncio.get_running_loop().time() + timeout
         quiet_since: float | None = None
         while True:
             now = asyncio.get_running_loop().time()
-            busy = not self.is_idle()
+            busy = not self.is_idle(policies)
             if busy:
                 quiet_since = None
             elif quiet_since is None:

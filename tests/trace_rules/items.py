@@ -55,7 +55,9 @@ def conversation_adds(trace: Trace) -> list[Added]:
                     i,
                     item_id,
                     prev,
-                    announced.get(item_id, "client"),
+                    # An MCP server's tool list is the server's own item (the SDK's
+                    # mcp_list_tools events; no recording shows one).
+                    announced.get(item_id, _own(event["item"])),
                     conv[0] if conv else None,
                     frozenset(conv),
                 )
@@ -67,6 +69,10 @@ def conversation_adds(trace: Trace) -> list[Added]:
             else:
                 conv.append(item_id)
     return out
+
+
+def _own(item: Mapping[str, Any]) -> str:
+    return "server" if item.get("type") == "mcp_list_tools" else "client"
 
 
 def _creates(trace: Trace) -> list[Event]:

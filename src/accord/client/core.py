@@ -28,6 +28,7 @@ from accord.errors import LocalProtocolError
 from accord.items import ChatContext
 from accord.protocol import (
     ConversationItemDelete,
+    ConversationItemRetrieve,
     ConversationItemTruncate,
     InputAudioBufferAppend,
     InputAudioBufferClear,
@@ -45,6 +46,7 @@ from accord.protocol.client_events import ClientEvent
 from accord.protocol.error_codes import FRAME_TOO_LARGE
 from accord.protocol.fast import ITEM_ADDED, decode_item_ack, encode_item_create
 from accord.protocol.wire_items import WireItemReference
+from accord.truncation import truncation_of
 
 log = logging.getLogger("accord.session")
 
@@ -87,6 +89,7 @@ class SessionCore:
         self._on_effect = on_effect
         self._out: list[str] = []
         self.session_info: dict[str, Any] = {}
+        self.sync_truncation()
         self.generations: dict[str, Generation] = {}
         self.out_of_band_requests: set[str] = set()
         self.audio_received: dict[str, int] = {}
@@ -185,6 +188,13 @@ class SessionCore:
         for fields in self._unanswered_fields.values():
             _merge_config(config, copy.deepcopy(fields))
         self.session_config = config
+        self.sync_truncation()
+
+    def sync_truncation(self) -> None:
+        """Tell the engine how the server truncates: the configured ``truncation``, else
+        the one the server reported, else its default (``auto``)."""
+        setting = self.session_config.get("truncation", self.session_info.get("truncation"))
+        self.engine.set_truncation(truncation_of(setting))
 
     # -- engine effects -> frames and events --------------------------------------------
 
@@ -229,6 +239,7 @@ class SessionCore:
     def _client_event(
         self,
         op: ev.DeleteItem
+        | ev.RetrieveItem
         | ev.TruncateItem
         | ev.CreateResponse
         | ev.CancelResponse
@@ -236,6 +247,8 @@ class SessionCore:
     ) -> ClientEvent:
         if isinstance(op, ev.DeleteItem):
             return ConversationItemDelete(event_id=op.event_id, item_id=op.item_id)
+        if isinstance(op, ev.RetrieveItem):
+            return ConversationItemRetrieve(event_id=op.event_id, item_id=op.item_id)
         if isinstance(op, ev.TruncateItem):
             return ConversationItemTruncate(
                 event_id=op.event_id,
@@ -344,6 +357,7 @@ class SessionCore:
         """``session.update`` with ``fields`` merged into the kept configuration."""
         self.now = now
         _merge_config(self.session_config, copy.deepcopy(fields))
+        self.sync_truncation()
         event_id = self.next_event_id("sess")
         self._unanswered_fields[event_id] = copy.deepcopy(fields)
         if not self._connected:
@@ -427,6 +441,7 @@ _PASSED_ON = (
     ev.ContextSynced,
     ev.Reconnected,
     ev.Resumed,
+    ev.ItemsEvicted,
 )
 
 

@@ -7,10 +7,10 @@ follow-up itself.
 
 One vocabulary, each event defined once: what the sync engine decides
 (:class:`FunctionCallReady`, :class:`ContextSynced`, :class:`CallOrphaned`,
-:class:`OutputFailed`, :class:`Reconnected`, :class:`Resumed`, :class:`Notice`) is the
-engine's own event (:mod:`accord.engine.events`), passed on as it is; what only the
-session knows (the server's session, speech, transcripts, a generation, an error, the
-connection) is defined here.
+:class:`OutputFailed`, :class:`Reconnected`, :class:`Resumed`, :class:`ItemsEvicted`,
+:class:`Notice`) is the engine's own event (:mod:`accord.engine.events`), passed on as it
+is; what only the session knows (the server's session, speech, transcripts, a
+generation, an error, the connection) is defined here.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from accord.engine.events import (
     CallOrphaned,
     ContextSynced,
     FunctionCallReady,
+    ItemsEvicted,
     Notice,
     OutputFailed,
     Reconnected,
@@ -115,6 +116,7 @@ __all__ = [  # the engine's events among them, passed on as they are (no rename)
     "InputSpeechStopped",
     "InputTranscriptCompleted",
     "InputTranscriptFailed",
+    "ItemsEvicted",
     "Notice",
     "OutputFailed",
     "Reconnected",
@@ -140,6 +142,7 @@ SessionEvent = (
     | ServerErrorEvent
     | Reconnected
     | Resumed
+    | ItemsEvicted
     | Disconnected
     | Notice
 )

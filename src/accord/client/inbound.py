@@ -66,6 +66,7 @@ class SessionCore(Protocol):
     def app(self, event: app.SessionEvent) -> None: ...
     def notice(self, text: str) -> None: ...
     def session_update_acked(self) -> None: ...
+    def sync_truncation(self) -> None: ...
     def session_update_refused(
         self, event_id: str | None, code: str | None, message: str
     ) -> None: ...
@@ -86,11 +87,13 @@ def _item(s: SessionCore, wire: WireItem | WireOtherItem) -> Item | None:
 
 def session_created(s: SessionCore, event: SessionCreated) -> None:
     s.session_info = dict(event.session)
+    s.sync_truncation()
     s.app(app.SessionStarted(event.session.get("id"), event.session.get("model")))
 
 
 def session_updated(s: SessionCore, event: SessionUpdated) -> None:
     s.session_info = dict(event.session)
+    s.sync_truncation()
     s.session_update_acked()
 
 
@@ -225,7 +228,9 @@ def call_arguments_done(s: SessionCore, event: ResponseFunctionCallArgumentsDone
 def response_done(s: SessionCore, event: ResponseDone) -> None:
     response = event.response
     status = response.status if response.status != "in_progress" else "completed"
-    s.feed(ev.ResponseDone(response.id, status))
+    usage = response.usage if isinstance(response.usage, dict) else None
+    tokens = usage.get("input_tokens") if usage else None
+    s.feed(ev.ResponseDone(response.id, status, tokens if isinstance(tokens, int) else None))
     generation = s.generations.pop(response.id, None)
     if generation is not None:
         generation.usage = response.usage

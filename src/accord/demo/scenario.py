@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from accord.agent import Agent, AgentRunner, ContextEdited, RunnerStats, ToolFin
 from accord.agent import Transcript as TranscriptEvent
 from accord.demo.story import Moments, Story, first_desync
 from accord.errors import AccordError
+from accord.items import Item
 from accord.policies import KeepLastTurns, RedactToolOutputs, SummarizeOlder
 from accord.session import RealtimeSession, SessionOptions
 from accord.sim import audio
@@ -36,6 +37,11 @@ from accord.verify.strategies import strategy_named
 
 CITIES = ("Paris", "Lisbon", "Oslo", "Kyoto", "Lima")
 SLOW_TOOL_SECONDS = 0.25
+# A summary by a real model takes a second or more; the simulator's scripted one takes a
+# few milliseconds. The demo's summarizer answers after at least this long, so that, as
+# with a real model, the user's next turn (and the call it starts) lands while the
+# summary of the turns before it is still being written: race R2 on a call in flight.
+SUMMARY_SECONDS = 0.6
 TRANSCRIPT_WAIT_S = 2.0  # how long a spoken turn's line may wait for its transcript
 
 
@@ -61,12 +67,28 @@ async def book_table(people: int, time: str) -> dict[str, object]:
     return {"booked": True, "people": people, "time": time, "card": "4111 1111 1111 1111"}
 
 
+def taking_at_least(
+    seconds: float, summarize: Callable[[Sequence[Item]], Awaitable[str]]
+) -> Callable[[Sequence[Item]], Awaitable[str]]:
+    """``summarize``, answering no sooner than ``seconds`` after it was asked (see
+    SUMMARY_SECONDS)."""
+
+    async def summarizer(items: Sequence[Item]) -> str:
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        text = await summarize(items)
+        await asyncio.sleep(max(0.0, seconds - (loop.time() - asked)))
+        return text
+
+    return summarizer
+
+
 def make_agent() -> Agent:
     return Agent(
         instructions="You are a concierge. Use the tools for weather and bookings.",
         tools=[get_weather, book_table],
         context_policy=[
-            SummarizeOlder(keep_turns=1, trigger="tool_started"),
+            SummarizeOlder(keep_turns=1, trigger="turn"),
             KeepLastTurns(turns=2, trigger="tool_started"),
             RedactToolOutputs(),
         ],
@@ -118,7 +140,6 @@ class DemoResult:
 OPENING = (
     "hello, I am planning an evening out",
     "I would like somewhere near the river",
-    "my friends arrive at seven",
 )
 
 
@@ -169,6 +190,11 @@ async def run_demo(
             audit = Audit(lambda: sim.sessions[-1].store)
             audit.attach(session.core)
             runner = agent.start(session)
+            for policy in agent.policies:
+                if isinstance(policy, SummarizeOlder):
+                    policy.summarizer = taking_at_least(
+                        SUMMARY_SECONDS, runner.summarize_out_of_band
+                    )
             lines: list[str] = []
             narrator = Narrator(lines, on_line, moments)
             printer = asyncio.ensure_future(narrator.run(runner))
@@ -236,7 +262,7 @@ async def _turn(
         runner.speak(audio.synthesize(text) + audio.silence(700))
     else:
         await runner.say(text)
-    idle = asyncio.ensure_future(runner.wait_idle(config.turn_timeout, settle=0.08))
+    idle = asyncio.ensure_future(runner.wait_idle(config.turn_timeout, settle=0.08, policies=False))
     try:
         while not idle.done():
             if moments.first_trouble is not None:

@@ -114,7 +114,7 @@ def first_desync(
     by the first moment naming its item)."""
     if not violations:
         return None
-    records = {rec.item.id: rec for rec in store.history()}
+    records = _loss_records(store)
     pushes: dict[str | None, Moment] = {m.push_id: m for m in moments if m.push_id}
 
     def when(violation: Violation) -> float:
@@ -125,21 +125,33 @@ def first_desync(
         return min(named, default=math.inf)
 
     def rank(violation: Violation) -> tuple[float, int]:
-        """First by time; at the same moment a lost call or tool result tells more than
-        a lost message, which tells more than a dangling anchor or the rest (operations
-        left unresolved follow from those)."""
+        """First by time; at the same moment a lost call tells more than its lost
+        result, which tells more than a lost message, then a dangling anchor, then the
+        rest (operations left unresolved follow from those)."""
         rec = records.get(violation.item_id or "")
         if violation.invariant is Invariant.NO_LOST_ITEM:
-            about_a_call = rec is not None and isinstance(
-                rec.item, FunctionCall | FunctionCallOutput
-            )
-            return (when(violation), 0 if about_a_call else 1)
+            item = rec.item if rec is not None else None
+            if isinstance(item, FunctionCall):
+                return (when(violation), 0)
+            return (when(violation), 1 if isinstance(item, FunctionCallOutput) else 2)
         if violation.invariant is Invariant.NO_DANGLING_ANCHOR:
-            return (when(violation), 2)
-        return (when(violation), 3)
+            return (when(violation), 3)
+        return (when(violation), 4)
 
     first = min(violations, key=rank)
     return _tell(first, records, moments, log, pushes)
+
+
+def _loss_records(store: ConversationStore) -> dict[str, ItemRecord]:
+    """Each item id's incarnation the story is about: the first one deleted, else the
+    last (the naive strategy re-creates what it deleted under the same id, and the
+    re-created incarnation knows nothing of the delete that lost the first)."""
+    records: dict[str, ItemRecord] = {}
+    for rec in store.history():
+        kept = records.get(rec.item.id)
+        if kept is None or kept.deleted_by is None:
+            records[rec.item.id] = rec
+    return records
 
 
 def _cause(

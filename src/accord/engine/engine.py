@@ -10,10 +10,9 @@ input does lives in :mod:`accord.engine.inbound`; the drop and restore in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from accord.engine import events as ev
 from accord.engine.config import EngineConfig
+from accord.engine.eviction import Doubts
 from accord.engine.followups import FollowUps
 from accord.engine.inbound import HANDLERS, answered_op
 from accord.engine.ledger import Ledger, Op, OpKind, OpState
@@ -23,13 +22,14 @@ from accord.engine.reconnect import Reconnect
 from accord.engine.responses import Responses
 from accord.engine.restore import AtDrop
 from accord.engine.resume import ResumeInput, seed
-from accord.engine.scheduler import Scheduler
+from accord.engine.scheduler import Scheduler, send_effect
 from accord.engine.wire_ids import WireIds
 from accord.ids import IdGenerator
 from accord.items import ChatContext, ContextBase, FunctionCall, FunctionCallOutput, Item, Message
 from accord.protocol.error_codes import CALL_GONE
 from accord.protocol.metadata import REQUEST_TAG
 from accord.provenance import DeleteReason
+from accord.truncation import Truncation
 
 
 class SyncEngine:
@@ -42,6 +42,7 @@ class SyncEngine:
         self.mirror = Mirror()
         self.ledger = Ledger()
         self.responses = Responses()
+        self.doubts = Doubts()  # items the server may have dropped (engine/eviction.py)
         self.scheduler = Scheduler(
             self.ledger,
             mirror=self.mirror,
@@ -49,6 +50,7 @@ class SyncEngine:
             rules=self.config.rules,
             capabilities=self.config.capabilities,
             in_flight=self.in_flight,
+            doubtful=self.doubts.blocks,
         )
         self.followups = FollowUps()
         self.reconnect = Reconnect(self)
@@ -74,12 +76,23 @@ class SyncEngine:
     def mirror_items(self) -> list[Item]:
         return self.mirror.items()
 
-    def is_quiet(self) -> bool:
-        """No open op, no response, no item in flight, no running tool."""
+    def is_quiet(self, out_of_band: bool = True) -> bool:
+        """No open op, no response, no item in flight, no running tool. With
+        ``out_of_band=False``, out-of-band responses (and their requests) still running
+        do not count: they never enter the conversation."""
+
+        def counts(oob: bool) -> bool:
+            return out_of_band or not oob
+
         return (
-            not any(op.open for op in self.ledger.ops.values())
+            not any(
+                op.open and counts(op.response is not None and op.response.out_of_band)
+                for op in self.ledger.ops.values()
+            )
             and not self.responses.inband_busy()
-            and not any(not info.done for info in self.responses.by_id.values())
+            and not any(
+                not info.done and counts(info.out_of_band) for info in self.responses.by_id.values()
+            )
             and not self.responses.tools_running
             and not self.responses.awaiting_transcript
         )
@@ -120,7 +133,7 @@ class SyncEngine:
         state = self.ledger.push_state(push_id)
         state.failed.extend(plan.failed)
         state.notes.extend(plan.notes)
-        state.notes.extend(self._capability_notes(plan.creates, plan.removals))
+        state.notes.extend(self.config.capabilities.notes(plan.creates, plan.removals))
         state.aliased.extend(plan.aliases.items())
         self.ledger.aliases.update(plan.aliases)
         effects: list[ev.Effect] = []
@@ -265,6 +278,8 @@ class SyncEngine:
             if op.state is OpState.SENT and overdue:
                 self.ledger.move(op, "timeout")
                 effects.append(ev.OpResolved(op.event_id, "unknown"))
+                if op.kind == "retrieve":
+                    self.doubts.settled(op.event_id)  # unanswered: judged present
         return effects + self.flush(now)
 
     # -- the connection -----------------------------------------------------------------
@@ -272,6 +287,7 @@ class SyncEngine:
     def connection_lost(self, now: float) -> list[ev.Effect]:
         """The socket dropped: keep the projected state; pending ops wait for the restore."""
         self.connected = False
+        self.doubts.forget()
         return self.reconnect.lost_connection(now)
 
     def drop_state(self) -> list[AtDrop]:
@@ -375,10 +391,41 @@ class SyncEngine:
             op.sent_at = now
             op.sent_previous = previous
             op.sent_order = self.ledger.next_seq()
-            if op.kind == "response" and op.response and not op.response.out_of_band:
+            inband = op.kind == "response" and op.response and not op.response.out_of_band
+            if inband:
                 self.responses.move("request")
                 self.responses.requested_event = op.event_id
-            effects.append(_send_effect(op, previous))
+            effects.append(send_effect(op, previous))
+            if inband:
+                effects.extend(self._probe(self.doubt_cut(now), now))
+        return effects
+
+    # -- truncation by the server (engine/eviction.py) ----------------------------------
+
+    def set_truncation(self, truncation: Truncation) -> None:
+        """The session's ``truncation`` as the server applies it (the shell says)."""
+        self.doubts.truncation = truncation
+
+    def doubt_cut(self, now: float, oldest: bool = False) -> list[Op]:
+        """Plan a retrieve of each item a response starting now could make the server
+        drop (``oldest``: at least the oldest item), so no op names it before the
+        server has said it is there."""
+        items = self.mirror.items()
+        ids = self.doubts.may_cut(items, self.in_flight)
+        if oldest and items and items[0].id not in self.doubts.doubtful and not ids:
+            ids = [items[0].id]
+        ops = [self.plan("retrieve", now, item_id=i) for i in ids]
+        self.doubts.doubt(ids, (op.event_id for op in ops))
+        return ops
+
+    def _probe(self, ops: list[Op], now: float) -> list[ev.Effect]:
+        """Send planned retrieves now, right behind the response.create they follow."""
+        effects: list[ev.Effect] = []
+        for op in ops:
+            self.ledger.move(op, "send")
+            op.sent_at = now
+            op.sent_order = self.ledger.next_seq()
+            effects.append(send_effect(op, None))
         return effects
 
     def resolve(
@@ -530,38 +577,3 @@ class SyncEngine:
             if isinstance(item, FunctionCall) and item.call_id == call_id:
                 return item
         return None
-
-    def _capability_notes(self, creates: Sequence[object], removals: Sequence[object]) -> list[str]:
-        """What a provider with fewer capabilities does instead (docs/protocol-notes.md,
-        "Other providers"), said in the push's report."""
-        caps = self.config.capabilities
-        notes: list[str] = []
-        if removals and not caps.can_delete:
-            notes.append(
-                f"provider cannot delete: {len(removals)} removal(s) wait for a "
-                "reconnect-and-restore (call the session's reconnect to apply them)"
-            )
-        if creates and not caps.can_insert_anchored:
-            notes.append(f"provider is append-only: {len(creates)} item(s) appended at the end")
-        return notes
-
-
-def _send_effect(op: Op, previous: str | None) -> ev.Send:
-    wire: ev.ClientOp
-    if op.kind == "create":
-        assert op.item is not None
-        wire = ev.CreateItem(op.event_id, op.item, previous)
-    elif op.kind == "delete":
-        assert op.item_id is not None
-        wire = ev.DeleteItem(op.event_id, op.item_id)
-    elif op.kind == "truncate":
-        assert op.item_id is not None and op.audio_end_ms is not None
-        wire = ev.TruncateItem(op.event_id, op.item_id, op.audio_end_ms)
-    elif op.kind == "response":
-        assert op.response is not None
-        wire = op.response
-    elif op.kind == "cancel":
-        wire = ev.CancelResponse(op.event_id, None)
-    else:
-        wire = ev.UpdateSession(op.event_id, bool(op.server_vad))
-    return ev.Send(wire, op.reason, op.push_id, op.partner_of, op.played_ms, op.replaces)

@@ -84,8 +84,11 @@ class OutputItemAdded:
 
 @dataclass(frozen=True, slots=True)
 class ResponseDone:
+    """``response.done``; ``input_tokens`` is its ``usage.input_tokens`` when sent."""
+
     response_id: str
     status: ResponseStatus = "completed"
+    input_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +142,15 @@ class DeleteItem:
 
 
 @dataclass(frozen=True, slots=True)
+class RetrieveItem:
+    """``conversation.item.retrieve``: is ``item_id`` still in the server's conversation
+    (after a truncation the server did by itself: engine/eviction.py)?"""
+
+    event_id: str
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class TruncateItem:
     event_id: str
     item_id: str
@@ -171,7 +183,15 @@ class UpdateSession:
     server_vad: bool
 
 
-ClientOp = CreateItem | DeleteItem | TruncateItem | CreateResponse | CancelResponse | UpdateSession
+ClientOp = (
+    CreateItem
+    | DeleteItem
+    | RetrieveItem
+    | TruncateItem
+    | CreateResponse
+    | CancelResponse
+    | UpdateSession
+)
 
 # -- notices for the application -------------------------------------------------------
 
@@ -312,6 +332,16 @@ class OutputFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemsEvicted:
+    """The server dropped these items by itself (``session.truncation``: the oldest
+    items of a conversation over its token limit), confirmed by
+    ``conversation.item.retrieve``. They left the mirror and the application's context;
+    no delete of them is sent and no create anchors on them."""
+
+    item_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """Anything else worth logging: a late insert re-anchored, an ignored transcript."""
 
@@ -328,6 +358,7 @@ Effect = (
     | OutputFailed
     | Reconnected
     | Resumed
+    | ItemsEvicted
     | Notice
 )
 """What the engine returns. Besides what to send (:class:`Send`) and how operations

@@ -94,6 +94,7 @@ def item_deleted(eng: EngineState, event: ev.ItemDeleted, now: float) -> Effects
             return [ev.Notice("conversation.item.deleted without an item id ignored")]
         item_id = op.item_id
     eng.mirror.delete(item_id)
+    eng.doubts.deleted_since_usage = True
     return eng.resolve(eng.ledger.find_open("delete", item_id), "success")
 
 
@@ -107,8 +108,24 @@ def item_truncated(eng: EngineState, event: ev.ItemTruncated, now: float) -> Eff
 
 
 def item_retrieved(eng: EngineState, event: ev.ItemRetrieved, now: float) -> Effects:
-    """R20: a retrieve answers with a snapshot; it is never an insert into the mirror."""
-    return []
+    """R20: a retrieve answers with a snapshot; it is never an insert into the mirror.
+    It answers the engine's probe of that item, if one is open: the item is there."""
+    op = eng.ledger.find_open("retrieve", event.item.id)
+    if op is None:
+        return []
+    eng.doubts.settled(op.event_id)
+    return eng.resolve(op, "success")
+
+
+def evicted(eng: EngineState, op: Op) -> Effects:
+    """The server answered the engine's probe: no such item. It dropped it by itself
+    (engine/eviction.py): the item leaves the mirror, nothing is sent about it."""
+    item_id = eng.doubts.settled(op.event_id) or op.item_id
+    effects = eng.resolve(op, "moot")
+    if item_id is not None and item_id in eng.mirror:
+        eng.mirror.delete(item_id)
+        effects.append(ev.ItemsEvicted((item_id,)))
+    return effects
 
 
 def transcript(eng: EngineState, event: ev.TranscriptDone, now: float) -> Effects:
@@ -135,6 +152,8 @@ def response_created(eng: EngineState, event: ev.ResponseCreated, now: float) ->
         eng.responses.refuser_unseen = False
     if not event.out_of_band:
         effects.extend(_answered_requests(eng, event.response_id))
+        if op is None:  # the server's own response (VAD): it may have cut too
+            eng.doubt_cut(now)
     return effects
 
 
@@ -169,6 +188,8 @@ def response_done(eng: EngineState, event: ev.ResponseDone, now: float) -> Effec
                 effects.extend(eng.resolve(op, "success"))
     if info is None or info.out_of_band:
         return effects
+    if eng.doubts.usage_says_dropped(event.input_tokens):
+        eng.doubt_cut(now, oldest=True)  # fewer input tokens, and we deleted nothing
     if event.status != "completed":
         # Calls of a cancelled or incomplete response that never started are no longer
         # in flight: the runner abandons them (tool_abandoned).
@@ -191,6 +212,8 @@ def error(eng: EngineState, event: ev.ServerError, now: float) -> Effects:
         return eng.resolve(op, "success")  # R15: cancel is idempotent
     if op.kind == "truncate" and op.item_id not in eng.mirror:
         return eng.resolve(op, "moot")  # R15: truncate of a deleted item is moot
+    if op.kind == "retrieve" and codes.names_a_missing_item(event.code, event.message):
+        return evicted(eng, op)
     if op.kind == "delete" and event.code == codes.UNKNOWN_DELETE_ITEM:
         # The server has no such item: it is gone (another writer, or a lost ack). Any
         # other refusal leaves the item where it is, on the server and in the mirror.
@@ -202,6 +225,8 @@ def error(eng: EngineState, event: ev.ServerError, now: float) -> Effects:
     if _send_again(eng, op, event):
         return [ev.Notice(f"{op.kind} {op.event_id} refused ({event.code}): sent again")]
     effects = eng.resolve(op, "error", event.code, event.message)
+    if op.kind == "retrieve":
+        eng.doubts.settled(op.event_id)  # no answer either way: judged present
     if op.kind == "create" and isinstance(op.item, FunctionCall):
         effects.extend(eng.fail_outputs_of(op.item.call_id))  # R7: the pair fails
     if op.kind == "create":

@@ -45,7 +45,7 @@ OP_TRANSITIONS: dict[tuple[OpState, str], OpState] = {
     (OpState.RESTORING, "resolve"): OpState.DONE,
 }
 
-OpKind = Literal["create", "delete", "truncate", "response", "cancel", "session"]
+OpKind = Literal["create", "delete", "retrieve", "truncate", "response", "cancel", "session"]
 
 
 @dataclass(eq=False)

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from accord.engine import events as ev
 from accord.engine.config import EngineConfig
+from accord.engine.eviction import Doubts
 from accord.engine.ledger import Ledger, Op, OpKind
 from accord.engine.mirror import Mirror
 from accord.engine.responses import Responses
@@ -30,6 +31,7 @@ class EngineState(Protocol):
     audio_seen: dict[str, tuple[str, int | None]]
     heard: dict[str, int]
     calls_ready: set[str]
+    doubts: Doubts
 
     @property
     def config(self) -> EngineConfig: ...
@@ -64,6 +66,7 @@ class EngineState(Protocol):
     ) -> Op: ...
 
     def flush(self, now: float) -> list[ev.Effect]: ...
+    def doubt_cut(self, now: float, oldest: bool = False) -> list[Op]: ...
     def follow_up_if_due(self, response_id: str, now: float) -> None: ...
     def follow_up_after_restore(self, now: float) -> None: ...
     def fail_outputs_of(self, call_id: str) -> list[ev.Effect]: ...

@@ -41,6 +41,8 @@ def describe_op(op: ev.ClientOp) -> str:
         return f"create {_name(op.item)} {where}"
     if isinstance(op, ev.DeleteItem):
         return f"delete {op.item_id}"
+    if isinstance(op, ev.RetrieveItem):
+        return f"retrieve {op.item_id}"
     if isinstance(op, ev.TruncateItem):
         return f"truncate {op.item_id} at {op.audio_end_ms} ms"
     if isinstance(op, ev.CreateResponse):

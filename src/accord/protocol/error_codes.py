@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-OpKind = Literal["create", "delete", "truncate", "response", "cancel", "session"]
+OpKind = Literal["create", "delete", "retrieve", "truncate", "response", "cancel", "session"]
 ANY: Final[frozenset[OpKind]] = frozenset(
-    ("create", "delete", "truncate", "response", "cancel", "session")
+    ("create", "delete", "retrieve", "truncate", "response", "cancel", "session")
 )
 
 SERVER_ERROR: Final = "server_error"  # transient: "You can retry your request"
@@ -28,6 +28,7 @@ CANCEL_NOT_ACTIVE: Final = "response_cancel_not_active"
 DUPLICATE_ITEM_ID: Final = "item_create_duplicate_item_id"
 UNKNOWN_PREVIOUS_ITEM: Final = "item_create_invalid_previous_item_id"  # assumed
 UNKNOWN_DELETE_ITEM: Final = "item_delete_invalid_item_id"  # assumed
+UNKNOWN_RETRIEVE_ITEM: Final = "item_retrieve_invalid_item_id"  # assumed
 UNKNOWN_CALL: Final = "invalid_tool_call_id"
 INVALID_EVENT: Final = "invalid_event"
 INVALID_JSON: Final = "invalid_json"
@@ -48,6 +49,7 @@ ANSWERS: Final[dict[str, frozenset[OpKind]]] = {
     UNKNOWN_PREVIOUS_ITEM: frozenset(("create",)),
     UNKNOWN_CALL: frozenset(("create",)),
     UNKNOWN_DELETE_ITEM: frozenset(("delete",)),
+    UNKNOWN_RETRIEVE_ITEM: frozenset(("retrieve",)),
     "unsupported_content_type": frozenset(("truncate",)),
     CANCEL_NOT_ACTIVE: frozenset(("cancel",)),
     BUSY: frozenset(("response",)),
@@ -60,6 +62,12 @@ def names_the_previous_item(code: str | None, message: str) -> bool:
     """The create was refused because its ``previous_item_id`` is not in the
     conversation (the code is unconfirmed; the documented message names it)."""
     return code == UNKNOWN_PREVIOUS_ITEM or "previous item" in message.lower()
+
+
+def names_a_missing_item(code: str | None, message: str) -> bool:
+    """A retrieve was refused because the item is not in the conversation (the code is
+    assumed; the documented message says the item "does not exist")."""
+    return code == UNKNOWN_RETRIEVE_ITEM or "does not exist" in message.lower()
 
 
 def is_about_size(message: str) -> bool:

@@ -6,11 +6,14 @@ Every behaviour of the real server that is not confirmed (docs/protocol-notes.md
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from accord.sim.channel import Transit
 from accord.sim.dialects import Dialect, Profile, profile
+from accord.sim.mcp import McpScript
+from accord.sim.truncation import DEFAULT_POST_INSTRUCTIONS
 
 KNOWN_MODEL_PREFIXES = (
     "gpt-realtime",
@@ -101,6 +104,13 @@ class SimConfig:
     # Which server to be: OpenAI's, or one that speaks its protocol with its own
     # differences (sim/dialects.py says which, and where each was observed).
     dialect: Dialect = "openai"
+    # The model's context after the instructions, in the simulator's tokens
+    # (sim/tokens.py): what `truncation` "auto" and "disabled", and a retention_ratio
+    # without token_limits, hold the conversation to (sim/truncation.py).
+    post_instructions_limit: int = DEFAULT_POST_INSTRUCTIONS
+    # The MCP servers a session's `mcp` tools reach, by server_label (sim/mcp.py); any
+    # other label gets the default script (tools `echo` and `always_fails`).
+    mcp_servers: Mapping[str, McpScript] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         profile(self.dialect)  # an unknown dialect fails here, not at the first connection

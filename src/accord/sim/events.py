@@ -10,6 +10,7 @@ audio deltas do not; every event has a string ``event_id``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -28,7 +29,7 @@ from accord.protocol import (
     WireResponse,
     item_to_wire,
 )
-from accord.protocol.wire_items import WireItem
+from accord.protocol.wire_items import WireItem, WireOtherItem
 from accord.sim.errors import ServerError
 from accord.sim.ids import ServerIds
 
@@ -47,6 +48,14 @@ class Prebuilt:
     type: str
     event_id: str
     frame: str
+
+
+def prebuilt(ids: ServerIds, kind: str, **fields: Any) -> Prebuilt:
+    """An event accord's protocol package has no class for (the MCP events): ``kind``
+    with ``fields`` after its type and event id, encoded, ready to send."""
+    event_id = ids.next()
+    body: dict[str, Any] = {"type": kind, "event_id": event_id, **fields}
+    return Prebuilt(kind, event_id, json.dumps(body))
 
 
 def wire_item(item: Item, status: ItemStatus | None = "completed") -> WireItem:
@@ -99,7 +108,7 @@ def response_object(
     response_id: str,
     status: Literal["in_progress", "completed", "cancelled", "incomplete", "failed"],
     *,
-    output: Sequence[WireItem] = (),
+    output: Sequence[WireItem | WireOtherItem] = (),
     metadata: dict[str, str] | None = None,
     conversation_id: str | None = None,
     modalities: Sequence[str] = ("audio",),
@@ -120,25 +129,6 @@ def response_object(
         metadata=metadata,
         usage=usage,
     )
-
-
-def usage_for(text_chars: int) -> dict[str, Any]:
-    """Plausible token usage (about four characters a token), with the recorded keys."""
-    out = max(1, text_chars // 4)
-    none = {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0}
-    return {
-        "total_tokens": out + 20,
-        "input_tokens": 20,
-        "output_tokens": out,
-        "input_token_details": {
-            "text_tokens": 20,
-            "audio_tokens": 0,
-            "image_tokens": 0,
-            "cached_tokens": 0,
-            "cached_tokens_details": none,
-        },
-        "output_token_details": {"text_tokens": out, "audio_tokens": 0},
-    }
 
 
 def response_audio(session: Mapping[str, Any]) -> dict[str, Any]:

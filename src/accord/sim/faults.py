@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
 from accord.protocol import ConversationItemCreate, ConversationItemDelete, ResponseCreate
-from accord.sim.config import RefusableKind
+from accord.sim.config import RefusableKind, ServerErrorFaults
 
 
 @dataclass
@@ -31,3 +32,19 @@ def refusable_kind(event: Any) -> RefusableKind | None:
         params = event.response
         return None if params is not None and params.conversation == "none" else "response"
     return None
+
+
+def refuses(
+    event: Any, faults: Faults, server_errors: ServerErrorFaults, rng: random.Random
+) -> bool:
+    """Whether to answer this operation with ``server_error`` instead of doing it:
+    ``Faults.refuse`` first (once each), then ``SimConfig.server_errors`` at its rate."""
+    kind = refusable_kind(event)
+    if kind is None:
+        return False
+    if kind in faults.refuse:
+        faults.refuse.remove(kind)
+        return True
+    if not (server_errors.rate > 0 and kind in server_errors.kinds):
+        return False
+    return rng.random() < server_errors.rate

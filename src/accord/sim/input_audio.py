@@ -36,6 +36,7 @@ from accord.protocol import (
     InputAudioBufferCommitted,
     InputAudioBufferSpeechStarted,
     InputAudioBufferSpeechStopped,
+    InputAudioBufferTimeoutTriggered,
     InputAudioTranscriptionCompleted,
     InputAudioTranscriptionDelta,
     InputAudioTranscriptionFailed,
@@ -65,6 +66,8 @@ class InputAudio:
     _input: bytearray
     _speech_item: str | None
     _heard: dict[str, str | None]
+    heard_ms: dict[str, int]
+    _idle_from_ms: int  # where the current stretch without speech began (idle_timeout_ms)
     faults: Faults
 
     # Provided by the session (declared here for the type checker).
@@ -97,6 +100,38 @@ class InputAudio:
                 self._speech_started(vad_event.audio_ms)
             else:
                 self._speech_stopped(vad_event.audio_ms, self._vad.take_segment() or b"")
+        self._check_idle(self._vad)
+
+    def _check_idle(self, vad: audio.EnergyVad) -> None:
+        """``idle_timeout_ms`` of server VAD: that much audio without speech, none of it
+        while a response runs, triggers a turn (the SDK's
+        ``InputAudioBufferTimeoutTriggered``): ``timeout_triggered`` naming the silent
+        stretch of the buffer, the silence committed as a user audio item, a response.
+        Measured in appended audio, not wall time (the SDK: "the difference between the
+        start and end values will roughly match the configured timeout")."""
+        timeout = (server_vad(self.session) or {}).get("idle_timeout_ms")
+        now = vad.position_ms
+        if not timeout or self.active is not None or vad.speaking:
+            self._idle_from_ms = now
+            return
+        if now - self._idle_from_ms < int(timeout):
+            return
+        item_id = self.new_id("item")
+        self.emit(
+            InputAudioBufferTimeoutTriggered(
+                event_id=self.ids.next(),
+                item_id=item_id,
+                audio_start_ms=self._idle_from_ms,
+                audio_end_ms=now,
+            )
+        )
+        self._idle_from_ms = now
+        segment = bytes(self._input)
+        self._input.clear()
+        vad.clear()
+        self._commit(item_id, segment)
+        if (server_vad(self.session) or {}).get("create_response", True):
+            self._start_response(out_of_band=False, metadata=None)
 
     def _speech_started(self, audio_ms: int) -> None:
         self._speech_item = self.new_id("item")
@@ -181,6 +216,7 @@ class InputAudio:
             silent = audio.is_silent(segment)
             heard = "" if silent else audio.placeholder_transcript(audio.duration_ms(segment))
         self._heard[item_id] = heard
+        self.heard_ms[item_id] = audio.duration_ms(segment)  # its tokens (sim/tokens.py)
         if self.session["audio"]["input"].get("transcription") is None:
             # Input transcription is off (the GA default): no transcription events, and
             # the item's transcript stays null (they were sent whatever the session said).

@@ -39,7 +39,40 @@ class PlannedCall:
     arguments: str = "{}"
 
 
-PlannedOutput = PlannedText | PlannedCall
+@dataclass(frozen=True, slots=True)
+class PlannedMcpCall:
+    """A call of a tool of an MCP server (a session tool of type ``mcp``), which the
+    server runs itself. The model names the tool; the server (sim/mcp.py) fills
+    ``output`` or ``error`` from the server's script, or asks for approval first."""
+
+    server_label: str
+    name: str
+    arguments: str = "{}"
+    approval_request_id: str | None = None
+    output: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedApproval:
+    """An ``mcp_approval_request``: the server's stand-in for a call whose tool needs
+    the client's approval (``require_approval``); the response ends with it."""
+
+    server_label: str
+    name: str
+    arguments: str = "{}"
+
+
+PlannedOutput = PlannedText | PlannedCall | PlannedMcpCall | PlannedApproval
+
+
+@dataclass(frozen=True, slots=True)
+class McpToolRef:
+    """A tool an MCP server listed (its ``mcp_list_tools`` item): what the model may call."""
+
+    server_label: str
+    name: str
+    input_schema: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +85,7 @@ class ResponseRequest:
     tools: Sequence[Mapping[str, Any]] = ()
     parallel_tool_calls: bool = True
     model: str = ""  # the session's model name
+    mcp_tools: Sequence[McpToolRef] = ()  # the tools the session's MCP servers listed
 
 
 class Model(Protocol):
@@ -86,7 +120,8 @@ class RuleBasedModel:
     """A deterministic stand-in for a speech model.
 
     - After a tool's output: "Done. <output>".
-    - When the last user message names a tool (its name, or a word of its name), call it;
+    - When the last user message names a tool (its name, or a word of its name), call it
+      (a function tool, or a tool an MCP server listed);
       several tools named and parallel calls allowed: call them all at once. A
       gpt-realtime-2.x model says a short preamble first, in the same response
       (recorded: the parity session's text at output index 0, the call at 1).
@@ -116,7 +151,12 @@ class RuleBasedModel:
         calls: list[PlannedOutput] = [
             PlannedCall(str(tool["name"]), fill_arguments(tool, words))
             for tool in request.tools
-            if _names_tool(words, tool)
+            if tool.get("type", "function") == "function" and _names_tool(words, tool)
+        ]
+        calls += [
+            PlannedMcpCall(ref.server_label, ref.name, fill_arguments(_as_tool(ref), words))
+            for ref in request.mcp_tools
+            if _names_tool(words, _as_tool(ref))
         ]
         if calls:
             calls = calls if request.parallel_tool_calls else calls[:1]
@@ -126,6 +166,10 @@ class RuleBasedModel:
         if not words:
             return [PlannedText("Hello! How can I help?")]
         return [PlannedText(f"You said: {words}")]
+
+
+def _as_tool(ref: McpToolRef) -> dict[str, Any]:
+    return {"name": ref.name, "parameters": ref.input_schema}
 
 
 def _names_tool(words: str, tool: Mapping[str, Any]) -> bool:

@@ -6,8 +6,10 @@ docs/protocol-notes.md, "Responses": ``response.created`` -> per output item
 ``response.content_part.done`` -> ``conversation.item.done`` ->
 ``response.output_item.done`` -> ``response.done`` -> (sometimes) ``rate_limits.updated``.
 Items of one response interleave: the next item is added right after the previous one's
-first delta. Spoken text becomes PCM16 audio whose length follows the text, so
-truncation and barge-in act on real positions.
+first delta; on gpt-realtime-2.x, as recorded, once the previous one's deltas are all sent,
+and the previous one is finished only after the next one's deltas. Spoken text becomes
+PCM16 audio whose length follows the text, so truncation and barge-in act on real positions.
+MCP items stream through sim/mcp_output.py.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -41,21 +44,29 @@ from accord.protocol import (
     ResponsePart,
     ServerEvent,
 )
-from accord.protocol.wire_items import WireItem
+from accord.protocol.wire_items import WireItem, WireOtherItem
 from accord.sim import audio
 from accord.sim.config import SimConfig
 from accord.sim.errors import ServerError, server_error
 from accord.sim.events import (
     EventIds,
     ItemStatus,
+    Prebuilt,
     empty_item,
     error_event,
     response_object,
-    usage_for,
     wire_item,
 )
-from accord.sim.model import PlannedCall, PlannedOutput, PlannedText
+from accord.sim.mcp_output import McpOutput
+from accord.sim.model import (
+    PlannedApproval,
+    PlannedCall,
+    PlannedMcpCall,
+    PlannedOutput,
+    PlannedText,
+)
 from accord.sim.store import ConversationStore
+from accord.sim.tokens import ASSISTANT_AUDIO_MS_PER_TOKEN, ZERO, Count, text_tokens, usage
 
 log = logging.getLogger("accord.sim")
 
@@ -83,6 +94,11 @@ class ResponseSpec:
     event_id: str | None = None
     failure: Exception | None = None
     phases: bool = False  # assistant messages carry ``phase`` (gpt-realtime-2.x)
+    # What the model read (sim/context_window.py): the input and cached tokens ``usage``
+    # reports, and the context overflow that fails the response (truncation disabled).
+    input_tokens: Count = ZERO
+    cached_tokens: Count = ZERO
+    overflow: ServerError | None = None
 
 
 @dataclass
@@ -124,13 +140,13 @@ class ResponseRun:
     store: ConversationStore
     config: SimConfig
     ids: EventIds
-    emit: Callable[[ServerEvent], None]
+    emit: Callable[[ServerEvent | Prebuilt], None]
     new_item_id: Callable[[str], str]
     anchor_override: Callable[[], str | None] = lambda: None
     # Whether no other response is streaming: rate_limits.updated is never sent while
     # one is (recorded, rule R15).
     others_quiet: Callable[[], bool] = lambda: True
-    outputs: list[_Output] = field(default_factory=list)
+    outputs: list[_Output | McpOutput] = field(default_factory=list)
     status: Status = "completed"
     cancel_reason: str = "client_cancelled"
     finished: asyncio.Event = field(default_factory=asyncio.Event)
@@ -146,6 +162,22 @@ class ResponseRun:
     @property
     def in_band(self) -> bool:
         return not self.spec.out_of_band
+
+    @property
+    def response_id(self) -> str:
+        return self.spec.response_id
+
+    @property
+    def delta_chars(self) -> int:
+        return self.config.delta_chars
+
+    @property
+    def pause_s(self) -> float:
+        return self.config.stream_pause_ms / 1000.0
+
+    @property
+    def done_for_cancelled(self) -> bool:
+        return self.config.quirks.done_for_cancelled_items
 
     def cancel(self, reason: str) -> None:
         """Cancel the response; it still ends with ``response.done`` (always sent).
@@ -176,6 +208,11 @@ class ResponseRun:
         try:
             if self.cancel_on_start:
                 self.status = "cancelled"
+            elif self.spec.overflow is not None:
+                # Assumed: a context overflow is reported in the failed response.done
+                # alone (status_details.error), with no separate error event.
+                self.status = "failed"
+                self.failure = self.spec.overflow
             elif self.spec.failure is not None:
                 raise self.spec.failure
             else:
@@ -204,15 +241,35 @@ class ResponseRun:
 
     async def _stream_all(self) -> None:
         self.outputs = [self._prepare(i, p) for i, p in enumerate(self.spec.plan)]
+        if self.spec.phases:
+            await self._stream_overlapped()
+            return
         for out in self.outputs:
             if not out.begun:
                 self._begin(out)
             await self._stream(out)
             self._finish(out, "completed")
 
+    async def _stream_overlapped(self) -> None:
+        """gpt-realtime-2.x's order (recorded: the parity session, a preamble at index 0
+        and a call at 1): the next item is added once this one's deltas are all sent, its
+        deltas stream, and only then is this one finished (``output_text.done`` ...
+        ``output_item.done``), so two items are open at once."""
+        open_item: _Output | McpOutput | None = None
+        for out in self.outputs:
+            self._begin(out)
+            await self._stream(out, begin_next=False)
+            if open_item is not None:
+                self._finish(open_item, "completed")
+            open_item = out
+        if open_item is not None:
+            self._finish(open_item, "completed")
+
     # -- items --------------------------------------------------------------------------
 
-    def _prepare(self, index: int, planned: PlannedOutput) -> _Output:
+    def _prepare(self, index: int, planned: PlannedOutput) -> _Output | McpOutput:
+        if isinstance(planned, PlannedMcpCall | PlannedApproval):
+            return McpOutput.planned(index, planned, self.new_item_id("item"))
         if isinstance(planned, PlannedCall):
             call = FunctionCall(
                 id=self.new_item_id("item"),
@@ -255,7 +312,10 @@ class ResponseRun:
             return replace(item, content=text, audio_ms=self._server_ms(out.sent_ms))
         return replace(item, content=text)
 
-    def _begin(self, out: _Output) -> None:
+    def _begin(self, out: _Output | McpOutput) -> None:
+        if isinstance(out, McpOutput):
+            out.begin(self)
+            return
         out.begun = True
         rid = self.spec.response_id
         self.emit(
@@ -307,7 +367,10 @@ class ResponseRun:
                 )
             )
 
-    async def _stream(self, out: _Output) -> None:
+    async def _stream(self, out: _Output | McpOutput, *, begin_next: bool = True) -> None:
+        if isinstance(out, McpOutput):
+            await out.stream(self)
+            return
         item = out.item
         text = item.arguments if isinstance(item, FunctionCall) else _text(item)
         step = max(1, self.config.delta_chars)
@@ -321,7 +384,7 @@ class ResponseRun:
                 self._audio_delta(out)
             if self.in_band:
                 self.store.update_output_item(self._partial(out))
-            if first:
+            if first and begin_next:
                 first = False
                 nxt = out.index + 1
                 if nxt < len(self.outputs):
@@ -374,7 +437,10 @@ class ResponseRun:
             )
         )
 
-    def _finish(self, out: _Output, status: Literal["completed", "incomplete"]) -> None:
+    def _finish(self, out: _Output | McpOutput, status: Literal["completed", "incomplete"]) -> None:
+        if isinstance(out, McpOutput):
+            out.finish(self, status)
+            return
         out.done = True
         rid, item = self.spec.response_id, out.item
         final = item if status == "completed" else self._partial(out)
@@ -444,7 +510,7 @@ class ResponseRun:
         # output_item.done items in order, also when a cancel left an item completed
         # before it (that item was reported "incomplete" here before).
         output = [out.reported for out in self.outputs if out.reported is not None]
-        chars = sum(out.sent_chars for out in self.outputs)
+        used = usage(self.spec.input_tokens, self.spec.cached_tokens, self._output_tokens())
         details: dict[str, Any] | None = None
         if self.failure is not None:
             details = {
@@ -461,7 +527,7 @@ class ResponseRun:
             ResponseDone(
                 event_id=self.ids.next(),
                 response=self._response(
-                    self.status, output=output, usage=usage_for(chars), status_details=details
+                    self.status, output=output, usage=used, status_details=details
                 ),
             )
         )
@@ -474,7 +540,7 @@ class ResponseRun:
                         {
                             "name": "tokens",
                             "limit": 15_000_000,
-                            "remaining": 15_000_000 - usage_for(chars)["total_tokens"],
+                            "remaining": 15_000_000 - used["total_tokens"],
                             "reset_seconds": 0.004,
                         },
                     ),
@@ -482,11 +548,18 @@ class ResponseRun:
             )
         self.finished.set()
 
+    def _output_tokens(self) -> Count:
+        """What the response wrote (sim/tokens.py): its text, and spoken audio at one
+        token per 50 ms."""
+        text = sum(text_tokens(_streamed(out)) for out in self.outputs)
+        audio_ms = sum(out.sent_ms for out in self.outputs)
+        return Count(text, math.ceil(audio_ms / ASSISTANT_AUDIO_MS_PER_TOKEN))
+
     def _response(
         self,
         status: Literal["in_progress", "completed", "cancelled", "incomplete", "failed"],
         *,
-        output: list[WireItem] | None = None,
+        output: list[WireItem | WireOtherItem] | None = None,
         usage: dict[str, Any] | None = None,
         status_details: dict[str, Any] | None = None,
     ) -> Any:
@@ -501,6 +574,14 @@ class ResponseRun:
             status_details=status_details,
             audio=self.spec.audio_settings,
         )
+
+
+def _streamed(out: _Output | McpOutput) -> str:
+    if isinstance(out, McpOutput):
+        return out.streamed_text()
+    item = out.item
+    full = item.arguments if isinstance(item, FunctionCall) else _text(item)
+    return full[: out.sent_chars]
 
 
 def _text(item: Item) -> str:

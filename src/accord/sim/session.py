@@ -19,16 +19,13 @@ from typing import Any, ClassVar
 
 from websockets.exceptions import ConnectionClosed
 
-from accord.items import FunctionCallOutput, Item, Message
+from accord.items import Item, Message
 from accord.protocol import (
     ConversationCreated,
     ConversationItemCreate,
     ConversationItemDelete,
-    ConversationItemDeleted,
     ConversationItemRetrieve,
-    ConversationItemRetrieved,
     ConversationItemTruncate,
-    ConversationItemTruncated,
     InputAudioBufferAppend,
     InputAudioBufferClear,
     InputAudioBufferCommit,
@@ -41,31 +38,33 @@ from accord.protocol import (
     SessionUpdate,
     SessionUpdated,
     UnknownEvent,
-    UnsupportedItemError,
     encode,
-    item_from_wire,
     parse_client_event,
 )
-from accord.protocol.fast import encode_item_ack
+from accord.protocol.wire_items import WireMessage
 from accord.sim import audio
 from accord.sim.channel import DelayedChannel
 from accord.sim.config import SimConfig
+from accord.sim.context_window import ContextWindow
 from accord.sim.dialects import Respeller
 from accord.sim.errors import ServerError, server_error
 from accord.sim.events import (
     EventIds,
     Prebuilt,
-    added_and_done,
     error_event,
     response_audio,
-    wire_item,
 )
-from accord.sim.faults import Faults, refusable_kind
+from accord.sim.faults import Faults, refuses
+from accord.sim.images import image_count
 from accord.sim.input_audio import InputAudio
+from accord.sim.item_ops import ItemOps
 from accord.sim.malformed import event_id_of, malformed, unknown_type
+from accord.sim.mcp import McpServers
+from accord.sim.mcp_host import McpHost
 from accord.sim.model import Model, PlannedOutput, ResponseRequest
 from accord.sim.replies import ReplyCount
 from accord.sim.responder import ResponseRun, ResponseSpec
+from accord.sim.response_input import resolve_input
 from accord.sim.session_config import (
     default_session,
     merge_update,
@@ -74,6 +73,7 @@ from accord.sim.session_config import (
     speaks,
 )
 from accord.sim.store import ConversationStore, StoreConfig
+from accord.sim.tokens import IMAGE_TOKENS, Count
 
 log = logging.getLogger("accord.sim")
 
@@ -84,7 +84,7 @@ BUSY = (
 )  # observed (docs/protocol-notes.md)
 
 
-class SimSession(InputAudio):
+class SimSession(InputAudio, ItemOps):
     """A Realtime session's server side."""
 
     def __init__(
@@ -112,6 +112,16 @@ class SimSession(InputAudio):
             StoreConfig(config.quirks.reuse_deleted_ids, self.profile.max_id_length),
             id_source=lambda: self.new_id("item"),
         )
+        self.heard_ms: dict[str, int] = {}  # user audio item -> its length
+        servers = McpServers(config.mcp_servers)  # scripted MCP servers (sim/mcp.py)
+        self.mcp = McpHost(servers, self.store, self.ids, self.emit, self.new_id)
+        self.images: dict[str, WireMessage] = {}  # messages with images (sim/images.py)
+        self.window = ContextWindow(
+            self.store,
+            config.post_instructions_limit,
+            audio_ms=self.heard_ms.get,
+            extra=lambda i: Count(image=IMAGE_TOKENS * image_count(self.images.get(i))),
+        )
         self._respell = Respeller(self.profile) if self.profile.rewrites else None
         self._wall_time = wall_time
         self.conversation_id = self.ids.next("conv")
@@ -137,6 +147,7 @@ class SimSession(InputAudio):
         self._tasks: set[asyncio.Task[None]] = set()
         self._input = bytearray()  # the input audio buffer (manual commit)
         self._vad = self._make_vad()
+        self._idle_from_ms = 0
         self._speech_item: str | None = None
         self._heard: dict[str, str | None] = {}  # user audio item -> the words in it
         self._last_deleted: str | None = None
@@ -188,14 +199,6 @@ class SimSession(InputAudio):
         if kind == "item":
             return self.ids.item(taken=self.store.known)
         return self.ids.next(kind)
-
-    def _emit_acks(self, item: Item, previous_item_id: str | None) -> None:
-        """``conversation.item.added`` / ``.done`` for a created item, encoded directly
-        (no model round trip: a push of hundreds of items is acknowledged fast)."""
-        for kind in ("conversation.item.added", "conversation.item.done"):
-            event_id = self.ids.next()
-            frame = encode_item_ack(kind, event_id, previous_item_id, item)
-            self.emit(Prebuilt(kind, event_id, frame))
 
     async def _deliver(self, event: ServerEvent | Prebuilt) -> None:
         if self.closed:
@@ -263,6 +266,8 @@ class SimSession(InputAudio):
                 )
             )
             return
+        if self.mcp.intercept(frame):
+            return  # an MCP item's create: accord's protocol package has no class for it
         try:
             event = parse_client_event(frame)
         except RemoteProtocolError as exc:
@@ -287,21 +292,10 @@ class SimSession(InputAudio):
             self._error(server_error(self.session_id, event.event_id))
 
     def _refused(self, event: ServerEvent | Any) -> bool:
-        """Fault injection: answer this operation with ``server_error`` instead of doing
-        it (``Faults.refuse`` first, then ``SimConfig.server_errors`` at its rate)."""
-        kind = refusable_kind(event)
-        if kind is None:
-            return False
-        if kind in self.faults.refuse:
-            self.faults.refuse.remove(kind)
-        else:
-            faults = self.config.server_errors
-            if not (faults.rate > 0 and kind in faults.kinds):
-                return False
-            if self._fault_rng.random() >= faults.rate:
-                return False
-        self.refusals += 1
-        return True
+        """Fault injection: answer this operation with ``server_error`` (sim/faults.py)."""
+        refused = refuses(event, self.faults, self.config.server_errors, self._fault_rng)
+        self.refusals += refused
+        return refused
 
     # -- session ------------------------------------------------------------------------
 
@@ -312,7 +306,9 @@ class SimSession(InputAudio):
             return
         self.session = merged
         self._vad = self._make_vad()
+        self._idle_from_ms = 0  # a new VAD counts its audio from 0
         self.emit(SessionUpdated(event_id=self.ids.next(), session=self.session))
+        self.mcp.session_updated(self.session)
 
     def _make_vad(self) -> audio.EnergyVad | None:
         turn = server_vad(self.session)
@@ -322,74 +318,6 @@ class SimSession(InputAudio):
             threshold=float(turn.get("threshold", 0.5)),
             prefix_padding_ms=int(turn.get("prefix_padding_ms", 300)),
             silence_duration_ms=int(turn.get("silence_duration_ms", 500)),
-        )
-
-    # -- conversation items -------------------------------------------------------------
-
-    def _on_item_create(self, event: ConversationItemCreate) -> None:
-        wire = event.item
-        missing_id = wire.id is None
-        try:
-            item = item_from_wire(wire.model_copy(update={"id": wire.id or "pending"}))
-        except UnsupportedItemError as exc:
-            self._error(ServerError("invalid_value", str(exc), "item", event.event_id))
-            return
-        outcome = self.store.create(
-            item, event.previous_item_id, event_id=event.event_id, item_id_missing=missing_id
-        )
-        if isinstance(outcome, ServerError):
-            self._error(outcome)
-            return
-        if not isinstance(outcome.item, FunctionCallOutput):
-            self._emit_acks(outcome.item, outcome.previous_item_id)
-            return
-        acks = added_and_done(self.ids, outcome.item, outcome.previous_item_id)
-        if self.active is not None and self.config.quirks.output_ack_after_response:
-            # docs/protocol-notes.md ("Seen from the real server"): a function_call_output created
-            # while a response is still streaming gets its conversation.item.added only
-            # after that response's output_item.done and response.done. The item is in
-            # the conversation at once (the response's next item anchors after it, R16).
-            self.active.deferred.extend(acks)
-            return
-        for ev in acks:
-            self.emit(ev)
-        self._after_output()
-
-    def _after_output(self) -> None:
-        if self.config.quirks.auto_response_after_output and self.active is None:
-            # Seen from the real server: a response starts on its own right after a
-            # function_call_output, before the client's response.create (race R14).
-            self._start_response(out_of_band=False, metadata=None)
-
-    def _on_item_delete(self, event: ConversationItemDelete) -> None:
-        outcome = self.store.delete(event.item_id, event_id=event.event_id)
-        if isinstance(outcome, ServerError):
-            self._error(outcome)
-            return
-        self._last_deleted = event.item_id
-        self.emit(ConversationItemDeleted(event_id=self.ids.next(), item_id=event.item_id))
-
-    def _on_item_retrieve(self, event: ConversationItemRetrieve) -> None:
-        outcome = self.store.retrieve(event.item_id, event_id=event.event_id)
-        if isinstance(outcome, ServerError):
-            self._error(outcome)
-            return
-        self.emit(ConversationItemRetrieved(event_id=self.ids.next(), item=wire_item(outcome.item)))
-
-    def _on_item_truncate(self, event: ConversationItemTruncate) -> None:
-        outcome = self.store.truncate(
-            event.item_id, event.content_index, event.audio_end_ms, event_id=event.event_id
-        )
-        if isinstance(outcome, ServerError):
-            self._error(outcome)
-            return
-        self.emit(
-            ConversationItemTruncated(
-                event_id=self.ids.next(),
-                item_id=event.item_id,
-                content_index=event.content_index,
-                audio_end_ms=event.audio_end_ms,
-            )
         )
 
     # -- responses ----------------------------------------------------------------------
@@ -418,9 +346,11 @@ class SimSession(InputAudio):
             return
         conversation: list[Item] | None = None
         if out_of_band and params is not None and params.input is not None:
-            conversation = self._resolve_input(params.input, event.event_id)
-            if conversation is None:
+            resolved = resolve_input(params.input, self.store, self.new_id, event.event_id)
+            if isinstance(resolved, ServerError):
+                self._error(resolved)
                 return
+            conversation = resolved
         self._start_response(
             out_of_band=out_of_band,
             metadata=params.metadata if params else None,
@@ -429,35 +359,8 @@ class SimSession(InputAudio):
             conversation=conversation,
             modalities=params.output_modalities if params else None,
             tools=params.tools if params else None,
+            parallel=params.parallel_tool_calls if params else None,
         )
-
-    def _resolve_input(self, entries: Any, event_id: str | None) -> list[Item] | None:
-        items: list[Item] = []
-        for entry in entries:
-            if entry.type == "item_reference":
-                found = self.store.get(entry.id)
-                if found is None:
-                    self._error(
-                        ServerError(
-                            "invalid_value",
-                            f"Item with id '{entry.id}' not found in conversation.",
-                            "response.input",
-                            event_id,
-                        )
-                    )
-                    return None
-                items.append(found)
-            else:
-                try:
-                    items.append(
-                        item_from_wire(
-                            entry.model_copy(update={"id": entry.id or self.new_id("item")})
-                        )
-                    )
-                except UnsupportedItemError as exc:
-                    self._error(ServerError("invalid_value", str(exc), "response.input", event_id))
-                    return None
-        return items
 
     def _start_response(
         self,
@@ -469,12 +372,24 @@ class SimSession(InputAudio):
         conversation: list[Item] | None = None,
         modalities: Any = None,
         tools: Any = None,
+        parallel: bool | None = None,
     ) -> ResponseRun:
+        said = instructions or str(self.session.get("instructions") or "")
+        offered = list(tools if tools is not None else self.session.get("tools") or [])
+        # In band, the session's truncation drops old items first (sim/context_window.py).
+        # Out of band without an input, the model reads the conversation as it is.
+        read = self.store.entries() if out_of_band and conversation is None else conversation
+        prompt = self.window.prepare(self.session, said, offered, read)
         request = ResponseRequest(
             conversation=conversation if conversation is not None else self._model_view(),
-            instructions=instructions or str(self.session.get("instructions") or ""),
-            tools=list(tools if tools is not None else self.session.get("tools") or []),
-            parallel_tool_calls=self.session.get("parallel_tool_calls") is not False,
+            instructions=said,
+            tools=offered,
+            # The response's own setting wins over the session's; both default to True.
+            mcp_tools=self.mcp.servers.refs(offered),
+            parallel_tool_calls=(
+                parallel if parallel is not None else self.session.get("parallel_tool_calls")
+            )
+            is not False,
             model=str(self.session.get("model") or ""),
         )
         spoken = "audio" in modalities if modalities else speaks(self.session)
@@ -482,6 +397,8 @@ class SimSession(InputAudio):
         failure: Exception | None = None
         try:
             plan = self.model.plan(request)
+            entries = self.store.entries() if conversation is None else conversation
+            plan = self.mcp.servers.resolve(plan, offered, entries)  # MCP runs server-side
         except Exception as exc:  # the response starts, then fails (responder.py)
             failure = exc
         spec = ResponseSpec(
@@ -496,6 +413,9 @@ class SimSession(InputAudio):
             session_id=self.session_id,
             event_id=event_id,
             failure=failure,
+            input_tokens=prompt.tokens,
+            cached_tokens=prompt.cached,
+            overflow=prompt.overflow,
         )
         runner = ResponseRun(
             spec,
@@ -512,6 +432,10 @@ class SimSession(InputAudio):
         else:
             self.active = runner
             self.replies.asked(spec.response_id, request.conversation)
+            if prompt.overflow is None:
+                runner.then.append(
+                    lambda: self.window.remember(prompt, [o.item.id for o in runner.outputs])
+                )
         runner.task = self._spawn(self._run(runner))
         return runner
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from accord.sim.errors import ServerError
+from accord.sim.truncation import check_setting
 
 # The fields of a GA realtime session (the official SDK's RealtimeSessionCreateRequest).
 SESSION_FIELDS = frozenset(
@@ -129,6 +130,9 @@ def merge_update(
             "Invalid 'session.output_modalities': expected ['audio'] or ['text'].",
             event_id,
         )
+    refused = _check_settings(update, event_id)
+    if refused is not None:
+        return refused
     audio = update.get("audio")
     if audio is not None:
         if not isinstance(audio, Mapping):
@@ -166,6 +170,31 @@ def merge_update(
         defaults = server_vad_defaults(merged.get("model"))
         merged["audio"]["input"]["turn_detection"] = {**defaults, **turn}
     return merged
+
+
+REASONING_EFFORTS = frozenset({"minimal", "low", "medium", "high", "xhigh"})  # the SDK's
+
+
+def _check_settings(update: Mapping[str, Any], event_id: str | None) -> ServerError | None:
+    """``truncation`` and ``reasoning`` as the SDK's types spell them."""
+    if "truncation" in update:
+        refused = check_setting(update["truncation"], event_id)
+        if refused is not None:
+            return refused
+    reasoning = update.get("reasoning")
+    if reasoning is not None:
+        if not isinstance(reasoning, Mapping) or set(reasoning) - {"effort"}:
+            return _invalid("session.reasoning", "Invalid 'session.reasoning'.", event_id)
+        effort = reasoning.get("effort")
+        if effort is not None and effort not in REASONING_EFFORTS:
+            return _invalid(
+                "session.reasoning.effort",
+                f"Invalid value: '{effort}'. Supported values are: "
+                + ", ".join(f"'{e}'" for e in sorted(REASONING_EFFORTS))
+                + ".",
+                event_id,
+            )
+    return None
 
 
 def _echoed_tool(tool: Any) -> Any:

@@ -22,6 +22,7 @@ from accord.ids import MAX_ID_LENGTH, IdGenerator
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
 from accord.sim import errors
 from accord.sim.errors import ServerError
+from accord.sim.mcp_items import McpItem
 
 ROOT = "root"
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")  # observed: other ids get invalid_value
@@ -33,6 +34,7 @@ class Creator(Enum):
     CLIENT = "client"
     RESPONSE = "response"  # a response's output item
     USER_AUDIO = "user_audio"  # committed input audio
+    SERVER = "server"  # the server's own (an MCP server's tool list)
 
 
 @dataclass(slots=True)
@@ -51,8 +53,35 @@ class ItemRecord:
     deleted_by: str | None = None  # the client event_id of the delete
     deleted_at: int | None = None  # the store transition that deleted it
     deleted_in_flight: bool = False
-    pred_at_delete: ItemRecord | None = None  # what stood before it when it was deleted
+    pred_at_delete: AnyRecord | None = None  # what stood before it when it was deleted
     alive: bool = True
+    # Dropped by the server's own truncation (sim/truncation.py), not by a client delete:
+    # the transition that dropped it (``deleted_by`` stays None).
+    evicted_at: int | None = None
+
+
+@dataclass(slots=True)
+class McpRecord:
+    """An MCP item in the conversation (sim/mcp_items.py): it holds a place (later items
+    anchor on it) but is not one of accord's items, so :meth:`ConversationStore.items`
+    and :meth:`~ConversationStore.history` leave it out."""
+
+    seq: int
+    created_at: int
+    item: McpItem
+    creator: Creator
+    created_by: str | None
+    response_id: str | None = None
+    transcript_pending: bool = False  # never: only user audio waits for a transcript
+    deleted_by: str | None = None
+    deleted_at: int | None = None
+    deleted_in_flight: bool = False
+    pred_at_delete: AnyRecord | None = None
+    alive: bool = True
+    evicted_at: int | None = None
+
+
+AnyRecord = ItemRecord | McpRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +108,14 @@ class Added:
 
 
 @dataclass(frozen=True, slots=True)
+class McpAdded:
+    """``conversation.item.added`` for an MCP item."""
+
+    item: McpItem
+    previous_item_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Deleted:
     item_id: str
 
@@ -92,7 +129,7 @@ class Truncated:
 
 @dataclass(frozen=True, slots=True)
 class Retrieved:
-    item: Item
+    item: Item | McpItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,12 +168,16 @@ class ConversationStore:
     # the store alone stays deterministic (the explorer relies on it); the simulator's
     # sessions pass their own id stream (sim/ids.py), which outlives a restart.
     id_source: Callable[[], str] | None = None
-    _order: list[ItemRecord] = field(default_factory=list)
-    _live: dict[str, ItemRecord] = field(default_factory=dict)
+    _order: list[AnyRecord] = field(default_factory=list)
+    _live: dict[str, AnyRecord] = field(default_factory=dict)
     _all: list[ItemRecord] = field(default_factory=list)
+    _mcp_all: list[McpRecord] = field(default_factory=list)
     _seen_ids: set[str] = field(default_factory=set)
     _done_responses: set[str] = field(default_factory=set)
     creates: list[CreateAttempt] = field(default_factory=list)
+    # Items the server's truncation dropped, in the order dropped: gone from the
+    # conversation like deleted ones, but no client asked (a judge tells eviction from loss).
+    evicted: list[AnyRecord] = field(default_factory=list)
     transitions: int = 0
     _ids: IdGenerator = field(init=False)
 
@@ -146,25 +187,45 @@ class ConversationStore:
     # -- reading ------------------------------------------------------------------------
 
     def items(self) -> list[Item]:
-        """The live conversation, in order."""
-        return [rec.item for rec in self._order]
+        """The live conversation, in order (accord's items; MCP items: :meth:`entries`)."""
+        return [rec.item for rec in self._order if isinstance(rec, ItemRecord)]
 
     def ids(self) -> list[str]:
+        return [rec.item.id for rec in self._order if isinstance(rec, ItemRecord)]
+
+    def entries(self) -> list[Item | McpItem]:
+        """Everything the conversation holds, MCP items included, in order."""
+        return [rec.item for rec in self._order]
+
+    def entry_ids(self) -> list[str]:
         return [rec.item.id for rec in self._order]
 
     def get(self, item_id: str) -> Item | None:
         rec = self._live.get(item_id)
-        return None if rec is None else rec.item
+        return rec.item if isinstance(rec, ItemRecord) else None
+
+    def get_mcp(self, item_id: str) -> McpItem | None:
+        rec = self._live.get(item_id)
+        return rec.item if isinstance(rec, McpRecord) else None
+
+    def mcp_items(self) -> list[McpItem]:
+        return [rec.item for rec in self._order if isinstance(rec, McpRecord)]
 
     def record(self, item_id: str) -> ItemRecord | None:
         """The live record of ``item_id``, or its latest deleted incarnation."""
         rec = self._live.get(item_id)
-        if rec is not None:
+        if isinstance(rec, ItemRecord):
             return rec
         for old in reversed(self._all):
             if old.item.id == item_id:
                 return old
         return None
+
+    def _any_record(self, item_id: str) -> AnyRecord | None:
+        rec: AnyRecord | None = self._live.get(item_id) or self.record(item_id)
+        if rec is None:
+            rec = next((r for r in reversed(self._mcp_all) if r.item.id == item_id), None)
+        return rec
 
     def history(self) -> Iterator[ItemRecord]:
         """Every incarnation ever created, alive or deleted, in creation order."""
@@ -176,7 +237,7 @@ class ConversationStore:
         rec = self._live.get(item_id)
         return rec is not None and self._in_flight(rec)
 
-    def _in_flight(self, rec: ItemRecord) -> bool:
+    def _in_flight(self, rec: AnyRecord) -> bool:
         if rec.transcript_pending:
             return True
         return rec.response_id is not None and rec.response_id not in self._done_responses
@@ -302,6 +363,8 @@ class ConversationStore:
         rec = self._live.get(item_id)
         if rec is None:
             return errors.unknown_item_truncate(item_id, event_id)
+        if not isinstance(rec, ItemRecord):
+            return errors.truncate_not_audio(event_id)
         item = rec.item
         # An assistant audio item with no audio yet (length unknown or 0) is refused like
         # any non-audio item: the notes' "truncate before any audio" gives
@@ -351,7 +414,7 @@ class ConversationStore:
         # Only the response's own incarnation grows: a client item re-created under a
         # deleted output's id (a naive rewrite, race R9) is another item, which the
         # still-streaming response must not overwrite (it did before).
-        if rec is None or rec.creator is not Creator.RESPONSE:
+        if not isinstance(rec, ItemRecord) or rec.creator is not Creator.RESPONSE:
             return False
         if rec.transcript_before_truncate is not None:
             # Truncated: the item is final. A cancelled response's last update arriving
@@ -380,6 +443,77 @@ class ConversationStore:
             return None
         rec.item = replace(rec.item, content=transcript)
         return Transcribed(item_id, transcript)
+
+    def add_mcp_item(
+        self,
+        item: McpItem,
+        creator: Creator,
+        created_by: str | None,
+        *,
+        response_id: str | None = None,
+        previous_item_id: str | None = None,
+    ) -> McpAdded:
+        """An MCP item: the server's (a tool list, a response's call or approval
+        request) or a client's create (anchor unset, ``"root"`` or a live id, already
+        checked by the caller)."""
+        self.transitions += 1
+        if item.id in self._live:
+            raise ValueError(f"item id {item.id!r} is already in the conversation")
+        if previous_item_id is None:
+            at = len(self._order)
+        elif previous_item_id == ROOT:
+            at = 0
+        else:
+            at = self._position(previous_item_id) + 1
+        rec = McpRecord(
+            len(self._all) + len(self._mcp_all),
+            self.transitions,
+            item,
+            creator,
+            created_by,
+            response_id=response_id,
+        )
+        self._order.insert(at, rec)
+        self._live[item.id] = rec
+        self._mcp_all.append(rec)
+        self._seen_ids.add(item.id)
+        return McpAdded(item, self._previous(rec))
+
+    def update_mcp_item(self, item: McpItem) -> bool:
+        """An MCP item changes (a call's arguments grow, its output arrives)."""
+        self.transitions += 1
+        rec = self._live.get(item.id)
+        if not isinstance(rec, McpRecord):
+            return False
+        rec.item = item
+        return True
+
+    def is_live(self, item_id: str) -> bool:
+        """Whether the conversation holds ``item_id`` now (MCP items included)."""
+        return item_id in self._live
+
+    def evict(self, item_ids: list[str] | tuple[str, ...]) -> list[AnyRecord]:
+        """The server's truncation drops these live items, silently (no
+        ``conversation.item.deleted``); retrieve, delete and anchors then fail for them as
+        for any id the conversation does not hold."""
+        self.transitions += 1
+        dropped: list[AnyRecord] = []
+        for item_id in item_ids:
+            rec = self._live.get(item_id)
+            if rec is None:
+                continue
+            at = self._position(item_id)
+            rec.pred_at_delete = self._order[at - 1] if at > 0 else None
+            rec.alive = False
+            rec.evicted_at = self.transitions
+            del self._order[at]
+            del self._live[item_id]
+            dropped.append(rec)
+        self.evicted.extend(dropped)
+        return dropped
+
+    def evicted_ids(self) -> list[str]:
+        return [rec.item.id for rec in self.evicted]
 
     def finish_response(self, response_id: str) -> None:
         """``response.done`` was sent: its items are no longer in flight."""
@@ -413,7 +547,7 @@ class ConversationStore:
     def _position_after_maybe_deleted(self, item_id: str) -> int:
         """Index right after ``item_id``, or after its surviving predecessor if deleted:
         follow each deleted item to the item that stood before it when it was deleted."""
-        rec = self.record(item_id)
+        rec = self._any_record(item_id)
         if rec is None:
             # A server never anchors on an id it never held: a bug in the caller, not a
             # place (it went silently to position 0 before).
@@ -450,6 +584,8 @@ class ConversationStore:
         return rec
 
     def _added(self, rec: ItemRecord) -> Added:
+        return Added(rec.item, self._previous(rec))
+
+    def _previous(self, rec: AnyRecord) -> str | None:
         i = self._position(rec.item.id)
-        prev = self._order[i - 1].item.id if i > 0 else None
-        return Added(rec.item, prev)
+        return self._order[i - 1].item.id if i > 0 else None

@@ -258,11 +258,17 @@ def _place_violations(timeline: Timeline, violations: list[Violation], lost: lis
     refusal naming it, else the first row about it, else the end."""
     placed: list[Row] = list(lost)
     involved: list[str] = [item for row in lost for item in row.items]
+    # A tool row names its call id, then the call's item: a violation about that item
+    # names the call id too, so that a filter by the call id shows where it broke.
+    tools = [row for row in timeline.rows if row.kind == "tool"]
+    call_of = {item: row.items[0] for row in tools for item in row.items[1:]}
     for violation in violations:
         item = violation.item_id
         at = _where(timeline.rows, item)
         t = timeline.rows[at].t if at is not None else timeline.duration
-        items = (item,) if item else ()
+        items: tuple[str, ...] = (item,) if item else ()
+        if item in call_of:
+            items = (item, call_of[item])
         involved.extend(items)
         placed.append(
             Row(

@@ -321,6 +321,12 @@ class Pair:
                 self._error(deleted)
             else:
                 self.emit(ev.ItemDeleted(op.item_id))
+        elif isinstance(op, ev.RetrieveItem):
+            found = self.store.retrieve(op.item_id, event_id=op.event_id)
+            if isinstance(found, ServerError):
+                self._error(found)
+            elif isinstance(found.item, Message | FunctionCall | FunctionCallOutput):
+                self.emit(ev.ItemRetrieved(found.item))
         elif isinstance(op, ev.TruncateItem):
             cut = self.store.truncate(
                 op.item_id, op.content_index, op.audio_end_ms, event_id=op.event_id

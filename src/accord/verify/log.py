@@ -31,7 +31,9 @@ __all__ = [
 ]
 
 
-OpKind = Literal["create", "delete", "truncate", "response.create", "response.cancel", "other"]
+OpKind = Literal[
+    "create", "delete", "retrieve", "truncate", "response.create", "response.cancel", "other"
+]
 Status = Literal["success", "error", "failure", "unknown"]
 ToolEvent = Literal["started", "finished", "abandoned"]
 
@@ -136,6 +138,8 @@ def op_record(effect: ev.Send, transitions: int, now: float) -> OpRecord:
         kind, item_id = "create", op.item.id
     elif isinstance(op, ev.DeleteItem):
         kind, item_id = "delete", op.item_id
+    elif isinstance(op, ev.RetrieveItem):
+        kind, item_id = "retrieve", op.item_id
     elif isinstance(op, ev.TruncateItem):
         kind, item_id = "truncate", op.item_id
     elif isinstance(op, ev.CreateResponse):

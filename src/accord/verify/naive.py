@@ -31,6 +31,7 @@ from accord.items import (
 )
 from accord.protocol.metadata import REQUEST_TAG
 from accord.provenance import DeleteReason
+from accord.truncation import Truncation
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +88,19 @@ class NaiveClient:
     def mirror_items(self) -> list[Item]:
         return list(self.mirror)
 
-    def is_quiet(self) -> bool:
-        return not self.pending and self.active_response is None
+    def is_quiet(self, out_of_band: bool = True) -> bool:
+        kinds = (
+            self.pending.values()
+            if out_of_band
+            else (k for k in self.pending.values() if k != "oob_response")
+        )
+        return not any(True for _ in kinds) and self.active_response is None
 
     def aliases(self) -> dict[str, str]:
         return {}
+
+    def set_truncation(self, truncation: Truncation) -> None:
+        """Ignored: the naive strategy never asks what the server dropped by itself."""
 
     # -- local inputs -------------------------------------------------------------------
 
@@ -119,7 +128,7 @@ class NaiveClient:
         input_items: tuple[str, ...] = (),
     ) -> tuple[str, list[ev.Effect]]:
         event_id = self.ids.new("evt")
-        self.pending[event_id] = "response"
+        self.pending[event_id] = "oob_response" if out_of_band else "response"
         tagged = {**(metadata or {}), REQUEST_TAG: event_id}  # so a caller can match it
         request = ev.CreateResponse(event_id, out_of_band, instructions, tagged, input_items)
         return event_id, [ev.Send(request)]
@@ -213,7 +222,7 @@ class NaiveClient:
         elif isinstance(event, ev.ResponseCreated):
             if not event.out_of_band:
                 self.active_response = event.response_id
-            effects.extend(self._ack_kind("response"))
+            effects.extend(self._ack_kind("response", "oob_response"))
         elif isinstance(event, ev.ResponseDone):
             if self.active_response == event.response_id:
                 self.active_response = None
@@ -256,8 +265,8 @@ class NaiveClient:
         del self.pending[event_id]
         return [ev.OpResolved(event_id, "success")]
 
-    def _ack_kind(self, kind: str) -> list[ev.Effect]:
+    def _ack_kind(self, *kinds: str) -> list[ev.Effect]:
         for event_id, pending_kind in self.pending.items():
-            if pending_kind == kind:
+            if pending_kind in kinds:
                 return self._ack(event_id)
         return []

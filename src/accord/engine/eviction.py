@@ -1,0 +1,99 @@
+"""Items the server may have dropped by itself: doubt, confirm, and let them go.
+
+With ``session.truncation`` other than ``"disabled"`` the server drops the oldest items
+of the conversation when a response starts over its token limit, and says nothing (no
+``conversation.item.deleted``). A mirror that still holds them would send deletes the
+server refuses and anchor creates on items that are not there. So, whenever the server
+may cut (an in-band response is asked for, or starts), the engine applies the server's
+own rule (:func:`accord.truncation.plan_cut`) to its mirror with the token estimate of
+:mod:`accord.tokens`, lowered by :data:`MARGIN` because the real tokenizer is not the
+estimate: every item the rule could drop becomes *doubtful*. A doubtful item is asked
+for with ``conversation.item.retrieve`` (sent after the ``response.create``, so the
+server answers after its cut). Until the answer comes, no operation may name it: a
+delete of it or a create anchored on it waits (:meth:`Doubts.blocks`). The server
+answers with the item (it is there: the doubt goes) or with an unknown-item error (it
+was dropped: it leaves the mirror and the engine reports
+:class:`~accord.engine.events.ItemsEvicted`). Afterwards a delete of it is moot and an
+anchor on it moves to its surviving predecessor, as for any item gone from the mirror.
+
+``usage`` is the second witness: when a response reports fewer input tokens than the
+one before it while the engine deleted nothing, something left the conversation that
+the estimate did not foresee, and the oldest item is put in doubt.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from accord.items import Item
+from accord.tokens import item_tokens
+from accord.truncation import Truncation, plan_cut
+
+# The engine doubts items from this share of the server's limit on: the estimate can
+# count fewer tokens than the server's tokenizer, and a doubt costs only a retrieve.
+MARGIN = 0.8
+
+
+@dataclass
+class Doubts:
+    """The truncation in force, the items in doubt and the probes asking about them."""
+
+    truncation: Truncation = field(default_factory=Truncation)
+    doubtful: set[str] = field(default_factory=set)
+    probes: dict[str, str] = field(default_factory=dict)  # retrieve event id -> item id
+    last_input_tokens: int | None = None
+    deleted_since_usage: bool = False
+    _tokens: dict[str, tuple[Item, int]] = field(default_factory=dict)  # id -> (item, n)
+
+    def tokens(self, item: Item) -> int:
+        """The estimate for ``item``, kept while the item object is the same."""
+        kept = self._tokens.get(item.id)
+        if kept is not None and kept[0] is item:
+            return kept[1]
+        n = item_tokens(item).total
+        self._tokens[item.id] = (item, n)
+        return n
+
+    def may_cut(self, items: list[Item], keep: Callable[[str], bool]) -> list[str]:
+        """Items the server's rule could drop now and that are not in doubt yet."""
+        rule = self.truncation
+        if rule.mode == "disabled" or not items:
+            return []
+        doubting = Truncation(rule.mode, max(1, math.floor(rule.limit * MARGIN)), 1.0)
+        sized = [(item.id, self.tokens(item)) for item in items]
+        cut = plan_cut(sized, doubting, keep)
+        return [i for i in cut.dropped if i not in self.doubtful]
+
+    def usage_says_dropped(self, input_tokens: int | None) -> bool:
+        """Fewer input tokens than the response before, with no delete of ours between."""
+        if input_tokens is None:
+            return False
+        before, self.last_input_tokens = self.last_input_tokens, input_tokens
+        dropped = before is not None and input_tokens < before and not self.deleted_since_usage
+        self.deleted_since_usage = False
+        return dropped
+
+    def doubt(self, item_ids: Iterable[str], probe_ids: Iterable[str]) -> None:
+        for item_id, probe in zip(item_ids, probe_ids, strict=True):
+            self.doubtful.add(item_id)
+            self.probes[probe] = item_id
+
+    def settled(self, probe: str) -> str | None:
+        """The item a probe asked about, no longer in doubt."""
+        item_id = self.probes.pop(probe, None)
+        if item_id is not None:
+            self.doubtful.discard(item_id)
+            self._tokens.pop(item_id, None)
+        return item_id
+
+    def blocks(self, item_id: str | None) -> bool:
+        return item_id is not None and item_id in self.doubtful
+
+    def forget(self) -> None:
+        """A new server session (reconnect): nothing of the old one is in doubt."""
+        self.doubtful.clear()
+        self.probes.clear()
+        self.last_input_tokens = None
+        self.deleted_since_usage = False
