@@ -43,6 +43,7 @@ from accord.protocol import (
     UnsupportedItemError,
     item_from_wire,
 )
+from accord.protocol import error_codes as codes
 from accord.protocol.metadata import REQUEST_TAG
 from accord.protocol.wire_items import WireItem, WireOtherItem
 
@@ -244,6 +245,12 @@ def error(s: SessionCore, event: ErrorEvent) -> None:
     refusal = ev.ServerError(detail.code, detail.message, detail.event_id)
     answered = s.engine.operation_answered(refusal)
     s.feed(refusal)
+    if (
+        answered is not None
+        and answered.operation == "retrieve"
+        and codes.names_a_missing_item(detail.code, detail.message)
+    ):
+        return  # the engine's probe of an item the server dropped: ItemsEvicted says it
     s.app(
         app.ServerErrorEvent(
             detail.code,
