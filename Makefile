@@ -28,6 +28,9 @@ test: $(STAMP)
 	@test -x /usr/bin/chromium || command -v chromium >/dev/null || echo "make test: Chromium \
 	is not installed: the timeline browser test (tests/test_timeline_browser.py) is SKIPPED \
 	(apt-get install chromium; .ci/run installs it)"
+	@command -v redis-server >/dev/null || test -x /usr/bin/redis-server || echo "make test: \
+	redis-server is not installed: the Redis journal tests (tests/test_journal_*.py) are \
+	SKIPPED (apt-get install redis-server; .ci/run installs it)"
 	$(BIN)/pytest -q -rs
 
 # Regenerate the lock after changing dependencies in pyproject.toml.

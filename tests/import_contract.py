@@ -36,6 +36,7 @@ RUNTIME = (
     "ids",
     "integrations",
     "items",
+    "journal",
     "policies",
     "protocol",
     "provenance",

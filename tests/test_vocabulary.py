@@ -24,6 +24,7 @@ SHARED_EVENTS = [
     "CallOrphaned",
     "Notice",
     "Reconnected",
+    "Resumed",
     "OutputFailed",
 ]
 

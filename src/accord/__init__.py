@@ -6,6 +6,7 @@ entry points").
 
 from accord.agent import Agent, AgentRunner
 from accord.diff import ContextDiff, compute_diff
+from accord.engine.events import Reconnected, Resumed
 from accord.items import ChatContext, ContextBase, FunctionCall, FunctionCallOutput, Item, Message
 from accord.session import RealtimeSession, SessionOptions
 from accord.tools import FunctionTool, function_tool
@@ -22,6 +23,8 @@ __all__ = [
     "Item",
     "Message",
     "RealtimeSession",
+    "Reconnected",
+    "Resumed",
     "SessionOptions",
     "compute_diff",
     "function_tool",

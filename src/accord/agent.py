@@ -358,7 +358,7 @@ class AgentRunner:
     async def _run_tool(self, call: Any) -> None:
         tool = self.tools.get(call.name)
         try:  # whatever happens, the task leaves _tool_tasks (or wait_idle never ends)
-            self.session.tool_started(call.call_id)
+            self.session.tool_started(call.call_id, idempotent=tool is not None and tool.idempotent)
             self.stats.tool_calls += 1
             self._events.put_nowait(ToolStarted(call.name, call.call_id))
             self._run_policies("tool_started")

@@ -14,6 +14,10 @@ Following h11, the class names the side at fault, so a caller knows whom to answ
   :class:`ConnectionLost`, :class:`OperationTimeout` and :class:`SessionClosed`: why a
   session's waiter ended without a result. A waiter always ends with a result or one of
   these, never hangs.
+- :class:`JournalError`: a session journal (:mod:`accord.journal`) cannot be used: a
+  URL that names no store (:class:`JournalUrlError`), a store that cannot be reached
+  or written (:class:`JournalUnavailable`), records that cannot be read back
+  (:class:`JournalCorrupt`).
 
 ``except AccordError`` catches all of them; nothing else escapes accord on purpose.
 """
@@ -69,3 +73,19 @@ class OperationTimeout(AccordError):  # noqa: N818 - the name the issue and user
 
 class SessionClosed(AccordError):  # noqa: N818 - reads like its siblings
     """The session was closed by the application."""
+
+
+class JournalError(AccordError):
+    """A session journal cannot be used (see the subclasses)."""
+
+
+class JournalUrlError(JournalError, ValueError):
+    """The journal URL names no store accord knows (``sqlite:///...``, ``redis://...``)."""
+
+
+class JournalUnavailable(JournalError):  # noqa: N818 - reads like its siblings
+    """The journal's store cannot be reached, opened or written."""
+
+
+class JournalCorrupt(JournalError):  # noqa: N818 - reads like its siblings
+    """A journal record cannot be read back (written by a newer accord, or damaged)."""

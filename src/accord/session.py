@@ -6,7 +6,9 @@ application tasks go through that one core, so the engine sees a single queue of
 inputs. Waiters (a push's report, a reply's generation, a session update) always end:
 with a result, a :class:`RealtimeError`, :class:`ConnectionLost` or
 :class:`OperationTimeout`. A dropped socket (or the 60-minute close) is reconnected
-with backoff and restored, except after a bad key (3000) or model (4000).
+with backoff and restored, except after a bad key (3000) or model (4000). With a
+journal (docs/journal.md) every step's changes are written before its frames are sent,
+and :meth:`RealtimeSession.resume` restores them in another process.
 """
 
 from __future__ import annotations
@@ -14,51 +16,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from accord import telemetry
 from accord.client import events as app
-from accord.client.core import MAX_CLIENT_FRAME_BYTES, SessionCore
+from accord.client.connecting import Connecting
+from accord.client.core import SessionCore
 from accord.client.generation import Generation
+from accord.client.options import SessionOptions, TransportFactory
 from accord.client.recording import Recorder
 from accord.client.transport import Endpoint, Transport, WebSocketTransport
 from accord.engine import events as ev
 from accord.engine.config import EngineConfig
-from accord.engine.interface import ACCORD, Strategy
 from accord.errors import ConnectionLost, OperationTimeout, RealtimeError, SessionClosed
 from accord.items import ChatContext
+from accord.journal import CallFinished, CallStarted, JournalError, JournalStore, Record, attach
+from accord.journal.hook import SessionJournal
 
 log = logging.getLogger("accord.session")
 
-TransportFactory = Callable[[Endpoint], Awaitable[Transport]]
-
-
-@dataclass(frozen=True)
-class SessionOptions:
-    """Timeouts, retries and limits, each a named parameter (docs/architecture.md, "Style")."""
-
-    op_timeout: float = 15.0  # an operation unanswered this long resolves as unknown
-    wait_timeout: float = 30.0  # a waiter gives up with OperationTimeout after this long
-    tick_interval: float = 0.25
-    reconnect: bool = True
-    max_reconnect_attempts: int = 8
-    backoff_initial: float = 0.2
-    backoff_max: float = 10.0
-    healthy_after: float = 10.0  # a connection up this long resets the reconnect budget
-    engine: EngineConfig | None = None
-    seed: int | None = None
-    record: str | Path | None = None
-    record_audio: bool = False
-    strategy: Strategy = ACCORD  # accord.verify.strategies has the naive one, to show the bug
-    # A client event larger than this is not sent: its operation fails at once with
-    # code frame_too_large (an item the server cannot take would otherwise close the
-    # connection and be sent again by every restore).
-    max_frame_bytes: int = MAX_CLIENT_FRAME_BYTES
-    transport_factory: TransportFactory | None = field(default=None, compare=False)
+__all__ = ["RealtimeSession", "SessionOptions", "TransportFactory"]
 
 
 class RealtimeSession:
@@ -114,6 +92,7 @@ class RealtimeSession:
         self._delay = options.backoff_initial
         self._connected_at = float("-inf")
         self._reconnecting = False  # between a drop and the next connection (or giving up)
+        self._journal: SessionJournal | None = None  # connect(journal=...) / resume
 
     # -- opening ------------------------------------------------------------------------
 
@@ -128,8 +107,10 @@ class RealtimeSession:
         azure_api_version: str | None = None,
         session: dict[str, Any] | None = None,
         options: SessionOptions | None = None,
+        journal: str | JournalStore | None = None,
+        key: str | None = None,
         **option_fields: Any,
-    ) -> _Connecting:
+    ) -> Connecting[RealtimeSession]:
         """Connect to OpenAI (default), Azure OpenAI (``azure_deployment`` with the
         resource URL, ``azure_api_version`` for an ``?api-version=`` query) or any
         compatible ``url``; use as ``await`` or ``async with``.
@@ -137,25 +118,54 @@ class RealtimeSession:
         ``api_key`` defaults to ``OPENAI_API_KEY`` for OpenAI; it is sent in a header
         and never logged or recorded. ``session`` is the session configuration
         (instructions, tools, audio...) sent on every (re)connection.
-        """
+
+        ``journal`` (``"sqlite:///x.db"``, ``"redis://host:port/0"``, a store): record
+        the conversation under ``key`` (:attr:`key`, fresh when not given) for
+        :meth:`resume` in another process (docs/journal.md)."""
         opts = options or SessionOptions(**option_fields)
-        if azure_deployment is not None:
-            if url is None:
-                raise ValueError(
-                    "Azure OpenAI needs the resource URL (wss://<res>.openai.azure.com)"
-                )
-            key = api_key or os.environ.get("AZURE_OPENAI_API_KEY")
-            endpoint = Endpoint.azure(url, azure_deployment, key, azure_api_version)
-        else:
-            key = api_key if api_key is not None or url else os.environ.get("OPENAI_API_KEY")
-            endpoint = Endpoint.openai(model, key, url) if url else Endpoint.openai(model, key)
-        return _Connecting(cls(endpoint, opts, session))
+        endpoint = Endpoint.choose(url, api_key, model, azure_deployment, azure_api_version)
+        opened = cls(endpoint, opts, session)
+        if journal is not None:
+            opened._journal = SessionJournal(attach.start(journal, key), opened.core.engine)
+        return Connecting(opened)
+
+    @classmethod
+    def resume(
+        cls,
+        url: str | None = None,
+        *,
+        journal: str | JournalStore,
+        key: str,
+        api_key: str | None = None,
+        session: dict[str, Any] | None = None,
+        **connect_args: Any,
+    ) -> Connecting[RealtimeSession]:
+        """Rebuild the conversation journaled under ``key`` in a new server session
+        (``await`` or ``async with``; :meth:`connect`'s other arguments). A call whose
+        tool was running runs again (idempotent tools) or is answered as interrupted;
+        :class:`Resumed` says what was restored. ``session`` replaces the journaled
+        configuration. docs/journal.md"""
+        resuming = attach.resume(journal, key)
+        config = resuming.config if session is None else session
+        opening = cls.connect(url, api_key=api_key, session=config, **connect_args)
+        new = opening.session
+        new._journal = SessionJournal(resuming.writer, new.core.engine, resuming.plan)
+        return opening
+
+    @property
+    def key(self) -> str | None:
+        """The journal key this session records under (None: no journal)."""
+        return None if self._journal is None else self._journal.key
 
     async def _open(self) -> RealtimeSession:
         self._transport = await self._dial()
         if self.recorder is not None:
             self.recorder.call("connect", self._now())
-        self.core.configure_after_connect(self._now(), restoring=False)
+        plan = None if self._journal is None else self._journal.take_plan()
+        if plan is not None:
+            self.core.resume(plan, self._now())
+        else:
+            self.core.configure_after_connect(self._now(), restoring=False)
         self._flush_core()
         self._tasks = [
             asyncio.ensure_future(self._read()),
@@ -298,11 +308,16 @@ class RealtimeSession:
         """Drop the audio buffered on the server since the last commit."""
         self._call("clear_audio", lambda now: self.core.clear_audio())
 
-    def tool_started(self, call_id: str) -> None:
+    def tool_started(self, call_id: str, *, idempotent: bool = False) -> None:
         """Report that the tool for ``call_id`` is running: until it finishes or is
-        abandoned, no push deletes its call."""
+        abandoned, no push deletes its call. ``idempotent``: it may run again after a
+        crash (a journaled session's resume re-runs it instead of answering it as
+        interrupted)."""
         self._call(
-            "tool_started", lambda now: self.core.tool_started(call_id, now), call_id=call_id
+            "tool_started",
+            lambda now: self.core.tool_started(call_id, now),
+            CallStarted(call_id, idempotent),
+            call_id=call_id,
         )
 
     def tool_finished(self, call_id: str, output: str) -> None:
@@ -311,6 +326,7 @@ class RealtimeSession:
         self._call(
             "tool_finished",
             lambda now: self.core.tool_finished(call_id, output, now),
+            CallFinished(call_id),
             call_id=call_id,
             output=output,
         )
@@ -322,6 +338,7 @@ class RealtimeSession:
         self._call(
             "tool_abandoned",
             lambda now: self.core.tool_abandoned(call_id, now, delete=delete),
+            CallFinished(call_id),
             call_id=call_id,
             delete=delete,
         )
@@ -453,29 +470,52 @@ class RealtimeSession:
         return self._loop.time()
 
     def _check_open(self) -> None:
+        if isinstance(self._failure, JournalError):  # the session stopped: say why
+            raise self._failure
         if self._closed:
             raise SessionClosed("the session is closed")
         if self._failure is not None:
             raise self._failure
 
-    def _call(self, name: str, action: Callable[[float], None], **record: Any) -> None:
+    def _call(
+        self, name: str, act: Callable[[float], None], note: Record | None = None, /, **record: Any
+    ) -> None:
         self._check_open()
+        if note is not None and self._journal is not None:
+            self._journal.writer.note(note)  # a tool report, journaled with this step
         now = self._now()
         if self.recorder is not None:
             self.recorder.call(name, now, **record)
-        action(now)
+        act(now)
         self._flush_core()
 
     def _flush_core(self) -> None:
         self._send(self.core.frames())
 
     def _send(self, frames: list[str]) -> None:
+        if self._journal is not None and not self._checkpoint():
+            return  # write before send: what could not be journaled is not sent
         for frame in frames:
             if self.recorder is not None:
                 self.recorder.frame_out(frame)
             if self.telemetry is not None:  # telemetry (issue 21)
                 self.telemetry.frame_out(frame)
             self._outbox.put_nowait(frame)
+
+    def _checkpoint(self) -> bool:
+        """Journal this step's changes; False, and the session stops, when the store
+        cannot take them."""
+        assert self._journal is not None
+        if self._journal.is_broken():
+            return False
+        failed = self._journal.checkpoint(self.core.engine, self.core.session_config)
+        if failed is not None:
+            log.error("journal %s: %s; the session stops", self._journal.key, failed)
+            self._failure = failed
+            self._fail_waiters(failed)
+            self._events.put_nowait(None)
+            self._tasks.append(asyncio.ensure_future(self.aclose()))
+        return failed is None
 
     def _drain_outbox(self) -> None:
         while not self._outbox.empty():
@@ -515,11 +555,11 @@ class RealtimeSession:
     def _on_effect(self, effect: ev.Effect) -> None:
         if isinstance(effect, ev.OpResolved) and effect.event_id in self._update_waiters:
             waiter = self._update_waiters.pop(effect.event_id)
-            if effect.status == "success":
-                if not waiter.done():
-                    waiter.set_result(None)
-            else:
-                _fail(waiter, effect.code, effect.message or "refused", effect.event_id)
+            refused = RealtimeError(effect.code, effect.message or "refused", effect.event_id)
+            if not waiter.done() and effect.status == "success":
+                waiter.set_result(None)
+            elif not waiter.done():
+                waiter.set_exception(refused)
         elif isinstance(effect, ev.OpResolved) and effect.answered_by is not None:
             # The request was dropped because this response answers it: that is its reply.
             reply = self._reply_waiters.pop(effect.event_id, None)
@@ -554,24 +594,3 @@ class RealtimeSession:
         self._push_waiters.clear()
         self._update_waiters.clear()
         self._reply_waiters.clear()
-
-
-class _Connecting:
-    """What ``connect`` returns: await it, or use it with ``async with``."""
-
-    def __init__(self, session: RealtimeSession) -> None:
-        self._session = session
-
-    def __await__(self) -> Generator[Any, None, RealtimeSession]:
-        return self._session._open().__await__()
-
-    async def __aenter__(self) -> RealtimeSession:
-        return await self._session._open()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._session.aclose()
-
-
-def _fail(future: asyncio.Future[Any], code: str | None, message: str, event_id: str) -> None:
-    if not future.done():
-        future.set_exception(RealtimeError(code, message, event_id))

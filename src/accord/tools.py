@@ -76,8 +76,12 @@ class FunctionTool:
         description: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         max_output_chars: int = DEFAULT_MAX_OUTPUT,
+        idempotent: bool = False,
     ) -> None:
         self.func = func
+        # Running it twice does no harm: a journaled session resumed after a crash runs
+        # it again when it was running, instead of answering its call as interrupted.
+        self.idempotent = idempotent
         self.name = name or func.__name__
         summary, param_docs = _describe(func.__doc__)
         self.description = description or summary
@@ -204,6 +208,7 @@ def function_tool(
     description: str | None = None,
     timeout: float = ...,
     max_output_chars: int = ...,
+    idempotent: bool = ...,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 def function_tool(
     func: Callable[..., Any] | None = None,
@@ -213,6 +218,7 @@ def function_tool(
     description: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     max_output_chars: int = DEFAULT_MAX_OUTPUT,
+    idempotent: bool = False,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Make ``func`` a tool: ``@function_tool`` or ``@function_tool(timeout=5)``.
 
@@ -220,6 +226,11 @@ def function_tool(
     is answered with a timeout error. An async tool is cancelled then; a synchronous one
     cannot be stopped: it runs on in a daemon thread of its own until it returns (its
     result discarded, a WARNING naming it), and never keeps the process from exiting.
+
+    ``idempotent=True``: running the tool twice for one call does no harm (a lookup, a
+    read). A journaled session resumed after a crash (docs/journal.md) then runs it
+    again if it was running; otherwise its call is answered with an output saying it
+    was interrupted, since it may or may not have taken effect.
     """
 
     def wrap(f: Callable[..., Any]) -> FunctionTool:
@@ -229,6 +240,7 @@ def function_tool(
             description=description,
             timeout=timeout,
             max_output_chars=max_output_chars,
+            idempotent=idempotent,
         )
 
     return wrap(func) if func is not None else wrap

@@ -21,7 +21,10 @@ from accord.client import inbound
 from accord.client.generation import Generation
 from accord.engine import events as ev
 from accord.engine.config import EngineConfig
+from accord.engine.engine import SyncEngine
 from accord.engine.interface import ACCORD, Client, Strategy
+from accord.engine.resume import ResumeInput
+from accord.errors import LocalProtocolError
 from accord.items import ChatContext
 from accord.protocol import (
     ConversationItemDelete,
@@ -417,6 +420,15 @@ class SessionCore:
         self.configure_after_connect(now, restoring=True)
         self.apply(self.engine.connected_again(now))
 
+    def resume(self, plan: ResumeInput, now: float) -> None:
+        """A journaled conversation into this new, empty server session (docs/journal.md):
+        the kept configuration (VAD off while restoring), then the engine's restore."""
+        self.now = now
+        if not isinstance(self.engine, SyncEngine):
+            raise LocalProtocolError("resuming a journal needs accord's engine (ACCORD)")
+        self.configure_after_connect(now, restoring=True)
+        self.apply(self.engine.resume(plan, now))
+
     def frames(self) -> list[str]:
         """Frames produced by local calls since the last call."""
         return self._take()
@@ -428,6 +440,7 @@ _PASSED_ON = (
     ev.CallOrphaned,
     ev.ContextSynced,
     ev.Reconnected,
+    ev.Resumed,
     ev.ItemsEvicted,
 )
 

@@ -7,10 +7,10 @@ follow-up itself.
 
 One vocabulary, each event defined once: what the sync engine decides
 (:class:`FunctionCallReady`, :class:`ContextSynced`, :class:`CallOrphaned`,
-:class:`OutputFailed`, :class:`Reconnected`, :class:`ItemsEvicted`, :class:`Notice`) is
-the engine's own event (:mod:`accord.engine.events`), passed on as it is; what only the
-session knows (the server's session, speech, transcripts, a generation, an error, the
-connection) is defined here.
+:class:`OutputFailed`, :class:`Reconnected`, :class:`Resumed`, :class:`ItemsEvicted`,
+:class:`Notice`) is the engine's own event (:mod:`accord.engine.events`), passed on as it
+is; what only the session knows (the server's session, speech, transcripts, a
+generation, an error, the connection) is defined here.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from accord.engine.events import (
     Notice,
     OutputFailed,
     Reconnected,
+    Resumed,
 )
 from accord.items import Item
 
@@ -120,6 +121,7 @@ __all__ = [  # the engine's events among them, passed on as they are (no rename)
     "OutputFailed",
     "Reconnected",
     "RemoteItemAdded",
+    "Resumed",
     "ServerErrorEvent",
     "SessionEvent",
     "SessionStarted",
@@ -139,6 +141,7 @@ SessionEvent = (
     | ContextSynced
     | ServerErrorEvent
     | Reconnected
+    | Resumed
     | ItemsEvicted
     | Disconnected
     | Notice

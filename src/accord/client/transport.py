@@ -7,6 +7,7 @@ exceptions mapped once at the boundary. Everything above sees :class:`Connection
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlencode
@@ -59,6 +60,28 @@ class Endpoint:
         if api_version is not None:
             url = _with_model(url, "api-version", api_version)
         return cls(url, {"api-key": api_key} if api_key else {})
+
+    @classmethod
+    def choose(
+        cls,
+        url: str | None,
+        api_key: str | None,
+        model: str,
+        azure_deployment: str | None = None,
+        azure_api_version: str | None = None,
+    ) -> Endpoint:
+        """What ``RealtimeSession.connect`` connects to: OpenAI (the default), Azure
+        OpenAI (a deployment, with the resource URL) or any compatible ``url``. The key
+        defaults to ``OPENAI_API_KEY`` (``AZURE_OPENAI_API_KEY``) when not given."""
+        if azure_deployment is not None:
+            if url is None:
+                raise ValueError(
+                    "Azure OpenAI needs the resource URL (wss://<res>.openai.azure.com)"
+                )
+            key = api_key or os.environ.get("AZURE_OPENAI_API_KEY")
+            return cls.azure(url, azure_deployment, key, azure_api_version)
+        key = api_key if api_key is not None or url else os.environ.get("OPENAI_API_KEY")
+        return cls.openai(model, key, url) if url else cls.openai(model, key)
 
 
 def _with_model(url: str, key: str, value: str) -> str:

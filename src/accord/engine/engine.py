@@ -10,8 +10,6 @@ input does lives in :mod:`accord.engine.inbound`; the drop and restore in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from accord.engine import events as ev
 from accord.engine.config import EngineConfig
 from accord.engine.eviction import Doubts
@@ -23,7 +21,8 @@ from accord.engine.mirror import Mirror
 from accord.engine.reconnect import Reconnect
 from accord.engine.responses import Responses
 from accord.engine.restore import AtDrop
-from accord.engine.scheduler import Scheduler
+from accord.engine.resume import ResumeInput, seed
+from accord.engine.scheduler import Scheduler, send_effect
 from accord.engine.wire_ids import WireIds
 from accord.ids import IdGenerator
 from accord.items import ChatContext, ContextBase, FunctionCall, FunctionCallOutput, Item, Message
@@ -134,7 +133,7 @@ class SyncEngine:
         state = self.ledger.push_state(push_id)
         state.failed.extend(plan.failed)
         state.notes.extend(plan.notes)
-        state.notes.extend(self._capability_notes(plan.creates, plan.removals))
+        state.notes.extend(self.config.capabilities.notes(plan.creates, plan.removals))
         state.aliased.extend(plan.aliases.items())
         self.ledger.aliases.update(plan.aliases)
         effects: list[ev.Effect] = []
@@ -294,6 +293,12 @@ class SyncEngine:
     def drop_state(self) -> list[AtDrop]:
         return self.reconnect.drop_state()
 
+    def resume(self, given: ResumeInput, now: float) -> list[ev.Effect]:
+        """A new, empty server session for a journaled conversation (docs/journal.md):
+        restore ``given`` as a reconnect restores its drop; ends with :class:`Resumed`."""
+        seed(self, given)
+        return self.connected_again(now)
+
     def connected_again(self, now: float) -> list[ev.Effect]:
         """A new, empty server session: restore the projected state of the drop."""
         self.connected = True
@@ -390,7 +395,7 @@ class SyncEngine:
             if inband:
                 self.responses.move("request")
                 self.responses.requested_event = op.event_id
-            effects.append(_send_effect(op, previous))
+            effects.append(send_effect(op, previous))
             if inband:
                 self.doubt_cut(now)  # its retrieves go once the response has started
         return effects
@@ -501,14 +506,17 @@ class SyncEngine:
 
     def follow_up_after_restore(self, now: float) -> None:
         """A conversation restored ending in tool outputs has not been answered (the
-        follow-up was lost with the connection, or never asked): ask once."""
+        follow-up was lost with the connection, or never asked): ask once. So does a
+        resumed one whose reply was owed, unless the assistant has the last word."""
         items = self.mirror.items()
         tail = [i for i in items if not (isinstance(i, Message) and i.role == "system")]
-        if (
-            tail
-            and isinstance(tail[-1], FunctionCallOutput)
-            and self.followups.has_output(tail[-1].call_id)
-        ):
+        owed, self.reconnect.owed_reply = self.reconnect.owed_reply, False
+        last = tail[-1] if tail else None
+        answered = isinstance(last, Message) and last.role == "assistant"
+        tool_outputs = isinstance(last, FunctionCallOutput) and self.followups.has_output(
+            last.call_id
+        )
+        if tool_outputs or (owed and last is not None and not answered):
             self.followups.answered.update(self.responses.by_id)
             self._plan_response(now)
 
@@ -559,41 +567,3 @@ class SyncEngine:
             if isinstance(item, FunctionCall) and item.call_id == call_id:
                 return item
         return None
-
-    def _capability_notes(self, creates: Sequence[object], removals: Sequence[object]) -> list[str]:
-        """What a provider with fewer capabilities does instead (docs/protocol-notes.md,
-        "Other providers"), said in the push's report."""
-        caps = self.config.capabilities
-        notes: list[str] = []
-        if removals and not caps.can_delete:
-            notes.append(
-                f"provider cannot delete: {len(removals)} removal(s) wait for a "
-                "reconnect-and-restore (call the session's reconnect to apply them)"
-            )
-        if creates and not caps.can_insert_anchored:
-            notes.append(f"provider is append-only: {len(creates)} item(s) appended at the end")
-        return notes
-
-
-def _send_effect(op: Op, previous: str | None) -> ev.Send:
-    wire: ev.ClientOp
-    if op.kind == "create":
-        assert op.item is not None
-        wire = ev.CreateItem(op.event_id, op.item, previous)
-    elif op.kind == "delete":
-        assert op.item_id is not None
-        wire = ev.DeleteItem(op.event_id, op.item_id)
-    elif op.kind == "retrieve":
-        assert op.item_id is not None
-        wire = ev.RetrieveItem(op.event_id, op.item_id)
-    elif op.kind == "truncate":
-        assert op.item_id is not None and op.audio_end_ms is not None
-        wire = ev.TruncateItem(op.event_id, op.item_id, op.audio_end_ms)
-    elif op.kind == "response":
-        assert op.response is not None
-        wire = op.response
-    elif op.kind == "cancel":
-        wire = ev.CancelResponse(op.event_id, None)
-    else:
-        wire = ev.UpdateSession(op.event_id, bool(op.server_vad))
-    return ev.Send(wire, op.reason, op.push_id, op.partner_of, op.played_ms, op.replaces)

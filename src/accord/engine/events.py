@@ -5,8 +5,8 @@ are wire-independent (``accord.protocol`` translates the wire into them), so the
 never sees event names or raw dicts. Effects are client operations to send
 (:class:`Send` of a :class:`ClientOp`), resolutions of operations, and the events the
 application itself reads (:class:`FunctionCallReady`, :class:`ContextSynced`,
-:class:`CallOrphaned`, :class:`OutputFailed`, :class:`Reconnected`, :class:`Notice`),
-which :mod:`accord.client.events` passes on as they are.
+:class:`CallOrphaned`, :class:`OutputFailed`, :class:`Reconnected`, :class:`Resumed`,
+:class:`Notice`), which :mod:`accord.client.events` passes on as they are.
 """
 
 from __future__ import annotations
@@ -288,6 +288,21 @@ class Reconnected:
 
 
 @dataclass(frozen=True, slots=True)
+class Resumed:
+    """A journaled session was resumed in a new server session (docs/journal.md): its
+    restore was acknowledged, ``restored`` items are on the new server, and ``lost``
+    names user audio never transcribed (as a reconnect's). ``rerun``: calls whose tools
+    were running (declared idempotent) or had not started, announced again as
+    :class:`FunctionCallReady`; ``interrupted``: calls whose tool was running and may
+    not run twice, answered with an output saying so."""
+
+    restored: int
+    lost: tuple[str, ...]
+    rerun: tuple[str, ...] = ()
+    interrupted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Refusal:
     """What a server error refused, in the application's terms: the operation it
     answered (``create``, ``delete``, ``truncate``, ``response``, ``cancel``,
@@ -342,6 +357,7 @@ Effect = (
     | CallOrphaned
     | OutputFailed
     | Reconnected
+    | Resumed
     | ItemsEvicted
     | Notice
 )

@@ -137,6 +137,12 @@ class Ledger:
     def bump(self) -> None:
         self.version += 1
 
+    @property
+    def seq(self) -> int:
+        """How many operations were planned or sent so far: with :attr:`version`, tells
+        a journal writer whether anything it records may have changed."""
+        return self._seq
+
     def add(self, op: Op) -> Op:
         if op.event_id in self.ops:
             raise LocalProtocolError(f"event id {op.event_id!r} used twice")
@@ -268,6 +274,8 @@ class Ledger:
             for op in bucket[:1]
             if op.item is not None
         ]
+        if not creates and not deleting:
+            return mirror.items()  # nothing on its way: the mirror as it is
         creates.sort(key=lambda o: o.seq)
         pending = {op.item.id: op for op in creates if op.item is not None}
         children: dict[str | None, list[Item]] = {}

@@ -11,6 +11,8 @@ over from the same frozen state.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from accord.engine import events as ev
 from accord.engine.ledger import OpState
 from accord.engine.restore import AtDrop, plan_restore
@@ -27,6 +29,10 @@ class Reconnect:
         self.drop_ids: set[str] = set()
         self.lost: tuple[str, ...] = ()
         self.reconnects = 0  # connections restored so far: Reconnected.attempt
+        # Set by a resume (accord.engine.resume): this restore ends with Resumed, which
+        # names the calls run again and those answered as interrupted.
+        self.resuming: ev.Resumed | None = None
+        self.owed_reply = False  # a resume: a reply was owed when the journal stopped
 
     def lost_connection(self, now: float) -> list[ev.Effect]:
         eng = self.engine
@@ -44,19 +50,22 @@ class Reconnect:
         """The projected state with what the restore needs to know of each item; a
         truncate still in transit counts as done (it is part of the projected state)."""
         eng = self.engine
-        out: list[AtDrop] = []
-        for item in eng.ledger.projected(eng.mirror):
-            transcript, full_ms = eng.audio_seen.get(item.id, (None, None))
-            heard = eng.heard.get(item.id)
-            pending = eng.ledger.find_open("truncate", item.id)
-            if pending is not None and pending.audio_end_ms is not None:
-                heard = pending.audio_end_ms
-            out.append(AtDrop(item, eng.responses.partial(item.id), heard, transcript, full_ms))
-        return out
+        return [self.facts(item) for item in eng.ledger.projected(eng.mirror)]
+
+    def facts(self, item: Item) -> AtDrop:
+        """What the restore needs to know of one projected item."""
+        eng = self.engine
+        transcript, full_ms = eng.audio_seen.get(item.id, (None, None))
+        heard = eng.heard.get(item.id)
+        pending = eng.ledger.find_open("truncate", item.id)
+        if pending is not None and pending.audio_end_ms is not None:
+            heard = pending.audio_end_ms
+        return AtDrop(item, eng.responses.partial(item.id), heard, transcript, full_ms)
 
     def again(self, now: float) -> list[ev.Effect]:
         eng = self.engine
-        self.reconnects += 1
+        if self.resuming is None:
+            self.reconnects += 1
         at_drop = self.at_drop or []
         self.drop_ids = {entry.item.id for entry in at_drop}
         plan = plan_restore(at_drop)
@@ -98,7 +107,11 @@ class Reconnect:
         if eng.config.server_vad:
             eng.plan("session", now, server_vad=True)
         eng.follow_up_after_restore(now)
-        effects.append(ev.Reconnected(self.reconnects, len(eng.mirror), self.lost))
+        if self.resuming is not None:
+            resumed, self.resuming = self.resuming, None
+            effects.append(replace(resumed, restored=len(eng.mirror), lost=self.lost))
+        else:
+            effects.append(ev.Reconnected(self.reconnects, len(eng.mirror), self.lost))
         return effects + eng.flush(now)
 
 

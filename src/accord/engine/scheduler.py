@@ -13,9 +13,10 @@ docs/architecture.md, "Anchors", "Pairs", "In flight" and "Responses":
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from accord.engine import events as ev
 from accord.engine.events import ROOT
 from accord.engine.ledger import MAX_ANCHOR_WALK, Ledger, Op, OpState
 from accord.engine.merge import Rules
@@ -31,6 +32,19 @@ class Capabilities:
     can_delete: bool = True
     can_insert_anchored: bool = True
     can_truncate: bool = True
+
+    def notes(self, creates: Sequence[object], removals: Sequence[object]) -> list[str]:
+        """What a provider with fewer capabilities does instead (docs/protocol-notes.md,
+        "Other providers"), said in the push's report."""
+        notes: list[str] = []
+        if removals and not self.can_delete:
+            notes.append(
+                f"provider cannot delete: {len(removals)} removal(s) wait for a "
+                "reconnect-and-restore (call the session's reconnect to apply them)"
+            )
+        if creates and not self.can_insert_anchored:
+            notes.append(f"provider is append-only: {len(creates)} item(s) appended at the end")
+        return notes
 
 
 @dataclass
@@ -273,3 +287,29 @@ class Scheduler:
 
 
 _WAIT = object()
+
+
+def send_effect(op: Op, previous: str | None) -> ev.Send:
+    """The effect that sends ``op`` (after ``previous``, for a create), with the
+    decision it came from."""
+    wire: ev.ClientOp
+    if op.kind == "create":
+        assert op.item is not None
+        wire = ev.CreateItem(op.event_id, op.item, previous)
+    elif op.kind == "delete":
+        assert op.item_id is not None
+        wire = ev.DeleteItem(op.event_id, op.item_id)
+    elif op.kind == "retrieve":
+        assert op.item_id is not None
+        wire = ev.RetrieveItem(op.event_id, op.item_id)
+    elif op.kind == "truncate":
+        assert op.item_id is not None and op.audio_end_ms is not None
+        wire = ev.TruncateItem(op.event_id, op.item_id, op.audio_end_ms)
+    elif op.kind == "response":
+        assert op.response is not None
+        wire = op.response
+    elif op.kind == "cancel":
+        wire = ev.CancelResponse(op.event_id, None)
+    else:
+        wire = ev.UpdateSession(op.event_id, bool(op.server_vad))
+    return ev.Send(wire, op.reason, op.push_id, op.partner_of, op.played_ms, op.replaces)

@@ -97,6 +97,10 @@ class SimConfig:
     # sessions (accord stress) turns it off: the kept events dominated its memory and its
     # garbage collector's pauses.
     keep_sent_events: bool = True
+    # A closed session's state (its store, for SimServer.conversations()) is kept this
+    # long after it closed, and at most this many closed sessions, then forgotten.
+    closed_session_keep_s: float = 600.0
+    closed_sessions_kept: int = 1000
     # Which server to be: OpenAI's, or one that speaks its protocol with its own
     # differences (sim/dialects.py says which, and where each was observed).
     dialect: Dialect = "openai"

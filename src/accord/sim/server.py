@@ -14,9 +14,11 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -28,7 +30,7 @@ from accord.protocol import encode
 from accord.redact import SERVER_WS_LOGGER
 from accord.sim.config import SimConfig
 from accord.sim.errors import ServerError
-from accord.sim.events import EventIds, error_event
+from accord.sim.events import EventIds, error_event, wire_item
 from accord.sim.model import Model, RuleBasedModel
 from accord.sim.session import SimSession
 
@@ -83,10 +85,13 @@ class SimServer:
 
     config: SimConfig = field(default_factory=SimConfig)
     model_factory: Callable[[], Model] = RuleBasedModel
+    # Open sessions and closed ones kept for SimConfig.closed_session_keep_s.
     sessions: list[SimSession] = field(default_factory=list)
     on_session: Callable[[SimSession], None] | None = None
     _server: Server | None = None
     _ids: EventIds = field(init=False)
+    _opened: int = 0  # sessions ever opened: each one's id stream
+    _closed_at: dict[str, float] = field(default_factory=dict)  # session id -> monotonic
 
     def __post_init__(self) -> None:
         # Session ids from their own stream (stream -1: no session's), seeded like them.
@@ -136,6 +141,37 @@ class SimServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    def conversations(self) -> dict[str, list[dict[str, Any]]]:
+        """Every session's conversation, by session id in the order they opened: its
+        items as the server reports them (``conversation.item.retrieved``'s dicts:
+        ``type``, ``id``, ``role`` and ``content``, ``call_id``, ``output``...).
+
+        For tests that judge what a server holds across processes (a resumed session's
+        store beside the crashed one's). Closed sessions are included for
+        ``SimConfig.closed_session_keep_s`` after they closed (and at most
+        ``closed_sessions_kept`` of them); then they are forgotten."""
+        self._forget_closed()
+        return {
+            session.session_id: [
+                wire_item(item).model_dump(mode="json", exclude_none=True)
+                for item in session.store.items()
+            ]
+            for session in self.sessions
+        }
+
+    def _forget_closed(self) -> None:
+        if not self._closed_at:
+            return
+        now = time.monotonic()
+        keep = self.config.closed_session_keep_s
+        closed = sorted(self._closed_at.items(), key=lambda pair: pair[1])
+        excess = max(0, len(closed) - self.config.closed_sessions_kept)
+        gone = {sid for n, (sid, at) in enumerate(closed) if n < excess or now - at > keep}
+        if gone:
+            self.sessions = [s for s in self.sessions if s.session_id not in gone]
+            for sid in gone:
+                del self._closed_at[sid]
 
     async def serve_forever(self) -> None:
         assert self._server is not None
@@ -216,8 +252,10 @@ class SimServer:
             close=close,
             session_id=self._ids.next("sess"),
             loop_time=loop.time,
-            index=len(self.sessions),
+            index=self._opened,
         )
+        self._opened += 1
+        self._forget_closed()
         self.sessions.append(session)
         if self.on_session is not None:
             self.on_session(session)
@@ -236,6 +274,7 @@ class SimServer:
             pass
         finally:
             expiry.cancel()
+            self._closed_at[session.session_id] = time.monotonic()
             await session.shutdown()
             log.info(
                 "session %s closed (code %s%s)",
