@@ -86,6 +86,7 @@ def test_a_tool_turn_is_a_tree_session_response_tool_with_the_push_inside() -> N
 
     tools = [s for s in done if s.name == "execute_tool book_table"]
     assert len(tools) >= 2  # the demo books more than once in its first six turns
+
     # The one whose call a policy edited around (the trimmer, once it has turns to cut).
     def pushed_ops(t: Any) -> int:
         pushes = [s for s in done if s.name == "accord.push" and parent_of(s, by_id) is t]
