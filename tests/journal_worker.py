@@ -20,19 +20,20 @@ import sys
 from collections.abc import Sequence
 
 from accord import Agent, Resumed, function_tool
-from accord.journal import JournalStore, Record, open_journal
+from accord.journal import JournalStore, Record, StoreWrapper, open_journal
 from accord.session import RealtimeSession
 
 QUESTION = "what's the weather in Paris?"
 IDLE_TIMEOUT_S = 20.0
 
 
-class KillAfter:
+class KillAfter(StoreWrapper):
     """The store, and a SIGKILL of this process right after its n-th append returned
     (or as it begins, ``before``)."""
 
     def __init__(self, inner: JournalStore, kill_at: int, before: bool = False) -> None:
-        self.inner, self.kill_at, self.before, self.appends = inner, kill_at, before, 0
+        super().__init__(inner)
+        self.kill_at, self.before, self.appends = kill_at, before, 0
 
     def append(self, key: str, records: Sequence[Record]) -> None:
         self.appends += 1
@@ -41,18 +42,6 @@ class KillAfter:
         self.inner.append(key, records)
         if self.appends == self.kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
-
-    def load(self, key: str) -> list[Record]:
-        return self.inner.load(key)
-
-    def delete(self, key: str) -> None:
-        self.inner.delete(key)
-
-    def keys(self) -> list[str]:
-        return self.inner.keys()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def agent(idempotent: bool) -> Agent:

@@ -18,7 +18,7 @@ import pytest
 from accord import Agent, Resumed, function_tool
 from accord.client import events as app
 from accord.errors import JournalError
-from accord.journal import JournalStore, Record, open_journal
+from accord.journal import JournalStore, Record, StoreWrapper, open_journal
 from accord.journal.state import INTERRUPTED_OUTPUT, replay
 from accord.session import RealtimeSession
 from accord.sim.config import SimConfig
@@ -28,28 +28,17 @@ QUESTION = "what's the weather in Paris?"
 TIMEOUT = 10.0
 
 
-class Frozen:
+class Frozen(StoreWrapper):
     """A store that keeps its first ``keep`` appends and silently drops the rest."""
 
     def __init__(self, inner: JournalStore, keep: int) -> None:
-        self.inner, self.keep, self.appends = inner, keep, 0
+        super().__init__(inner)
+        self.keep, self.appends = keep, 0
 
     def append(self, key: str, records: Sequence[Record]) -> None:
         self.appends += 1
         if self.appends <= self.keep:
             self.inner.append(key, records)
-
-    def load(self, key: str) -> list[Record]:
-        return self.inner.load(key)
-
-    def delete(self, key: str) -> None:
-        self.inner.delete(key)
-
-    def keys(self) -> list[str]:
-        return self.inner.keys()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def weather_agent(*, idempotent: bool, block: asyncio.Event | None = None) -> Agent:

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from accord.agent import Agent
-from accord.journal import JournalStore, Record, open_journal
+from accord.journal import JournalStore, Record, StoreWrapper, open_journal
 from accord.journal.records import encode
 from accord.session import RealtimeSession
 from accord.sim.config import SimConfig
@@ -69,28 +69,17 @@ async def baseline(turns: int) -> float:
     return cpu / turns * 1e6
 
 
-class Timed:
+class Timed(StoreWrapper):
     """A store that counts the time its appends take."""
 
     def __init__(self, inner: JournalStore) -> None:
-        self.inner, self.elapsed = inner, 0.0
+        super().__init__(inner)
+        self.elapsed = 0.0
 
     def append(self, key: str, records: Sequence[Record]) -> None:
         started = time.perf_counter()
         self.inner.append(key, records)
         self.elapsed += time.perf_counter() - started
-
-    def load(self, key: str) -> list[Record]:
-        return self.inner.load(key)
-
-    def delete(self, key: str) -> None:
-        self.inner.delete(key)
-
-    def keys(self) -> list[str]:
-        return self.inner.keys()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 @function_tool

@@ -17,7 +17,7 @@ from accord.journal.records import (
     Record,
     Removed,
 )
-from accord.journal.store import JournalStore, open_journal
+from accord.journal.store import JournalStore, StoreWrapper, open_journal
 
 __all__ = [
     "CallFinished",
@@ -32,5 +32,6 @@ __all__ = [
     "Opened",
     "Record",
     "Removed",
+    "StoreWrapper",
     "open_journal",
 ]

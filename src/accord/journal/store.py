@@ -51,6 +51,30 @@ class JournalStore(Protocol):
         ...
 
 
+class StoreWrapper:
+    """A store that passes every call to ``inner``: a subclass changes what it must (a
+    test's store that kills its process after an append, a benchmark's that times
+    them) and inherits the rest."""
+
+    def __init__(self, inner: JournalStore) -> None:
+        self.inner = inner
+
+    def append(self, key: str, records: Sequence[Record]) -> None:
+        self.inner.append(key, records)
+
+    def load(self, key: str) -> list[Record]:
+        return self.inner.load(key)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+    def keys(self) -> list[str]:
+        return self.inner.keys()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def open_journal(url: str | JournalStore) -> JournalStore:
     """The store a journal URL names (a store passes through as it is)."""
     if not isinstance(url, str):
