@@ -302,12 +302,7 @@ class ConversationStore:
             return errors.unknown_previous_item(previous_item_id, event_id)
         if isinstance(item, FunctionCallOutput) and not self._has_call(item.call_id):
             return errors.invalid_tool_call_id(item.call_id, event_id)
-        if previous_item_id is None:
-            at = len(self._order)
-        elif previous_item_id == ROOT:
-            at = 0
-        else:
-            at = self._position(previous_item_id) + 1
+        at = self._insert_index(previous_item_id)
         rec = self._insert(at, item, Creator.CLIENT, event_id)
         return self._added(rec)
 
@@ -459,12 +454,7 @@ class ConversationStore:
         self.transitions += 1
         if item.id in self._live:
             raise ValueError(f"item id {item.id!r} is already in the conversation")
-        if previous_item_id is None:
-            at = len(self._order)
-        elif previous_item_id == ROOT:
-            at = 0
-        else:
-            at = self._position(previous_item_id) + 1
+        at = self._insert_index(previous_item_id)
         rec = McpRecord(
             len(self._all) + len(self._mcp_all),
             self.transitions,
@@ -536,6 +526,15 @@ class ConversationStore:
         while new in self._seen_ids:
             new = draw()
         return new
+
+    def _insert_index(self, previous_item_id: str | None) -> int:
+        """Where a create goes: at the end (anchor unset), first (``"root"``) or right
+        after its live anchor."""
+        if previous_item_id is None:
+            return len(self._order)
+        if previous_item_id == ROOT:
+            return 0
+        return self._position(previous_item_id) + 1
 
     def _position(self, item_id: str) -> int:
         target = self._live[item_id]
