@@ -406,17 +406,16 @@ class SyncEngine:
         """The session's ``truncation`` as the server applies it (the shell says)."""
         self.doubts.truncation = truncation
 
-    def doubt_cut(self, now: float, oldest: bool = False) -> list[Op]:
+    def doubt_cut(self, now: float, oldest: bool = False) -> None:
         """Plan a retrieve of each item a response starting now could make the server
         drop (``oldest``: at least the oldest item), so no op names it before the
-        server has said it is there."""
+        server has said it is there; the scheduler sends them once it has started."""
         items = self.mirror.items()
         ids = self.doubts.may_cut(items, self.in_flight)
         if oldest and items and items[0].id not in self.doubts.doubtful and not ids:
             ids = [items[0].id]
         ops = [self.plan("retrieve", now, item_id=i) for i in ids]
         self.doubts.doubt(ids, (op.event_id for op in ops))
-        return ops
 
     def resolve(
         self,

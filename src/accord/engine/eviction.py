@@ -48,14 +48,16 @@ class Doubts:
     deleted_since_usage: bool = False
     _tokens: dict[str, tuple[Item, int]] = field(default_factory=dict)  # id -> (item, n)
 
-    def tokens(self, item: Item) -> int:
-        """The estimate for ``item``, kept while the item object is the same."""
-        kept = self._tokens.get(item.id)
-        if kept is not None and kept[0] is item:
-            return kept[1]
-        n = item_tokens(item).total
-        self._tokens[item.id] = (item, n)
-        return n
+    def sized(self, items: list[Item]) -> list[tuple[str, int]]:
+        """Each item's estimate, kept while the item object is the same; the cache holds
+        only the items given (the live conversation), so it never outgrows it."""
+        cache: dict[str, tuple[Item, int]] = {}
+        for item in items:
+            kept = self._tokens.get(item.id)
+            n = kept[1] if kept is not None and kept[0] is item else item_tokens(item).total
+            cache[item.id] = (item, n)
+        self._tokens = cache
+        return [(item.id, cache[item.id][1]) for item in items]
 
     def may_cut(self, items: list[Item], keep: Callable[[str], bool]) -> list[str]:
         """Items the server's rule could drop now and that are not in doubt yet."""
@@ -66,8 +68,7 @@ class Doubts:
         # and as far down as the server would cut (its retention ratio of that limit).
         lowered = max(1, math.floor(rule.limit * MARGIN))
         doubting = Truncation(rule.mode, lowered, rule.retention_ratio)
-        sized = [(item.id, self.tokens(item)) for item in items]
-        cut = plan_cut(sized, doubting, keep)
+        cut = plan_cut(self.sized(items), doubting, keep)
         return [i for i in cut.dropped if i not in self.doubtful]
 
     def usage_says_dropped(self, input_tokens: int | None) -> bool:
@@ -89,7 +90,6 @@ class Doubts:
         item_id = self.probes.pop(probe, None)
         if item_id is not None:
             self.doubtful.discard(item_id)
-            self._tokens.pop(item_id, None)
         return item_id
 
     def blocks(self, item_id: str | None) -> bool:

@@ -89,12 +89,8 @@ class NaiveClient:
         return list(self.mirror)
 
     def is_quiet(self, out_of_band: bool = True) -> bool:
-        kinds = (
-            self.pending.values()
-            if out_of_band
-            else (k for k in self.pending.values() if k != "oob_response")
-        )
-        return not any(True for _ in kinds) and self.active_response is None
+        waiting = any(out_of_band or kind != "oob_response" for kind in self.pending.values())
+        return not waiting and self.active_response is None
 
     def aliases(self) -> dict[str, str]:
         return {}
