@@ -8,17 +8,25 @@ persistence off; a test that needs it is skipped (saying why) only when no
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from accord import Agent, Resumed, function_tool
+from accord.journal import JournalStore, Record, StoreWrapper
+from accord.session import RealtimeSession
+from accord.sim.server import SimServer
+
 START_TIMEOUT_S = 10.0
+QUESTION = "what's the weather in Paris?"
+TIMEOUT = 10.0
 
 
 def free_port() -> int:
@@ -82,3 +90,61 @@ def journal_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'journal.db'}"  # an absolute path: four slashes
     url: str = request.getfixturevalue("redis_url")
     return url
+
+
+# -- a journaled tool turn and its resume ----------------------------------------------
+
+
+class Frozen(StoreWrapper):
+    """A store that keeps its first ``keep`` appends and silently drops the rest."""
+
+    def __init__(self, inner: JournalStore, keep: int) -> None:
+        super().__init__(inner)
+        self.keep, self.appends = keep, 0
+
+    def append(self, key: str, records: Sequence[Record]) -> None:
+        self.appends += 1
+        if self.appends <= self.keep:
+            self.inner.append(key, records)
+
+
+def weather_agent(*, idempotent: bool, block: asyncio.Event | None = None) -> Agent:
+    @function_tool(idempotent=idempotent)
+    async def get_weather(city: str) -> str:
+        """The weather in a city."""
+        if block is not None:
+            await block.wait()
+        return f'{{"city": "{city}", "temp": 18}}'
+
+    return Agent(instructions="You help.", tools=[get_weather])
+
+
+async def run_turn(sim: SimServer, store: JournalStore, *, idempotent: bool = False) -> str:
+    agent = weather_agent(idempotent=idempotent)
+    async with RealtimeSession.connect(
+        sim.url, api_key="sk-test", session=agent.session_config(), journal=store
+    ) as session:
+        runner = agent.start(session)
+        await runner.say(QUESTION)
+        await runner.wait_idle(TIMEOUT)
+        await runner.aclose()
+        assert session.key is not None
+        return session.key
+
+
+async def resume(
+    sim: SimServer, store: JournalStore, key: str, *, idempotent: bool = False
+) -> Resumed:
+    agent = weather_agent(idempotent=idempotent)
+    async with RealtimeSession.resume(sim.url, journal=store, key=key, api_key="sk-test") as s:
+        assert s.key == key
+        runner = agent.start(s)
+        resumed = None
+        async for event in runner.events():
+            if isinstance(event, Resumed):
+                resumed = event
+                break
+        await runner.wait_idle(TIMEOUT)
+        await runner.aclose()
+    assert resumed is not None
+    return resumed

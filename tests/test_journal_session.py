@@ -18,38 +18,12 @@ import pytest
 from accord import Agent, Resumed, function_tool
 from accord.client import events as app
 from accord.errors import JournalError
-from accord.journal import JournalStore, Record, StoreWrapper, open_journal
+from accord.journal import Record, open_journal
 from accord.journal.state import INTERRUPTED_OUTPUT, replay
 from accord.session import RealtimeSession
 from accord.sim.config import SimConfig
 from accord.sim.server import SimServer
-
-QUESTION = "what's the weather in Paris?"
-TIMEOUT = 10.0
-
-
-class Frozen(StoreWrapper):
-    """A store that keeps its first ``keep`` appends and silently drops the rest."""
-
-    def __init__(self, inner: JournalStore, keep: int) -> None:
-        super().__init__(inner)
-        self.keep, self.appends = keep, 0
-
-    def append(self, key: str, records: Sequence[Record]) -> None:
-        self.appends += 1
-        if self.appends <= self.keep:
-            self.inner.append(key, records)
-
-
-def weather_agent(*, idempotent: bool, block: asyncio.Event | None = None) -> Agent:
-    @function_tool(idempotent=idempotent)
-    async def get_weather(city: str) -> str:
-        """The weather in a city."""
-        if block is not None:
-            await block.wait()
-        return f'{{"city": "{city}", "temp": 18}}'
-
-    return Agent(instructions="You help.", tools=[get_weather])
+from journal_support import QUESTION, TIMEOUT, Frozen, resume, run_turn, weather_agent
 
 
 def shapes(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -70,37 +44,6 @@ def outputs_per_call(items: list[dict[str, Any]]) -> dict[str, int]:
         if item["type"] == "function_call_output":
             counts[item["call_id"]] = counts.get(item["call_id"], 0) + 1
     return counts
-
-
-async def run_turn(sim: SimServer, store: JournalStore, *, idempotent: bool = False) -> str:
-    agent = weather_agent(idempotent=idempotent)
-    async with RealtimeSession.connect(
-        sim.url, api_key="sk-test", session=agent.session_config(), journal=store
-    ) as session:
-        runner = agent.start(session)
-        await runner.say(QUESTION)
-        await runner.wait_idle(TIMEOUT)
-        await runner.aclose()
-        assert session.key is not None
-        return session.key
-
-
-async def resume(
-    sim: SimServer, store: JournalStore, key: str, *, idempotent: bool = False
-) -> Resumed:
-    agent = weather_agent(idempotent=idempotent)
-    async with RealtimeSession.resume(sim.url, journal=store, key=key, api_key="sk-test") as s:
-        assert s.key == key
-        runner = agent.start(s)
-        resumed = None
-        async for event in runner.events():
-            if isinstance(event, Resumed):
-                resumed = event
-                break
-        await runner.wait_idle(TIMEOUT)
-        await runner.aclose()
-    assert resumed is not None
-    return resumed
 
 
 async def test_the_journal_holds_the_servers_conversation(tmp_path: Path) -> None:

@@ -426,6 +426,7 @@ class SessionCore:
         self.now = now
         if not isinstance(self.engine, SyncEngine):
             raise LocalProtocolError("resuming a journal needs accord's engine (ACCORD)")
+        self._observe("resume")
         self.configure_after_connect(now, restoring=True)
         self.apply(self.engine.resume(plan, now))
 

@@ -4,7 +4,8 @@ The tree: one span per session; under it one per response (``gen_ai.response.id`
 request and response model, usage tokens); one per tool call (``execute_tool {name}``)
 under the response that asked for it; one per context push (what was sent, deferred,
 aliased and failed) under the tool call running when it was pushed (a policy pushing
-during a call) or else under the session; one per reconnect, ended by its restore.
+during a call) or else under the session; one per reconnect and one per resume of a
+journaled session, each ended by its restore.
 Attribute names follow the OpenTelemetry GenAI semantic conventions where they exist,
 ``accord.*`` otherwise. Metrics: the time from a request (``response.create`` sent or
 the user's speech stopped) to the response's first audio, and each push's latency.
@@ -93,6 +94,7 @@ class SessionTelemetry:
         self._tools: dict[str, Span] = {}
         self._pushes: dict[str, _Push] = {}
         self._reconnect: Span | None = None
+        self._resume: Span | None = None
         self._attach(core)
 
     # -- listening ----------------------------------------------------------------------
@@ -139,6 +141,10 @@ class SessionTelemetry:
             self._reconnect = self._tracer.start_span(
                 "accord.reconnect", context=self._context(self.session)
             )
+        elif what == "resume":
+            self._resume = self._tracer.start_span(
+                "accord.resume", context=self._context(self.session)
+            )
 
     def _tool(self, call_id: str, event: str) -> None:
         if event == "started":
@@ -171,6 +177,15 @@ class SessionTelemetry:
             self._reconnect.set_attribute("accord.reconnect.lost", len(effect.lost))
             self._reconnect.end()
             self._reconnect = None
+        elif isinstance(effect, ev.Resumed) and self._resume is not None:
+            span, self._resume = self._resume, None
+            span.set_attribute("accord.resume.restored", effect.restored)
+            span.set_attribute("accord.resume.lost", len(effect.lost))
+            span.set_attribute("accord.resume.rerun", list(effect.rerun))
+            span.set_attribute("accord.resume.interrupted", list(effect.interrupted))
+            if effect.lost:
+                span.set_status(Status(StatusCode.ERROR, f"{len(effect.lost)} item(s) lost"))
+            span.end()
         elif isinstance(effect, ev.OutputFailed):
             self.session.add_event(
                 "accord.tool.output_failed",
@@ -300,10 +315,11 @@ class SessionTelemetry:
         for push in self._pushes.values():
             push.span.set_status(Status(StatusCode.ERROR, "the session closed first"))
             push.span.end()
-        if self._reconnect is not None:
-            self._reconnect.set_status(Status(StatusCode.ERROR, "no restore before the end"))
-            self._reconnect.end()
-            self._reconnect = None
+        for pending in (self._reconnect, self._resume):
+            if pending is not None:
+                pending.set_status(Status(StatusCode.ERROR, "no restore before the end"))
+                pending.end()
+        self._reconnect = self._resume = None
         self._tools.clear()
         self._responses.clear()
         self._pushes.clear()
