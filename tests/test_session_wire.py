@@ -172,9 +172,10 @@ async def demo_like_session(trace: Path, *, record_audio: bool) -> tuple[DropWat
         assert await asyncio.wait_for(story.wait(), TIMEOUT) == "cancelled"
         await settle(session, sim.sessions[-1])
 
-        # Out of band, reading u2 by reference, tagged with metadata.
+        # Out of band, reading u2 by reference and an inline ask, tagged with metadata.
+        ask = Message(id="ask1", role="user", content="Summarize that.")
         summary = await session.generate_reply(
-            out_of_band=True, metadata={"purpose": "summary"}, input_items=("u2",)
+            out_of_band=True, metadata={"purpose": "summary"}, input=["u2", ask]
         )
         assert await asyncio.wait_for(summary.wait(), TIMEOUT) == "completed"
 

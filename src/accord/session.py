@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from accord import telemetry
@@ -25,12 +25,12 @@ from accord.client.connecting import Connecting
 from accord.client.core import SessionCore
 from accord.client.generation import Generation
 from accord.client.options import SessionOptions, TransportFactory
-from accord.client.recording import Recorder
+from accord.client.recording import Recorder, input_to_json
 from accord.client.transport import Endpoint, Transport, WebSocketTransport
 from accord.engine import events as ev
 from accord.engine.config import EngineConfig
 from accord.errors import ConnectionLost, OperationTimeout, RealtimeError, SessionClosed
-from accord.items import ChatContext
+from accord.items import ChatContext, Item
 from accord.journal import CallFinished, CallStarted, JournalError, JournalStore, Record, attach
 from accord.journal.hook import SessionJournal
 
@@ -245,19 +245,36 @@ class RealtimeSession:
         instructions: str | None = None,
         out_of_band: bool = False,
         metadata: dict[str, str] | None = None,
+        input: Sequence[Item | str] | None = None,
         input_items: tuple[str, ...] = (),
     ) -> Generation:
         """Ask for a response (through the engine's slot) and return its generation
-        once the server created it."""
+        once the server created it.
+
+        ``out_of_band=True``: the response runs beside the conversation
+        (``conversation: "none"``) and its output never enters it. ``input`` is then
+        the model's whole context, in order: an item id names a conversation item (kept
+        on the server until the response is done), an :class:`Item` is read inline
+        (a summary's instruction, a document) and never added to the conversation.
+        ``input_items`` is the older spelling of an ``input`` of ids only."""
         self._check_open()
-        kwargs = {
+        if input is not None and input_items:
+            raise TypeError("generate_reply takes input or input_items, not both")
+        context = tuple(input) if input is not None else tuple(input_items)
+        for entry in context:
+            if not isinstance(entry, str | Item):
+                raise TypeError(
+                    f"generate_reply input takes item ids and items, not {type(entry).__name__}"
+                )
+        kwargs: dict[str, Any] = {
             "instructions": instructions,
             "out_of_band": out_of_band,
             "metadata": metadata,
-            "input_items": input_items,
+            "input_items": context,
         }
         if self.recorder is not None:
-            self.recorder.call("generate_reply", self._now(), **kwargs)
+            recorded = {**kwargs, "input_items": input_to_json(context)}
+            self.recorder.call("generate_reply", self._now(), **recorded)
         event_id = self.core.generate_reply(self._now(), **kwargs)
         future: asyncio.Future[Generation] = self._loop.create_future()
         # Failures come as the operation's resolution, not from a raw server error: a

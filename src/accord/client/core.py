@@ -45,7 +45,7 @@ from accord.protocol import (
 from accord.protocol.client_events import ClientEvent
 from accord.protocol.error_codes import FRAME_TOO_LARGE
 from accord.protocol.fast import ITEM_ADDED, decode_item_ack, encode_item_create
-from accord.protocol.wire_items import WireItemReference
+from accord.protocol.wire_items import WireItemReference, item_to_wire
 from accord.truncation import truncation_of
 
 log = logging.getLogger("accord.session")
@@ -263,7 +263,11 @@ class SessionCore:
                     conversation="none" if op.out_of_band else None,
                     instructions=op.instructions,
                     metadata=op.metadata or None,
-                    input=tuple(WireItemReference(id=i) for i in op.input_items) or None,
+                    input=tuple(
+                        WireItemReference(id=i) if isinstance(i, str) else item_to_wire(i)
+                        for i in op.input_items
+                    )
+                    or None,
                 ),
             )
         if isinstance(op, ev.CancelResponse):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
@@ -63,6 +63,16 @@ def item_from_json(data: dict[str, Any]) -> Item:
         "FunctionCallOutput": FunctionCallOutput,
     }[kind]
     return cls(**data)  # type: ignore[no-any-return]
+
+
+def input_to_json(entries: Sequence[str | Item]) -> list[Any]:
+    """A response's ``input``: item ids as they are, inline items as their JSON."""
+    return [e if isinstance(e, str) else {"item": item_to_json(e)} for e in entries]
+
+
+def input_from_json(entries: Sequence[Any]) -> tuple[str | Item, ...]:
+    """The inverse of :func:`input_to_json`, for a replay."""
+    return tuple(e if isinstance(e, str) else item_from_json(dict(e["item"])) for e in entries)
 
 
 class Recorder:

@@ -170,18 +170,25 @@ class SyncEngine:
         instructions: str | None = None,
         out_of_band: bool = False,
         metadata: dict[str, str] | None = None,
-        input_items: tuple[str, ...] = (),
+        input_items: tuple[str | Item, ...] = (),
     ) -> tuple[str, list[ev.Effect]]:
         """Ask for a response through the slot (in-band) or beside it (out-of-band).
 
-        ``input_items`` name items by the application's ids; they are resolved through
-        rewrite aliases and wire ids, and stay undeleted until the response is done.
+        ``input_items``, the response's own context: a string names a conversation item
+        by the application's id (resolved through rewrite aliases and wire ids, and kept
+        undeleted until the response is done); an item is sent inline, read by the model
+        and never part of the conversation.
         """
-        refs = tuple(
-            self.wire_ids.id_to_wire(resolve_alias(self.ledger.aliases, i)) for i in input_items
+        named = [resolve_alias(self.ledger.aliases, i) for i in input_items if isinstance(i, str)]
+        context = tuple(
+            self.wire_ids.id_to_wire(resolve_alias(self.ledger.aliases, i))
+            if isinstance(i, str)
+            else i
+            for i in input_items
         )
-        event_id = self._plan_response(now, instructions, out_of_band, metadata, refs)
-        if not (out_of_band or instructions or refs):
+        refs = tuple(i for i in context if isinstance(i, str))
+        event_id = self._plan_response(now, instructions, out_of_band, metadata, context)
+        if not (out_of_band or instructions or context):
             # A plain reply answers the conversation as it is now: the items that landed
             # and the creates still on their way (it knows what it answers once they land).
             op = self.ledger.ops[event_id]
@@ -192,9 +199,7 @@ class SyncEngine:
                 self._replies_awaiting.add(event_id)
         if out_of_band:
             self.responses.refer(event_id, frozenset(refs))
-            self.ledger.ops[event_id].reads = frozenset(
-                resolve_alias(self.ledger.aliases, i) for i in input_items
-            )
+            self.ledger.ops[event_id].reads = frozenset(named)
         return event_id, self.flush(now)
 
     def _plan_response(
@@ -203,7 +208,7 @@ class SyncEngine:
         instructions: str | None = None,
         out_of_band: bool = False,
         metadata: dict[str, str] | None = None,
-        input_items: tuple[str, ...] = (),
+        input_items: tuple[str | Item, ...] = (),
         *,
         answers_upto: int | None = None,
     ) -> str:

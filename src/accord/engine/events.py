@@ -160,13 +160,17 @@ class TruncateItem:
 
 @dataclass(frozen=True, slots=True)
 class CreateResponse:
-    """``response.create``; ``metadata`` carries the engine's tag so it can be matched."""
+    """``response.create``; ``metadata`` carries the engine's tag so it can be matched.
+
+    ``input_items``: the response's own context, in order; a string names an item of
+    the conversation (by its wire id, sent as an item reference), an item is sent
+    inline and never enters the conversation."""
 
     event_id: str
     out_of_band: bool = False
     instructions: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
-    input_items: tuple[str, ...] = ()
+    input_items: tuple[str | Item, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

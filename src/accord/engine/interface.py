@@ -39,7 +39,7 @@ class Client(Protocol):
         instructions: str | None = None,
         out_of_band: bool = False,
         metadata: dict[str, str] | None = None,
-        input_items: tuple[str, ...] = (),
+        input_items: tuple[str | Item, ...] = (),
     ) -> tuple[str, list[ev.Effect]]: ...
     def interrupt(
         self, now: float, *, item_id: str | None = None, played_ms: int | None = None

@@ -121,12 +121,12 @@ class NaiveClient:
         instructions: str | None = None,
         out_of_band: bool = False,
         metadata: dict[str, str] | None = None,
-        input_items: tuple[str, ...] = (),
+        input_items: tuple[str | Item, ...] = (),
     ) -> tuple[str, list[ev.Effect]]:
         event_id = self.ids.new("evt")
         self.pending[event_id] = "oob_response" if out_of_band else "response"
         tagged = {**(metadata or {}), REQUEST_TAG: event_id}  # so a caller can match it
-        request = ev.CreateResponse(event_id, out_of_band, instructions, tagged, input_items)
+        request = ev.CreateResponse(event_id, out_of_band, instructions, tagged, tuple(input_items))
         return event_id, [ev.Send(request)]
 
     def interrupt(

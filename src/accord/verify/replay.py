@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from accord.client.core import SessionCore
-from accord.client.recording import FORMAT, item_from_json, read_trace, redact_audio, restore_audio
+from accord.client.recording import (
+    FORMAT,
+    input_from_json,
+    item_from_json,
+    read_trace,
+    redact_audio,
+    restore_audio,
+)
 from accord.items import ChatContext, ContextBase
 from accord.verify.audit import Audit
 from accord.verify.checker import Violation
@@ -173,6 +180,7 @@ def _call(core: SessionCore, name: str, now: float, args: dict[str, Any]) -> Non
     elif name == "tick":
         core.tick(now)
     elif name == "generate_reply":
+        args = {**args, "input_items": input_from_json(args.get("input_items") or ())}
         core.generate_reply(now, **args)
     elif name == "interrupt":
         core.interrupt(
