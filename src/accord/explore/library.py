@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from accord.explore.races_current import CURRENT
 from accord.explore.races_early import EARLY
 from accord.explore.races_late import LATE
 from accord.explore.races_refusals import REFUSALS
@@ -11,7 +12,7 @@ from accord.explore.scenario import Scenario
 # each scenario's ``min_schedules`` is a floor on the schedules completed at this depth.
 SUITE_DEPTH = 7
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (*EARLY, *LATE, *REFUSALS)}
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (*EARLY, *LATE, *REFUSALS, *CURRENT)}
 
 
 def select(names: str | None) -> list[Scenario]:
