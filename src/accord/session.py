@@ -22,7 +22,7 @@ from typing import Any
 from accord import telemetry
 from accord.client import events as app
 from accord.client.connecting import Connecting
-from accord.client.core import SessionCore
+from accord.client.core import SessionCore, response_input
 from accord.client.generation import Generation
 from accord.client.options import SessionOptions, TransportFactory
 from accord.client.recording import Recorder, input_to_json
@@ -248,24 +248,12 @@ class RealtimeSession:
         input: Sequence[Item | str] | None = None,
         input_items: tuple[str, ...] = (),
     ) -> Generation:
-        """Ask for a response (through the engine's slot) and return its generation
-        once the server created it.
-
-        ``out_of_band=True``: the response runs beside the conversation
-        (``conversation: "none"``) and its output never enters it. ``input`` is then
-        the model's whole context, in order: an item id names a conversation item (kept
-        on the server until the response is done), an :class:`Item` is read inline
-        (a summary's instruction, a document) and never added to the conversation.
-        ``input_items`` is the older spelling of an ``input`` of ids only."""
+        """Ask for a response (through the engine's slot); its generation once created.
+        ``out_of_band``: beside the conversation, its output never in it; ``input``, its
+        context: item ids (kept on the server until it is done) and inline items
+        (never added). ``input_items``: the older, ids-only spelling. docs/agent.md"""
         self._check_open()
-        if input is not None and input_items:
-            raise TypeError("generate_reply takes input or input_items, not both")
-        context = tuple(input) if input is not None else tuple(input_items)
-        for entry in context:
-            if not isinstance(entry, str | Item):
-                raise TypeError(
-                    f"generate_reply input takes item ids and items, not {type(entry).__name__}"
-                )
+        context = response_input(input, input_items)
         kwargs: dict[str, Any] = {
             "instructions": instructions,
             "out_of_band": out_of_band,
@@ -317,8 +305,7 @@ class RealtimeSession:
         )
 
     def commit_audio(self) -> None:
-        """End the user's turn by hand (without server VAD): the buffered audio
-        becomes a user item on the server."""
+        """End the user's turn by hand (no server VAD): the buffer becomes a user item."""
         self._call("commit_audio", lambda now: self.core.commit_audio())
 
     def clear_audio(self) -> None:

@@ -25,7 +25,7 @@ from accord.engine.engine import SyncEngine
 from accord.engine.interface import ACCORD, Client, Strategy
 from accord.engine.resume import ResumeInput
 from accord.errors import LocalProtocolError
-from accord.items import ChatContext
+from accord.items import ChatContext, Item
 from accord.protocol import (
     ConversationItemDelete,
     ConversationItemRetrieve,
@@ -437,6 +437,22 @@ class SessionCore:
     def frames(self) -> list[str]:
         """Frames produced by local calls since the last call."""
         return self._take()
+
+
+def response_input(
+    given: Sequence[Item | str] | None, item_ids: Sequence[str]
+) -> tuple[Item | str, ...]:
+    """``generate_reply``'s ``input`` (ids and items) or its older ``input_items`` (ids),
+    checked before anything is sent: a wrong entry is the caller's error, not a refusal
+    from the server later."""
+    if given is not None and item_ids:
+        raise TypeError("generate_reply takes input or input_items, not both")
+    context = tuple(given) if given is not None else tuple(item_ids)
+    for entry in context:
+        if not isinstance(entry, str | Item):
+            kind = type(entry).__name__
+            raise TypeError(f"generate_reply input takes item ids and items, not {kind}")
+    return context
 
 
 # The engine's events that are the application's too, passed on as they are.
