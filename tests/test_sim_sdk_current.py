@@ -5,15 +5,18 @@ against the SDK's union and parsed by the SDK connection itself."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from openai import AsyncOpenAI
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 
 from accord.sim.config import SimConfig
 from accord.sim.server import SimServer
+from sim_process import sim_serve
 from test_sim_support import SdkStream, types, user_text
 
 TOOLS: list[Any] = [
@@ -29,15 +32,27 @@ TOOLS: list[Any] = [
 
 
 @asynccontextmanager
-async def sdk_session() -> AsyncIterator[tuple[SimServer, AsyncRealtimeConnection, SdkStream]]:
-    async with SimServer(SimConfig()) as sim:
-        client = AsyncOpenAI(api_key="sk-test", websocket_base_url=sim.base_url)
+async def sdk_session(
+    where: str,
+) -> AsyncIterator[tuple[SimServer | None, AsyncRealtimeConnection, SdkStream]]:
+    """The SDK connected to the in-process simulator, or to ``accord sim serve`` run as
+    a user runs it (then the test reads nothing but the wire)."""
+    async with contextlib.AsyncExitStack() as stack:
+        sim: SimServer | None = None
+        if where == "in-process":
+            sim = await stack.enter_async_context(SimServer(SimConfig()))
+            base_url = sim.base_url
+        else:
+            port = stack.enter_context(sim_serve())
+            base_url = f"ws://127.0.0.1:{port}/v1"
+        client = AsyncOpenAI(api_key="sk-test", websocket_base_url=base_url)
         async with client.realtime.connect(model="gpt-realtime-2.1", max_retries=0) as conn:
             yield sim, conn, SdkStream(conn)
 
 
-async def test_the_sdk_drives_every_new_feature() -> None:
-    async with sdk_session() as (sim, conn, rx):
+@pytest.mark.parametrize("where", ["in-process", "accord-sim-serve"])
+async def test_the_sdk_drives_every_new_feature(where: str) -> None:
+    async with sdk_session(where) as (sim, conn, rx):
         await rx.until("session.created")
         truncation: Any = {
             "type": "retention_ratio",
@@ -88,7 +103,7 @@ async def test_the_sdk_drives_every_new_feature() -> None:
         assert "response.mcp_call.completed" in types(events)
 
         # Out of band, with an image in its input: the conversation is untouched.
-        before = sim.sessions[0].store.entry_ids()
+        before = None if sim is None else sim.sessions[0].store.entry_ids()
         await conn.response.create(
             response={
                 "conversation": "none",
@@ -106,6 +121,6 @@ async def test_the_sdk_drives_every_new_feature() -> None:
         )
         done = (await rx.until("response.done"))[-1]["response"]
         assert done["conversation_id"] is None
-        assert sim.sessions[0].store.entry_ids() == before
+        assert sim is None or sim.sessions[0].store.entry_ids() == before
         usage = done["usage"]
         assert usage["input_tokens"] > 0 and "cached_tokens" in usage["input_token_details"]

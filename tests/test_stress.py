@@ -119,6 +119,23 @@ def test_the_server_truncating_by_itself_is_survived_and_counted() -> None:
     assert report["desyncs"] == 0 and report["server_errors"] == 0
 
 
+@pytest.mark.slow
+def test_a_500_turn_session_under_a_small_limit_ends_equal_to_the_server() -> None:
+    """Issue 18's long run: one session, retention ratio 0.5 under a 300-token limit, so
+    the server cuts every few turns for 500 turns and more (about 5 turns a second at
+    2 ms latency: 2 minutes). The judge compares mirror and store at the end."""
+    code, report = run_cli(
+        "--sessions", "1", "--seconds", "120", "--seed", "5", "--latency-ms", "2",
+        "--jitter-ms", "1", "--disconnect-fraction", "0",
+        "--truncation", "0.5", "--post-instructions", "300",
+    )  # fmt: skip
+    assert code == 0, report["findings"]
+    assert int(str(report["turns"])) >= 500
+    assert int(str(report["evicted_items"])) > 40
+    assert report["desyncs"] == 0 and report["server_errors"] == 0
+    assert report["lost_items"] == 0
+
+
 def test_the_naive_strategy_names_what_the_server_truncated() -> None:
     code, report = run_cli(
         "--sessions", "4", "--seconds", "3", "--grace", "1", "--seed", "2",
