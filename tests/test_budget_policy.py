@@ -11,7 +11,9 @@ from accord.bench.budget_bench import run_way
 from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Item, Message
 from accord.policies import TokenBudget, _tokens
 from accord.sim.config import SimConfig
-from test_agent import running
+from accord.sim.model import PlannedCall, PlannedText
+from accord.tools import function_tool
+from test_agent import SummaryAware, running
 
 LIMIT = 600
 BUDGET = 450
@@ -90,3 +92,33 @@ async def test_the_cached_share_bench_runs_a_few_turns() -> None:
     assert share.input_tokens > 0
     assert 0.0 <= share.share <= 1.0
     assert share.evicted == 0
+
+
+async def test_a_call_in_flight_at_compaction_survives_with_its_output() -> None:
+    """The policy runs when the tool starts (its call has no output yet) and compacts
+    the older turns; the call, its output and the reply after it all reach the store."""
+    started = asyncio.Event()
+
+    @function_tool
+    async def lookup() -> str:
+        """Look it up."""
+        started.set()
+        await asyncio.sleep(0.2)
+        return "found it"
+
+    policy = TokenBudget(max_tokens=80, low_water=0.3, trigger="tool_started")
+    agent = Agent(instructions="Chat.", tools=[lookup], context_policy=policy)
+    replies = [[PlannedText("ok " * 20)] for _ in range(3)]
+    model = SummaryAware(*replies, [PlannedCall("lookup"), PlannedText("Here it is.")])
+    async with running(agent, model) as run:
+        for n in range(3):
+            await run.turn(f"turn {n}: " + "words " * 12)
+        await run.turn("look it up")
+        store = run.store
+        assert policy.compactions >= 1
+        calls = [i for i in store if isinstance(i, FunctionCall)]
+        outputs = [i for i in store if isinstance(i, FunctionCallOutput)]
+        assert [c.call_id for c in calls] == [o.call_id for o in outputs] != []
+        assert outputs[0].output == "found it"
+        assert run.sim.sessions[0].store.evicted_ids() == []
+        run.assert_converged()
