@@ -64,4 +64,6 @@ def test_a_planted_lazy_import_is_caught_statically(copy: Path) -> None:
 
 def test_a_planted_circle_is_caught(copy: Path) -> None:
     plant(copy, "accord.items", "from accord import policies  # planted")
-    assert ["items", "policies"] in contract.cycles(contract.part_graph(copy))
+    # policies reaches items directly and through tokens: either circle names both.
+    found = contract.cycles(contract.part_graph(copy))
+    assert any({"items", "policies"} <= set(cycle) for cycle in found), found

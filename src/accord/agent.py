@@ -22,7 +22,7 @@ from accord.client import events as se
 from accord.engine.events import PushReport
 from accord.ids import IdGenerator
 from accord.items import Item, Message
-from accord.policies import ContextPolicy, SummarizeOlder, Trigger
+from accord.policies import ContextPolicy, SummarizeOlder, TokenBudget, Trigger
 from accord.session import RealtimeSession
 from accord.tools import FunctionTool, ToolResult, unknown_tool
 
@@ -214,7 +214,7 @@ class AgentRunner:
         self._active_generation: Any = None
         self._interrupted: Any = None  # the generation the last barge-in was for
         for policy in agent.policies:
-            if isinstance(policy, SummarizeOlder) and policy.summarizer is None:
+            if isinstance(policy, SummarizeOlder | TokenBudget) and policy.summarizer is None:
                 policy.summarizer = self.summarize_out_of_band
 
     def start(self) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Item, Message
+from accord.tokens import item_tokens
 
 Trigger = Literal["turn", "tool_started", "tool_finished"]
 Summarizer = Callable[[Sequence[Item]], Awaitable[str]]
@@ -137,19 +138,24 @@ class SummarizeOlder:
         text = await self.summarizer(older)
         self.summaries += 1
         edited = _drop_before(ctx, cut)
-        summary = Message(
-            id=f"summary_{self.summaries}_{len(ctx)}",
-            role="system",
-            content=f"Summary of the earlier conversation: {text}",
-        )
-        last_system = None
-        for item in edited.items:
-            if isinstance(item, Message) and item.role == "system":
-                last_system = item.id
-            else:
-                break
-        edited.insert_after(last_system, summary)
+        _insert_summary(edited, f"summary_{self.summaries}_{len(ctx)}", text)
         return edited
+
+
+SUMMARY_PREFIX = "Summary of the earlier conversation: "
+
+
+def _insert_summary(edited: ChatContext, item_id: str, text: str) -> Message:
+    """Put one summary message after the leading system messages of ``edited``."""
+    summary = Message(id=item_id, role="system", content=f"{SUMMARY_PREFIX}{text}")
+    last_system = None
+    for item in edited.items:
+        if isinstance(item, Message) and item.role == "system":
+            last_system = item.id
+        else:
+            break
+    edited.insert_after(last_system, summary)
+    return summary
 
 
 @dataclass
@@ -190,3 +196,87 @@ def _text(item: Item) -> str:
     if isinstance(item, FunctionCall):
         return item.arguments
     return item.output
+
+
+def _tokens(items: Sequence[Item]) -> int:
+    """The simulator's count of ``items`` (accord.tokens), so a budget means what the
+    server's ``token_limits.post_instructions`` means."""
+    return sum(item_tokens(item).total for item in items)
+
+
+def _first_pending(items: Sequence[Item]) -> int:
+    """Position of the first call without an output in ``items`` (len if none): a call
+    still in flight, which a cut must not reach."""
+    answered = {i.call_id for i in items if isinstance(i, FunctionCallOutput)}
+    for n, item in enumerate(items):
+        if isinstance(item, FunctionCall) and item.call_id not in answered:
+            return n
+    return len(items)
+
+
+@dataclass
+class TokenBudget:
+    """Keep the conversation under ``max_tokens`` by compacting before the server would.
+
+    Why: when the server truncates (``auto`` or ``retention_ratio``) it drops items
+    from the front at the start of a response, and with a tight limit it does so
+    often, so the cached prompt prefix (everything after the instructions) keeps
+    breaking. This policy compacts rarely and deliberately instead: when the estimate
+    (:mod:`accord.tokens`, the simulator's own count) goes over ``max_tokens``, the
+    oldest whole turns are replaced by one out-of-band summary so that at most
+    ``low_water * max_tokens`` remain; between two compactions the conversation only
+    grows at its end and the whole prefix stays cached. Set ``max_tokens`` below the
+    server's limit by at least one turn's growth, so the server never has to cut.
+
+    Never touched: the instructions (session config, not items), the last turn (the
+    item being answered and its tool round), any call still without an output and
+    everything after it; a call and its output go together. A previous summary is
+    read by the next one and replaced, so summaries never stack.
+    ``summarizer`` defaults to the runner's out-of-band response (as SummarizeOlder).
+    """
+
+    max_tokens: int = 4000
+    low_water: float = 0.5
+    every: int = 1
+    trigger: Trigger = "turn"
+    summarizer: Summarizer | None = None
+    name: str = "token-budget"
+    compactions: int = field(default=0, init=False)
+    _summary_ids: set[str] = field(default_factory=set, init=False, repr=False)
+
+    async def edit(self, ctx: ChatContext) -> ChatContext | None:
+        items = ctx.items
+        if self.summarizer is None or _tokens(items) <= self.max_tokens:
+            return None
+        cut = self._cut(ctx)
+        older = [
+            i
+            for i in items[:cut]
+            if not (isinstance(i, Message) and i.role == "system") or i.id in self._summary_ids
+        ]
+        if not any(i.id not in self._summary_ids for i in older):
+            return None
+        text = await self.summarizer(older)
+        self.compactions += 1
+        previous = {i.id for i in older} & self._summary_ids
+        edited = _drop_before(ctx, cut).filter(lambda item: item.id not in previous)
+        summary = _insert_summary(edited, f"budget_summary_{self.compactions}_{len(ctx)}", text)
+        self._summary_ids = {summary.id}
+        return edited
+
+    def _cut(self, ctx: ChatContext) -> int:
+        """The earliest turn start whose remainder fits ``low_water * max_tokens``,
+        never past the last turn or a pending call (0 when nothing may go)."""
+        items = ctx.items
+        starts = turn_starts(ctx)
+        limit = min(_first_pending(items), starts[-1] if starts else 0)
+        target = self.low_water * self.max_tokens
+        cut = 0
+        for start in starts:
+            candidate = pair_safe_cut(items, start)
+            if candidate > limit:
+                break
+            cut = candidate
+            if _tokens(items[cut:]) <= target:
+                break
+        return cut

@@ -231,3 +231,18 @@ def sessions(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("cached-share")
+def cached_share(
+    turns: int = typer.Option(200, "--turns", help="Typed turns per session."),
+    limit: int = typer.Option(1000, "--limit", help="The server's post_instructions limit."),
+    budget: int = typer.Option(800, "--budget", help="TokenBudget's max_tokens."),
+    ratio: float = typer.Option(0.5, "--ratio", help="The retention_ratio way's ratio."),
+) -> None:
+    """Cached-token share of a long session: TokenBudget, retention_ratio, auto
+    (docs/truncation.md, "The budget policy")."""
+    from accord.bench import budget_bench
+
+    args = {"--turns": turns, "--limit": limit, "--budget": budget, "--ratio": ratio}
+    budget_bench.main([part for pair in args.items() for part in map(str, pair)])
