@@ -20,6 +20,7 @@ from accord.sim.model import PlannedCall, PlannedText, ScriptedModel
 from accord.sim.server import SimServer
 from accord.sim.tokens import Count, item_tokens
 from accord.sim.truncation import (
+    REMEMBERED_PROMPTS,
     PromptCache,
     Truncation,
     overflow_error,
@@ -123,6 +124,19 @@ def test_the_cache_counts_the_shared_prefix() -> None:
     cache.remember(prompt, [("out", Count(7))])
     assert cache.cached([*prompt, ("out", Count(7)), ("c", Count(1))]) == Count(25)
     assert cache.cached([("i", Count(3)), ("b", Count(5))]) == Count(3)
+
+
+def test_a_different_prompt_in_between_does_not_evict_the_conversations_prefix() -> None:
+    # An out-of-band summary reads its own input; the next in-band response still finds
+    # the conversation's prefix (the real cache keeps prefixes for minutes, not one).
+    cache = PromptCache()
+    conversation = [("i", Count(3)), ("a", Count(10)), ("b", Count(5))]
+    cache.remember(conversation, [("out", Count(7))])
+    cache.remember([("summary-ask", Count(40))], [("summary", Count(9))])
+    assert cache.cached([*conversation, ("out", Count(7))]) == Count(25)
+    for n in range(REMEMBERED_PROMPTS):  # bounded: the oldest prompt goes at last
+        cache.remember([(f"other{n}", Count(1))], [])
+    assert cache.cached(conversation) == Count()
 
 
 async def test_retention_ratio_drops_the_oldest_items_silently() -> None:

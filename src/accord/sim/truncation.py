@@ -105,20 +105,32 @@ def overflow_error(tokens: int, limit: int) -> ServerError:
 Entry = tuple[str, Count]  # a fingerprint of something the model read, and its tokens
 
 
+#: Prompts the cache remembers. OpenAI's prompt caching keeps each prefix it saw for
+#: minutes (platform.openai.com/docs/guides/prompt-caching), so one different prompt in
+#: between (an out-of-band summary) does not evict the conversation's; a few suffice
+#: for a simulated session, and the bound keeps a long one's memory flat.
+REMEMBERED_PROMPTS = 8
+
+
 @dataclass
 class PromptCache:
-    """What the previous response read and wrote, to count the next one's cached prefix."""
+    """What recent responses read and wrote, to count the next one's cached prefix."""
 
-    seen: list[Entry] = field(default_factory=list)
+    recent: list[list[Entry]] = field(default_factory=list)
 
     def cached(self, prompt: Sequence[Entry]) -> Count:
-        """Tokens of the longest prefix of ``prompt`` the previous response also had."""
-        total = ZERO
-        for mine, theirs in zip(prompt, self.seen, strict=False):
-            if mine[0] != theirs[0]:
-                break
-            total = total + mine[1]
-        return total
+        """Tokens of the longest prefix of ``prompt`` a recent response also had."""
+        best = ZERO
+        for seen in self.recent:
+            total = ZERO
+            for mine, theirs in zip(prompt, seen, strict=False):
+                if mine[0] != theirs[0]:
+                    break
+                total = total + mine[1]
+            if total.total > best.total:
+                best = total
+        return best
 
     def remember(self, prompt: Sequence[Entry], written: Sequence[Entry]) -> None:
-        self.seen = [*prompt, *written]
+        self.recent.append([*prompt, *written])
+        del self.recent[:-REMEMBERED_PROMPTS]
