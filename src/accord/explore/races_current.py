@@ -13,6 +13,7 @@ from accord.engine import events as ev
 from accord.explore.scenario import (
     Action,
     Actor,
+    Problems,
     Scenario,
     World,
     add_item,
@@ -26,14 +27,12 @@ from accord.explore.scenario import (
     spoken_turn,
     start_response,
     stream,
-    summary,
+    summarize_u0_a0_u1,
     tool_runs,
     turns,
 )
-from accord.items import ChatContext, Message
+from accord.items import Message
 from accord.truncation import Truncation
-
-Problems = list[tuple[str, str | None, str]]
 
 
 def _preamble(text: str) -> Message:
@@ -156,12 +155,6 @@ def _truncating_response() -> Action:
     )
 
 
-def _summarize_head(ctx: ChatContext) -> None:
-    for item_id in ("u0", "a0", "u1"):
-        ctx.remove(item_id)
-    ctx.insert_after(None, summary())
-
-
 R28 = Scenario(
     "r28",
     "R28 The server truncates while a push is in flight",
@@ -172,7 +165,7 @@ R28 = Scenario(
             "server",
             (_truncating_response(), add_item(assistant("a9")), finish_response()),
         ),
-        Actor("summarizer", (push("policy", _summarize_head, "s replaces u0 a0 u1"),)),
+        Actor("summarizer", (push("policy", summarize_u0_a0_u1, "s replaces u0 a0 u1"),)),
     ),
     prepare=_tight_window,
     check=_nothing_names_a_dropped_item,
@@ -200,7 +193,7 @@ R29 = Scenario(
                     metadata={"purpose": "summary"},
                     input_items=("u0", "a0", "u1"),
                 ),
-                push("summarizer", _summarize_head, "s replaces u0 a0 u1"),
+                push("summarizer", summarize_u0_a0_u1, "s replaces u0 a0 u1"),
             ),
         ),
         Actor(

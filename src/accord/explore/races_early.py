@@ -28,6 +28,7 @@ from accord.explore.scenario import (
     spoken_turn,
     start_response,
     stream,
+    summarize_u0_a0_u1,
     summary,
     tool_finished,
     tool_runs,
@@ -37,13 +38,6 @@ from accord.explore.scenario import (
     user_audio,
 )
 from accord.items import ChatContext, FunctionCallOutput
-
-
-def _summarize(ctx: ChatContext) -> None:
-    for item_id in ("u0", "a0", "u1"):
-        ctx.remove(item_id)
-    ctx.insert_after(None, summary())
-
 
 R1 = Scenario(
     "r1",
@@ -85,7 +79,7 @@ R2 = Scenario(
                 finish_response(),
             ),
         ),
-        Actor("summarizer", (push("summarizer", _summarize, "s replaces u0 a0 u1"),)),
+        Actor("summarizer", (push("summarizer", summarize_u0_a0_u1, "s replaces u0 a0 u1"),)),
         Actor("tool", tool_runs("call_4", '{"sky": "clear"}')),
     ),
     prepare=snapshot_as("summarizer"),

@@ -14,6 +14,7 @@ from accord.engine import events as ev
 from accord.explore.scenario import (
     Action,
     Actor,
+    Problems,
     Scenario,
     World,
     add_item,
@@ -41,8 +42,6 @@ from accord.explore.scenario import (
     user_audio,
 )
 from accord.items import ChatContext, Message
-
-Problems = list[tuple[str, str | None, str]]
 
 
 def _with_note(w: World) -> None:

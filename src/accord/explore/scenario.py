@@ -22,6 +22,8 @@ from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Item, Me
 from accord.verify.harness import SERVER_ERROR, Pair, RefusedKind
 
 Side = Literal["client", "server", "both"]
+#: What a scenario's own check found: (kind, item id, detail).
+Problems = list[tuple[str, str | None, str]]
 
 
 @dataclass
@@ -164,6 +166,13 @@ def assistant(item_id: str, text: str | None = None, *, audio_ms: int | None = N
 
 def summary(item_id: str = "s") -> Message:
     return Message(id=item_id, role="system", content="summary of the earlier turns")
+
+
+def summarize_u0_a0_u1(ctx: ChatContext) -> None:
+    """A summarizer's edit: the summary ``s`` replaces the three oldest items."""
+    for item_id in ("u0", "a0", "u1"):
+        ctx.remove(item_id)
+    ctx.insert_after(None, summary())
 
 
 def call(item_id: str, call_id: str, name: str = "lookup", arguments: str = "{}") -> FunctionCall:
