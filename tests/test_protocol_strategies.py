@@ -76,6 +76,9 @@ from accord.protocol import (
     WireFunctionCall,
     WireFunctionCallOutput,
     WireItemReference,
+    WireMcpApprovalRequest,
+    WireMcpCall,
+    WireMcpListTools,
     WireMessage,
     WireOtherItem,
     WireResponse,
@@ -150,8 +153,18 @@ function_call_outputs = st.builds(
     WireFunctionCallOutput, id=opt(ids), call_id=ids, output=texts, status=opt(statuses)
 )
 item_references = st.builds(WireItemReference, id=ids)
-other_items = st.builds(
-    WireOtherItem, type=st.sampled_from(["mcp_call", "mcp_list_tools"]), id=ids, server_label=texts
+other_items = (
+    st.builds(WireMcpListTools, id=ids, server_label=texts)
+    | st.builds(
+        WireMcpCall,
+        id=ids,
+        server_label=texts,
+        name=texts,
+        arguments=texts,
+        output=opt(texts),
+    )
+    | st.builds(WireMcpApprovalRequest, id=ids, server_label=texts, name=texts, arguments=texts)
+    | st.builds(WireOtherItem, type=st.just("file_search_call"), id=ids)
 )
 
 

@@ -7,7 +7,20 @@ entry points").
 from accord.agent import Agent, AgentRunner
 from accord.diff import ContextDiff, compute_diff
 from accord.engine.events import Reconnected, Resumed
-from accord.items import ChatContext, ContextBase, FunctionCall, FunctionCallOutput, Item, Message
+from accord.items import (
+    ChatContext,
+    ContextBase,
+    FunctionCall,
+    FunctionCallOutput,
+    Item,
+    McpApprovalRequest,
+    McpApprovalResponse,
+    McpCall,
+    McpItem,
+    McpListTools,
+    McpTool,
+    Message,
+)
 from accord.session import RealtimeSession, SessionOptions
 from accord.tools import FunctionTool, function_tool
 
@@ -21,6 +34,12 @@ __all__ = [
     "FunctionCallOutput",
     "FunctionTool",
     "Item",
+    "McpApprovalRequest",
+    "McpApprovalResponse",
+    "McpCall",
+    "McpItem",
+    "McpListTools",
+    "McpTool",
     "Message",
     "RealtimeSession",
     "Reconnected",

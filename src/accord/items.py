@@ -84,8 +84,96 @@ class FunctionCallOutput:
         _check_id("FunctionCallOutput", self.call_id, "call_id")
 
 
-Item: TypeAlias = Message | FunctionCall | FunctionCallOutput
-"""One entry of a conversation: the three kinds the server keeps, and all a context holds."""
+@dataclass(frozen=True, slots=True)
+class McpTool:
+    """One tool an MCP server listed: ``input_schema`` is its JSON Schema as JSON text,
+    so the item stays hashable and compares by value."""
+
+    name: str
+    description: str | None = None
+    input_schema: str = "{}"
+
+
+@dataclass(frozen=True, slots=True)
+class McpListTools:
+    """The server's listing of an MCP server's tools (server-created, never by a client).
+
+    It lands with no tools and is completed by ``mcp_list_tools.completed``; it stands
+    in the conversation like any item, so later items anchor on it.
+    """
+
+    id: str
+    server_label: str
+    tools: tuple[McpTool, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_id("McpListTools", self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class McpCall:
+    """A call the server made to an MCP tool on the model's behalf.
+
+    Unlike a :class:`FunctionCall`, the server runs it and fills ``output`` (or
+    ``error``) itself; accord only mirrors it, and protects it while its response runs.
+    """
+
+    id: str
+    server_label: str
+    name: str
+    arguments: str = ""
+    approval_request_id: str | None = None
+    output: str | None = None
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_id("McpCall", self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class McpApprovalRequest:
+    """The server asks before running an MCP tool: answered by an
+    :class:`McpApprovalResponse` naming this item's id."""
+
+    id: str
+    server_label: str
+    name: str
+    arguments: str = ""
+
+    def __post_init__(self) -> None:
+        _check_id("McpApprovalRequest", self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class McpApprovalResponse:
+    """The client's answer to an :class:`McpApprovalRequest` (the one MCP item a
+    client creates)."""
+
+    id: str
+    approval_request_id: str
+    approve: bool
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_id("McpApprovalResponse", self.id)
+        _check_id("McpApprovalResponse", self.approval_request_id, "approval_request_id")
+
+
+McpItem: TypeAlias = McpListTools | McpCall | McpApprovalRequest | McpApprovalResponse
+"""The MCP items: the server creates the first three, the client the response."""
+
+Item: TypeAlias = Message | FunctionCall | FunctionCallOutput | McpItem
+"""One entry of a conversation: every kind the server keeps, and all a context holds."""
+
+_ITEM_TYPES = (
+    Message,
+    FunctionCall,
+    FunctionCallOutput,
+    McpListTools,
+    McpCall,
+    McpApprovalRequest,
+    McpApprovalResponse,
+)
 
 
 def same_content(a: Item, b: Item) -> bool:
@@ -248,7 +336,7 @@ class ChatContext:
         self._by_id[item.id] = item
 
     def _claim(self, item: Item) -> None:
-        if not isinstance(item, Message | FunctionCall | FunctionCallOutput):
+        if not isinstance(item, _ITEM_TYPES):
             raise TypeError(f"not a conversation item: {item!r}")
         if item.id in self._by_id:
             raise ValueError(f"duplicate item id in context: {item.id!r}")

@@ -195,7 +195,7 @@ def _text(item: Item) -> str:
         return item.text
     if isinstance(item, FunctionCall):
         return item.arguments
-    return item.output
+    return getattr(item, "output", None) or ""  # an output, or an MCP item (no text)
 
 
 def _tokens(items: Sequence[Item]) -> int:

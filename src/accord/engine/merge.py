@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from operator import lt
 
 from accord.diff import longest_increasing_run
-from accord.items import FunctionCall, FunctionCallOutput, Item, Message
+from accord.items import FunctionCall, FunctionCallOutput, Item, McpItem, Message
 from accord.provenance import DeleteReason
 
 
@@ -216,7 +216,7 @@ class _Merge:
         moved = set() if keep is None else {sid for k, sid in enumerate(ranked) if k not in keep}
         for item_id in sorted(moved, key=lambda i: self.proj_order[i]):
             if self.inp.in_flight(item_id) or isinstance(
-                self.proj[item_id], FunctionCall | FunctionCallOutput
+                self.proj[item_id], FunctionCall | FunctionCallOutput | McpItem
             ):
                 self.plan.notes.append(f"move of {item_id} refused: in flight or paired")
                 moved.discard(item_id)
@@ -253,7 +253,9 @@ class _Merge:
         for item in self.desired:
             if item.id in self.proj and item.id not in self.removed and item.id not in moved:
                 if self.writer_changed(item):
-                    if isinstance(item, FunctionCall):
+                    if isinstance(item, FunctionCall | McpItem):
+                        # Calls, MCP items included, are the model's (or the server's):
+                        # a rewrite would re-create them under an id it never gave.
                         self.plan.notes.append(
                             f"call {item.id} not rewritten: calls are the model's"
                         )

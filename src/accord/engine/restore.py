@@ -53,7 +53,7 @@ def plan_restore(entries: Sequence[AtDrop]) -> RestorePlan:
             else:
                 items.append(item)
             continue
-        if isinstance(item, FunctionCall) or not item.audio:
+        if not isinstance(item, Message) or not item.audio:  # calls, outputs, MCP items
             items.append(item)
             continue
         text = _spoken_text(item, entry)

@@ -14,7 +14,9 @@ from typing import Any, Literal
 
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
 from accord.protocol import server_events as se
+from accord.protocol.base import DROP_ALL_NULLS
 from accord.protocol.codec import type_names
+from accord.protocol.wire_items import item_to_wire
 
 _DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
@@ -30,6 +32,14 @@ def _part(message: Message, *, server: bool) -> dict[str, Any]:
 
 
 def _item(item: Item, status: str | None, *, server: bool) -> dict[str, Any]:
+    if not isinstance(item, Message | FunctionCall | FunctionCallOutput):
+        # MCP items are rare: the validating models spell them (as encode() would);
+        # the SDK's MCP types carry no status, so none is added.
+        wire = item_to_wire(item)
+        dumped: dict[str, Any] = wire.model_dump(
+            mode="json", context={DROP_ALL_NULLS: True} if not server else None
+        )
+        return dumped
     out: dict[str, Any] = {"id": item.id}
     if isinstance(item, FunctionCallOutput):
         out.update(type="function_call_output", call_id=item.call_id, output=item.output)

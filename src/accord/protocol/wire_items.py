@@ -5,9 +5,11 @@ arguments and transcripts out of them, so it must never see a raw dict. Each con
 part type is its own class, chosen by ``type``; the assistant parts also accept the
 beta spellings (``text``, ``audio``) so a beta server's items parse losslessly.
 
-Items the server may send but accord does not model (MCP calls, approval requests) parse
-to :class:`WireOtherItem` instead of failing the whole event: the engine still learns
-their id, which later items may use as an anchor.
+MCP items (``mcp_list_tools``, ``mcp_call``, ``mcp_approval_request``,
+``mcp_approval_response``) have their own classes, shaped as the SDK's types. Items the
+server may send but accord does not model parse to :class:`WireOtherItem` instead of
+failing the whole event: the engine still learns their id, which later items may use as
+an anchor.
 
 Audio payloads (base64 in ``audio``) are carried as the strings given, never
 decoded.
@@ -15,11 +17,22 @@ decoded.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import ConfigDict, Discriminator, Field, Tag, model_validator
 
-from ..items import FunctionCall, FunctionCallOutput, Item, Message
+from ..items import (
+    FunctionCall,
+    FunctionCallOutput,
+    Item,
+    McpApprovalRequest,
+    McpApprovalResponse,
+    McpCall,
+    McpListTools,
+    McpTool,
+    Message,
+)
 from .base import WireModel
 from .errors import UnsupportedItemError
 
@@ -128,6 +141,63 @@ class WireFunctionCallOutput(_WireItemBase):
     output: str
 
 
+class WireMcpTool(WireModel):
+    """One listed MCP tool; ``input_schema`` is any JSON value."""
+
+    name: str
+    input_schema: Any = None
+    description: str | None = None
+    annotations: Any = None
+
+
+class WireMcpListTools(_WireItemBase):
+    """An MCP server's tool listing (server-created)."""
+
+    type: Literal["mcp_list_tools"] = "mcp_list_tools"
+    server_label: str
+    tools: tuple[WireMcpTool, ...] = ()
+
+
+class WireMcpError(WireModel):
+    """Why an MCP call failed: ``protocol_error``, ``tool_execution_error`` or ``http_error``."""
+
+    type: str
+    message: str = ""
+    code: int | None = None
+
+
+class WireMcpCall(_WireItemBase):
+    """An MCP tool call the server runs; ``output`` / ``error`` arrive when it is done."""
+
+    _KEEP_NULL = frozenset({"approval_request_id", "output", "error"})
+
+    type: Literal["mcp_call"] = "mcp_call"
+    server_label: str
+    name: str
+    arguments: str = ""
+    approval_request_id: str | None = None
+    output: str | None = None
+    error: WireMcpError | None = None
+
+
+class WireMcpApprovalRequest(_WireItemBase):
+    """The server asks the client to approve an MCP call."""
+
+    type: Literal["mcp_approval_request"] = "mcp_approval_request"
+    server_label: str
+    name: str
+    arguments: str = ""
+
+
+class WireMcpApprovalResponse(_WireItemBase):
+    """The client's answer to an approval request."""
+
+    type: Literal["mcp_approval_response"] = "mcp_approval_response"
+    approval_request_id: str
+    approve: bool
+    reason: str | None = None
+
+
 class WireOtherItem(WireModel):
     """An item type accord does not model (MCP items...), kept whole in its extras."""
 
@@ -144,7 +214,17 @@ class WireItemReference(WireModel):
     id: str
 
 
-_KNOWN_ITEM_TYPES = frozenset({"message", "function_call", "function_call_output"})
+_KNOWN_ITEM_TYPES = frozenset(
+    {
+        "message",
+        "function_call",
+        "function_call_output",
+        "mcp_list_tools",
+        "mcp_call",
+        "mcp_approval_request",
+        "mcp_approval_response",
+    }
+)
 
 
 def _item_tag(value: Any) -> str:
@@ -155,9 +235,14 @@ def _item_tag(value: Any) -> str:
     return kind if kind in _KNOWN_ITEM_TYPES else "other"
 
 
-#: An item a client creates: one of the three kinds accord models.
+_WireMcp: TypeAlias = (
+    WireMcpListTools | WireMcpCall | WireMcpApprovalRequest | WireMcpApprovalResponse
+)
+
+#: An item a client creates: one of the kinds accord models.
 ClientItem: TypeAlias = Annotated[
-    WireMessage | WireFunctionCall | WireFunctionCallOutput, Field(discriminator="type")
+    WireMessage | WireFunctionCall | WireFunctionCallOutput | _WireMcp,
+    Field(discriminator="type"),
 ]
 
 #: An item in a server event: the three kinds, or anything else as WireOtherItem.
@@ -165,17 +250,21 @@ ServerItem: TypeAlias = Annotated[
     Annotated[WireMessage, Tag("message")]
     | Annotated[WireFunctionCall, Tag("function_call")]
     | Annotated[WireFunctionCallOutput, Tag("function_call_output")]
+    | Annotated[WireMcpListTools, Tag("mcp_list_tools")]
+    | Annotated[WireMcpCall, Tag("mcp_call")]
+    | Annotated[WireMcpApprovalRequest, Tag("mcp_approval_request")]
+    | Annotated[WireMcpApprovalResponse, Tag("mcp_approval_response")]
     | Annotated[WireOtherItem, Tag("other")],
     Discriminator(_item_tag),
 ]
 
 #: An entry of ``response.create``'s ``input``: an inline item or a reference.
 ResponseInputItem: TypeAlias = Annotated[
-    WireMessage | WireFunctionCall | WireFunctionCallOutput | WireItemReference,
+    WireMessage | WireFunctionCall | WireFunctionCallOutput | _WireMcp | WireItemReference,
     Field(discriminator="type"),
 ]
 
-WireItem: TypeAlias = WireMessage | WireFunctionCall | WireFunctionCallOutput
+WireItem: TypeAlias = WireMessage | WireFunctionCall | WireFunctionCallOutput | _WireMcp
 
 # -- conversion to and from accord's items ----------------------------------------------
 
@@ -199,7 +288,80 @@ def item_to_wire(item: Item, *, audio: str | None = None) -> WireItem:
         )
     if isinstance(item, FunctionCallOutput):
         return WireFunctionCallOutput(id=item.id, call_id=item.call_id, output=item.output)
+    return _mcp_to_wire(item)
+
+
+def _mcp_to_wire(item: Item) -> WireItem:
+    if isinstance(item, McpApprovalResponse):
+        return WireMcpApprovalResponse(
+            id=item.id,
+            approval_request_id=item.approval_request_id,
+            approve=item.approve,
+            reason=item.reason,
+        )
+    if isinstance(item, McpCall):
+        error = (
+            None
+            if item.error is None
+            else WireMcpError(type="tool_execution_error", message=item.error)
+        )
+        return WireMcpCall(
+            id=item.id,
+            server_label=item.server_label,
+            name=item.name,
+            arguments=item.arguments,
+            approval_request_id=item.approval_request_id,
+            output=item.output,
+            error=error,
+        )
+    if isinstance(item, McpApprovalRequest):
+        return WireMcpApprovalRequest(
+            id=item.id, server_label=item.server_label, name=item.name, arguments=item.arguments
+        )
+    if isinstance(item, McpListTools):
+        tools = tuple(
+            WireMcpTool(
+                name=t.name, description=t.description, input_schema=json.loads(t.input_schema)
+            )
+            for t in item.tools
+        )
+        return WireMcpListTools(id=item.id, server_label=item.server_label, tools=tools)
     raise TypeError(f"not a conversation item: {item!r}")
+
+
+def _mcp_from_wire(wire: WireItem | WireOtherItem, item_id: str) -> Item | None:
+    if isinstance(wire, WireMcpCall):
+        return McpCall(
+            id=item_id,
+            server_label=wire.server_label,
+            name=wire.name,
+            arguments=wire.arguments,
+            approval_request_id=wire.approval_request_id,
+            output=wire.output,
+            error=None if wire.error is None else (wire.error.message or wire.error.type),
+        )
+    if isinstance(wire, WireMcpApprovalRequest):
+        return McpApprovalRequest(
+            id=item_id, server_label=wire.server_label, name=wire.name, arguments=wire.arguments
+        )
+    if isinstance(wire, WireMcpApprovalResponse):
+        return McpApprovalResponse(
+            id=item_id,
+            approval_request_id=wire.approval_request_id,
+            approve=wire.approve,
+            reason=wire.reason,
+        )
+    if isinstance(wire, WireMcpListTools):
+        tools = tuple(
+            McpTool(
+                name=t.name,
+                description=t.description,
+                input_schema=json.dumps(t.input_schema, sort_keys=True),
+            )
+            for t in wire.tools
+        )
+        return McpListTools(id=item_id, server_label=wire.server_label, tools=tools)
+    return None
 
 
 def _part_for(message: Message, audio: str | None) -> ContentPart:
@@ -233,6 +395,9 @@ def item_from_wire(wire: WireItem | WireOtherItem) -> Item:
             )
         if isinstance(wire, WireFunctionCallOutput):
             return FunctionCallOutput(id=wire.id, call_id=wire.call_id, output=wire.output)
+        mcp = _mcp_from_wire(wire, wire.id)
+        if mcp is not None:
+            return mcp
     except ValueError as exc:
         raise UnsupportedItemError(f"item {wire.id!r}: {exc}") from exc
     raise UnsupportedItemError(f"item {wire.id!r} of type {wire.type!r} is not modelled by accord")

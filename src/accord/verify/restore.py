@@ -92,7 +92,7 @@ def normalize_for_restore(entries: Sequence[DropEntry]) -> tuple[list[Item], lis
                 kept.append(item)
         elif entry.partial:
             continue
-        elif not item.audio:
+        elif not isinstance(item, Message) or not item.audio:
             kept.append(item)
         elif item.content is None:
             lost.append(item.id)

@@ -57,7 +57,9 @@ def view(item: Item) -> View:
         return ("message", item.role, item.text, item.interrupted)
     if isinstance(item, FunctionCall):
         return ("call", item.call_id, item.name, item.arguments)
-    return ("output", item.call_id, item.output)
+    if isinstance(item, FunctionCallOutput):
+        return ("output", item.call_id, item.output)
+    return ("mcp", type(item).__name__, repr(item))  # LiveKit has no MCP kind
 
 
 def message_text(message: llm.ChatMessage) -> str:
@@ -133,9 +135,11 @@ def to_livekit(item: Item, *, created_at: float | None = None) -> llm.ChatItem:
             arguments=item.arguments,
             created_at=stamp,
         )
-    return llm.FunctionCallOutput(
-        id=item.id, call_id=item.call_id, output=item.output, is_error=False, created_at=stamp
-    )
+    if isinstance(item, FunctionCallOutput):
+        return llm.FunctionCallOutput(
+            id=item.id, call_id=item.call_id, output=item.output, is_error=False, created_at=stamp
+        )
+    raise TypeError(f"LiveKit's chat context has no MCP item kind: {type(item).__name__}")
 
 
 def with_content_of(lk_item: llm.ChatItem, item: Item) -> llm.ChatItem:
