@@ -21,7 +21,22 @@ from typing import Any, Literal
 from accord.client import events as se
 from accord.engine.events import PushReport
 from accord.ids import IdGenerator
-from accord.items import Item, Message
+from accord.items import (
+    Item,
+    McpApprovalRequest,
+    McpApprovalResponse,
+    McpCall,
+    McpListTools,
+    Message,
+)
+from accord.mcp import (
+    McpApproval,
+    McpApprovalRequested,
+    McpCallDone,
+    McpEvent,
+    McpToolsListed,
+    decide,
+)
 from accord.policies import ContextPolicy, SummarizeOlder, TokenBudget, Trigger
 from accord.session import RealtimeSession
 from accord.tools import FunctionTool, ToolResult, unknown_tool
@@ -63,7 +78,7 @@ class Transcript:
     text: str
 
 
-AgentEvent = ToolStarted | ToolFinished | ContextEdited | Transcript | se.SessionEvent
+AgentEvent = ToolStarted | ToolFinished | ContextEdited | Transcript | McpEvent | se.SessionEvent
 
 #: The turn detection an agent that hears audio gets unless it says otherwise: the
 #: Realtime API's own ``server_vad`` defaults, spelled out so that what is sent does not
@@ -118,6 +133,10 @@ class Agent:
     turn_detection: TurnDetection = "auto"
     transcription_model: str | None = "whisper-1"
     audio_input: bool | None = None
+    #: MCP servers as session tools (:func:`accord.mcp.mcp_server`), and how their
+    #: approval requests are answered (:data:`accord.mcp.McpApproval`; None denies).
+    mcp_servers: Sequence[Mapping[str, Any]] = ()
+    mcp_approval: McpApproval = None
 
     def __post_init__(self) -> None:
         if isinstance(self.turn_detection, str) and self.turn_detection not in ("auto", "off"):
@@ -164,7 +183,8 @@ class Agent:
             audio["output"] = {"voice": self.voice}
         return {
             "instructions": self.instructions,
-            "tools": [tool.schema for tool in self.tools],
+            "tools": [tool.schema for tool in self.tools]
+            + [dict(server) for server in self.mcp_servers],
             "output_modalities": list(self.modalities),
             "audio": audio,
         }
@@ -211,6 +231,7 @@ class AgentRunner:
         # re-creates the engine's ids from the recorded calls alone).
         self._ids = IdGenerator(session.options.seed, prefix="user")
         self._handled_calls: set[str] = set()
+        self._mcp_seen: set[str] = set()  # MCP items reported (each can be done twice)
         self._active_generation: Any = None
         self._interrupted: Any = None  # the generation the last barge-in was for
         for policy in agent.policies:
@@ -332,6 +353,8 @@ class AgentRunner:
         elif isinstance(event, se.ServerErrorEvent):
             if not event.retried:
                 self.stats.server_errors.append(f"{event.code}: {event.message}")
+        elif isinstance(event, se.McpItemDone):
+            self._mcp_done(event.item)
         elif isinstance(event, se.OutputFailed):
             self.stats.outputs_failed.append(f"{event.call_id}: {event.code}: {event.message}")
 
@@ -382,6 +405,42 @@ class AgentRunner:
             ToolFinished(call.name, call.call_id, result.ok, result.error, result.output)
         )
         self._run_policies("tool_finished")
+
+    # -- MCP -----------------------------------------------------------------------------
+
+    def _mcp_done(self, item: Item) -> None:
+        if item.id in self._mcp_seen:
+            return
+        self._mcp_seen.add(item.id)
+        if isinstance(item, McpListTools):
+            self._events.put_nowait(McpToolsListed(item))
+        elif isinstance(item, McpCall):
+            self._events.put_nowait(McpCallDone(item))
+        elif isinstance(item, McpApprovalRequest):
+            task = asyncio.ensure_future(self._answer_approval(item))
+            self._policy_tasks.add(task)  # waited for by wait_idle: part of the turn
+            task.add_done_callback(self._policy_tasks.discard)
+
+    async def _answer_approval(self, request: McpApprovalRequest) -> None:
+        """Answer the request (approved or not), then ask for a response: the server
+        waits for both before the model goes on (running the tool, or saying it will
+        not)."""
+        approved, reason = await decide(self.agent.mcp_approval, request)
+        answer = McpApprovalResponse(
+            id=self._ids.new("mcp_approval"),
+            approval_request_id=request.id,
+            approve=approved,
+            reason=reason,
+        )
+        ctx = self.session.chat_ctx
+        ctx.append(answer)
+        try:
+            await self.session.update_chat_ctx(ctx)
+        except Exception as exc:
+            log.warning("agent: answering MCP approval %s failed: %s", request.id, exc)
+            return
+        self._events.put_nowait(McpApprovalRequested(request, approved, reason))
+        await self.session.generate_reply()
 
     def _barge_in(self) -> None:
         """The user spoke over the reply: cancel it, truncate what was heard, and stop

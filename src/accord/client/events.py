@@ -28,7 +28,7 @@ from accord.engine.events import (
     Reconnected,
     Resumed,
 )
-from accord.items import Item
+from accord.items import Item, McpItem
 
 if TYPE_CHECKING:
     from accord.client.generation import Generation
@@ -70,6 +70,15 @@ class RemoteItemAdded:
 
     item: Item
     previous_item_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class McpItemDone:
+    """An MCP item the server made is complete: a tool listing, a call with its output
+    or error, or an approval request awaiting the client's answer (the agent runner
+    answers it, see docs/mcp.md)."""
+
+    item: McpItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +126,7 @@ __all__ = [  # the engine's events among them, passed on as they are (no rename)
     "InputTranscriptCompleted",
     "InputTranscriptFailed",
     "ItemsEvicted",
+    "McpItemDone",
     "Notice",
     "OutputFailed",
     "Reconnected",
@@ -134,6 +144,7 @@ SessionEvent = (
     | InputTranscriptCompleted
     | InputTranscriptFailed
     | RemoteItemAdded
+    | McpItemDone
     | GenerationStarted
     | FunctionCallReady
     | CallOrphaned

@@ -17,7 +17,7 @@ from accord.client import events as app
 from accord.client.generation import Generation
 from accord.engine import events as ev
 from accord.engine.interface import Client
-from accord.items import FunctionCall, Item, Message
+from accord.items import FunctionCall, Item, McpApprovalResponse, McpItem, Message
 from accord.protocol import (
     ConversationItemAdded,
     ConversationItemDeleted,
@@ -122,6 +122,10 @@ def item_done(s: SessionCore, event: ConversationItemDone | ResponseOutputItemDo
 
 def done(s: SessionCore, item: Item) -> None:
     s.feed(ev.ItemUpdated(item, done=True))
+    if isinstance(item, McpItem) and not isinstance(item, McpApprovalResponse):
+        # Server-made MCP items are told to the app when complete (an item can be done
+        # twice, by response.output_item.done and conversation.item.done: readers dedupe).
+        s.app(app.McpItemDone(item))
 
 
 def item_deleted(s: SessionCore, event: ConversationItemDeleted) -> None:
