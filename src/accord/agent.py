@@ -427,7 +427,7 @@ class AgentRunner:
         not)."""
         approved, reason = await decide(self.agent.mcp_approval, request)
         answer = McpApprovalResponse(
-            id=self._ids.new("mcp_approval"),
+            id=self._ids.new("approval"),
             approval_request_id=request.id,
             approve=approved,
             reason=reason,
@@ -440,7 +440,10 @@ class AgentRunner:
             log.warning("agent: answering MCP approval %s failed: %s", request.id, exc)
             return
         self._events.put_nowait(McpApprovalRequested(request, approved, reason))
-        await self.session.generate_reply()
+        try:
+            await self.session.generate_reply()
+        except Exception as exc:  # a task of the runner: report, never raise into nothing
+            log.warning("agent: the reply after MCP approval %s failed: %s", request.id, exc)
 
     def _barge_in(self) -> None:
         """The user spoke over the reply: cancel it, truncate what was heard, and stop

@@ -10,13 +10,16 @@ docs/truncation.md). The rules:
 - user audio: one token per 100 ms, assistant audio one per 50 ms (OpenAI's published
   audio rates); audio of unknown length counts its transcript as text;
 - every item adds :data:`ITEM_OVERHEAD` tokens (its role and framing);
-- a function call counts its name and arguments, an output its output.
+- a function call counts its name and arguments, an output its output;
+- an MCP item counts its fields as compact JSON (the simulator counts the wire item's
+  fields the same way), so a tool listing weighs what its schemas weigh.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
 
@@ -66,4 +69,5 @@ def item_tokens(item: Item, *, images: int = 0) -> Count:
         return Count(ITEM_OVERHEAD + text_tokens(item.name + item.arguments))
     if isinstance(item, FunctionCallOutput):
         return Count(ITEM_OVERHEAD + text_tokens(item.output))
-    raise TypeError(f"not a conversation item: {item!r}")
+    fields = {k: v for k, v in asdict(item).items() if k != "id"}  # an MCP item
+    return Count(ITEM_OVERHEAD + text_tokens(json.dumps(fields, separators=(",", ":"))))

@@ -1,0 +1,192 @@
+"""MCP tools through the agent API against the simulator (issue 18): the server's
+listing visible in ``chat_ctx``, a call that needs no approval, approvals answered by
+``Agent.mcp_approval`` (always, never, a callable, a callable that fails), each ending
+with the client's mirror equal to the simulator's store, MCP items included.
+
+The simulator's scripted MCP server (accord.sim.mcp) lists ``echo`` and
+``always_fails``; a user turn that names a tool makes the scripted model call it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import TypeAdapter
+
+import pytest
+
+from accord.agent import Agent, AgentEvent, AgentRunner
+from accord.items import (
+    Item,
+    McpApprovalRequest,
+    McpApprovalResponse,
+    McpCall,
+    McpListTools,
+    Message,
+)
+from accord.mcp import McpApproval, McpApprovalRequested, McpCallDone, McpToolsListed, mcp_server
+from accord.protocol.wire_items import ServerItem, item_from_wire
+from accord.session import RealtimeSession
+from accord.sim.mcp_items import McpItem as SimMcpItem
+from accord.sim.server import SimServer
+
+IDLE = 5.0
+SERVER_ITEM: TypeAdapter[Any] = TypeAdapter(ServerItem)
+
+
+def docs_server(require_approval: Any = "never") -> dict[str, Any]:
+    return mcp_server("docs", "https://docs.example.com/mcp", require_approval=require_approval)
+
+
+def store_items(sim: SimServer) -> list[Item]:
+    """The simulator's conversation as accord items, MCP items included."""
+    out: list[Item] = []
+    for entry in sim.sessions[0].store.entries():
+        if isinstance(entry, SimMcpItem):  # read as a client reads it off the wire
+            wire = SERVER_ITEM.validate_python(entry.wire().model_dump(exclude_none=False))
+            out.append(item_from_wire(wire))
+        else:
+            out.append(entry)
+    return out
+
+
+@dataclass
+class McpRun:
+    sim: SimServer
+    session: RealtimeSession
+    runner: AgentRunner
+    events: list[AgentEvent] = field(default_factory=list)
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    async def turn(self, text: str) -> None:
+        await self.runner.say(text)
+        await self.runner.wait_idle(IDLE)
+        await asyncio.sleep(0.05)  # the last item.done events reach the collector
+
+    def assert_converged(self) -> None:
+        assert self.session.core.engine.mirror_items() == store_items(self.sim)
+        assert list(self.session.chat_ctx.items) == store_items(self.sim)
+
+
+@contextlib.asynccontextmanager
+async def running(agent: Agent) -> AsyncIterator[McpRun]:
+    async with (
+        SimServer() as sim,
+        RealtimeSession.connect(
+            sim.url, api_key="sk-test-not-a-key", session=agent.session_config(), seed=7
+        ) as session,
+    ):
+        runner = agent.start(session)
+        run = McpRun(sim, session, runner)
+
+        async def collect() -> None:
+            async for event in runner.events():
+                run.events.append(event)
+
+        collector = asyncio.ensure_future(collect())
+        try:
+            async with asyncio.timeout(IDLE):
+                while not run.of(McpToolsListed):
+                    await asyncio.sleep(0.01)
+            yield run
+        finally:
+            await runner.aclose()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(collector, IDLE)
+
+
+def agent_with(require_approval: Any, approval: McpApproval = None) -> Agent:
+    return Agent(
+        instructions="You help.",
+        modalities=("text",),
+        mcp_servers=[docs_server(require_approval)],
+        mcp_approval=approval,
+    )
+
+
+async def test_the_servers_tool_list_is_in_chat_ctx() -> None:
+    async with running(agent_with("never")) as run:
+        (listed,) = run.of(McpToolsListed)
+        assert isinstance(listed.listing, McpListTools)
+        assert [t.name for t in listed.listing.tools] == ["echo", "always_fails"]
+        assert list(run.session.chat_ctx.items) == [listed.listing]
+        run.assert_converged()
+
+
+async def test_a_call_without_approval_runs_and_is_mirrored() -> None:
+    async with running(agent_with("never")) as run:
+        await run.turn("Please echo hello there")
+        (done,) = run.of(McpCallDone)
+        assert done.ok and done.call.name == "echo" and done.call.output == done.call.arguments
+        kinds = [type(i) for i in run.session.chat_ctx.items]
+        assert kinds == [McpListTools, Message, McpCall, Message]
+        assert not run.of(McpApprovalRequested)
+        run.assert_converged()
+
+
+async def test_a_failing_mcp_tool_is_reported_with_its_error() -> None:
+    async with running(agent_with("never")) as run:
+        await run.turn("Try the always_fails tool")
+        (done,) = run.of(McpCallDone)
+        assert not done.ok and done.call.error is not None and "crashed" in done.call.error
+        run.assert_converged()
+
+
+def _approve_echo(request: McpApprovalRequest) -> bool:
+    return request.name == "echo"
+
+
+async def _approve_later(request: McpApprovalRequest) -> bool:
+    await asyncio.sleep(0.05)  # a person takes a moment to say yes
+    return True
+
+
+def _broken(request: McpApprovalRequest) -> bool:
+    raise RuntimeError("approval service down")
+
+
+@pytest.mark.parametrize(
+    ("approval", "approved", "reason"),
+    [
+        ("always", True, None),
+        (_approve_echo, True, None),
+        (_approve_later, True, None),
+        ("never", False, "never approves"),
+        (None, False, "no approval policy"),
+        (_broken, False, "approval service down"),
+    ],
+    ids=["always", "callable", "async-callable", "never", "none", "raising"],
+)
+async def test_an_approval_request_is_answered_and_the_model_goes_on(
+    approval: McpApproval, approved: bool, reason: str | None
+) -> None:
+    async with running(agent_with("always", approval)) as run:
+        await run.turn("Please echo the password")
+        (asked,) = run.of(McpApprovalRequested)
+        assert asked.approved is approved
+        if reason is None:
+            assert asked.reason is None
+        else:
+            assert asked.reason is not None and reason in asked.reason
+        items = run.session.chat_ctx.items
+        (request,) = [i for i in items if isinstance(i, McpApprovalRequest)]
+        (answer,) = [i for i in items if isinstance(i, McpApprovalResponse)]
+        assert answer.approval_request_id == request.id and answer.approve is approved
+        calls = [i for i in items if isinstance(i, McpCall)]
+        if approved:
+            (call,) = calls
+            assert call.approval_request_id == request.id and call.output is not None
+            assert [d.call for d in run.of(McpCallDone)] == [call]
+        else:
+            assert calls == [] and not run.of(McpCallDone)
+        last = items[-1]
+        assert isinstance(last, Message) and last.role == "assistant"
+        text = last.text
+        assert text.startswith("Done.") if approved else "won't run echo" in text
+        run.assert_converged()
