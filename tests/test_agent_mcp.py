@@ -15,9 +15,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import TypeAdapter
-
 import pytest
+from pydantic import TypeAdapter
 
 from accord.agent import Agent, AgentEvent, AgentRunner
 from accord.items import (
