@@ -29,9 +29,11 @@ from accord.items import (
 )
 from accord.mcp import McpApproval, McpApprovalRequested, McpCallDone, McpToolsListed, mcp_server
 from accord.protocol.wire_items import ServerItem, item_from_wire
+from accord.client.options import SessionOptions
 from accord.session import RealtimeSession
 from accord.sim.mcp_items import McpItem as SimMcpItem
 from accord.sim.server import SimServer
+from accord.verify.strategies import strategy_named
 
 IDLE = 5.0
 SERVER_ITEM: TypeAdapter[Any] = TypeAdapter(ServerItem)
@@ -189,3 +191,83 @@ async def test_an_approval_request_is_answered_and_the_model_goes_on(
         text = last.text
         assert text.startswith("Done.") if approved else "won't run echo" in text
         run.assert_converged()
+
+
+# -- races: a push while the server's MCP items are still wanted -------------------------
+
+
+@contextlib.asynccontextmanager
+async def racing(agent: Agent, strategy: str) -> AsyncIterator[McpRun]:
+    options = SessionOptions(seed=7, strategy=strategy_named(strategy), wait_timeout=IDLE)
+    async with (
+        SimServer() as sim,
+        RealtimeSession.connect(
+            sim.url, api_key="sk-test-not-a-key", session=agent.session_config(), options=options
+        ) as session,
+    ):
+        runner = agent.start(session)
+        run = McpRun(sim, session, runner)
+
+        async def collect() -> None:
+            async for event in runner.events():
+                run.events.append(event)
+
+        collector = asyncio.ensure_future(collect())
+        try:
+            yield run
+        finally:
+            await runner.aclose()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(collector, IDLE)
+
+
+async def _push_without_the_request(run: McpRun, gate: asyncio.Event) -> str:
+    """While a person decides, a policy trims the approval request it saw; then the
+    person says yes. Returns the request's id."""
+    async with asyncio.timeout(IDLE):
+        while not any(isinstance(i, McpApprovalRequest) for i in run.session.chat_ctx.items):
+            await asyncio.sleep(0.01)
+    ctx = run.session.chat_ctx
+    (request,) = [i for i in ctx.items if isinstance(i, McpApprovalRequest)]
+    ctx.remove(request.id)
+    push = asyncio.ensure_future(run.session.update_chat_ctx(ctx))
+    await asyncio.sleep(0.2)  # the push's delete has had every chance to go out
+    gate.set()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(push, IDLE)
+    return request.id
+
+
+def _gated(gate: asyncio.Event) -> McpApproval:
+    async def approve(request: McpApprovalRequest) -> bool:
+        await gate.wait()
+        return True
+
+    return approve
+
+
+async def test_a_push_waits_for_an_approval_request_still_wanted() -> None:
+    gate = asyncio.Event()
+    async with racing(agent_with("always", _gated(gate)), "accord") as run:
+        await run.runner.say("Please echo the password")
+        request_id = await _push_without_the_request(run, gate)
+        await run.runner.wait_idle(IDLE)
+        await asyncio.sleep(0.05)
+        (done,) = run.of(McpCallDone)
+        assert done.ok and done.call.approval_request_id == request_id
+        items = list(run.session.chat_ctx.items)
+        assert request_id not in {i.id for i in items}  # deleted once its call was in
+        assert isinstance(items[-1], Message) and items[-1].text.startswith("Done.")
+        assert run.runner.stats.server_errors == []
+        run.assert_converged()
+
+
+async def test_the_naive_strategy_deletes_the_request_and_the_tool_never_runs() -> None:
+    gate = asyncio.Event()
+    async with racing(agent_with("always", _gated(gate)), "naive") as run:
+        await run.runner.say("Please echo the password")
+        await _push_without_the_request(run, gate)
+        with contextlib.suppress(Exception):
+            await run.runner.wait_idle(IDLE)
+        assert not run.of(McpCallDone)
+        assert any("approval" in e for e in run.runner.stats.server_errors)

@@ -25,6 +25,7 @@ from accord.engine.resume import ResumeInput, seed
 from accord.engine.scheduler import Scheduler, send_effect
 from accord.engine.wire_ids import WireIds
 from accord.ids import IdGenerator
+from accord.engine.mcp import approval_open
 from accord.items import ChatContext, ContextBase, FunctionCall, FunctionCallOutput, Item, Message
 from accord.protocol.error_codes import CALL_GONE
 from accord.protocol.metadata import REQUEST_TAG
@@ -482,7 +483,12 @@ class SyncEngine:
         return effects
 
     def in_flight(self, item_id: str) -> bool:
-        return self.responses.in_flight(self.mirror.get(item_id), item_id)
+        item = self.mirror.get(item_id)
+        creates = (op.item for op in self.ledger.open_ops() if op.kind == "create")
+        if approval_open(item, self.mirror.items, creates):
+            return True
+        return self.responses.in_flight(item, item_id)
+
 
     def remember_audio(self, item: Item) -> None:
         """Keep assistant audio's transcript and length: the server drops the transcript
