@@ -246,6 +246,16 @@ def _gated(gate: asyncio.Event) -> McpApproval:
     return approve
 
 
+def answers_follow_requests(items: list[Item]) -> bool:
+    """Every approval answer comes after the request it answers."""
+    at = {item.id: n for n, item in enumerate(items)}
+    return all(
+        at.get(i.approval_request_id, len(items)) < at[i.id]
+        for i in items
+        if isinstance(i, McpApprovalResponse)
+    )
+
+
 async def test_a_push_waits_for_an_approval_request_still_wanted() -> None:
     gate = asyncio.Event()
     async with racing(agent_with("always", _gated(gate)), "accord") as run:
@@ -256,18 +266,28 @@ async def test_a_push_waits_for_an_approval_request_still_wanted() -> None:
         (done,) = run.of(McpCallDone)
         assert done.ok and done.call.approval_request_id == request_id
         items = list(run.session.chat_ctx.items)
-        assert request_id not in {i.id for i in items}  # deleted once its call was in
+        ids = [i.id for i in items]
+        # The request's delete waited; the runner then wanted it back, since the answer
+        # must follow it: request, answer, the call it approved, the reply.
+        at = ids.index(request_id)
+        kinds = [type(i) for i in items[at:]]
+        assert kinds == [McpApprovalRequest, McpApprovalResponse, McpCall, Message]
+        assert len(run.of(McpApprovalRequested)) == 1 and answers_follow_requests(items)
         assert isinstance(items[-1], Message) and items[-1].text.startswith("Done.")
         assert run.runner.stats.server_errors == []
         run.assert_converged()
 
 
-async def test_the_naive_strategy_deletes_the_request_and_the_tool_never_runs() -> None:
+async def test_the_naive_strategy_deletes_the_request_and_the_person_is_asked_again() -> None:
+    """naive deletes the request at once; the answer then lands where the request was,
+    before the request the runner wanted back, and the model asks for approval again:
+    the person's yes was lost."""
     gate = asyncio.Event()
     async with racing(agent_with("always", _gated(gate)), "naive") as run:
         await run.runner.say("Please echo the password")
         await _push_without_the_request(run, gate)
         with contextlib.suppress(Exception):
             await run.runner.wait_idle(IDLE)
-        assert not run.of(McpCallDone)
-        assert any("approval" in e for e in run.runner.stats.server_errors)
+        items = list(run.session.chat_ctx.items)
+        asked = len(run.of(McpApprovalRequested))
+        assert asked > 1 or not answers_follow_requests(items), (asked, items)

@@ -432,9 +432,16 @@ class AgentRunner:
             approve=approved,
             reason=reason,
         )
-        ctx = self.session.chat_ctx
-        ctx.append(answer)
         try:
+            ctx = self.session.chat_ctx
+            if request.id not in ctx:
+                # A push dropped the request while it was being decided (its delete
+                # waits: engine/mcp.py). The answer must follow it on the server, so the
+                # request is wanted back first; then the answer is anchored on it.
+                ctx.append(request)
+                await self.session.update_chat_ctx(ctx)
+                ctx = self.session.chat_ctx
+            ctx.append(answer)
             await self.session.update_chat_ctx(ctx)
         except Exception as exc:
             log.warning("agent: answering MCP approval %s failed: %s", request.id, exc)
