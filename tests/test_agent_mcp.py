@@ -19,6 +19,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from accord.agent import Agent, AgentEvent, AgentRunner
+from accord.client.options import SessionOptions
 from accord.items import (
     Item,
     McpApprovalRequest,
@@ -29,8 +30,9 @@ from accord.items import (
 )
 from accord.mcp import McpApproval, McpApprovalRequested, McpCallDone, McpToolsListed, mcp_server
 from accord.protocol.wire_items import ServerItem, item_from_wire
-from accord.client.options import SessionOptions
 from accord.session import RealtimeSession
+from accord.sim.config import SimConfig
+from accord.sim.mcp import McpScript, McpTool
 from accord.sim.mcp_items import McpItem as SimMcpItem
 from accord.sim.server import SimServer
 from accord.verify.strategies import strategy_named
@@ -197,10 +199,12 @@ async def test_an_approval_request_is_answered_and_the_model_goes_on(
 
 
 @contextlib.asynccontextmanager
-async def racing(agent: Agent, strategy: str) -> AsyncIterator[McpRun]:
+async def racing(
+    agent: Agent, strategy: str, config: SimConfig | None = None
+) -> AsyncIterator[McpRun]:
     options = SessionOptions(seed=7, strategy=strategy_named(strategy), wait_timeout=IDLE)
     async with (
-        SimServer() as sim,
+        SimServer(config or SimConfig()) as sim,
         RealtimeSession.connect(
             sim.url, api_key="sk-test-not-a-key", session=agent.session_config(), options=options
         ) as session,
@@ -291,3 +295,57 @@ async def test_the_naive_strategy_deletes_the_request_and_the_person_is_asked_ag
         items = list(run.session.chat_ctx.items)
         asked = len(run.of(McpApprovalRequested))
         assert asked > 1 or not answers_follow_requests(items), (asked, items)
+
+
+SLOW_ECHO = McpScript((McpTool("echo", "Says it back, slowly.", seconds=0.6),))
+
+
+async def _push_without_the_running_call(run: McpRun) -> str:
+    """While the server runs a slow MCP tool, a policy trims the call it sees."""
+    async with asyncio.timeout(IDLE):
+        while not any(isinstance(i, McpCall) for i in run.session.chat_ctx.items):
+            await asyncio.sleep(0.005)
+    ctx = run.session.chat_ctx
+    (call,) = [i for i in ctx.items if isinstance(i, McpCall)]
+    assert call.output is None  # still running on the server
+    ctx.remove(call.id)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(run.session.update_chat_ctx(ctx), IDLE)
+    return call.id
+
+
+def _deleted_before_done(sent: list[Any], item_id: str) -> bool:
+    """The server deleted ``item_id`` before the response that made it was done."""
+    for event in sent:
+        kind = getattr(event, "type", None)
+        if kind == "conversation.item.deleted" and getattr(event, "item_id", None) == item_id:
+            return True
+        if kind == "response.done":
+            return False
+    return False
+
+
+@pytest.mark.parametrize("strategy", ["accord", "naive"])
+async def test_a_push_during_a_running_mcp_call(strategy: str) -> None:
+    """A policy trims an MCP call the server is still running: accord holds the delete
+    until the response is done (the call is in flight, like a function call whose tool
+    runs); naive deletes it under the running tool."""
+    config = SimConfig(mcp_servers={"docs": SLOW_ECHO})
+    async with racing(agent_with("never"), strategy, config) as run:
+        await run.runner.say("Please echo hello there")
+        call_id = await _push_without_the_running_call(run)
+        with contextlib.suppress(Exception):
+            await run.runner.wait_idle(IDLE)
+        await asyncio.sleep(0.05)
+        under_the_tool = _deleted_before_done(run.sim.sessions[0].sent, call_id)
+        if strategy == "naive":
+            assert under_the_tool
+            return
+        assert not under_the_tool
+        (done,) = run.of(McpCallDone)
+        assert done.call.id == call_id and done.ok  # the tool's outcome reached the model
+        last = run.session.chat_ctx.items[-1]
+        assert isinstance(last, Message) and last.text.startswith("Done.")
+        assert call_id not in run.session.chat_ctx  # the writer's trim, once it was safe
+        assert run.runner.stats.server_errors == []
+        run.assert_converged()

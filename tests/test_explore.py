@@ -23,8 +23,8 @@ NAIVE_FLOOR = 5
 
 
 def test_the_library_has_one_scenario_per_race() -> None:
-    assert [f"r{i}" for i in range(1, 30)] == NAMES
-    assert [s.race.split()[0] for s in SCENARIOS.values()] == [f"R{i}" for i in range(1, 30)]
+    assert [f"r{i}" for i in range(1, 31)] == NAMES
+    assert [s.race.split()[0] for s in SCENARIOS.values()] == [f"R{i}" for i in range(1, 31)]
 
 
 @pytest.mark.parametrize("name", NAMES)

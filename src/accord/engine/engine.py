@@ -16,6 +16,7 @@ from accord.engine.eviction import Doubts
 from accord.engine.followups import FollowUps
 from accord.engine.inbound import HANDLERS, answered_op
 from accord.engine.ledger import Ledger, Op, OpKind, OpState
+from accord.engine.mcp import approval_open
 from accord.engine.merge import MergeInput, merge, resolve_alias
 from accord.engine.mirror import Mirror
 from accord.engine.reconnect import Reconnect
@@ -25,7 +26,6 @@ from accord.engine.resume import ResumeInput, seed
 from accord.engine.scheduler import Scheduler, send_effect
 from accord.engine.wire_ids import WireIds
 from accord.ids import IdGenerator
-from accord.engine.mcp import approval_open
 from accord.items import ChatContext, ContextBase, FunctionCall, FunctionCallOutput, Item, Message
 from accord.protocol.error_codes import CALL_GONE
 from accord.protocol.metadata import REQUEST_TAG

@@ -1,4 +1,4 @@
-"""Scenarios for the current Realtime API (R26..R29 of docs/races.md, issue 18).
+"""Scenarios for the current Realtime API (R26..R30 of docs/races.md, issue 18).
 
 gpt-realtime-2.x answers with several output items at once (a spoken preamble and a
 function call that overlap, or two parallel calls); the server drops old items by itself
@@ -31,7 +31,7 @@ from accord.explore.scenario import (
     tool_runs,
     turns,
 )
-from accord.items import Message
+from accord.items import McpCall, Message
 from accord.truncation import Truncation
 
 
@@ -206,4 +206,33 @@ R29 = Scenario(
     naive_kinds=frozenset({"NO_LOST_ITEM"}),
 )
 
-CURRENT = (R26, R27, R28, R29)
+
+def _mcp_call(output: str | None = None) -> McpCall:
+    arguments = '{"text": "hi"}' if output is not None else '{"te'
+    return McpCall(id="mc1", server_label="docs", name="echo", arguments=arguments, output=output)
+
+
+R30 = Scenario(
+    "r30",
+    "R30 An MCP call in flight during a push",
+    "the server runs mc1 (an MCP tool) while a policy trims u0 from a snapshot without it",
+    turns(4),
+    (
+        Actor(
+            "server",
+            (
+                start_response(),
+                add_item(_mcp_call(), done=False),
+                stream(_mcp_call('{"text": "hi"}'), done=True),
+                add_item(assistant("a9")),
+                finish_response(),
+            ),
+        ),
+        Actor("policy", (push("agent", remove("u0"), "minus u0"),)),
+    ),
+    prepare=snapshot_as("agent"),
+    min_schedules=20,
+    naive_kinds=frozenset({"NO_LOST_ITEM"}),
+)
+
+CURRENT = (R26, R27, R28, R29, R30)

@@ -28,7 +28,7 @@ How it goes (docs/simulator.md, "MCP"):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -55,6 +55,7 @@ class McpTool:
     output: str = "{arguments}"
     error: str | None = None
     read_only: bool = False
+    seconds: float = 0.0  # the call runs this long (between in_progress and its outcome)
 
     def listed(self) -> dict[str, Any]:
         """The tool as ``mcp_list_tools.tools`` lists it (the SDK's keys)."""
@@ -230,12 +231,9 @@ class McpServers:
 
 def _ran(step: PlannedMcpCall, tool: McpTool) -> PlannedMcpCall:
     if tool.error is not None:
-        return PlannedMcpCall(
-            step.server_label, step.name, step.arguments, step.approval_request_id, error=tool.error
-        )
-    output = tool.output.replace("{arguments}", step.arguments)
-    return PlannedMcpCall(
-        step.server_label, step.name, step.arguments, step.approval_request_id, output=output
+        return replace(step, error=tool.error, seconds=tool.seconds)
+    return replace(
+        step, output=tool.output.replace("{arguments}", step.arguments), seconds=tool.seconds
     )
 
 

@@ -69,6 +69,8 @@ class McpOutput:
     reported: WireOtherItem | None = None
     added_previous: str | None = None
     after_first: bool = False
+    seconds: float = 0.0  # the MCP server's time to answer, once the arguments are out
+    running: bool = False  # arguments.done and mcp_call.in_progress were sent
 
     @staticmethod
     def planned(index: int, step: PlannedMcpCall | PlannedApproval, item_id: str) -> McpOutput:
@@ -92,7 +94,7 @@ class McpOutput:
             output=step.output,
             error=error,
         )
-        return McpOutput(index, item)
+        return McpOutput(index, item, seconds=step.seconds)
 
     @property
     def is_call(self) -> bool:
@@ -153,23 +155,34 @@ class McpOutput:
             if run.in_band:
                 run.store.update_mcp_item(self.partial())
             await asyncio.sleep(run.pause_s)
+        if self.seconds > 0:
+            # The server calls the MCP server now: the call is in progress, in the
+            # conversation, for as long as the tool takes (a cancel cuts it short).
+            self._announce_run(run)
+            await asyncio.sleep(self.seconds)
+
+    def _announce_run(self, run: Streaming) -> None:
+        self.running = True
+        where = {"item_id": self.item.id, "output_index": self.index}
+        arguments = str(self.item.get("arguments") or "")
+        run.emit(
+            _event(
+                run,
+                "response.mcp_call_arguments.done",
+                response_id=run.response_id,
+                **where,
+                arguments=arguments,
+            )
+        )
+        run.emit(_event(run, "response.mcp_call.in_progress", **where))
 
     def finish(self, run: Streaming, status: Literal["completed", "incomplete"]) -> None:
         self.done = True
         final = self.item if status == "completed" else self.partial()
         if self.is_call and status == "completed":
             where = {"item_id": self.item.id, "output_index": self.index}
-            arguments = str(final.get("arguments") or "")
-            run.emit(
-                _event(
-                    run,
-                    "response.mcp_call_arguments.done",
-                    response_id=run.response_id,
-                    **where,
-                    arguments=arguments,
-                )
-            )
-            run.emit(_event(run, "response.mcp_call.in_progress", **where))
+            if not self.running:
+                self._announce_run(run)
             outcome = "failed" if final.get("error") else "completed"
             run.emit(_event(run, f"response.mcp_call.{outcome}", **where))
         if run.in_band:

@@ -51,6 +51,7 @@ class PlannedMcpCall:
     approval_request_id: str | None = None
     output: str | None = None
     error: str | None = None
+    seconds: float = 0.0  # how long the MCP server takes to answer (McpTool.seconds)
 
 
 @dataclass(frozen=True, slots=True)
