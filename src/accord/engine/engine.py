@@ -489,7 +489,6 @@ class SyncEngine:
             return True
         return self.responses.in_flight(item, item_id)
 
-
     def remember_audio(self, item: Item) -> None:
         """Keep assistant audio's transcript and length: the server drops the transcript
         of a truncated item, and a restore needs both to cut it where it was heard."""
