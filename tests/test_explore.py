@@ -52,7 +52,7 @@ def test_the_naive_strategy_is_caught(name: str) -> None:
 
 def test_scenario_selection() -> None:
     assert [s.name for s in select("r1, R7")] == ["r1", "r7"]
-    assert len(select(None)) == 29
+    assert len(select(None)) == 30
     with pytest.raises(KeyError, match="no scenario 'r99'"):
         select("r99")
 
