@@ -8,6 +8,8 @@ import time
 
 from accord.client import events as app
 from accord.client.expiry import expires_at, rollover_margin, server_expiry
+from accord.client.quiet import switch_point
+from accord.items import Message
 from accord.session import RealtimeSession
 from accord.sim.config import SimConfig
 from accord.sim.server import SimServer
@@ -56,3 +58,21 @@ async def test_max_session_s_overrides_the_server() -> None:
             await asyncio.wait_for(_started(session), TIMEOUT)
             assert session.expires_at is not None
             assert before + 5 <= session.expires_at <= time.time() + 5
+
+
+async def test_a_switch_point_is_never_while_a_reply_is_pending_or_running() -> None:
+    async with SimServer(SimConfig()) as sim:
+        session = await RealtimeSession.connect(sim.url, api_key="sk-test", seed=3)
+        async with session:
+            await asyncio.wait_for(_started(session), TIMEOUT)
+            ctx = session.chat_ctx
+            ctx.append(Message(id="u1", role="user", content="hello"))
+            await session.update_chat_ctx(ctx)
+            generation = await session.generate_reply()
+            assert not switch_point(session.core)  # the response is running
+            assert await asyncio.wait_for(generation.wait(), TIMEOUT) == "completed"
+            for _ in range(100):
+                if switch_point(session.core):
+                    break
+                await asyncio.sleep(0.02)
+            assert switch_point(session.core)
