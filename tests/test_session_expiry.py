@@ -76,3 +76,19 @@ async def test_a_switch_point_is_never_while_a_reply_is_pending_or_running() -> 
                     break
                 await asyncio.sleep(0.02)
             assert switch_point(session.core)
+
+
+async def test_expires_at_moves_on_with_each_new_server_session() -> None:
+    """The cap's close reconnects (today's fallback); the next session.created brings the
+    next expiry, and max_session_s counts from it."""
+    async with SimServer(SimConfig(session_max_seconds=1.0)) as sim:
+        session = await RealtimeSession.connect(
+            sim.url, api_key="sk-test", max_session_s=1.0, backoff_initial=0.02
+        )
+        async with session:
+            await asyncio.wait_for(_started(session), TIMEOUT)
+            first = session.expires_at
+            assert first is not None
+            await asyncio.wait_for(_started(session), TIMEOUT)  # the next session
+            second = session.expires_at
+            assert second is not None and second >= first + 0.9
