@@ -294,8 +294,9 @@ class SimServer:
             )
 
     async def _expire(self, session: SimSession, connection: ServerConnection) -> None:
-        await asyncio.sleep(self.config.session_max_seconds)
-        reason = expired_reason(self.config.session_max_seconds)
+        cap = self.config.session_max_seconds  # the session's own cap, named when it ends
+        await asyncio.sleep(cap)
+        reason = expired_reason(cap)
         if self.config.beta_expiry:
             # Beta sent an error with code session_expired before closing. It goes through
             # the downstream channel, behind the events already queued (it overtook them).
