@@ -18,7 +18,7 @@ from accord.client.errors import ConnectionLost, OperationTimeout, RealtimeError
 from accord.items import Message
 from accord.session import RealtimeSession
 from accord.sim.config import SimConfig
-from accord.sim.server import EXPIRED_REASON, SimServer
+from accord.sim.server import SimServer, expired_reason
 from accord.verify.restore import DropEntry, normalize_for_restore
 from test_session_support import (
     TEXT_TOOLS,
@@ -73,7 +73,7 @@ async def test_the_session_limit_close_reconnects_and_restores_the_conversation(
             dropped = await pump.wait_for(app.Disconnected, timeout=2.0)
             assert (dropped.code, dropped.reason, dropped.will_reconnect) == (
                 1001,
-                EXPIRED_REASON,
+                expired_reason(0.5),
                 True,
             )
             reconnected = await pump.wait_for(app.Reconnected)

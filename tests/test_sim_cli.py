@@ -13,10 +13,12 @@ import time
 import pytest
 from typer.testing import CliRunner
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from accord.cli.main import app
 from accord.cli.sim import sim_config
 from accord.sim.config import REFUSABLE_KINDS
+from accord.sim.server import EXPIRED_REASON, expired_reason
 from sim_process import sim_serve, start_sim
 
 runner = CliRunner()
@@ -141,3 +143,33 @@ def test_serve_logs_connections_and_closes_and_never_the_key() -> None:
 def test_serve_quiet_logs_nothing_about_connections() -> None:
     err = _log_of_one_session("--quiet")
     assert "connected" not in err and "closed" not in err, err
+
+
+def test_max_session_s_sets_the_cap_in_seconds_and_minutes_still_work() -> None:
+    assert sim_config(max_session_s=2.5).session_max_seconds == 2.5
+    assert sim_config(session_minutes=2).session_max_seconds == 120
+    assert sim_config(session_minutes=2, max_session_s=7).session_max_seconds == 7
+    with pytest.raises(ValueError):
+        sim_config(max_session_s=0)
+
+
+def test_the_close_reason_names_the_real_duration() -> None:
+    assert expired_reason(3600) == EXPIRED_REASON
+    assert expired_reason(60) == "Your session hit the maximum duration of 1 minute."
+    assert expired_reason(1.5) == "Your session hit the maximum duration of 1.5 seconds."
+
+
+async def test_serve_with_max_session_s_closes_with_1001_after_the_cap() -> None:
+    with sim_serve("--max-session-s", "0.5") as port:
+        started = time.monotonic()
+        async with connect(f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime") as ws:
+            created = json.loads(await ws.recv())
+            assert created["type"] == "session.created"
+            assert created["session"]["expires_at"] <= time.time() + 1
+            with pytest.raises(ConnectionClosed) as exc:
+                while True:
+                    await ws.recv()
+        assert exc.value.rcvd is not None
+        assert exc.value.rcvd.code == 1001
+        assert exc.value.rcvd.reason == expired_reason(0.5)
+        assert time.monotonic() - started < 5

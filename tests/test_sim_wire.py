@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from accord.sim import audio
 from accord.sim.config import SimConfig
 from accord.sim.model import PlannedText, ScriptedModel
-from accord.sim.server import EXPIRED_REASON, SimServer
+from accord.sim.server import SimServer, expired_reason
 from test_sim_support import (
     TEXT_ONLY,
     TIMEOUT,
@@ -410,12 +410,12 @@ async def test_the_session_expires_with_1001(beta: bool) -> None:
         assert abs(created["session"]["expires_at"] - began) <= 1.5
         exc = await closed(wire)
         assert exc.rcvd is not None
-        assert (exc.rcvd.code, exc.rcvd.reason) == (1001, EXPIRED_REASON)
+        assert (exc.rcvd.code, exc.rcvd.reason) == (1001, expired_reason(0.3))
         assert time.time() - began >= 0.3
         errors = [e["error"] for e in wire.events if e["type"] == "error"]
         if beta:
             assert [(e["code"], e["message"]) for e in errors] == [
-                ("session_expired", EXPIRED_REASON)
+                ("session_expired", expired_reason(0.3))
             ]
         else:
             assert errors == []

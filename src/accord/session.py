@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -23,13 +24,15 @@ from accord import telemetry
 from accord.client import events as app
 from accord.client.connecting import Connecting
 from accord.client.core import SessionCore, response_input
+from accord.client.expiry import expires_at
 from accord.client.generation import Generation
 from accord.client.options import SessionOptions, TransportFactory
 from accord.client.recording import Recorder, input_to_json
+from accord.client.replies import settle
 from accord.client.transport import Endpoint, Transport, WebSocketTransport
 from accord.engine import events as ev
 from accord.engine.config import EngineConfig
-from accord.errors import ConnectionLost, OperationTimeout, RealtimeError, SessionClosed
+from accord.errors import ConnectionLost, OperationTimeout, SessionClosed
 from accord.items import ChatContext, Item
 from accord.journal import CallFinished, CallStarted, JournalError, JournalStore, Record, attach
 from accord.journal.hook import SessionJournal
@@ -58,6 +61,7 @@ class RealtimeSession:
         # a response started (GenerationStarted) or the request resolved (OpResolved),
         # and this shell ends the waiter, here and nowhere else.
         self._reply_waiters: dict[str, asyncio.Future[Generation]] = {}
+        self._created_wall: float | None = None  # wall time of the last session.created
         self.core = SessionCore(
             engine_config=engine_config,
             seed=options.seed,
@@ -179,6 +183,12 @@ class RealtimeSession:
         return await factory(self.endpoint)
 
     # -- reading the conversation -------------------------------------------------------
+
+    @property
+    def expires_at(self) -> float | None:
+        """When the server session ends (Unix time, seconds), or None if unknown: the
+        server's ``session.expires_at``, or ``max_session_s`` after it was created."""
+        return expires_at(self.core.session_info, self.options.max_session_s, self._created_wall)
 
     @property
     def chat_ctx(self) -> ChatContext:
@@ -544,6 +554,8 @@ class RealtimeSession:
                 future.cancel()
 
     def _on_event(self, event: app.SessionEvent) -> None:
+        if isinstance(event, app.SessionStarted):
+            self._created_wall = time.time()
         if isinstance(event, app.ContextSynced):
             waiter = self._push_waiters.pop(event.report.push_id, None)
             if waiter is None:
@@ -557,34 +569,7 @@ class RealtimeSession:
                 reply.set_result(event.generation)
 
     def _on_effect(self, effect: ev.Effect) -> None:
-        if isinstance(effect, ev.OpResolved) and effect.event_id in self._update_waiters:
-            waiter = self._update_waiters.pop(effect.event_id)
-            refused = RealtimeError(effect.code, effect.message or "refused", effect.event_id)
-            if not waiter.done() and effect.status == "success":
-                waiter.set_result(None)
-            elif not waiter.done():
-                waiter.set_exception(refused)
-        elif isinstance(effect, ev.OpResolved) and effect.answered_by is not None:
-            # The request was dropped because this response answers it: that is its reply.
-            reply = self._reply_waiters.pop(effect.event_id, None)
-            generation = self.core.generations.get(effect.answered_by)
-            if reply is not None and not reply.done() and generation is not None:
-                reply.set_result(generation)
-        elif isinstance(effect, ev.OpResolved) and effect.status == "error":
-            reply = self._reply_waiters.pop(effect.event_id, None)
-            if reply is not None and not reply.done():
-                reply.set_exception(
-                    RealtimeError(effect.code, effect.message or "refused", effect.event_id)
-                )
-        elif isinstance(effect, ev.OpResolved) and effect.status == "failure":
-            # Fix: a response.create pending at a drop resolves as a failure (it is not
-            # carried by the restore) and no response.created will ever come for it; its
-            # generate_reply waiter hung until wait_timeout. It ends with ConnectionLost.
-            reply = self._reply_waiters.pop(effect.event_id, None)
-            if reply is not None and not reply.done():
-                reply.set_exception(
-                    ConnectionLost(effect.message or "the connection was lost", final=False)
-                )
+        settle(effect, self._update_waiters, self._reply_waiters, self.core.generations)
 
     def _fail_waiters(self, exc: BaseException) -> None:
         waiters: list[asyncio.Future[Any]] = [

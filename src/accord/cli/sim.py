@@ -30,6 +30,7 @@ def sim_config(
     jitter_ms: float = 0.0,
     seed: int = 0,
     session_minutes: float = 60.0,
+    max_session_s: float | None = None,
     beta_expiry: bool = False,
     auto_response_after_output: bool = False,
     server_errors: float = 0.0,
@@ -43,11 +44,14 @@ def sim_config(
         raise ValueError(f"unknown operation kinds {unknown}: use {','.join(REFUSABLE_KINDS)}")
     if dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
+    cap = max_session_s if max_session_s is not None else session_minutes * 60
+    if cap <= 0:
+        raise ValueError(f"the session cap must be positive, not {cap:g} s")
     return SimConfig(
         host=host,
         port=port,
         require_key=require_key,
-        session_max_seconds=session_minutes * 60,
+        session_max_seconds=cap,
         beta_expiry=beta_expiry,
         upstream=Transit(latency_ms, jitter_ms, seed),
         downstream=Transit(latency_ms, jitter_ms, seed + 1),
@@ -73,6 +77,11 @@ def serve(
     seed: int = typer.Option(0, "--seed", help="Seed of ids and jitter."),
     session_minutes: float = typer.Option(
         60.0, "--session-minutes", help="Session expiry (the real limit is 60)."
+    ),
+    max_session_s: float | None = typer.Option(
+        None,
+        "--max-session-s",
+        help="Session expiry in seconds (overrides --session-minutes; for short test caps).",
     ),
     beta_expiry: bool = typer.Option(
         False, "--beta-expiry", help="Send session_expired before closing, as beta did."
@@ -117,6 +126,7 @@ def serve(
             jitter_ms=jitter_ms,
             seed=seed,
             session_minutes=session_minutes,
+            max_session_s=max_session_s,
             beta_expiry=beta_expiry,
             auto_response_after_output=auto_response_after_output,
             server_errors=server_errors,

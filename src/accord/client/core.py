@@ -403,6 +403,11 @@ class SessionCore:
     def clear_audio(self) -> None:
         self.send_event(InputAudioBufferClear(event_id=self.next_event_id("aud")))
 
+    @property
+    def connected(self) -> bool:
+        """False from a drop until :meth:`connected_again`."""
+        return self._connected
+
     def connection_lost(self, now: float) -> None:
         self.now = now
         self.apply(self.engine.connection_lost(now))

@@ -39,4 +39,7 @@ class SessionOptions:
     # code frame_too_large (an item the server cannot take would otherwise close the
     # connection and be sent again by every restore).
     max_frame_bytes: int = MAX_CLIENT_FRAME_BYTES
+    # The server's session cap in seconds, counted from session.created: overrides the
+    # server's session.expires_at in RealtimeSession.expires_at (None: trust the server).
+    max_session_s: float | None = None
     transport_factory: TransportFactory | None = field(default=None, compare=False)

@@ -42,6 +42,16 @@ EXPIRED_REASON = "Your session hit the maximum duration of 60 minutes."  # obser
 EXPIRY_DRAIN_SECONDS = 1.0  # at expiry, queued events get this long to go out
 
 
+def expired_reason(seconds: float) -> str:
+    """The close reason for a cap of ``seconds``: the observed string for 60 minutes, the
+    same sentence naming the configured duration otherwise (so a short test cap does not
+    claim an hour)."""
+    if seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"Your session hit the maximum duration of {minutes} minute{'s' * (minutes != 1)}."
+    return f"Your session hit the maximum duration of {seconds:g} seconds."
+
+
 @dataclass(frozen=True, slots=True)
 class Access:
     """What a connection asked for, read from its handshake."""
@@ -284,18 +294,20 @@ class SimServer:
             )
 
     async def _expire(self, session: SimSession, connection: ServerConnection) -> None:
-        await asyncio.sleep(self.config.session_max_seconds)
+        cap = self.config.session_max_seconds  # the session's own cap, named when it ends
+        await asyncio.sleep(cap)
+        reason = expired_reason(cap)
         if self.config.beta_expiry:
             # Beta sent an error with code session_expired before closing. It goes through
             # the downstream channel, behind the events already queued (it overtook them).
             session.emit(
-                error_event(session.ids, ServerError("session_expired", EXPIRED_REASON, None, None))
+                error_event(session.ids, ServerError("session_expired", reason, None, None))
             )
         # The limit is hard: what is queued may go out, but a held or endlessly fed
         # channel does not keep the session alive.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(session.outbox.drain(), EXPIRY_DRAIN_SECONDS)
-        await connection.close(1001, EXPIRED_REASON)
+        await connection.close(1001, reason)
 
 
 def _model_name(config: SimConfig, asked: str | None) -> str:
