@@ -17,11 +17,11 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
-from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Item, Message
+from accord.item_json import item_fields, item_of
+from accord.items import ChatContext, Item
 from accord.protocol.spellings import AUDIO_PAYLOAD_FIELDS
 
 FORMAT = "accord-trace/1"
@@ -52,17 +52,12 @@ def restore_audio(frame: str) -> str:
 
 
 def item_to_json(item: Item) -> dict[str, Any]:
-    return {"kind": type(item).__name__, **asdict(item)}
+    return {"kind": type(item).__name__, **item_fields(item)}
 
 
 def item_from_json(data: dict[str, Any]) -> Item:
-    kind = data.pop("kind")
-    cls = {
-        "Message": Message,
-        "FunctionCall": FunctionCall,
-        "FunctionCallOutput": FunctionCallOutput,
-    }[kind]
-    return cls(**data)  # type: ignore[no-any-return]
+    fields = dict(data)
+    return item_of(fields.pop("kind"), fields)
 
 
 def input_to_json(entries: Sequence[str | Item]) -> list[Any]:

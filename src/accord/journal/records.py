@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from accord.errors import JournalCorrupt
+from accord.item_json import item_fields, item_of
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
 
 FORMAT = 1  # the version of this encoding, written in every Opened record
@@ -104,12 +105,12 @@ _TAGS: dict[type[Any], str] = {
     ReplyOwed: "reply_owed",
 }
 _BY_TAG = {tag: cls for cls, tag in _TAGS.items()}
-_ITEM_TAGS: dict[type[Any], str] = {
+_ITEM_TAGS: dict[type[Any], str] = {  # the first three kept as journals spell them
     Message: "message",
     FunctionCall: "function_call",
     FunctionCallOutput: "function_call_output",
 }
-_ITEM_BY_TAG = {tag: cls for cls, tag in _ITEM_TAGS.items()}
+_ITEM_BY_TAG = {tag: cls.__name__ for cls, tag in _ITEM_TAGS.items()}
 
 
 def encode(record: Record) -> str:
@@ -136,14 +137,11 @@ def decode(line: str | bytes) -> Record:
 
 
 def _item_to_json(item: Item) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": _ITEM_TAGS[type(item)]}
-    for name in item.__dataclass_fields__:
-        body[name] = getattr(item, name)
-    return body
+    tag = _ITEM_TAGS.get(type(item), type(item).__name__)  # MCP kinds: by class name
+    return {"type": tag, **item_fields(item)}
 
 
 def _item_from_json(body: dict[str, Any]) -> Item:
     fields = dict(body)
-    cls = _ITEM_BY_TAG[fields.pop("type")]
-    item: Item = cls(**fields)
-    return item
+    tag = fields.pop("type")
+    return item_of(_ITEM_BY_TAG.get(tag, tag), fields)
