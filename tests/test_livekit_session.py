@@ -13,6 +13,7 @@ import functools
 import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -465,3 +466,27 @@ async def test_interrupt_with_no_reply_running_sends_no_cancel() -> None:
         ]
         assert "response_cancel_not_active" not in refusals
         assert heard.of("error") == []
+
+
+async def test_a_job_dispatched_again_with_its_journal_key_resumes_its_conversation(
+    tmp_path: Path,
+) -> None:
+    """LiveKit re-dispatches a job whose worker died: the new job's model, given the same
+    journal and key, resumes the conversation on a new server session."""
+    journal = f"sqlite:///{tmp_path / 'jobs.db'}"
+    async with SimServer() as sim:
+        async with opened(sim, journal=journal, journal_key="job-7") as (session, _h, first):
+            ctx = llm.ChatContext.empty()
+            ctx.add_message(role="user", content="book a table for two", id="u0")
+            await session.update_chat_ctx(ctx)
+            assert [i.id for i in first.store.items()] == ["u0"]
+        async with opened(sim, journal=journal, journal_key="job-7") as (session, _h, second):
+            assert second is not first
+            accord = session.accord_session
+            assert accord is not None and accord.key == "job-7"
+            async with asyncio.timeout(TIMEOUT):
+                while [i.id for i in second.store.items()] != ["u0"]:
+                    await asyncio.sleep(0.01)
+            assert [i.id for i in session.chat_ctx.items] == ["u0"]
+    with pytest.raises(ValueError, match="journal_key is needed"):
+        RealtimeModel(api_key=API_KEY, journal=journal)

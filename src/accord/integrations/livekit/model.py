@@ -43,6 +43,7 @@ from livekit.plugins.openai.realtime.utils import (
 )
 
 from accord.integrations.livekit.options import Options, turn_taking, warn_half_disabled
+from accord.journal.store import JournalStore
 
 if TYPE_CHECKING:
     from accord.integrations.livekit.session import RealtimeSession
@@ -81,6 +82,8 @@ class RealtimeModel(llm.RealtimeModel):
         max_session_duration: NotGivenOr[float | None] = NOT_GIVEN,
         conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
         temperature: NotGivenOr[float] = NOT_GIVEN,
+        journal: str | JournalStore | None = None,
+        journal_key: str | None = None,
         **kwargs: Any,
     ) -> None:
         chosen: list[Literal["text", "audio"]] = (
@@ -142,7 +145,14 @@ class RealtimeModel(llm.RealtimeModel):
             if is_given(max_session_duration)
             else DEFAULT_MAX_SESSION_DURATION,
             conn_options=conn_options,
+            journal=journal,
+            journal_key=journal_key,
         )
+        if journal is not None and journal_key is None:
+            raise ValueError(
+                "journal_key is needed with a journal: the job's own id (a LiveKit job id, "
+                "a room name), so the job dispatched again finds its conversation"
+            )
         self._sessions: weakref.WeakSet[RealtimeSession] = weakref.WeakSet()
 
     @property

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from accord.client.transport import Endpoint
 from accord.integrations.livekit.audio import SAMPLE_RATE
+from accord.journal.store import JournalStore
 
 log = logging.getLogger("accord.integrations.livekit")
 
@@ -52,6 +53,10 @@ class Options:
     entra_token: str | None
     max_session_duration: float | None
     conn_options: APIConnectOptions
+    #: A journal (docs/journal.md) and the key the conversation is kept under: a job
+    #: dispatched again with the same key resumes the conversation instead of starting.
+    journal: str | JournalStore | None = None
+    journal_key: str | None = None
 
     @property
     def output_modality(self) -> Literal["text", "audio"]:

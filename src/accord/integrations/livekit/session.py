@@ -40,6 +40,7 @@ from accord.integrations.livekit.events import EventBridge
 from accord.integrations.livekit.observed import Observations
 from accord.integrations.livekit.sync import push
 from accord.items import Message
+from accord.journal.store import open_journal
 from accord.session import RealtimeSession as AccordSession
 from accord.session import SessionOptions
 
@@ -129,13 +130,7 @@ class RealtimeSession(llm.RealtimeSession[ExtraEvents]):
         while True:
             started = time.perf_counter()
             try:
-                session = await AccordSession.connect(
-                    target.url,
-                    api_key=None,
-                    model=self._opts.model,
-                    session=opt.session_config(self._opts),
-                    options=options,
-                )
+                session = await self._open(target.url, options)
             except ConnectionLost as lost:
                 if lost.final or attempt >= conn.max_retry:
                     raise
@@ -145,6 +140,20 @@ class RealtimeSession(llm.RealtimeSession[ExtraEvents]):
                 continue
             self._report_connection_acquired(time.perf_counter() - started)
             return session
+
+    async def _open(self, url: str, options: SessionOptions) -> AccordSession:
+        """A new conversation, or, with a journal whose key holds one, the journaled
+        conversation resumed on a new server session (a job dispatched again)."""
+        config = opt.session_config(self._opts)
+        journal, key = self._opts.journal, self._opts.journal_key
+        common: dict[str, Any] = {"model": self._opts.model, "options": options}
+        if journal is not None and key is not None and open_journal(journal).load(key):
+            return await AccordSession.resume(
+                url, journal=journal, key=key, api_key=None, session=config, **common
+            )
+        return await AccordSession.connect(
+            url, api_key=None, session=config, journal=journal, key=key, **common
+        )
 
     async def _session(self) -> AccordSession:
         if self._closed:
