@@ -78,11 +78,17 @@ class McpRun:
 
 
 @contextlib.asynccontextmanager
-async def running(agent: Agent) -> AsyncIterator[McpRun]:
+async def running(
+    agent: Agent,
+    strategy: str = "accord",
+    config: SimConfig | None = None,
+) -> AsyncIterator[McpRun]:
+    """The agent on a fresh simulator, once the MCP server's tool list is in."""
+    options = SessionOptions(seed=7, strategy=strategy_named(strategy), wait_timeout=IDLE)
     async with (
-        SimServer() as sim,
+        SimServer(config or SimConfig()) as sim,
         RealtimeSession.connect(
-            sim.url, api_key="sk-test-not-a-key", session=agent.session_config(), seed=7
+            sim.url, api_key="sk-test-not-a-key", session=agent.session_config(), options=options
         ) as session,
     ):
         runner = agent.start(session)
@@ -198,33 +204,6 @@ async def test_an_approval_request_is_answered_and_the_model_goes_on(
 # -- races: a push while the server's MCP items are still wanted -------------------------
 
 
-@contextlib.asynccontextmanager
-async def racing(
-    agent: Agent, strategy: str, config: SimConfig | None = None
-) -> AsyncIterator[McpRun]:
-    options = SessionOptions(seed=7, strategy=strategy_named(strategy), wait_timeout=IDLE)
-    async with (
-        SimServer(config or SimConfig()) as sim,
-        RealtimeSession.connect(
-            sim.url, api_key="sk-test-not-a-key", session=agent.session_config(), options=options
-        ) as session,
-    ):
-        runner = agent.start(session)
-        run = McpRun(sim, session, runner)
-
-        async def collect() -> None:
-            async for event in runner.events():
-                run.events.append(event)
-
-        collector = asyncio.ensure_future(collect())
-        try:
-            yield run
-        finally:
-            await runner.aclose()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(collector, IDLE)
-
-
 async def _push_without_the_request(run: McpRun, gate: asyncio.Event) -> str:
     """While a person decides, a policy trims the approval request it saw; then the
     person says yes. Returns the request's id."""
@@ -262,7 +241,7 @@ def answers_follow_requests(items: list[Item]) -> bool:
 
 async def test_a_push_waits_for_an_approval_request_still_wanted() -> None:
     gate = asyncio.Event()
-    async with racing(agent_with("always", _gated(gate)), "accord") as run:
+    async with running(agent_with("always", _gated(gate)), "accord") as run:
         await run.runner.say("Please echo the password")
         request_id = await _push_without_the_request(run, gate)
         await run.runner.wait_idle(IDLE)
@@ -287,7 +266,7 @@ async def test_the_naive_strategy_deletes_the_request_and_the_person_is_asked_ag
     before the request the runner wanted back, and the model asks for approval again:
     the person's yes was lost."""
     gate = asyncio.Event()
-    async with racing(agent_with("always", _gated(gate)), "naive") as run:
+    async with running(agent_with("always", _gated(gate)), "naive") as run:
         await run.runner.say("Please echo the password")
         await _push_without_the_request(run, gate)
         with contextlib.suppress(Exception):
@@ -331,7 +310,7 @@ async def test_a_push_during_a_running_mcp_call(strategy: str) -> None:
     until the response is done (the call is in flight, like a function call whose tool
     runs); naive deletes it under the running tool."""
     config = SimConfig(mcp_servers={"docs": SLOW_ECHO})
-    async with racing(agent_with("never"), strategy, config) as run:
+    async with running(agent_with("never"), strategy, config) as run:
         await run.runner.say("Please echo hello there")
         call_id = await _push_without_the_running_call(run)
         with contextlib.suppress(Exception):

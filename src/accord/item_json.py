@@ -11,31 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from accord.items import (
-    FunctionCall,
-    FunctionCallOutput,
-    Item,
-    McpApprovalRequest,
-    McpApprovalResponse,
-    McpCall,
-    McpListTools,
-    McpTool,
-    Message,
-)
+from accord.items import ITEM_TYPES, Item, McpListTools, McpTool
 
 #: Every item kind by the name records give it (the class name).
-KINDS: dict[str, type[Any]] = {
-    cls.__name__: cls
-    for cls in (
-        Message,
-        FunctionCall,
-        FunctionCallOutput,
-        McpListTools,
-        McpCall,
-        McpApprovalRequest,
-        McpApprovalResponse,
-    )
-}
+KINDS: dict[str, type[Any]] = {cls.__name__: cls for cls in ITEM_TYPES}
 
 
 def item_fields(item: Item) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, TypeAlias, overload
+from typing import Any, Literal, TypeAlias, overload
 
 Role: TypeAlias = Literal["system", "user", "assistant"]
 _ROLES: frozenset[str] = frozenset(("system", "user", "assistant"))
@@ -165,7 +165,8 @@ McpItem: TypeAlias = McpListTools | McpCall | McpApprovalRequest | McpApprovalRe
 Item: TypeAlias = Message | FunctionCall | FunctionCallOutput | McpItem
 """One entry of a conversation: every kind the server keeps, and all a context holds."""
 
-_ITEM_TYPES = (
+#: Every item class, in the order the alias names them.
+ITEM_TYPES: tuple[type[Any], ...] = (
     Message,
     FunctionCall,
     FunctionCallOutput,
@@ -336,7 +337,7 @@ class ChatContext:
         self._by_id[item.id] = item
 
     def _claim(self, item: Item) -> None:
-        if not isinstance(item, _ITEM_TYPES):
+        if not isinstance(item, ITEM_TYPES):
             raise TypeError(f"not a conversation item: {item!r}")
         if item.id in self._by_id:
             raise ValueError(f"duplicate item id in context: {item.id!r}")
