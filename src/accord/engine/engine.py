@@ -26,7 +26,15 @@ from accord.engine.resume import ResumeInput, seed
 from accord.engine.scheduler import Scheduler, send_effect
 from accord.engine.wire_ids import WireIds
 from accord.ids import IdGenerator
-from accord.items import ChatContext, ContextBase, FunctionCall, FunctionCallOutput, Item, Message
+from accord.items import (
+    ChatContext,
+    ContextBase,
+    FunctionCall,
+    FunctionCallOutput,
+    Item,
+    McpApprovalRequest,
+    Message,
+)
 from accord.protocol.error_codes import CALL_GONE
 from accord.protocol.metadata import REQUEST_TAG
 from accord.provenance import DeleteReason
@@ -484,9 +492,10 @@ class SyncEngine:
 
     def in_flight(self, item_id: str) -> bool:
         item = self.mirror.get(item_id)
-        creates = (op.item for op in self.ledger.open_ops() if op.kind == "create")
-        if approval_open(item, self.mirror.items, creates):
-            return True
+        if isinstance(item, McpApprovalRequest):  # few: only these read the conversation
+            creates = [op.item for op in self.ledger.open_ops() if op.kind == "create" and op.item]
+            if approval_open(item, (*self.mirror.items(), *creates)):
+                return True
         return self.responses.in_flight(item, item_id)
 
     def remember_audio(self, item: Item) -> None:

@@ -9,23 +9,18 @@ until the request is no longer wanted: answered no, or answered yes and its
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from accord.items import Item, McpApprovalRequest, McpApprovalResponse, McpCall
 
 
-def approval_open(
-    item: Item | None, conversation: Callable[[], Iterable[Item]], creates: Iterable[Item | None]
-) -> bool:
-    """``item`` is an approval request still wanted: not yet answered (in the mirror or
-    by a create on its way), or approved and not yet run. Only reads the conversation
-    for approval requests, which are few."""
-    if not isinstance(item, McpApprovalRequest):
-        return False
+def approval_open(request: McpApprovalRequest, conversation: Iterable[Item]) -> bool:
+    """``request`` is still wanted: not yet answered in ``conversation`` (the mirror and
+    the creates on their way), or approved and not yet run."""
     answer: McpApprovalResponse | None = None
-    for other in (*conversation(), *creates):
-        if isinstance(other, McpCall) and other.approval_request_id == item.id:
+    for other in conversation:
+        if isinstance(other, McpCall) and other.approval_request_id == request.id:
             return False
-        if isinstance(other, McpApprovalResponse) and other.approval_request_id == item.id:
+        if isinstance(other, McpApprovalResponse) and other.approval_request_id == request.id:
             answer = other
     return answer is None or answer.approve
