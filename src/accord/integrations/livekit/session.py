@@ -145,14 +145,15 @@ class RealtimeSession(llm.RealtimeSession[ExtraEvents]):
         """A new conversation, or, with a journal whose key holds one, the journaled
         conversation resumed on a new server session (a job dispatched again)."""
         config = opt.session_config(self._opts)
-        journal, key = self._opts.journal, self._opts.journal_key
+        key = self._opts.journal_key
+        store = None if self._opts.journal is None else open_journal(self._opts.journal)
         common: dict[str, Any] = {"model": self._opts.model, "options": options}
-        if journal is not None and key is not None and open_journal(journal).load(key):
+        if store is not None and key is not None and store.load(key):
             return await AccordSession.resume(
-                url, journal=journal, key=key, api_key=None, session=config, **common
+                url, journal=store, key=key, api_key=None, session=config, **common
             )
         return await AccordSession.connect(
-            url, api_key=None, session=config, journal=journal, key=key, **common
+            url, api_key=None, session=config, journal=store, key=key, **common
         )
 
     async def _session(self) -> AccordSession:
