@@ -21,26 +21,28 @@ def settle(
     generations: Mapping[str, Generation],
 ) -> None:
     """Resolve the ``update_session`` or ``generate_reply`` waiter ``effect`` answers."""
-    if isinstance(effect, ev.OpResolved) and effect.event_id in update_waiters:
+    if not isinstance(effect, ev.OpResolved):
+        return
+    if effect.event_id in update_waiters:
         waiter = update_waiters.pop(effect.event_id)
         refused = RealtimeError(effect.code, effect.message or "refused", effect.event_id)
         if not waiter.done() and effect.status == "success":
             waiter.set_result(None)
         elif not waiter.done():
             waiter.set_exception(refused)
-    elif isinstance(effect, ev.OpResolved) and effect.answered_by is not None:
+    elif effect.answered_by is not None:
         # The request was dropped because this response answers it: that is its reply.
         reply = reply_waiters.pop(effect.event_id, None)
         generation = generations.get(effect.answered_by)
         if reply is not None and not reply.done() and generation is not None:
             reply.set_result(generation)
-    elif isinstance(effect, ev.OpResolved) and effect.status == "error":
+    elif effect.status == "error":
         reply = reply_waiters.pop(effect.event_id, None)
         if reply is not None and not reply.done():
             reply.set_exception(
                 RealtimeError(effect.code, effect.message or "refused", effect.event_id)
             )
-    elif isinstance(effect, ev.OpResolved) and effect.status == "failure":
+    elif effect.status == "failure":
         # Fix: a response.create pending at a drop resolves as a failure (it is not
         # carried by the restore) and no response.created will ever come for it; its
         # generate_reply waiter hung until wait_timeout. It ends with ConnectionLost.
