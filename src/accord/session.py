@@ -25,10 +25,11 @@ from accord.client import events as app
 from accord.client.connecting import Connecting
 from accord.client.core import SessionCore, response_input
 from accord.client.expiry import expires_at
-from accord.client.generation import Generation
+from accord.client.generation import Generation, Generations
 from accord.client.options import SessionOptions, TransportFactory
 from accord.client.recording import Recorder, input_to_json
 from accord.client.replies import settle
+from accord.client.streaming import StreamEvent
 from accord.client.transport import Endpoint, Transport, WebSocketTransport
 from accord.engine import events as ev
 from accord.engine.config import EngineConfig
@@ -62,12 +63,14 @@ class RealtimeSession:
         # and this shell ends the waiter, here and nowhere else.
         self._reply_waiters: dict[str, asyncio.Future[Generation]] = {}
         self._created_wall: float | None = None  # wall time of the last session.created
+        self._generations = Generations()  # every response's streams: the shell's, not the core's
         self.core = SessionCore(
             engine_config=engine_config,
             seed=options.seed,
             session_config=session,
             on_event=self._on_event,
             on_effect=self._on_effect,
+            on_stream=self._on_stream,
             strategy=options.strategy,
             max_frame_bytes=options.max_frame_bytes,
         )
@@ -366,9 +369,7 @@ class RealtimeSession:
             return
         self._closed = True
         self._fail_waiters(SessionClosed("the session was closed"))
-        for generation in self.core.generations.values():
-            generation.finish("cancelled")  # no stream or wait() outlives the session
-        self.core.generations.clear()
+        self._generations.finish_all("cancelled")  # no stream or wait() outlives the session
         self._outbox.put_nowait(None)
         for task in self._tasks:
             if task is not asyncio.current_task():
@@ -568,8 +569,13 @@ class RealtimeSession:
             if reply is not None and not reply.done():
                 reply.set_result(event.generation)
 
+    def _on_stream(self, event: StreamEvent) -> None:
+        generation = self._generations.feed(event)
+        if generation is not None:
+            self._on_event(app.GenerationStarted(generation))
+
     def _on_effect(self, effect: ev.Effect) -> None:
-        settle(effect, self._update_waiters, self._reply_waiters, self.core.generations)
+        settle(effect, self._update_waiters, self._reply_waiters, self._generations)
 
     def _fail_waiters(self, exc: BaseException) -> None:
         waiters: list[asyncio.Future[Any]] = [

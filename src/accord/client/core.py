@@ -18,7 +18,7 @@ from typing import Any
 
 from accord.client import events as app
 from accord.client import inbound
-from accord.client.generation import Generation
+from accord.client import streaming as st
 from accord.engine import events as ev
 from accord.engine.config import EngineConfig
 from accord.engine.engine import SyncEngine
@@ -68,6 +68,7 @@ class SessionCore:
         session_config: dict[str, Any] | None = None,
         on_event: Callable[[app.SessionEvent], None] = lambda _e: None,
         on_effect: Callable[[ev.Effect], None] = lambda _e: None,
+        on_stream: Callable[[st.StreamEvent], None] = lambda _e: None,
         strategy: Strategy = ACCORD,
         max_frame_bytes: int = MAX_CLIENT_FRAME_BYTES,
     ) -> None:
@@ -87,10 +88,13 @@ class SessionCore:
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         self._on_event = on_event
         self._on_effect = on_effect
+        self._on_stream = on_stream
         self._out: list[str] = []
         self.session_info: dict[str, Any] = {}
         self.sync_truncation()
-        self.generations: dict[str, Generation] = {}
+        # Open responses -> the event id of our response.create (None: the server's VAD).
+        # Their streams are the shell's (accord.client.generation.Generations).
+        self.responses: dict[str, str | None] = {}
         self.out_of_band_requests: set[str] = set()
         self.audio_received: dict[str, int] = {}
         self.last_audio_item: str | None = None
@@ -146,6 +150,9 @@ class SessionCore:
 
     def app(self, event: app.SessionEvent) -> None:
         self._on_event(event)
+
+    def stream(self, event: st.StreamEvent) -> None:
+        self._on_stream(event)
 
     def notice(self, text: str) -> None:
         log.info("%s", text)
@@ -411,9 +418,9 @@ class SessionCore:
     def connection_lost(self, now: float) -> None:
         self.now = now
         self.apply(self.engine.connection_lost(now))
-        for generation in self.generations.values():
-            generation.finish("failed")
-        self.generations.clear()
+        open_responses, self.responses = self.responses, {}
+        for response_id in open_responses:  # no response.done will come for them
+            self._on_stream(st.ResponseEnded(response_id, "failed"))
         self._connected = False
         self.pending_session_updates.clear()
         for answers in self._own_updates.values():

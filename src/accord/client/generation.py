@@ -26,6 +26,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
+from accord.client.streaming import (
+    AudioDelta,
+    CallArguments,
+    OutputBegan,
+    OutputEnded,
+    ResponseBegan,
+    ResponseEnded,
+    StreamEvent,
+    TextDelta,
+)
 from accord.items import FunctionCall
 
 T = TypeVar("T")
@@ -221,3 +231,69 @@ class Generation:
     async def collect_text(self) -> str:
         """The response's text (or transcript of its audio) once it is done."""
         return "".join([chunk async for chunk in self.text])
+
+
+class Generations:
+    """The shell's generations, fed the core's :mod:`accord.client.streaming` records.
+
+    The one place a response's streams are written and ended: the core says what arrived,
+    this turns it into :class:`Generation` streams (so the core holds no asyncio object,
+    and every waiter and stream lives in the shell). A generation is dropped at its end;
+    a reader that holds it keeps reading what came.
+    """
+
+    __slots__ = ("_open",)
+
+    def __init__(self) -> None:
+        self._open: dict[str, Generation] = {}
+
+    def get(self, response_id: str) -> Generation | None:
+        """The open generation of ``response_id`` (None once it ended, or never began)."""
+        return self._open.get(response_id)
+
+    def feed(self, event: StreamEvent) -> Generation | None:
+        """Apply one record; a new :class:`Generation` when it is a response's start."""
+        if isinstance(event, ResponseBegan):
+            generation = Generation(
+                event.response_id, event.out_of_band, event.requested_by, metadata=event.metadata
+            )
+            self._open[event.response_id] = generation
+            return generation
+        current = self._open.get(event.response_id)
+        if current is None:
+            return None
+        self._apply(current, event)
+        return None
+
+    def _apply(self, generation: Generation, event: StreamEvent) -> None:
+        if isinstance(event, AudioDelta):
+            generation.audio_b64.put(event.delta_b64)
+            output = generation.message_delta(event.item_id, "audio")
+            if output is not None:
+                output.audio_b64.put(event.delta_b64)
+        elif isinstance(event, TextDelta):
+            generation.text.put(event.delta)
+            output = generation.message_delta(event.item_id, event.modality)
+            if output is not None:
+                output.text.put(event.delta)
+        elif isinstance(event, OutputBegan):
+            generation.item_ids.append(event.item_id)
+            if event.is_message:
+                generation.message_started(event.item_id)
+        elif isinstance(event, CallArguments):
+            generation.function_calls.put(event.call)
+        elif isinstance(event, OutputEnded):
+            message = generation.message_outputs.get(event.item_id)
+            if message is not None:
+                message.end()
+        elif isinstance(event, ResponseEnded):
+            del self._open[event.response_id]
+            generation.usage = event.usage
+            generation.finish(event.status)
+
+    def finish_all(self, status: str) -> None:
+        """End every open generation (the session closed): no stream or ``wait()``
+        outlives the session."""
+        open_now, self._open = self._open, {}
+        for generation in open_now.values():
+            generation.finish(status)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from accord.client import events as app
-from accord.client.generation import Generation
+from accord.client import streaming as st
 from accord.engine import events as ev
 from accord.engine.interface import Client
 from accord.items import FunctionCall, Item, McpApprovalResponse, McpItem, Message
@@ -58,13 +58,14 @@ class SessionCore(Protocol):
 
     engine: Client
     session_info: dict[str, Any]
-    generations: dict[str, Generation]
+    responses: dict[str, str | None]  # open responses -> our response.create (or None)
     out_of_band_requests: set[str]
     audio_received: dict[str, int]
     last_audio_item: str | None
 
     def feed(self, event: ev.ServerInput) -> None: ...
     def app(self, event: app.SessionEvent) -> None: ...
+    def stream(self, event: st.StreamEvent) -> None: ...
     def notice(self, text: str) -> None: ...
     def session_update_acked(self) -> None: ...
     def sync_truncation(self) -> None: ...
@@ -113,11 +114,10 @@ def item_done(s: SessionCore, event: ConversationItemDone | ResponseOutputItemDo
     item = _item(s, event.item)
     if item is not None:
         done(s, item)
-    if isinstance(event, ResponseOutputItemDone) and event.item.id is not None:
-        generation = s.generations.get(event.response_id)
-        output = None if generation is None else generation.message_outputs.get(event.item.id)
-        if output is not None:
-            output.end()
+    if isinstance(event, ResponseOutputItemDone):
+        finished, response_id = event.item.id, event.response_id
+        if finished is not None and response_id in s.responses:
+            s.stream(st.OutputEnded(response_id, finished))
 
 
 def done(s: SessionCore, item: Item) -> None:
@@ -166,34 +166,31 @@ def response_created(s: SessionCore, event: ResponseCreated) -> None:
     metadata = dict(response.metadata or {})
     tag = metadata.get(REQUEST_TAG)
     out_of_band = tag is not None and tag in s.out_of_band_requests
-    generation = Generation(response.id, out_of_band, tag, metadata=metadata)
-    s.generations[response.id] = generation
+    s.responses[response.id] = tag
+    # The shell makes the generation, tells the application (GenerationStarted) and hands
+    # it to generate_reply's waiter. Before the engine reads the event: a request the
+    # engine drops because this response answers it resolves with this generation.
+    s.stream(st.ResponseBegan(response.id, out_of_band, tag, metadata))
     s.feed(ev.ResponseCreated(response.id, out_of_band, metadata))
-    s.app(app.GenerationStarted(generation))  # the shell hands it to generate_reply's waiter
 
 
 def output_item_added(s: SessionCore, event: ResponseOutputItemAdded) -> None:
     item_id = event.item.id
     if item_id is None:
         return
-    generation = s.generations.get(event.response_id)
-    if generation is not None:
-        generation.item_ids.append(item_id)
-        if event.item.type == "message":
-            generation.message_started(item_id)
+    if event.response_id in s.responses:
+        s.stream(st.OutputBegan(event.response_id, item_id, event.item.type == "message"))
     s.feed(ev.OutputItemAdded(event.response_id, item_id))
 
 
 def text_delta(
     s: SessionCore, event: ResponseOutputTextDelta | ResponseOutputAudioTranscriptDelta
 ) -> None:
-    generation = s.generations.get(event.response_id)
-    if generation is not None:
-        generation.text.put(event.delta)
-        text_only = isinstance(event, ResponseOutputTextDelta)
-        output = generation.message_delta(event.item_id, "text" if text_only else "audio")
-        if output is not None:
-            output.text.put(event.delta)
+    if event.response_id in s.responses:
+        modality: Literal["text", "audio"] = (
+            "text" if isinstance(event, ResponseOutputTextDelta) else "audio"
+        )
+        s.stream(st.TextDelta(event.response_id, event.item_id, event.delta, modality))
 
 
 def audio_delta(s: SessionCore, event: ResponseOutputAudioDelta) -> None:
@@ -205,12 +202,8 @@ def audio_delta(s: SessionCore, event: ResponseOutputAudioDelta) -> None:
         return
     s.audio_received[event.item_id] = s.audio_received.get(event.item_id, 0) + size
     s.last_audio_item = event.item_id
-    generation = s.generations.get(event.response_id)
-    if generation is not None:
-        generation.audio_b64.put(event.delta)
-        output = generation.message_delta(event.item_id, "audio")
-        if output is not None:
-            output.audio_b64.put(event.delta)
+    if event.response_id in s.responses:
+        s.stream(st.AudioDelta(event.response_id, event.item_id, event.delta))
 
 
 def decoded_size(payload: str) -> int | None:
@@ -221,13 +214,11 @@ def decoded_size(payload: str) -> int | None:
 
 
 def call_arguments_done(s: SessionCore, event: ResponseFunctionCallArgumentsDone) -> None:
-    generation = s.generations.get(event.response_id)
-    if generation is not None and event.name is not None:
-        generation.function_calls.put(
-            FunctionCall(
-                id=event.item_id, call_id=event.call_id, name=event.name, arguments=event.arguments
-            )
+    if event.response_id in s.responses and event.name is not None:
+        call = FunctionCall(
+            id=event.item_id, call_id=event.call_id, name=event.name, arguments=event.arguments
         )
+        s.stream(st.CallArguments(event.response_id, call))
 
 
 def response_done(s: SessionCore, event: ResponseDone) -> None:
@@ -236,12 +227,11 @@ def response_done(s: SessionCore, event: ResponseDone) -> None:
     usage = response.usage if isinstance(response.usage, dict) else None
     tokens = usage.get("input_tokens") if usage else None
     s.feed(ev.ResponseDone(response.id, status, tokens if isinstance(tokens, int) else None))
-    generation = s.generations.pop(response.id, None)
-    if generation is not None:
-        generation.usage = response.usage
-        generation.finish(status)
-        if generation.requested_by is not None:
-            s.out_of_band_requests.discard(generation.requested_by)
+    if response.id in s.responses:
+        requested_by = s.responses.pop(response.id)
+        s.stream(st.ResponseEnded(response.id, status, usage))
+        if requested_by is not None:
+            s.out_of_band_requests.discard(requested_by)
 
 
 def error(s: SessionCore, event: ErrorEvent) -> None:

@@ -7,9 +7,8 @@ branch says which waiter an ``OpResolved`` answers and with what.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 
-from accord.client.generation import Generation
+from accord.client.generation import Generation, Generations
 from accord.engine import events as ev
 from accord.errors import ConnectionLost, RealtimeError
 
@@ -18,7 +17,7 @@ def settle(
     effect: ev.Effect,
     update_waiters: dict[str, asyncio.Future[None]],
     reply_waiters: dict[str, asyncio.Future[Generation]],
-    generations: Mapping[str, Generation],
+    generations: Generations,
 ) -> None:
     """Resolve the ``update_session`` or ``generate_reply`` waiter ``effect`` answers."""
     if not isinstance(effect, ev.OpResolved):
