@@ -303,7 +303,7 @@ async def test_session_updates_resolve_and_a_refused_one_does_not_shift_the_next
         await settle(session, sim_session)
         assert sim_session.session["instructions"] == "Be brief."
         assert sim_session.session["tools"] == []
-        assert session.core.pending_session_updates == []
+        assert not [op for op in session.core.engine.ledger.open_ops() if op.kind == "session"]
 
         errors_before = len(pump.of(app.ServerErrorEvent))
         await sim_session._close(1011, "simulated connection drop")

@@ -98,10 +98,6 @@ class SessionCore:
         self.out_of_band_requests: set[str] = set()
         self.audio_received: dict[str, int] = {}
         self.last_audio_item: str | None = None
-        self.pending_session_updates: list[str] = []
-        # the core's own session.update event ids -> the update_session calls each answers
-        self._own_updates: dict[str, list[str]] = {}
-        self._carried_updates: list[str] = []  # update_session calls pending at a drop
         self._connected = True  # False from a drop until connected_again
         self._event_counter = 0
         self._seed = seed
@@ -158,37 +154,19 @@ class SessionCore:
         log.info("%s", text)
         self._on_event(app.Notice(text))
 
-    def session_update_acked(self) -> None:
-        if self.pending_session_updates:
-            event_id = self.pending_session_updates.pop(0)
-            self.apply(self.engine.receive(ev.SessionUpdated(event_id), self.now))
-            # Fix: the core's own session.update (update_session, the configuration sent
-            # on connect) is no engine op, so the engine resolved nothing and the shell's
-            # update_session waiter hung until wait_timeout. Resolve it here; a drop
-            # carries it to the next connection's configuration (connected_again).
-            for done in self._own_updates.pop(event_id, ()):
-                fields = self._unanswered_fields.pop(done, None)
-                if fields is not None:
-                    _merge_config(self._accepted_config, fields)
-                self._on_effect(ev.OpResolved(done, "success"))
-
-    def session_update_refused(self, event_id: str | None, code: str | None, message: str) -> None:
-        """An ``error`` naming ``event_id``: if it is one of our ``session.update``
-        frames, every ``update_session`` call it carried resolves with status ``error``
-        (an :class:`~accord.engine.events.OpResolved` the shell turns into the caller's
-        :class:`~accord.errors.RealtimeError`) and its fields leave the kept
-        configuration. The core says what happened; the shell owns the waiters."""
-        if event_id is None or event_id not in self.pending_session_updates:
+    def _update_answered(self, effect: ev.OpResolved) -> None:
+        """An ``update_session``'s answer (the engine resolves it: engine/configure.py):
+        accepted, its fields join the accepted configuration; refused, they leave the
+        kept one, which otherwise went out again with every reconnect's configuration
+        and was refused whole. Unknown (no answer in time): they stay kept."""
+        fields = self._unanswered_fields.get(effect.event_id)
+        if fields is None or effect.status == "unknown":
             return
-        # Fix: a refused session.update gets no session.updated; left in the FIFO it
-        # took the next update's acknowledgement (that waiter then hung).
-        self.pending_session_updates.remove(event_id)
-        refused = self._own_updates.pop(event_id, [])
-        for done in refused:
-            self._unanswered_fields.pop(done, None)
-        self._rebuild_config()
-        for done in refused:
-            self._on_effect(ev.OpResolved(done, "error", code, message))
+        del self._unanswered_fields[effect.event_id]
+        if effect.status == "success":
+            _merge_config(self._accepted_config, fields)
+        else:
+            self._rebuild_config()
 
     def _rebuild_config(self) -> None:
         config = copy.deepcopy(self._accepted_config)
@@ -231,6 +209,8 @@ class SessionCore:
             elif isinstance(effect, ev.Notice):
                 log.info("%s", effect.text)
                 self.app(effect)
+            elif isinstance(effect, ev.OpResolved) and self._unanswered_fields:
+                self._update_answered(effect)
             self._on_effect(effect)
         for refusal in refused:
             self.notice(refusal.message)
@@ -279,7 +259,8 @@ class SessionCore:
             )
         if isinstance(op, ev.CancelResponse):
             return ResponseCancel(event_id=op.event_id, response_id=op.response_id)
-        self.pending_session_updates.append(op.event_id)
+        if op.fields is not None:
+            return SessionUpdate(event_id=op.event_id, session={"type": "realtime", **op.fields})
         turn = self._known_turn_detection() if op.server_vad else None
         return SessionUpdate(
             event_id=op.event_id,
@@ -369,35 +350,25 @@ class SessionCore:
         self.now = now
         _merge_config(self.session_config, copy.deepcopy(fields))
         self.sync_truncation()
-        event_id = self.next_event_id("sess")
+        # An op of the ledger like any other (engine/configure.py). Between a drop and the
+        # reconnect it is not sent (the frame would die with the socket): the merged
+        # configuration goes out with the next connection, which answers this call.
+        event_id, effects = self.engine.update_session(copy.deepcopy(fields), now)
         self._unanswered_fields[event_id] = copy.deepcopy(fields)
-        if not self._connected:
-            # Fix: sent between a drop and the reconnect, the frame died with the socket
-            # and its id shifted the FIFO of acknowledgements. The merged configuration
-            # goes out with the next connection, which answers this call.
-            self._carried_updates.append(event_id)
-            return event_id
-        self.pending_session_updates.append(event_id)
-        self._own_updates[event_id] = [event_id]
-        self.send_event(SessionUpdate(event_id=event_id, session={"type": "realtime", **fields}))
+        self.apply(effects)
         return event_id
 
     def configure_after_connect(self, now: float, *, restoring: bool) -> None:
         """Send the kept configuration on a new connection (VAD off while restoring)."""
-        carried, self._carried_updates = self._carried_updates, []
-        if not self.session_config:
-            for done in carried:  # nothing to configure: nothing to wait for
-                self._on_effect(ev.OpResolved(done, "success"))
-            return
-        fields = dict(self.session_config)
+        if not self.session_config and not self._unanswered_fields:
+            return  # nothing to configure, no update carried across a drop to answer
+        fields = copy.deepcopy(self.session_config)
         if restoring and "audio" in fields:
             fields = _with_turn_detection(fields, None)  # the engine turns it back on
-        event_id = self.next_event_id("sess")
-        self.pending_session_updates.append(event_id)
-        # The kept configuration holds every earlier update_session: their waiters end
-        # with this acknowledgement.
-        self._own_updates[event_id] = [event_id, *carried]
-        self.send_event(SessionUpdate(event_id=event_id, session={"type": "realtime", **fields}))
+        # The kept configuration holds every update_session the drop carried: the
+        # engine resolves them with this one's answer.
+        _event_id, effects = self.engine.update_session(fields, now, configuration=True)
+        self.apply(effects)
 
     def push_audio(self, pcm: bytes) -> None:
         for start in range(0, len(pcm), AUDIO_CHUNK_BYTES):
@@ -422,10 +393,6 @@ class SessionCore:
         for response_id in open_responses:  # no response.done will come for them
             self._on_stream(st.ResponseEnded(response_id, "failed"))
         self._connected = False
-        self.pending_session_updates.clear()
-        for answers in self._own_updates.values():
-            self._carried_updates.extend(answers)
-        self._own_updates.clear()
         # An audit judging the run against the simulator starts a new segment here: the
         # old server's store is final, the engine's projected state is frozen (at_drop).
         self._observe("connection_lost")

@@ -67,11 +67,7 @@ class SessionCore(Protocol):
     def app(self, event: app.SessionEvent) -> None: ...
     def stream(self, event: st.StreamEvent) -> None: ...
     def notice(self, text: str) -> None: ...
-    def session_update_acked(self) -> None: ...
     def sync_truncation(self) -> None: ...
-    def session_update_refused(
-        self, event_id: str | None, code: str | None, message: str
-    ) -> None: ...
 
 
 def _item(s: SessionCore, wire: WireItem | WireOtherItem) -> Item | None:
@@ -96,7 +92,7 @@ def session_created(s: SessionCore, event: SessionCreated) -> None:
 def session_updated(s: SessionCore, event: SessionUpdated) -> None:
     s.session_info = dict(event.session)
     s.sync_truncation()
-    s.session_update_acked()
+    s.feed(ev.SessionUpdated())  # the engine answers the oldest session.update in transit
 
 
 def item_added(s: SessionCore, event: ConversationItemAdded) -> None:
@@ -256,7 +252,6 @@ def error(s: SessionCore, event: ErrorEvent) -> None:
             retried=answered is not None and s.engine.retrying(answered.event_id),
         )
     )
-    s.session_update_refused(detail.event_id, detail.code, detail.message)
 
 
 HANDLERS: dict[type[ServerEvent], Callable[[SessionCore, Any], None]] = {

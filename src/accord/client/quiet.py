@@ -14,8 +14,4 @@ from accord.client.core import SessionCore
 def switch_point(core: SessionCore) -> bool:
     """Connected, no open operation, no response (in-band or out-of-band), no item in
     flight, no running tool, no transcript awaited, no session.update unanswered."""
-    return (
-        core.connected
-        and core.engine.is_quiet(out_of_band=True)
-        and not core.pending_session_updates
-    )
+    return core.connected and core.engine.is_quiet(out_of_band=True)

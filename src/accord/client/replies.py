@@ -10,7 +10,7 @@ import asyncio
 
 from accord.client.generation import Generation, Generations
 from accord.engine import events as ev
-from accord.errors import ConnectionLost, RealtimeError
+from accord.errors import ConnectionLost, OperationTimeout, RealtimeError
 
 
 def settle(
@@ -24,11 +24,16 @@ def settle(
         return
     if effect.event_id in update_waiters:
         waiter = update_waiters.pop(effect.event_id)
-        refused = RealtimeError(effect.code, effect.message or "refused", effect.event_id)
-        if not waiter.done() and effect.status == "success":
+        if waiter.done():
+            pass
+        elif effect.status == "success":
             waiter.set_result(None)
-        elif not waiter.done():
-            waiter.set_exception(refused)
+        elif effect.status == "unknown":  # the engine's op_timeout passed without an answer
+            waiter.set_exception(OperationTimeout("update_session: no answer from the server"))
+        else:
+            waiter.set_exception(
+                RealtimeError(effect.code, effect.message or "refused", effect.event_id)
+            )
     elif effect.answered_by is not None:
         # The request was dropped because this response answers it: that is its reply.
         reply = reply_waiters.pop(effect.event_id, None)

@@ -10,8 +10,12 @@ input does lives in :mod:`accord.engine.inbound`; the drop and restore in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from accord.engine import events as ev
 from accord.engine.config import EngineConfig
+from accord.engine.configure import plan_update
 from accord.engine.eviction import Doubts
 from accord.engine.followups import FollowUps
 from accord.engine.inbound import HANDLERS, answered_op
@@ -284,6 +288,14 @@ class SyncEngine:
             *self.tool_finished(call_id, '{"error": "the tool call was abandoned"}', now),
         ]
 
+    def update_session(
+        self, fields: Mapping[str, Any], now: float, *, configuration: bool = False
+    ) -> tuple[str, list[ev.Effect]]:
+        """``session.update`` with ``fields``, an op of the ledger (engine/configure.py);
+        ``configuration``: a new connection's, answering the updates a drop carried."""
+        op = plan_update(self, fields, now, configuration=configuration)
+        return op.event_id, self.flush(now)
+
     def tick(self, now: float) -> list[ev.Effect]:
         """Time passes: sent ops past the timeout resolve as unknown (settled later)."""
         effects: list[ev.Effect] = []
@@ -368,6 +380,8 @@ class SyncEngine:
         audio_end_ms: int | None = None,
         response: ev.CreateResponse | None = None,
         server_vad: bool | None = None,
+        fields: dict[str, Any] | None = None,
+        answers: tuple[str, ...] = (),
     ) -> Op:
         """Record an operation to send when the scheduler lets it go."""
         return self.ledger.add(
@@ -386,6 +400,8 @@ class SyncEngine:
                 audio_end_ms=audio_end_ms,
                 response=response,
                 server_vad=server_vad,
+                fields=fields,
+                answers=answers,
                 planned_at=now,
             )
         )
@@ -452,7 +468,10 @@ class SyncEngine:
             state = self.ledger.pushes.get(op.push_id)
             if state is not None:
                 state.failed.append((op.item_id, code or "error"))
-        return [ev.OpResolved(op.event_id, status, code, message, answered_by)]
+        resolved: list[ev.Effect] = [ev.OpResolved(op.event_id, status, code, message, answered_by)]
+        for carried in op.answers:  # a configuration answers the updates it carried
+            resolved.extend(self.resolve(self.ledger.ops.get(carried), status, code, message))
+        return resolved
 
     def _landed(self, create_event_id: str) -> None:
         """A create a plain reply waited for resolved: once none is left, the reply knows
@@ -469,26 +488,7 @@ class SyncEngine:
 
     def finish_pushes(self) -> list[ev.Effect]:
         """Report every push whose operations are all resolved or deferred."""
-        effects: list[ev.Effect] = []
-        for push_id, state in list(self.ledger.pushes.items()):
-            if state.waiting_on > 0:
-                continue
-            del self.ledger.pushes[push_id]
-            self.ledger.push_finished(state)
-            ops = [self.ledger.ops[e] for e in state.ops if e in self.ledger.ops]
-            effects.append(
-                ev.ContextSynced(
-                    ev.PushReport(
-                        push_id,
-                        sent=tuple(op.event_id for op in ops if op.sent_at is not None),
-                        deferred=tuple(op.item_id or "" for op in ops if op.deferred),
-                        failed=tuple(state.failed),
-                        aliased=tuple(state.aliased),
-                        notes=tuple(state.notes),
-                    )
-                )
-            )
-        return effects
+        return list(self.ledger.finished_pushes())
 
     def in_flight(self, item_id: str) -> bool:
         item = self.mirror.get(item_id)

@@ -11,8 +11,9 @@ application itself reads (:class:`FunctionCallReady`, :class:`ContextSynced`,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from accord.items import FunctionCall, Item
 from accord.provenance import DeleteReason
@@ -181,10 +182,13 @@ class CancelResponse:
 
 @dataclass(frozen=True, slots=True)
 class UpdateSession:
-    """``session.update`` of turn detection only: off during a restore, then back on."""
+    """``session.update``: the application's ``fields`` (an ``update_session``, or the
+    configuration a new connection is given), or, with ``fields`` None, the engine's own
+    toggle of turn detection (off during a restore, then back on)."""
 
     event_id: str
     server_vad: bool
+    fields: Mapping[str, Any] | None = None
 
 
 ClientOp = (

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from accord.engine import events as ev
+from accord.engine.configure import acknowledged
 from accord.engine.events import ROOT
 from accord.engine.ledger import Op, OpState
 from accord.engine.state import EngineState
@@ -289,8 +290,7 @@ def _busy(eng: EngineState, op: Op) -> Effects:
 
 
 def session_updated(eng: EngineState, event: ev.SessionUpdated, now: float) -> Effects:
-    op = eng.ledger.ops.get(event.event_id) if event.event_id else None
-    return eng.resolve(op, "success")
+    return eng.resolve(acknowledged(eng, event.event_id), "success")
 
 
 HANDLERS: dict[type, Callable[[EngineState, Any, float], Effects]] = {

@@ -7,9 +7,9 @@ handed its strategy as a :class:`Strategy` value; the runtime knows only accord'
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from accord.engine import events as ev
 from accord.engine.config import EngineConfig
@@ -49,6 +49,9 @@ class Client(Protocol):
     def tool_abandoned(
         self, call_id: str, now: float, *, delete: bool = True
     ) -> list[ev.Effect]: ...
+    def update_session(
+        self, fields: Mapping[str, Any], now: float, *, configuration: bool = False
+    ) -> tuple[str, list[ev.Effect]]: ...
     def tick(self, now: float) -> list[ev.Effect]: ...
     def operation_answered(self, error: ev.ServerError) -> ev.Refusal | None: ...
     def retrying(self, event_id: str) -> bool: ...

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
-from accord.engine.events import CreateResponse
+from accord.engine.events import ContextSynced, CreateResponse, PushReport
 from accord.engine.mirror import Mirror
 from accord.errors import LocalProtocolError
 from accord.items import Item
@@ -65,7 +65,10 @@ class Op:
     played_ms: int | None = None
     audio_end_ms: int | None = None
     response: CreateResponse | None = None
-    server_vad: bool | None = None  # session
+    server_vad: bool | None = None  # session: the engine's VAD toggle around a restore
+    # session: the fields of an update_session or of a connection's configuration
+    fields: dict[str, Any] | None = None
+    answers: tuple[str, ...] = ()  # session: updates carried across a drop it answers
     state: OpState = OpState.WAITING
     deferred: bool = False  # a delete that had to wait for its item to land
     # An in-band response request (a follow-up, or a plain reply): the in-band response
@@ -228,9 +231,25 @@ class Ledger:
                 del self.ops[event_id]
         self._done = []
 
-    def push_finished(self, state: PushState) -> None:
-        """The push was reported: its resolved ops may go."""
-        self._done.extend(state.ops)
+    def finished_pushes(self) -> Iterator[ContextSynced]:
+        """The report of every push whose operations are all resolved or deferred, each
+        once; its resolved ops may go after it."""
+        for push_id, state in list(self.pushes.items()):
+            if state.waiting_on > 0:
+                continue
+            del self.pushes[push_id]
+            self._done.extend(state.ops)
+            ops = [self.ops[e] for e in state.ops if e in self.ops]
+            yield ContextSynced(
+                PushReport(
+                    push_id,
+                    sent=tuple(op.event_id for op in ops if op.sent_at is not None),
+                    deferred=tuple(op.item_id or "" for op in ops if op.deferred),
+                    failed=tuple(state.failed),
+                    aliased=tuple(state.aliased),
+                    notes=tuple(state.notes),
+                )
+            )
 
     def find_open(self, kind: OpKind, item_id: str) -> Op | None:
         """The open op of ``kind`` on ``item_id`` sent on this connection (one waiting

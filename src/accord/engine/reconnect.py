@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from accord.engine import events as ev
+from accord.engine.configure import carried_over
 from accord.engine.ledger import OpState
 from accord.engine.restore import AtDrop, plan_restore
 from accord.engine.state import EngineState
@@ -41,7 +42,7 @@ class Reconnect:
         effects: list[ev.Effect] = []
         for op in eng.ledger.open_ops():
             eng.ledger.move(op, "drop")
-            if op.kind not in ("create", "delete", "truncate"):
+            if op.kind not in ("create", "delete", "truncate") and not carried_over(op):
                 eng.ledger.move(op, "resolve")
                 effects.append(ev.OpResolved(op.event_id, "failure", message="connection lost"))
         return effects
@@ -95,8 +96,8 @@ class Reconnect:
         self.at_drop = None
         effects: list[ev.Effect] = []
         for op in eng.ledger.open_ops():
-            if op.state is not OpState.RESTORING:
-                continue
+            if op.state is not OpState.RESTORING or carried_over(op):
+                continue  # an update: the new connection's configuration answers it
             if op.kind == "create":  # restored, or superseded by a later op at the drop
                 ok = op.item_id in eng.mirror or op.item_id not in self.drop_ids
             elif op.kind == "delete":

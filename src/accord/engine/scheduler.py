@@ -311,5 +311,5 @@ def send_effect(op: Op, previous: str | None) -> ev.Send:
     elif op.kind == "cancel":
         wire = ev.CancelResponse(op.event_id, None)
     else:
-        wire = ev.UpdateSession(op.event_id, bool(op.server_vad))
+        wire = ev.UpdateSession(op.event_id, bool(op.server_vad), op.fields)
     return ev.Send(wire, op.reason, op.push_id, op.partner_of, op.played_ms, op.replaces)

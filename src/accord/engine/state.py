@@ -10,7 +10,7 @@ way (engine -> inbound, reconnect -> state) and a handler's reach is written dow
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from accord.engine import events as ev
 from accord.engine.config import EngineConfig
@@ -31,6 +31,7 @@ class EngineState(Protocol):
     audio_seen: dict[str, tuple[str, int | None]]
     heard: dict[str, int]
     calls_ready: set[str]
+    connected: bool
     doubts: Doubts
 
     @property
@@ -63,6 +64,8 @@ class EngineState(Protocol):
         audio_end_ms: int | None = None,
         response: ev.CreateResponse | None = None,
         server_vad: bool | None = None,
+        fields: dict[str, Any] | None = None,
+        answers: tuple[str, ...] = (),
     ) -> Op: ...
 
     def flush(self, now: float) -> list[ev.Effect]: ...

@@ -15,8 +15,9 @@ it to drive a real session.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from accord.diff import compute_diff
 from accord.engine import events as ev
@@ -167,6 +168,15 @@ class NaiveClient:
     def retrying(self, event_id: str) -> bool:
         return False
 
+    def update_session(
+        self, fields: Mapping[str, Any], now: float, *, configuration: bool = False
+    ) -> tuple[str, list[ev.Effect]]:
+        """Sent as it is, answered by the next ``session.updated``; a drop leaves it
+        hanging, like every naive future."""
+        event_id = self.ids.new("evt")
+        self.pending[event_id] = "session"
+        return event_id, [ev.Send(ev.UpdateSession(event_id, False, dict(fields)))]
+
     def tick(self, now: float) -> list[ev.Effect]:
         return []
 
@@ -228,7 +238,7 @@ class NaiveClient:
                 del self.pending[event.event_id]
                 effects.append(ev.OpResolved(event.event_id, "error", event.code, event.message))
         elif isinstance(event, ev.SessionUpdated):
-            pass
+            effects.extend(self._ack_kind("session"))
         return effects
 
     # -- internals ----------------------------------------------------------------------
