@@ -7,8 +7,6 @@ from __future__ import annotations
 import pytest
 
 from accord.engine import events as ev
-from accord.engine.config import EngineConfig
-from accord.engine.engine import SyncEngine
 from accord.ids import is_wire_safe
 from accord.items import ChatContext, Message
 from accord.verify.checker import Invariant
@@ -166,9 +164,7 @@ def test_r21_session_update_racing_the_conversation(strategy: str) -> None:
     The server's VAD (on by default) starts a response as soon as it can once the restore
     begins; a client that turned VAD off first gives it no chance.
     """
-    p = Pair(strategy)
-    if strategy == "accord":
-        p.client = SyncEngine(EngineConfig(server_vad=True), seed=0)
+    p = Pair(strategy, server_vad=strategy == "accord")
     history = [user("u0"), assistant("a0"), user("u1"), assistant("a1")]
     ctx = p.snapshot()
     for item in history:

@@ -19,6 +19,7 @@ from typing import Any
 from accord.client import events as app
 from accord.client import inbound
 from accord.client import streaming as st
+from accord.client.frames import op_frame
 from accord.engine import events as ev
 from accord.engine.config import EngineConfig
 from accord.engine.engine import SyncEngine
@@ -27,25 +28,17 @@ from accord.engine.resume import ResumeInput
 from accord.errors import LocalProtocolError
 from accord.items import ChatContext, Item
 from accord.protocol import (
-    ConversationItemDelete,
-    ConversationItemRetrieve,
-    ConversationItemTruncate,
     InputAudioBufferAppend,
     InputAudioBufferClear,
     InputAudioBufferCommit,
     RemoteProtocolError,
-    ResponseCancel,
-    ResponseCreate,
-    ResponseParams,
-    SessionUpdate,
     UnknownEvent,
     encode,
     parse_server_event,
 )
 from accord.protocol.client_events import ClientEvent
 from accord.protocol.error_codes import FRAME_TOO_LARGE
-from accord.protocol.fast import ITEM_ADDED, decode_item_ack, encode_item_create
-from accord.protocol.wire_items import WireItemReference, item_to_wire
+from accord.protocol.fast import ITEM_ADDED, decode_item_ack
 from accord.truncation import truncation_of
 
 log = logging.getLogger("accord.session")
@@ -217,55 +210,10 @@ class SessionCore:
             self.feed(refusal)
 
     def _frame(self, op: ev.ClientOp) -> str:
-        """The client frame for an engine operation. Creates, the bulk of a large push,
-        are encoded directly (byte-identical to the model, tested)."""
-        if isinstance(op, ev.CreateItem):
-            return encode_item_create(op.event_id, op.item, op.previous_item_id)
-        return encode(self._client_event(op))
-
-    def _client_event(
-        self,
-        op: ev.DeleteItem
-        | ev.RetrieveItem
-        | ev.TruncateItem
-        | ev.CreateResponse
-        | ev.CancelResponse
-        | ev.UpdateSession,
-    ) -> ClientEvent:
-        if isinstance(op, ev.DeleteItem):
-            return ConversationItemDelete(event_id=op.event_id, item_id=op.item_id)
-        if isinstance(op, ev.RetrieveItem):
-            return ConversationItemRetrieve(event_id=op.event_id, item_id=op.item_id)
-        if isinstance(op, ev.TruncateItem):
-            return ConversationItemTruncate(
-                event_id=op.event_id,
-                item_id=op.item_id,
-                content_index=op.content_index,
-                audio_end_ms=op.audio_end_ms,
-            )
-        if isinstance(op, ev.CreateResponse):
-            return ResponseCreate(
-                event_id=op.event_id,
-                response=ResponseParams(
-                    conversation="none" if op.out_of_band else None,
-                    instructions=op.instructions,
-                    metadata=op.metadata or None,
-                    input=tuple(
-                        WireItemReference(id=i) if isinstance(i, str) else item_to_wire(i)
-                        for i in op.input_items
-                    )
-                    or None,
-                ),
-            )
-        if isinstance(op, ev.CancelResponse):
-            return ResponseCancel(event_id=op.event_id, response_id=op.response_id)
-        if op.fields is not None:
-            return SessionUpdate(event_id=op.event_id, session={"type": "realtime", **op.fields})
-        turn = self._known_turn_detection() if op.server_vad else None
-        return SessionUpdate(
-            event_id=op.event_id,
-            session={"type": "realtime", "audio": {"input": {"turn_detection": turn}}},
-        )
+        """The client frame for an engine operation (accord.client.frames, shared with
+        the explorer's pair)."""
+        turn = self._known_turn_detection() if isinstance(op, ev.UpdateSession) else None
+        return op_frame(op, turn)
 
     def _known_turn_detection(self) -> Any:
         """The turn detection to put back after a restore: the configured one, else the

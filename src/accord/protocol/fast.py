@@ -10,7 +10,7 @@ holds them to it), for the three item kinds accord models.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
 from accord.protocol import server_events as se
@@ -68,7 +68,7 @@ def encode_item_create(event_id: str, item: Item, previous_item_id: str | None) 
 
 
 def encode_item_ack(
-    kind: Literal["conversation.item.added", "conversation.item.done"],
+    kind: str,
     event_id: str,
     previous_item_id: str | None,
     item: Item,
@@ -88,7 +88,8 @@ def encode_item_ack(
 #: The ``type`` :func:`decode_item_ack` returns for an ``item.added`` (else it is a
 #: ``.done``), so that a caller tells the two apart without spelling the wire name.
 ITEM_ADDED = "conversation.item.added"
-_ACKS = (ITEM_ADDED, "conversation.item.done")
+ITEM_DONE = "conversation.item.done"
+_ACKS = (ITEM_ADDED, ITEM_DONE)
 
 
 def decode_item_ack(frame: str) -> tuple[str, str | None, Item] | None:
@@ -187,3 +188,68 @@ def peek_delta(frame: str) -> tuple[str, str, str] | None:
     if not isinstance(item, str):
         return None
     return str(data["type"]), str(data.get("response_id") or ""), item
+
+
+# -- server events built directly (the explorer's pair, a simulator's hot path) ---------
+
+
+def encode_server_event(cls: type[se.ServerEvent], event_id: str, **fields: Any) -> str:
+    """A server event of ``cls`` (its GA type) with ``fields``, as JSON, without building
+    and dumping a model: the same JSON value :func:`accord.protocol.encode` gives for
+    ``cls(event_id=event_id, **fields)`` when ``fields`` are already plain JSON values
+    (a test holds them to it). Nothing is validated: the reader's parser does that."""
+    kind = _GA_TYPE.get(cls)
+    if kind is None:
+        kind = _GA_TYPE[cls] = type_names(cls)[0]
+    return _DUMPS({"type": kind, "event_id": event_id, **fields})
+
+
+_GA_TYPE: dict[type[se.ServerEvent], str] = {}
+
+
+def server_item(item: Item, status: str | None = "completed") -> dict[str, Any]:
+    """An item as the server reports it in an event, as plain JSON values."""
+    return _item(item, status, server=True)
+
+
+def announced_item(item: Item) -> dict[str, Any]:
+    """An output item as ``response.output_item.added`` shows it: in progress, empty
+    (a message without content, a call without arguments)."""
+    if isinstance(item, Message):
+        return {
+            "id": item.id,
+            "status": "in_progress",
+            "type": "message",
+            "role": item.role,
+            "content": [],
+        }
+    if isinstance(item, FunctionCall):
+        announced = FunctionCall(id=item.id, call_id=item.call_id, name=item.name, arguments="")
+        return _item(announced, "in_progress", server=True)
+    return _item(item, "in_progress", server=True)
+
+
+def response_body(
+    response_id: str,
+    status: str,
+    *,
+    metadata: dict[str, str] | None = None,
+    conversation_id: str | None = None,
+    usage: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A ``response`` object of ``response.created`` / ``response.done`` with no output
+    listed, as plain JSON values (the fields a client reads: id, status, metadata,
+    conversation, usage)."""
+    return {
+        "id": response_id,
+        "object": "realtime.response",
+        "status": status,
+        "status_details": None,
+        "output": [],
+        "conversation_id": conversation_id,
+        "output_modalities": ["audio"],
+        "max_output_tokens": "inf",
+        "audio": {},
+        "metadata": metadata,
+        "usage": usage,
+    }

@@ -15,11 +15,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
+from accord.client.core import SessionCore
+from accord.client.frames import op_frame
 from accord.engine import events as ev
 from accord.engine.config import EngineConfig
-from accord.engine.interface import Client
+from accord.engine.interface import Client, Strategy
 from accord.engine.merge import Rules
 from accord.engine.scheduler import Capabilities
 from accord.items import ChatContext, FunctionCall, FunctionCallOutput, Item, Message
@@ -45,6 +47,7 @@ from accord.verify.log import (
 )
 from accord.verify.restore import DropEntry, PendingRestore, carry_open, drop_entries, judge_restore
 from accord.verify.strategies import make_strategy
+from accord.verify.wire import ServerWire, op_from_frame, sets_turn_detection
 
 BUSY_MESSAGE = (
     "Conversation already has an active response in progress: {rid}. Wait until the "
@@ -53,6 +56,8 @@ BUSY_MESSAGE = (
 
 
 DEFAULT_RULES = Rules()  # a seam: the anti-toy tests switch rules off for whole test files
+
+_T = TypeVar("_T")
 
 
 def make_client(
@@ -94,7 +99,8 @@ class Pair:
     capabilities: Capabilities | None = None
     auto_reply: Callable[[Pair, str], list[Item]] | None = None
     server_vad: bool = False  # the client configured turn detection (restores turn it off)
-    client: Client = field(init=False)
+    core: SessionCore = field(init=False)  # the client's session core: frames in and out
+    wire: ServerWire = field(init=False)  # the server side's frames
     store: ConversationStore = field(init=False)
     log: CheckLog = field(init=False)
     up: deque[ev.ClientOp] = field(default_factory=deque)
@@ -125,17 +131,48 @@ class Pair:
     _n: int = 0
     _creates_checked: int = 0
     _unjudged_restore: list[DropEntry] | None = None
+    _held: list[ev.Effect] | None = None  # effects of a local call, handled after it
+    _outputs: dict[str, Item] = field(default_factory=dict)  # output items announced
 
     def __post_init__(self) -> None:
-        self.client = make_client(
+        client = make_client(
             self.strategy,
             rules=self.rules,
             seed=self.seed,
             capabilities=self.capabilities,
             server_vad=self.server_vad,
         )
+        # The client is driven through a session core, as a session drives it: what the
+        # server side emits reaches the engine only as frames the core decodes.
+        self.core = SessionCore(
+            strategy=Strategy(self.strategy, lambda _config, _seed: client),
+            on_effect=self._effect,
+        )
+        self.wire = ServerWire(self._outputs.get)
         self.store = ConversationStore()
         self.log = CheckLog()
+
+    @property
+    def client(self) -> Client:
+        """The strategy under test (read it; drive it through the pair's methods, which
+        go through the core)."""
+        return self.core.engine
+
+    def _effect(self, effect: ev.Effect) -> None:
+        if self._held is not None:
+            self._held.append(effect)
+        else:
+            self.handle((effect,))
+
+    def _local(self, call: Callable[[], _T]) -> tuple[_T, list[ev.Effect]]:
+        """A local call on the core, with the effects it caused (handled by the caller,
+        after it has logged the call)."""
+        self._held = []
+        try:
+            result = call()
+            return result, self._held
+        finally:
+            self._held = None
 
     # -- identifiers --------------------------------------------------------------------
 
@@ -178,7 +215,9 @@ class Pair:
 
     def push(self, ctx: ChatContext, *, explicit_replace: bool = False) -> str:
         current = tuple(self.client.context().items)
-        push_id, effects = self.client.push(ctx, self.now, explicit_replace=explicit_replace)
+        push_id, effects = self._local(
+            lambda: self.core.push(ctx, self.now, explicit_replace=explicit_replace)
+        )
         self.log.push(
             PushRecord(
                 push_id,
@@ -197,24 +236,24 @@ class Pair:
 
     def tool_started(self, call_id: str) -> None:
         self.log.tool(ToolReport(call_id, "started", self.store.transitions))
-        self.handle(self.client.tool_started(call_id, self.now))
+        self.core.tool_started(call_id, self.now)
 
     def tool_finished(self, call_id: str, output: str = '{"ok": true}') -> None:
         self.log.tool(ToolReport(call_id, "finished", self.store.transitions))
-        self.handle(self.client.tool_finished(call_id, output, self.now))
+        self.core.tool_finished(call_id, output, self.now)
 
     def tool_abandoned(self, call_id: str, *, delete: bool = True) -> None:
         self.log.tool(ToolReport(call_id, "abandoned", self.store.transitions))
-        self.handle(self.client.tool_abandoned(call_id, self.now, delete=delete))
+        self.core.tool_abandoned(call_id, self.now, delete=delete)
 
     def generate_reply(self, **kwargs: object) -> str:
-        event_id, effects = self.client.generate_reply(self.now, **kwargs)  # type: ignore[arg-type]
+        event_id, effects = self._local(lambda: self.core.generate_reply(self.now, **kwargs))
         self.app_requests.add(event_id)
         self.handle(effects)
         return event_id
 
     def interrupt(self, item_id: str | None = None, played_ms: int | None = None) -> None:
-        self.handle(self.client.interrupt(self.now, item_id=item_id, played_ms=played_ms))
+        self.core.interrupt(self.now, played_ms, item_id=item_id)
 
     # -- moving the channels ------------------------------------------------------------
 
@@ -222,7 +261,10 @@ class Pair:
         """The server processes up to ``n`` client events; returns how many it did."""
         done = 0
         while done < n and self.up:
-            self._serve(self.up.popleft())
+            # Through the wire: the frame a session sends, read as the server reads it.
+            op = self.up.popleft()
+            turn = {"type": "server_vad"} if isinstance(op, ev.UpdateSession) else None
+            self._serve(op_from_frame(op_frame(op, turn)))
             done += 1
             self._check_transition()
         return done
@@ -233,7 +275,8 @@ class Pair:
             event = self.down.popleft()
             if isinstance(event, ev.ResponseCreated):
                 self.known_responses.add(event.response_id)
-            self.handle(self.client.receive(event, self.now))
+            for frame in self.wire.frames(event):  # the server's frames, decoded by the core
+                self.core.receive_frame(frame, self.now)
             done += 1
         return done
 
@@ -350,7 +393,8 @@ class Pair:
             else:
                 self.server_finish(self.active.response_id, "cancelled")
         elif isinstance(op, ev.UpdateSession):
-            self.vad_on_server = op.server_vad
+            if sets_turn_detection(op):
+                self.vad_on_server = op.server_vad
             self.emit(ev.SessionUpdated(op.event_id))
 
     def _serve_response(self, op: ev.CreateResponse) -> None:
@@ -368,6 +412,7 @@ class Pair:
         self.served_requests[rid] = op.event_id
         if op.out_of_band:
             summary = Message(id=self.new_id("oob"), role="assistant", content="summary")
+            self._outputs[summary.id] = summary
             self.out_of_band[rid].items.append(summary.id)
             self.emit(ev.OutputItemAdded(rid, summary.id), ev.ItemUpdated(summary, done=True))
             self.server_finish(rid)
@@ -404,6 +449,7 @@ class Pair:
         moment earlier; the store places the item after that one's surviving predecessor.
         """
         outcome = self.store.add_output_item(item, rid, after=after)
+        self._outputs[item.id] = outcome.item
         if self.active is not None and self.active.response_id == rid:
             self.active.items.append(item.id)
         announced = outcome.previous_item_id if after is None else after
@@ -414,6 +460,8 @@ class Pair:
 
     def server_stream(self, item: Item, *, done: bool = False) -> None:
         """The item's content grows on the server (text, audio length, arguments)."""
+        if item.id in self._outputs:
+            self._outputs[item.id] = item
         if self.store.update_output_item(item):
             self.emit(ev.ItemUpdated(item, done=done))
 
@@ -449,7 +497,7 @@ class Pair:
         self.down.clear()
         self.active = None
         self.out_of_band.clear()
-        self.handle(self.client.connection_lost(self.now))
+        self.core.connection_lost(self.now)
 
     def reconnect(self, *, settle: bool = True) -> None:
         """A new, empty server session; the client restores; the restore is judged.
@@ -469,7 +517,7 @@ class Pair:
         self.lost_reported.clear()
         if not settle:
             self._unjudged_restore = at_drop
-        self.handle(self.client.connected_again(self.now))
+        self.core.connected_again(self.now)
         if not settle:
             return
         self.settle()
@@ -483,7 +531,11 @@ class Pair:
         if at_drop is not None:
             self.restore_violations.extend(
                 judge_restore(
-                    self.store, self.log, PendingRestore(tuple(at_drop)), self.lost_reported
+                    self.store,
+                    self.log,
+                    PendingRestore(tuple(at_drop)),
+                    self.lost_reported,
+                    over_the_wire=True,  # the pair's channels carry frames
                 )
             )
 

@@ -76,6 +76,10 @@ class NaiveClient:
         self.connected = True
         self.active_response: str | None = None
         self._version = 0
+        # Calls told to the application: a call is done twice on the wire (its
+        # response's output_item.done and conversation.item.done), run once (LiveKit
+        # reads calls from response.done; naive is not a double runner).
+        self._ready: set[str] = set()
 
     # -- reading ------------------------------------------------------------------------
 
@@ -205,7 +209,12 @@ class NaiveClient:
             effects.extend(self._ack(self.created.pop(event.item.id, None)))
         elif isinstance(event, ev.ItemUpdated):
             self.mirror = [event.item if i.id == event.item.id else i for i in self.mirror]
-            if event.done and isinstance(event.item, FunctionCall):
+            if (
+                event.done
+                and isinstance(event.item, FunctionCall)
+                and event.item.call_id not in self._ready
+            ):
+                self._ready.add(event.item.call_id)
                 effects.append(ev.FunctionCallReady(event.item, self.active_response))
         elif isinstance(event, ev.ItemDeleted):
             self.mirror = [i for i in self.mirror if i.id != event.item_id]
