@@ -32,7 +32,13 @@ from accord.protocol import (
     ResponseOutputItemDone,
     encode,
 )
-from accord.protocol.fast import announced_item, encode_server_event, response_body, server_item
+from accord.protocol.fast import (
+    announced_item,
+    encode_server_event,
+    error_body,
+    response_body,
+    server_item,
+)
 from accord.sim.events import empty_item, response_object, wire_item
 from accord.verify.harness import Pair
 
@@ -155,13 +161,7 @@ def test_the_fast_response_frames_are_the_models_json(status: Any) -> None:
 
 
 def test_the_fast_error_frame_is_the_models_json() -> None:
-    detail = {
-        "type": "invalid_request_error",
-        "code": "x",
-        "message": "m",
-        "param": None,
-        "event_id": "c1",
-    }
+    detail = error_body("x", "m", "c1")
     _same_json(
         encode_server_event(ErrorEvent, "e1", error=detail),
         ErrorEvent(event_id="e1", error=ErrorDetail(**detail)),

@@ -253,3 +253,19 @@ def response_body(
         "metadata": metadata,
         "usage": usage,
     }
+
+
+def error_body(code: str | None, message: str, event_id: str | None) -> dict[str, Any]:
+    """An ``error`` event's ``error`` object for a refused client event, as JSON values."""
+    return {
+        "type": "invalid_request_error",
+        "code": code,
+        "message": message,
+        "param": None,
+        "event_id": event_id,
+    }
+
+
+def transcription_error_body(message: str) -> dict[str, Any]:
+    """The ``error`` of a failed input transcription, as JSON values."""
+    return {"type": "transcription_error", "message": message}

@@ -45,8 +45,10 @@ from accord.protocol.fast import (
     announced_item,
     encode_item_ack,
     encode_server_event,
+    error_body,
     response_body,
     server_item,
+    transcription_error_body,
 )
 from accord.protocol.wire_items import WireItemReference
 
@@ -161,13 +163,7 @@ class ServerWire:
             response = response_body(event.response_id, event.status, usage=usage)
             return [*ended, _event(se.ResponseDone, self._id(), response=response)]
         if isinstance(event, ev.ServerError):
-            detail = {
-                "type": "invalid_request_error",
-                "code": event.code,
-                "message": event.message,
-                "param": None,
-                "event_id": event.event_id,
-            }
+            detail = error_body(event.code, event.message, event.event_id)
             return [_event(se.ErrorEvent, self._id(), error=detail)]
         return [_event(se.SessionUpdated, self._id(), session={"type": "realtime"})]
 
@@ -255,7 +251,7 @@ class ServerWire:
                 self._id(),
                 item_id=item_id,
                 content_index=0,
-                error={"type": "transcription_error", "message": "transcription failed"},
+                error=transcription_error_body("transcription failed"),
             )
         return _event(
             se.InputAudioTranscriptionCompleted,
