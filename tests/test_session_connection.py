@@ -54,6 +54,7 @@ async def test_the_session_limit_close_reconnects_and_restores_the_conversation(
             seed=31,
             backoff_initial=0.02,
             wait_timeout=TIMEOUT,
+            rollover=False,  # the cap met as it comes: a drop, reconnected and restored
         )
         async with session:
             watch = DropWatch(session, sim)

@@ -79,11 +79,12 @@ async def test_a_switch_point_is_never_while_a_reply_is_pending_or_running() -> 
 
 
 async def test_expires_at_moves_on_with_each_new_server_session() -> None:
-    """The cap's close reconnects (today's fallback); the next session.created brings the
-    next expiry, and max_session_s counts from it."""
+    """The next session.created brings the next expiry (here after the cap's close, the
+    fallback; a rollover's new session brings it the same way), and max_session_s counts
+    from it."""
     async with SimServer(SimConfig(session_max_seconds=1.0)) as sim:
         session = await RealtimeSession.connect(
-            sim.url, api_key="sk-test", max_session_s=1.0, backoff_initial=0.02
+            sim.url, api_key="sk-test", max_session_s=1.0, backoff_initial=0.02, rollover=False
         )
         async with session:
             await asyncio.wait_for(_started(session), TIMEOUT)

@@ -5,6 +5,7 @@ entry points").
 """
 
 from accord.agent import Agent, AgentRunner
+from accord.client.events import RolledOver
 from accord.diff import ContextDiff, compute_diff
 from accord.engine.events import Reconnected, Resumed
 from accord.items import (
@@ -44,6 +45,7 @@ __all__ = [
     "RealtimeSession",
     "Reconnected",
     "Resumed",
+    "RolledOver",
     "SessionOptions",
     "compute_diff",
     "function_tool",

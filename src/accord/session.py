@@ -26,11 +26,13 @@ from accord.client.connecting import Connecting
 from accord.client.core import SessionCore, response_input
 from accord.client.expiry import expires_at
 from accord.client.generation import Generation, Generations
+from accord.client.link import SessionLink
 from accord.client.options import SessionOptions, TransportFactory
 from accord.client.recording import Recorder, input_to_json
-from accord.client.replies import settle
+from accord.client.replies import fail_all, settle
+from accord.client.rollover import Rollover
 from accord.client.streaming import StreamEvent
-from accord.client.transport import Endpoint, Transport, WebSocketTransport
+from accord.client.transport import Endpoint, Transport
 from accord.engine import events as ev
 from accord.engine.config import EngineConfig
 from accord.errors import ConnectionLost, OperationTimeout, SessionClosed
@@ -43,7 +45,7 @@ log = logging.getLogger("accord.session")
 __all__ = ["RealtimeSession", "SessionOptions", "TransportFactory"]
 
 
-class RealtimeSession:
+class RealtimeSession(SessionLink):
     """One Realtime conversation kept in agreement with the server."""
 
     def __init__(
@@ -100,6 +102,10 @@ class RealtimeSession:
         self._connected_at = float("-inf")
         self._reconnecting = False  # between a drop and the next connection (or giving up)
         self._journal: SessionJournal | None = None  # connect(journal=...) / resume
+        self._session_id: str | None = None  # the server session's, from session.created
+        self._rollover = (
+            Rollover(options.rollover_margin_s, options.max_session_s) if options.rollover else None
+        )
 
     # -- opening ------------------------------------------------------------------------
 
@@ -180,10 +186,6 @@ class RealtimeSession:
             asyncio.ensure_future(self._tick()),
         ]
         return self
-
-    async def _dial(self) -> Transport:
-        factory = self.options.transport_factory or WebSocketTransport.open
-        return await factory(self.endpoint)
 
     # -- reading the conversation -------------------------------------------------------
 
@@ -310,6 +312,8 @@ class RealtimeSession:
 
     def push_audio(self, pcm: bytes) -> None:
         """PCM16 mono 24 kHz input audio (the server's VAD decides when a turn ends)."""
+        if self._rollover is not None and self._rollover.hold(pcm):
+            return  # rolling over: sent to the new session once it is restored
         self._call(
             "push_audio",
             lambda now: self.core.push_audio(pcm),
@@ -320,10 +324,14 @@ class RealtimeSession:
     def commit_audio(self) -> None:
         """End the user's turn by hand (no server VAD): the buffer becomes a user item."""
         self._call("commit_audio", lambda now: self.core.commit_audio())
+        if self._rollover is not None:
+            self._rollover.committed()
 
     def clear_audio(self) -> None:
         """Drop the audio buffered on the server since the last commit."""
         self._call("clear_audio", lambda now: self.core.clear_audio())
+        if self._rollover is not None:
+            self._rollover.committed()
 
     def tool_started(self, call_id: str, *, idempotent: bool = False) -> None:
         """Report that the tool for ``call_id`` is running: until it finishes or is
@@ -369,6 +377,8 @@ class RealtimeSession:
             return
         self._closed = True
         self._fail_waiters(SessionClosed("the session was closed"))
+        if self._rollover is not None:
+            await self._rollover.discard()
         self._generations.finish_all("cancelled")  # no stream or wait() outlives the session
         self._outbox.put_nowait(None)
         for task in self._tasks:
@@ -392,97 +402,7 @@ class RealtimeSession:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    # -- the tasks ----------------------------------------------------------------------
-
-    async def _read(self) -> None:
-        while not self._closed:
-            assert self._transport is not None
-            try:
-                frame = await self._transport.recv()
-            except ConnectionLost as lost:
-                if not await self._recover(lost):
-                    return
-                continue
-            now = self._now()
-            if self.recorder is not None:
-                self.recorder.frame_in(frame, now)
-            self._send(self.core.receive_frame(frame, now))
-            if self.telemetry is not None:  # telemetry (issue 21)
-                self.telemetry.frame_in(frame)
-
-    async def _write(self) -> None:
-        while True:
-            frame = await self._outbox.get()
-            if frame is None:
-                return
-            if self._transport is None:
-                continue
-            with contextlib.suppress(ConnectionLost):  # the reader sees it and recovers
-                await self._transport.send(frame)
-
-    async def _tick(self) -> None:
-        while not self._closed:
-            await asyncio.sleep(self.options.tick_interval)
-            now = self._now()
-            if self.recorder is not None:
-                self.recorder.call("tick", now)
-            self.core.tick(now)
-            self._flush_core()
-
-    async def _recover(self, lost: ConnectionLost) -> bool:
-        """Reconnect with backoff and restore; False when the session is over."""
-        now = self._now()
-        if self.recorder is not None:
-            self.recorder.call("connection_lost", now)
-        self.core.connection_lost(now)
-        self._drain_outbox()
-        self._reconnecting = True
-        try:
-            return await self._reconnect(lost, now)
-        finally:
-            self._reconnecting = False
-
-    async def _reconnect(self, lost: ConnectionLost, now: float) -> bool:
-        will = self.options.reconnect and not lost.final and not self._closed
-        self._on_event(app.Disconnected(lost.reason, lost.code, will))
-        # Attempts and backoff carry over until a connection has stayed up a while: a
-        # server that accepts and drops at once is not redialled forever at full speed.
-        if now - self._connected_at >= self.options.healthy_after:
-            self._attempts, self._delay = 0, self.options.backoff_initial
-        while will and self._attempts < self.options.max_reconnect_attempts:
-            self._attempts += 1
-            await asyncio.sleep(self._delay)
-            self._delay = min(self._delay * 2, self.options.backoff_max)
-            try:
-                self._transport = await self._dial()
-            except ConnectionLost as again:
-                if again.final:
-                    lost = again
-                    break
-                continue
-            self.reconnects += 1
-            now = self._now()
-            self._connected_at = now
-            if self.recorder is not None:
-                self.recorder.call("connected_again", now)
-            self.core.connected_again(now)
-            self._flush_core()
-            return True
-        if not lost.final:
-            # Given up (or reconnects are off): the session is over, say so as final.
-            tried = f"; gave up after {self._attempts} reconnect attempt(s)" if will else ""
-            lost = ConnectionLost(f"{lost.reason}{tried}", code=lost.code, final=True)
-        if will:
-            self._on_event(app.Disconnected(lost.reason, lost.code, False))
-        self._failure = lost
-        self._fail_waiters(lost)
-        self._events.put_nowait(None)
-        return False
-
     # -- plumbing -----------------------------------------------------------------------
-
-    def _now(self) -> float:
-        return self._loop.time()
 
     def _check_open(self) -> None:
         if isinstance(self._failure, JournalError):  # the session stopped: say why
@@ -503,9 +423,6 @@ class RealtimeSession:
             self.recorder.call(name, now, **record)
         act(now)
         self._flush_core()
-
-    def _flush_core(self) -> None:
-        self._send(self.core.frames())
 
     def _send(self, frames: list[str]) -> None:
         if self._journal is not None and not self._checkpoint():
@@ -532,10 +449,6 @@ class RealtimeSession:
             self._tasks.append(asyncio.ensure_future(self.aclose()))
         return failed is None
 
-    def _drain_outbox(self) -> None:
-        while not self._outbox.empty():
-            self._outbox.get_nowait()
-
     async def _wait(self, future: asyncio.Future[Any], what: str) -> Any:
         try:
             return await asyncio.wait_for(asyncio.shield(future), self.options.wait_timeout)
@@ -557,6 +470,11 @@ class RealtimeSession:
     def _on_event(self, event: app.SessionEvent) -> None:
         if isinstance(event, app.SessionStarted):
             self._created_wall = time.time()
+            self._session_id = event.session_id
+        if self._rollover is not None:
+            self._rollover.heard(event)
+            if isinstance(event, ev.Reconnected) and self._rollover.switching:
+                event = self._rolled_over(self._rollover, event)
         if isinstance(event, app.ContextSynced):
             waiter = self._push_waiters.pop(event.report.push_id, None)
             if waiter is None:
@@ -569,6 +487,20 @@ class RealtimeSession:
             if reply is not None and not reply.done():
                 reply.set_result(event.generation)
 
+    def _rolled_over(self, roll: Rollover, restore: ev.Reconnected) -> app.RolledOver:
+        """The switch's restore is acknowledged: say so, and replay the held audio once
+        this step's frames are out (they turn the new session's VAD back on, which must
+        hear the audio)."""
+        self._loop.call_soon(self._replay, roll.restored())
+        return app.RolledOver(
+            restore.restored, restore.lost, self._session_id, roll.previous_session
+        )
+
+    def _replay(self, held: list[bytes]) -> None:
+        for pcm in held:
+            if not self._closed:
+                self.push_audio(pcm)
+
     def _on_stream(self, event: StreamEvent) -> None:
         generation = self._generations.feed(event)
         if generation is not None:
@@ -578,14 +510,4 @@ class RealtimeSession:
         settle(effect, self._update_waiters, self._reply_waiters, self._generations)
 
     def _fail_waiters(self, exc: BaseException) -> None:
-        waiters: list[asyncio.Future[Any]] = [
-            *self._push_waiters.values(),
-            *self._update_waiters.values(),
-            *self._reply_waiters.values(),
-        ]
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_exception(exc)
-        self._push_waiters.clear()
-        self._update_waiters.clear()
-        self._reply_waiters.clear()
+        fail_all(exc, self._push_waiters, self._update_waiters, self._reply_waiters)

@@ -109,6 +109,24 @@ class ServerErrorEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class RolledOver:
+    """The session moved to a new server session before the server's cap: a planned
+    switch at a quiet point (docs/rollover.md), in place of the drop the cap would be.
+
+    ``restored`` items are on the new server (the whole conversation, as a reconnect
+    restores it), ``lost`` names user audio never transcribed (empty: a quiet point
+    awaits no transcript); ``session_id`` is the new server session's id and
+    ``previous_session_id`` the old one's. No :class:`Disconnected` or
+    :class:`Reconnected` comes with it: nothing was dropped. The user's audio pushed
+    meanwhile was held and has been sent to the new session."""
+
+    restored: int
+    lost: tuple[str, ...]
+    session_id: str | None
+    previous_session_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Disconnected:
     reason: str
     code: int | None
@@ -132,6 +150,7 @@ __all__ = [  # the engine's events among them, passed on as they are (no rename)
     "Reconnected",
     "RemoteItemAdded",
     "Resumed",
+    "RolledOver",
     "ServerErrorEvent",
     "SessionEvent",
     "SessionStarted",
@@ -153,6 +172,7 @@ SessionEvent = (
     | ServerErrorEvent
     | Reconnected
     | Resumed
+    | RolledOver
     | ItemsEvicted
     | Disconnected
     | Notice

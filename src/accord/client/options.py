@@ -42,4 +42,8 @@ class SessionOptions:
     # The server's session cap in seconds, counted from session.created: overrides the
     # server's session.expires_at in RealtimeSession.expires_at (None: trust the server).
     max_session_s: float | None = None
+    # Roll over to a new server session at a quiet point before the cap (docs/rollover.md);
+    # rollover_margin_s: how long before it to begin (None: 30 s, a quarter of a short cap).
+    rollover: bool = True
+    rollover_margin_s: float | None = None
     transport_factory: TransportFactory | None = field(default=None, compare=False)

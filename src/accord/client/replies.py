@@ -7,6 +7,7 @@ branch says which waiter an ``OpResolved`` answers and with what.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from accord.client.generation import Generation, Generations
 from accord.engine import events as ev
@@ -55,3 +56,12 @@ def settle(
             reply.set_exception(
                 ConnectionLost(effect.message or "the connection was lost", final=False)
             )
+
+
+def fail_all(exc: BaseException, *waiters: dict[str, asyncio.Future[Any]]) -> None:
+    """End every waiter still pending with ``exc`` (the session closed or gave up)."""
+    for group in waiters:
+        for waiter in group.values():
+            if not waiter.done():
+                waiter.set_exception(exc)
+        group.clear()

@@ -1,0 +1,189 @@
+"""Rollover before the server's cap (issue 19, docs/rollover.md): a session moves to a new
+server session at a quiet point, restores into it, and loses no turn and no audio.
+
+The simulator enforces a short cap (``SimConfig.session_max_seconds``, what
+``accord sim serve --max-session-s`` sets) and closes with 1001 at it, as the real server
+does at 60 minutes. A rollover that works never meets that close: no
+``Disconnected``, no ``Reconnected``, one ``RolledOver`` per server session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from accord import Agent, AgentRunner, RolledOver, function_tool
+from accord.client import events as app
+from accord.client.rollover import Rollover
+from accord.items import FunctionCallOutput, Message
+from accord.session import RealtimeSession
+from accord.sim import audio
+from accord.sim.config import SimConfig
+from accord.sim.server import SimServer
+from test_session_support import TIMEOUT, Pump, assert_mirror_matches_store, settle
+
+VOICE = {
+    "output_modalities": ["text"],
+    "audio": {
+        "input": {
+            "transcription": {"model": "whisper-1"},
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": 200},
+        }
+    },
+}
+
+
+def _agent(tool_seconds: float = 0.0) -> Agent:
+    @function_tool
+    async def get_weather(city: str) -> str:
+        """The weather in a city."""
+        await asyncio.sleep(tool_seconds)
+        return json.dumps({"city": city, "temp": 18})
+
+    return Agent(instructions="You help.", tools=[get_weather])
+
+
+async def _open(
+    sim: SimServer, tool_seconds: float = 0.0, **options: Any
+) -> tuple[RealtimeSession, AgentRunner]:
+    bot = _agent(tool_seconds)
+    session = await RealtimeSession.connect(
+        sim.url,
+        api_key="sk-test",
+        session={**bot.session_config(), **VOICE},
+        seed=5,
+        wait_timeout=TIMEOUT,
+        tick_interval=0.05,
+        **options,
+    )
+    return session, bot.start(session)
+
+
+def _user_texts(items: list[Any]) -> list[str]:
+    return [i.content for i in items if isinstance(i, Message) and i.role == "user" and i.content]
+
+
+async def _spoken(session: RealtimeSession, text: str) -> None:
+    session.push_audio(audio.synthesize(text) + audio.silence(600))
+
+
+async def _until(condition: Any, timeout: float = TIMEOUT) -> None:
+    async def loop() -> None:
+        while not condition():
+            await asyncio.sleep(0.002)
+
+    await asyncio.wait_for(loop(), timeout)
+
+
+async def test_a_session_rolls_over_at_quiet_points_and_loses_no_turn_or_audio() -> None:
+    """A 3 s cap over about 12 s of typed turns, tool turns and spoken turns: every
+    server session ends by a rollover, each new one holds the conversation, and audio
+    spoken while a switch's restore is acknowledged reaches the new session."""
+    async with SimServer(SimConfig(session_max_seconds=3.0)) as sim:
+        session, runner = await _open(sim, rollover_margin_s=1.5)
+        async with session:
+            pump = Pump(runner)  # type: ignore[arg-type]  # the runner reads the session
+            said: list[str] = []
+            loop = asyncio.get_running_loop()
+            end = loop.time() + 12.0
+            index = 0
+            while loop.time() < end:
+                text = "what's the weather in Paris?" if index % 3 == 1 else f"typed turn {index}"
+                await runner.say(text)
+                said.append(text)
+                await runner.wait_idle(TIMEOUT)
+                if index % 3 == 2:
+                    spoken = f"spoken turn {index}"
+                    await _spoken(session, spoken)
+                    said.append(spoken)
+                    await _until(lambda s=spoken: s in _user_texts(session.chat_ctx.items))
+                    await runner.wait_idle(TIMEOUT)
+                index += 1
+            # Audio spoken the moment the next switch happens, while its restore is
+            # acknowledged: held, then replayed into the new session.
+            roll = session._rollover
+            assert roll is not None
+            switched = roll.switched
+            held: list[bool] = []
+
+            def speak_as_it_switches(previous: str | None) -> None:
+                switched(previous)
+                session.push_audio(audio.synthesize("held while switching") + audio.silence(600))
+                held.append(roll.switching)
+
+            roll.switched = speak_as_it_switches  # type: ignore[method-assign]
+            rolled = len(pump.of(RolledOver))
+            said.append("held while switching")
+            await _until(lambda: len(pump.of(RolledOver)) > rolled)
+            assert held == [True]
+            await _until(lambda: "held while switching" in _user_texts(session.chat_ctx.items))
+            await runner.wait_idle(TIMEOUT)
+            await settle(session, sim.sessions[-1])
+            assert_mirror_matches_store(session, sim.sessions[-1])
+
+            rollovers = pump.of(RolledOver)
+            assert len(rollovers) >= 3
+            assert pump.of(app.Disconnected) == [] and pump.of(app.Reconnected) == []
+            assert all(r.lost == () for r in rollovers)
+            ids = [r.session_id for r in rollovers]
+            assert len(set(ids)) == len(ids)
+            assert all(r.previous_session_id != r.session_id for r in rollovers)
+            final = sim.sessions[-1].store.items()
+            assert _user_texts(final) == said  # every turn, in order, none twice
+            outputs = [i for i in final if isinstance(i, FunctionCallOutput)]
+            assert len({o.call_id for o in outputs}) == len(outputs)  # one output per call
+            await runner.aclose()
+            await pump.stop()
+
+
+async def test_a_tool_running_through_the_margin_is_never_switched_under() -> None:
+    """A tool that runs from before the margin to past the cap: no switch while its call
+    is in flight; the cap's close is then the reconnect and restore it always was (the
+    fallback), and the call still ends with exactly one output and a reply."""
+    async with SimServer(SimConfig(session_max_seconds=1.5)) as sim:
+        session, runner = await _open(sim, tool_seconds=2.0, rollover_margin_s=0.75)
+        async with session:
+            pump = Pump(runner)  # type: ignore[arg-type]  # the runner reads the session
+            await runner.say("what's the weather in Paris?")
+            await pump.wait_for(app.Reconnected)
+            assert pump.of(RolledOver) == []  # never while the tool ran
+            await runner.wait_idle(TIMEOUT)
+            await settle(session, sim.sessions[-1])
+            final = sim.sessions[-1].store.items()
+            outputs = [i for i in final if isinstance(i, FunctionCallOutput)]
+            assert len(outputs) == 1
+            assert final.index(outputs[0]) < len(final) - 1  # the model replied after it
+            await runner.aclose()
+            await pump.stop()
+
+
+def test_audio_is_held_only_while_switching_and_replayed_after_what_was_uncommitted() -> None:
+    roll = Rollover(None, 10.0)
+    assert not roll.hold(b"a")  # live: sent, and kept as uncommitted
+    roll.committed()
+    assert not roll.hold(b"b")
+    roll.switched("sess_old")
+    assert roll.switching
+    assert roll.hold(b"c")  # held for the new session
+    assert roll.restored() == [b"b", b"c"]  # the old server's uncommitted audio first
+    assert not roll.switching and roll.rollovers == 1
+
+
+def test_speech_the_server_committed_is_not_replayed() -> None:
+    roll = Rollover(None, 10.0)
+    roll.hold(b"turn")
+    roll.heard(app.InputSpeechStarted("u1", 0))
+    assert roll.speaking
+    roll.heard(app.InputSpeechStopped("u1", 900))
+    assert not roll.speaking
+    roll.switched(None)
+    assert roll.restored() == []
+
+
+def test_the_margin_is_a_quarter_of_a_short_cap_or_what_was_asked() -> None:
+    roll = Rollover(None, 4.0)
+    assert not roll.due(99.0, 100.0 + 0.5, None)
+    assert roll.due(99.0, 100.0, None)  # 1 s (a quarter of 4 s) before the cap
+    assert not Rollover(None, 4.0).due(90.0, None, None)  # no cap known
+    assert Rollover(2.0, 4.0).due(98.0, 100.0, None)
