@@ -230,15 +230,21 @@ def answered_inputs(entries: Sequence[DropEntry]) -> frozenset[str]:
 def calls_without_one_output(store: ConversationStore) -> int:
     """Calls of the server session without exactly one output in its final conversation:
     a call id with no output, or with two (a tool run again beside its restored output).
-    A call trimmed away goes with its output, so it is in neither. (The history is not
-    read: a redaction replaces an output by a new one of the same call, legitimately.)"""
+    A call trimmed away goes with its output, so it is in neither; a call whose call or
+    output the server's own truncation evicted is not the client's to answer for. (The
+    history is not read: a redaction replaces an output by a new one of the same call.)"""
+    evicted = {
+        rec.item.call_id
+        for rec in store.evicted
+        if isinstance(rec.item, (FunctionCall, FunctionCallOutput))
+    }
     outputs: dict[str, int] = {}
     for item in store.items():
         if isinstance(item, FunctionCall):
             outputs.setdefault(item.call_id, 0)
         elif isinstance(item, FunctionCallOutput):
             outputs[item.call_id] = outputs.get(item.call_id, 0) + 1
-    return sum(count != 1 for count in outputs.values())
+    return sum(count != 1 for call, count in outputs.items() if call not in evicted)
 
 
 def compare_context(context: Sequence[Item], server: Sequence[Item]) -> list[Violation]:

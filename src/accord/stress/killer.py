@@ -45,10 +45,13 @@ KILL_SPREAD = (0.5, 1.5)  # a kill comes after kill_every times a draw from this
 
 @dataclass
 class KillCounts:
-    """What the killing did: workers killed and sessions handed to another worker."""
+    """What the killing did: workers killed, sessions handed to another worker, and the
+    turns the killed workers had finished (their outcomes died with them; the count is
+    their last progress report, a quarter of a second old at most)."""
 
     killed: int = 0
     handovers: int = 0
+    killed_turns: int = 0
 
 
 @dataclass
@@ -142,6 +145,7 @@ class Killer:
         self.generation: collections.Counter[int] = collections.Counter()
         self.counts = KillCounts()
         self.wall_start = 0.0
+        self.turns: dict[int, int] = {}  # each worker's turns, as it last reported them
 
     def run(self) -> list[WorkerResult]:
         for share in self.config.shares():
@@ -190,6 +194,7 @@ class Killer:
         self.fleet.kill(victim)
         self.sink(Progress(victim, "done", 0, 0, 0))  # its last word, for the display
         self.counts.killed += 1
+        self.counts.killed_turns += self.turns.pop(victim, 0)
         replacement = self.fleet.start(range(0))
         self.fleet.send(replacement, ("go", self.wall_start))
         survivors = [w for w in running if w != victim]
@@ -208,6 +213,7 @@ class Killer:
             if kind == "ready":
                 member.ready = True
             elif kind == "progress":
+                self.turns[worker] = payload.turns
                 self.sink(payload)
             elif kind == "result":
                 member.result = payload

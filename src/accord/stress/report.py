@@ -118,6 +118,7 @@ def build_report(
     )
     if kills is not None:
         report.workers_killed, report.resumes = kills.killed, kills.handovers
+        report.turns = report.phase_turns = kills.killed_turns  # the sessions' add to it
     outcomes = [o for r in results for o in r.outcomes]
     for result in results:
         report.phase_turns += result.phase_turns
