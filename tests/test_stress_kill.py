@@ -27,6 +27,10 @@ from accord.stress.judge import (
     calls_without_one_output,
     resume_entries,
 )
+from accord.stress.killer import KillCounts
+from accord.stress.outcome import SessionOutcome
+from accord.stress.report import build_report
+from accord.stress.worker import WorkerResult
 from accord.verify.checker import Invariant
 from journal_support import redis_url
 from stress_kill_support import drop_outputs
@@ -148,3 +152,17 @@ def test_inputs_a_restored_reply_answered_count_as_answered() -> None:
     entries = resume_entries([*JOURNAL, Entry(A1, "out1")])
     assert answered_inputs(entries) == {"u1", "out1"}
     assert answered_inputs(resume_entries(JOURNAL)) == frozenset()  # the reply is owed
+
+
+def test_the_report_counts_kills_and_fails_on_a_call_without_one_output() -> None:
+    config = StressConfig(sessions=2, workers=2, kill_every=1.0, journal="sqlite://")
+    resumed = SessionOutcome(0, "keep", turns=4, resumes=2, resume_lost=1)
+    bad = SessionOutcome(1, "keep", turns=3, calls_without_one_output=1)
+    report = build_report(
+        config, [WorkerResult(0, [resumed]), WorkerResult(2, [bad])], KillCounts(3, 5, 10)
+    )
+    assert (report.workers_killed, report.resumes, report.sessions_resumed) == (3, 5, 1)
+    assert report.turns == 17  # the killed workers' 10, and the sessions' own
+    assert report.lost_items == 1  # what a resume reported lost
+    assert report.calls_without_one_output == 1 and not report.passed
+    assert build_report(config, [WorkerResult(0, [resumed])], KillCounts()).errors == 1

@@ -135,6 +135,8 @@ def build_report(
     # A worker that died sent no outcomes: its sessions count as errors.
     report.errors += config.sessions - len(outcomes)
     timed = max((r.timed_seconds for r in results), default=config.seconds) or config.seconds
+    if kills is not None:
+        timed = config.seconds  # the survivors may all have started late; the phase did not
     report.turns_per_second = report.phase_turns / timed
     report.events_per_second = report.server_events / timed
     _add_sessions(report, outcomes)
