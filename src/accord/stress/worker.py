@@ -202,6 +202,9 @@ class Worker:
         self.bank: SpeechBank | None = None
         self.url = ""
         self._runs: list[asyncio.Future[None]] = []
+        # A kill hands a quarter of the sessions over at once: their resumes (a journal
+        # read and a whole conversation restored each) go through the handshake gate.
+        self._resume_gate = asyncio.Semaphore(config.connect_concurrency)
         self.stage = "connecting"
         self.connected = 0
         self.turns = 0
@@ -339,7 +342,8 @@ class Worker:
         if reader is not None and self.durability.resume_reader is not None:
             reader = self.durability.resume_reader(reader)
         try:
-            await session.resume(self.url, reader)
+            async with self._resume_gate:
+                await session.resume(self.url, reader)
         except Exception as exc:  # counted: the session is an error, not the run
             session.outcome.error = f"could not resume: {type(exc).__name__}: {exc}"
             return
