@@ -3,9 +3,9 @@ their sessions resumed by the other workers and judged (issue 19).
 
 Small real runs (spawned worker processes, real SIGKILLs): with SQLite and with a real
 ``redis-server`` every killed worker's sessions are resumed with nothing lost, one
-output per call and no duplicate reply; a resume broken on purpose (it reads the
-journal without its tool outputs) is caught by the judge; and the judge's parts, each
-shown to fail on what it must catch.
+output per call and no duplicate reply; resumes broken on purpose (one reads the
+journal without its tool outputs, one without its last reply and asks for it again) are
+caught by the judge; and the judge's parts, each shown to fail on what it must catch.
 """
 
 from __future__ import annotations
@@ -33,13 +33,14 @@ from accord.stress.report import build_report
 from accord.stress.worker import WorkerResult
 from accord.verify.checker import Invariant
 from journal_support import redis_url
-from stress_kill_support import drop_outputs
+from stress_kill_support import drop_outputs, forget_last_reply
 from test_stress import FakeCore, create
 
 __all__ = ["redis_url"]  # fixture
 
-# 8 sessions on 3 workers for 8 s, a kill about every 2 s: three or four kills.
-SMALL = {"sessions": 8, "seconds": 8.0, "workers": 3, "kill_every": 2.0, "seed": 4}
+# 8 sessions on 3 workers for 7 s, a kill about every 2 s: two to four kills (the first
+# within 3 s).
+SMALL = {"sessions": 8, "seconds": 7.0, "workers": 3, "kill_every": 2.0, "seed": 4}
 
 
 def killing_run(journal: str, **overrides: object) -> StressReport:
@@ -72,6 +73,15 @@ def test_a_resume_that_drops_the_journals_outputs_is_caught(tmp_path: Path) -> N
     assert report.lost_items > 0, report  # the outputs the journal held are not restored
     assert not report.passed
     assert any("not restored" in line for line in report.findings), report.findings
+
+
+def test_a_resume_that_asks_again_for_a_reply_it_had_is_caught(tmp_path: Path) -> None:
+    config = StressConfig(**{**SMALL, "journal": f"sqlite:///{tmp_path / 'j.db'}"})  # type: ignore[arg-type]
+    report = run_stress(config, resume_reader=forget_last_reply)
+    assert report.workers_killed >= 1 and report.sessions_resumed >= 1
+    assert report.duplicate_replies > 0, report  # the turn it had answered, answered again
+    assert report.lost_items > 0  # and the reply the journal held is not restored
+    assert not report.passed
 
 
 def test_kill_every_needs_a_journal_and_two_workers() -> None:
