@@ -88,9 +88,11 @@ def test_kill_every_needs_a_journal_and_two_workers() -> None:
     with pytest.raises(ValueError, match="needs --journal"):
         StressConfig(workers=2, kill_every=1.0)
     with pytest.raises(ValueError, match="workers 2"):
-        StressConfig(workers=1, kill_every=1.0, journal="sqlite://")
+        StressConfig(workers=1, kill_every=1.0, journal="sqlite:///j.db")
     with pytest.raises(ValueError, match="positive"):
-        StressConfig(workers=2, kill_every=0.0, journal="sqlite://")
+        StressConfig(workers=2, kill_every=0.0, journal="sqlite:///j.db")
+    with pytest.raises(ValueError, match="not memory"):
+        StressConfig(workers=2, kill_every=1.0, journal="sqlite://")
     runner = CliRunner()
     result = runner.invoke(app, ["stress", "--kill-every", "2", "--workers", "2"])
     assert result.exit_code == 2 and "needs --journal" in result.output
@@ -165,7 +167,7 @@ def test_inputs_a_restored_reply_answered_count_as_answered() -> None:
 
 
 def test_the_report_counts_kills_and_fails_on_a_call_without_one_output() -> None:
-    config = StressConfig(sessions=2, workers=2, kill_every=1.0, journal="sqlite://")
+    config = StressConfig(sessions=2, workers=2, kill_every=1.0, journal="sqlite:///j.db")
     resumed = SessionOutcome(0, "keep", turns=4, resumes=2, resume_lost=1)
     bad = SessionOutcome(1, "keep", turns=3, calls_without_one_output=1)
     report = build_report(

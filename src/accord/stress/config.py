@@ -114,6 +114,10 @@ class StressConfig:
                 raise ValueError(
                     "kill-every needs --journal: a killed worker's sessions are resumed from it"
                 )
+            if self.journal in ("sqlite://", "sqlite:///:memory:"):
+                raise ValueError(
+                    "kill-every needs a journal the workers share: a file or Redis, not memory"
+                )
             if self.workers < 2 or self.sessions < 2:
                 raise ValueError(
                     "kill-every needs --workers 2 or more (and as many sessions): the "
