@@ -41,6 +41,7 @@ READY_TIMEOUT = 300.0  # seconds the first workers may take to connect their ses
 RESULT_MARGIN = 600.0  # beyond the grace: drain, judging, closing
 POLL_SECONDS = 0.1
 KILL_SPREAD = (0.5, 1.5)  # a kill comes after kill_every times a draw from this range
+RETRY_SECONDS = 0.5  # a kill put off (fewer than two workers running) is tried again
 
 
 @dataclass
@@ -177,19 +178,19 @@ class Killer:
         next_kill = time.monotonic() + self._interval()
         while (now := time.monotonic()) < stop:
             if now >= next_kill:
-                self._kill_one()
-                next_kill = now + self._interval()
+                next_kill = now + (self._interval() if self._kill_one() else RETRY_SECONDS)
             self._pump(max(0.0, min(POLL_SECONDS, next_kill - now, stop - now)))
 
     def _interval(self) -> float:
         return self.every * self.rng.uniform(*KILL_SPREAD)
 
-    def _kill_one(self) -> None:
-        """SIGKILL a random running worker that owns sessions; hand them over."""
+    def _kill_one(self) -> bool:
+        """SIGKILL a random running worker that owns sessions and hand them over; False
+        (put off) while fewer than two run: nobody would be left to take them."""
         running = [w for w in self.fleet.live() if self.fleet.members[w].ready]
         owning = [w for w in running if w in self.owner.values()]
         if len(running) < 2:
-            return  # nobody would be left running to take the sessions over
+            return False
         victim = self.rng.choice(owning or running)
         self.fleet.kill(victim)
         self.sink(Progress(victim, "done", 0, 0, 0))  # its last word, for the display
@@ -206,6 +207,7 @@ class Killer:
             self.generation[index] += 1
             self.counts.handovers += 1
             self.fleet.send(target, ("adopt", index, self.generation[index]))
+        return True
 
     def _pump(self, timeout: float) -> None:
         for kind, worker, payload in self.fleet.receive(timeout):
