@@ -133,7 +133,13 @@ class StressSession:
         """Resume the session from the journal on this worker's simulator (its worker was
         killed). The judge reads what the restore must rebuild from the journal itself,
         before the resume reads it through ``reader`` (the same store unless a test
-        breaks it), and follows the session from its first frame."""
+        breaks it), and follows the session from its first frame.
+
+        The user was in the middle of a turn when the worker died (waiting for the
+        agent), so :meth:`run` first waits until the resumed agent is idle (the reply
+        it owed, the tools it runs again) before the next turn, as after any turn: a
+        turn typed at once would ask a reply of its own behind the owed one, which the
+        first reply has already answered (a duplicate the application asked for)."""
         assert self.journal is not None and self.key is not None
         expected = resume_entries(self.journal.load(self.key))
         self.server.answered = answered_inputs(expected)
@@ -193,6 +199,10 @@ class StressSession:
         loop = asyncio.get_running_loop()
         drop = asyncio.ensure_future(self._drop_later(phase)) if self._drop_at else None
         try:
+            if self.generation and not await self._until_idle(
+                min(loop.time() + self.config.turn_timeout, phase.end)
+            ):
+                self.outcome.stalls += 1
             while loop.time() < phase.stop:
                 if not await self._one_turn(phase):
                     break
