@@ -202,8 +202,9 @@ class Worker:
         self.bank: SpeechBank | None = None
         self.url = ""
         self._runs: list[asyncio.Future[None]] = []
-        # A kill hands a quarter of the sessions over at once: their resumes (a journal
-        # read and a whole conversation restored each) go through the handshake gate.
+        # A kill hands many sessions over at once (a third of them in the docs' runs):
+        # their resumes (a journal read, a whole conversation restored) go through the
+        # handshake gate.
         self._resume_gate = asyncio.Semaphore(config.connect_concurrency)
         self.stage = "connecting"
         self.connected = 0
