@@ -2,7 +2,8 @@
 
 A thin shell: the options become a :class:`~accord.stress.StressConfig`, the run is
 :func:`~accord.stress.run_stress`, and the report is printed as a table (or JSON). Exit
-status 1 on any desync, lost item or session that could not be judged; 2 on bad options.
+status 1 on any desync, lost item, call without exactly one output, duplicate reply or
+session that could not be judged; 2 on bad options.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import typer
 from rich.console import Console
 
+from accord.journal import JournalError, open_journal
 from accord.stress import StressConfig, run_stress
 from accord.stress.config import POLICY_MIXES, STRATEGIES, PolicyMix, Strategy
 from accord.stress.progress import run_with_progress
@@ -57,6 +59,17 @@ def stress(
     post_instructions: int | None = typer.Option(
         None, "--post-instructions", help="Token limit of a retention ratio's truncation."
     ),
+    journal: str | None = typer.Option(
+        None,
+        "--journal",
+        help="Journal every session in this store (sqlite:///x.db, redis://host:port/0).",
+    ),
+    kill_every: float | None = typer.Option(
+        None,
+        "--kill-every",
+        help="SIGKILL a random worker about every S seconds; the others resume its "
+        "sessions from the journal (needs --journal and --workers 2 or more).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON only."),
 ) -> None:
     """Run sessions concurrently and check each against the simulator's store."""
@@ -86,10 +99,18 @@ def stress(
             server_errors=server_errors,
             truncation=_truncation(truncation),
             post_instructions=post_instructions,
+            journal=journal,
+            kill_every=kill_every,
         )
     except ValueError as exc:
         console.print(f"[red]accord stress: {exc}[/red]")
         raise typer.Exit(2) from exc
+    if config.journal is not None:
+        try:  # a bad URL or an unreachable store is an option error, not 200 failures
+            open_journal(config.journal).close()
+        except JournalError as exc:
+            console.print(f"[red]accord stress: --journal: {exc}[/red]")
+            raise typer.Exit(2) from exc
     try:
         if as_json or not sys.stderr.isatty():
             report = run_stress(config)

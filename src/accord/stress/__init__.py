@@ -8,6 +8,8 @@ judged against the simulator's store at the end.
   :mod:`~accord.stress.outcome` and its :mod:`~accord.stress.server_side`);
 - :mod:`~accord.stress.worker`: a simulator and a share of the sessions on one loop;
 - :mod:`~accord.stress.runner`: one worker in-process, or several spawned processes;
+- :mod:`~accord.stress.killer`: ``--kill-every``, workers SIGKILLed and their sessions
+  resumed from the journal by the others;
 - :mod:`~accord.stress.report`: the totals, as a table and as JSON;
 - :mod:`~accord.stress.progress`: the live bar while it runs.
 """

@@ -62,6 +62,11 @@ class StressConfig:
     # with ``post_instructions`` as the token limit (None: the model's).
     truncation: str | float | None = None
     post_instructions: int | None = None
+    # Durable sessions (docs/journal.md): each session records under its own key in this
+    # store (a journal URL); with ``kill_every``, the parent SIGKILLs a random worker
+    # about every this many seconds and the others resume its sessions from the journal.
+    journal: str | None = None
+    kill_every: float | None = None
 
     def truncation_setting(self) -> str | dict[str, Any] | None:
         """``session.truncation`` as the SDK spells it, or None to leave it unset."""
@@ -102,6 +107,22 @@ class StressConfig:
             raise ValueError(f"unknown policy mix {self.policy!r} ({', '.join(POLICY_MIXES)})")
         if not 0.0 <= self.server_errors <= 1.0:
             raise ValueError("server error rate must be within [0, 1]")
+        if self.kill_every is not None:
+            if self.kill_every <= 0:
+                raise ValueError("kill-every must be a positive number of seconds")
+            if self.journal is None:
+                raise ValueError(
+                    "kill-every needs --journal: a killed worker's sessions are resumed from it"
+                )
+            if self.journal in ("sqlite://", "sqlite:///:memory:"):
+                raise ValueError(
+                    "kill-every needs a journal the workers share: a file or Redis, not memory"
+                )
+            if self.workers < 2 or self.sessions < 2:
+                raise ValueError(
+                    "kill-every needs --workers 2 or more (and as many sessions): the "
+                    "surviving workers resume the killed worker's sessions"
+                )
         if self.latency_ms < 0 or self.jitter_ms < 0 or self.think_ms < 0:
             raise ValueError("latency, jitter and think time must not be negative")
 
@@ -110,6 +131,11 @@ class StressConfig:
         """How many sessions are dropped once: rounded up, so a small run (8 sessions at
         1%) still exercises reconnect and restore."""
         return min(self.sessions, math.ceil(self.sessions * self.disconnect_fraction))
+
+    def journal_key(self, run: str, index: int) -> str:
+        """The key session ``index`` records under: ``run`` (unique per run) keeps two
+        runs on one store apart, since a key that holds a conversation is refused."""
+        return f"stress-{run}-{index}"
 
     def session_seed(self, index: int) -> int:
         """A session's own seed: its script, ids and jitter follow from the run's seed."""

@@ -15,19 +15,28 @@ same restore judge (:mod:`accord.verify.restore`):
 - at quiet, at the end, every invariant runs on the last store and log, and both the
   client's mirror and the agent-side context (``session.chat_ctx``) are compared with it.
 
+A session resumed from the journal in another worker (``--kill-every``) starts its judge
+with the restore already pending: what it must rebuild is read from the journal itself
+(:func:`resume_entries`, through a store of the judge's own), so a resume that leaves out
+what the journal held is judged as a restore that left items out. At the end, the last
+store's calls must each have exactly one output (:func:`calls_without_one_output`).
+
 The checker needs the store's transition counter at each client decision, so the judge
 lives in the process (and on the loop) of the simulator that serves the session.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from accord.client.core import SessionCore
 from accord.engine import events as ev
-from accord.items import Item
+from accord.items import FunctionCall, FunctionCallOutput, Item, Message
+from accord.journal import Record
+from accord.journal.state import plan_resume, replay
 from accord.sim.store import ConversationStore
 from accord.verify.audit import Audit
 from accord.verify.checker import (
@@ -61,6 +70,7 @@ class Verdict:
     ops_sent: int = 0
     resolved: int = 0
     restores_judged: int = 0
+    calls_without_one_output: int = 0
 
     @property
     def lost_items(self) -> set[str]:
@@ -109,12 +119,18 @@ class SessionJudge:
             previous(effect)
             if isinstance(effect, ev.Send):
                 self._restore_decided_at_drop(effect)
-            elif isinstance(effect, ev.Reconnected):
+            elif isinstance(effect, (ev.Reconnected, ev.Resumed)):
                 self._judge_restore(effect.lost)
 
         core._on_effect = on_effect
 
     # -- the drop and the restore -------------------------------------------------------
+
+    def expect_resume(self, entries: Sequence[DropEntry]) -> None:
+        """The session is a resume: the journal's projected state at the crash is what
+        its restore (reported by ``Resumed``) must rebuild. Call before it connects."""
+        self._pending = PendingRestore(tuple(entries))
+        self.audit.log.order[DROP_MARK] = self._drop_mark = len(self.audit.log.order)
 
     def _observe(self, what: str, details: dict[str, Any]) -> None:
         if what == "connection_lost":
@@ -172,8 +188,63 @@ class SessionJudge:
         found.extend(check_quiet(store, self.audit.log, engine.mirror_items()))
         found.extend(compare_context(engine.context().items, store.items()))
         return Verdict(
-            _dedupe(found), self.audit.ops_sent, self.audit.resolved, self.restores_judged
+            _dedupe(found),
+            self.audit.ops_sent,
+            self.audit.resolved,
+            self.restores_judged,
+            calls_without_one_output(store),
         )
+
+
+def resume_entries(records: list[Record]) -> list[DropEntry]:
+    """What the resume of a journal must rebuild: its projected state at the crash, with
+    the calls reconciled as docs/journal.md says (a call whose tool was running and may
+    not run twice gets its "interrupted" output; one whose tool runs again gets none yet).
+    A truncated assistant turn carries its full transcript and where it was cut."""
+    entries: list[DropEntry] = []
+    for e in plan_resume(replay(records)).entries:
+        item = e.item
+        if isinstance(item, Message) and e.heard_ms is not None and e.full_transcript:
+            item = dataclasses.replace(item, content=e.full_transcript)
+        entries.append(DropEntry(item, e.partial, e.heard_ms, e.full_ms))
+    return entries
+
+
+def answered_inputs(entries: Sequence[DropEntry]) -> frozenset[str]:
+    """The user turns and tool outputs a restored conversation shows answered: those
+    before its last complete assistant message. A reply on the new server that sees
+    nothing else answers them a second time (a duplicate reply across the resume)."""
+    answered: set[str] = set()
+    seen: set[str] = set()
+    for entry in entries:
+        item = entry.item
+        if isinstance(item, FunctionCallOutput) or (
+            isinstance(item, Message) and item.role == "user"
+        ):
+            seen.add(item.id)
+        elif isinstance(item, Message) and item.role == "assistant" and not entry.partial:
+            answered |= seen
+    return frozenset(answered)
+
+
+def calls_without_one_output(store: ConversationStore) -> int:
+    """Calls of the server session without exactly one output in its final conversation:
+    a call id with no output, or with two (a tool run again beside its restored output).
+    A call trimmed away goes with its output, so it is in neither; a call whose call or
+    output the server's own truncation evicted is not the client's to answer for. (The
+    history is not read: a redaction replaces an output by a new one of the same call.)"""
+    evicted = {
+        rec.item.call_id
+        for rec in store.evicted
+        if isinstance(rec.item, (FunctionCall, FunctionCallOutput))
+    }
+    outputs: dict[str, int] = {}
+    for item in store.items():
+        if isinstance(item, FunctionCall):
+            outputs.setdefault(item.call_id, 0)
+        elif isinstance(item, FunctionCallOutput):
+            outputs[item.call_id] = outputs.get(item.call_id, 0) + 1
+    return sum(count != 1 for call, count in outputs.items() if call not in evicted)
 
 
 def compare_context(context: Sequence[Item], server: Sequence[Item]) -> list[Violation]:

@@ -33,6 +33,12 @@ class SessionOutcome:
     injected_errors: int = 0  # server_error refusals the simulator was told to make
     evicted_items: int = 0  # items the server's truncation dropped (session.truncation)
     duplicate_replies: int = 0  # a second reply to one user turn or tool output
+    # --kill-every: how often this session was resumed from the journal in another worker
+    # (its last server session is the one judged), what the resumes reported lost, and
+    # the calls of that server session without exactly one output.
+    resumes: int = 0
+    resume_lost: int = 0
+    calls_without_one_output: int = 0
     error: str | None = None  # the session could not run or be judged
     details: list[str] = field(default_factory=list)
     update_latencies: list[float] = field(default_factory=list)

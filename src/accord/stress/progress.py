@@ -37,6 +37,8 @@ def run_with_progress(config: StressConfig, console: Console) -> StressReport:
         def on_progress(p: WorkerProgress) -> None:
             counts[p.worker] = p
             stages = {c.stage for c in counts.values()}
+            if running_since:  # a replacement for a killed worker starts up meanwhile
+                stages -= {"connecting", "waiting"}
             stage = next((s for s in STAGES if s in stages), "done")
             connected = sum(c.connected for c in counts.values())
             turns = sum(c.turns for c in counts.values())

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from accord.stress.config import StressConfig
+from accord.stress.killer import KillCounts
 from accord.stress.outcome import SessionOutcome
 from accord.stress.worker import WorkerResult
 
@@ -66,6 +67,14 @@ class StressReport:
     injected_errors: int = 0
     evicted_items: int = 0
     duplicate_replies: int = 0
+    calls_without_one_output: int = 0  # in each session's last server conversation
+    # --kill-every: workers SIGKILLed, handovers (a session resumed by another worker;
+    # one killed while resuming is handed on again), and sessions resumed at least once.
+    journal: str | None = None
+    kill_every: float | None = None
+    workers_killed: int = 0
+    resumes: int = 0
+    sessions_resumed: int = 0
     errors: int = 0  # sessions that could not run or be judged
     stalls: int = 0
     turn_errors: int = 0
@@ -85,6 +94,7 @@ class StressReport:
             self.desyncs == 0
             and self.lost_items == 0
             and self.duplicate_replies == 0
+            and self.calls_without_one_output == 0
             and self.errors == 0
         )
 
@@ -94,14 +104,21 @@ class StressReport:
         return data
 
 
-def build_report(config: StressConfig, results: Sequence[WorkerResult]) -> StressReport:
+def build_report(
+    config: StressConfig, results: Sequence[WorkerResult], kills: KillCounts | None = None
+) -> StressReport:
     report = StressReport(
         sessions=config.sessions,
-        workers=len(results),
+        workers=config.workers if kills is not None else len(results),
         strategy=config.strategy,
         audio=config.audio,
         seconds=config.seconds,
+        journal=_journal_kind(config.journal),
+        kill_every=config.kill_every,
     )
+    if kills is not None:
+        report.workers_killed, report.resumes = kills.killed, kills.handovers
+        report.turns = report.phase_turns = kills.killed_turns  # the sessions' add to it
     outcomes = [o for r in results for o in r.outcomes]
     for result in results:
         report.phase_turns += result.phase_turns
@@ -118,6 +135,8 @@ def build_report(config: StressConfig, results: Sequence[WorkerResult]) -> Stres
     # A worker that died sent no outcomes: its sessions count as errors.
     report.errors += config.sessions - len(outcomes)
     timed = max((r.timed_seconds for r in results), default=config.seconds) or config.seconds
+    if kills is not None:
+        timed = config.seconds  # the survivors may all have started late; the phase did not
     report.turns_per_second = report.phase_turns / timed
     report.events_per_second = report.server_events / timed
     _add_sessions(report, outcomes)
@@ -143,7 +162,9 @@ def _add_sessions(report: StressReport, outcomes: Sequence[SessionOutcome]) -> N
         report.desyncs += o.desyncs
         report.desynced_sessions += o.desyncs > 0
         report.violations += o.violations
-        report.lost_items += o.lost_items
+        report.lost_items += o.lost_items + o.resume_lost
+        report.calls_without_one_output += o.calls_without_one_output
+        report.sessions_resumed += o.resumes > 0
         report.server_errors += o.server_errors
         report.injected_errors += o.injected_errors
         report.evicted_items += o.evicted_items
@@ -153,7 +174,8 @@ def _add_sessions(report: StressReport, outcomes: Sequence[SessionOutcome]) -> N
         report.turn_errors += o.turn_errors
         updates.extend(o.update_latencies)
         turns.extend(o.turn_seconds)
-        if (o.desyncs or o.lost_items or o.error) and len(report.findings) < MAX_FINDINGS:
+        bad = o.desyncs or o.lost_items or o.resume_lost or o.calls_without_one_output
+        if (bad or o.error) and len(report.findings) < MAX_FINDINGS:
             head = f"session {o.index} ({o.policy})"
             if o.error:
                 head += f": {o.error}"
@@ -203,6 +225,7 @@ def render(report: StressReport, console: Console) -> None:
         ("injected server errors (retried)", f"{report.injected_errors}"),
         ("items the server truncated away", f"{report.evicted_items}"),
         ("duplicate replies", f"{report.duplicate_replies}"),
+        ("calls without exactly one output", f"{report.calls_without_one_output}"),
         ("errors (sessions not run or not judged)", f"{report.errors}"),
         ("log warnings (counted, not printed)", f"{report.warnings}"),
         ("CPU (garbage collector) / per turn", _cpu(report)),
@@ -212,6 +235,12 @@ def render(report: StressReport, console: Console) -> None:
             f"{report.judge_seconds:.1f} s",
         ),
     ]
+    if report.kill_every is not None:
+        at = rows.index(("lost items", f"{report.lost_items}"))
+        rows[at:at] = [
+            (f"workers killed (about every {report.kill_every:g} s)", f"{report.workers_killed}"),
+            ("sessions resumed (handovers)", f"{report.sessions_resumed} ({report.resumes})"),
+        ]
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
@@ -220,13 +249,22 @@ def render(report: StressReport, console: Console) -> None:
     for line in report.warning_samples[:3]:
         console.print(f"warning: {line}", style="yellow", highlight=False, markup=False)
     if report.passed:
-        console.print("[green]0 desyncs, 0 lost items, 0 duplicate replies[/green]")
+        console.print(
+            "[green]0 desyncs, 0 lost items, 0 calls without exactly one output, "
+            "0 duplicate replies[/green]"
+        )
     else:
         console.print(
             f"[red]{report.desyncs} desync(s), {report.lost_items} lost item(s), "
+            f"{report.calls_without_one_output} call(s) without exactly one output, "
             f"{report.duplicate_replies} duplicate repl(ies), "
             f"{report.errors} session error(s)[/red]"
         )
+
+
+def _journal_kind(url: str | None) -> str | None:
+    """The journal's scheme for the report (a Redis URL may carry a password)."""
+    return None if url is None else url.split(":", 1)[0]
 
 
 def _ms_pair(p50: float, p99: float, digits: int) -> str:

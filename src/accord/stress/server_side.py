@@ -24,9 +24,14 @@ class ServerSide:
 
     sessions: list[SimSession] = field(default_factory=list)
     expect_after: int = 0
+    # A resumed session: inputs its restored conversation shows answered, so the new
+    # server counts a reply that sees nothing else as a duplicate (across the resume).
+    answered: frozenset[str] = frozenset()
     _empty: ConversationStore = field(default_factory=ConversationStore)
 
     def add(self, session: SimSession) -> None:
+        if self.answered:
+            session.replies._answered |= self.answered
         self.sessions.append(session)
 
     def current(self) -> SimSession | None:

@@ -18,15 +18,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from accord.agent import AgentRunner
+from accord.agent import Agent, AgentRunner
 from accord.client import events as app
 from accord.client.generation import Generation
 from accord.engine.events import PushReport
 from accord.errors import AccordError, ConnectionLost, SessionClosed
 from accord.items import ChatContext, Message
+from accord.journal import JournalStore
 from accord.session import RealtimeSession, SessionOptions
 from accord.stress.config import StressConfig
-from accord.stress.judge import SessionJudge
+from accord.stress.judge import SessionJudge, answered_inputs, resume_entries
 from accord.stress.outcome import Phase, SessionOutcome
 from accord.stress.server_side import ServerSide
 from accord.stress.workload import (
@@ -42,6 +43,8 @@ from accord.verify.strategies import strategy_named
 MODEL_PREFIX = "accord-sim-stress-"
 API_KEY = "sk-stress-not-a-key"
 POLL_SECONDS = 0.05  # a busy session re-checks idleness at least this often
+# A resumed session's id seed: not the crashed one's, which would make its ids again.
+RESUME_SEED_STEP = 1_000_000_007
 MAX_DETAILS = 5  # violation and error lines kept per session
 
 
@@ -75,13 +78,25 @@ class StressSession:
         server: ServerSide,
         bank: SpeechBank | None,
         on_turn: Callable[[], None] = lambda: None,
+        *,
+        journal: JournalStore | None = None,
+        key: str | None = None,
+        generation: int = 0,
     ) -> None:
+        """``journal`` and ``key``: the session records there (``--journal``);
+        ``generation``: how many times it was handed to another worker (0: it starts
+        here; more: :meth:`resume` it)."""
         self.plan = plan
         self.config = config
         self.server = server
         self.bank = bank
         self.on_turn = on_turn
-        self.outcome = SessionOutcome(plan.index, plan.policy, dropped=plan.drop_at is not None)
+        self.journal, self.key, self.generation = journal, key, generation
+        # A resumed session is not dropped again: the killed worker may have done it.
+        self._drop_at = plan.drop_at if generation == 0 else None
+        self.outcome = SessionOutcome(
+            plan.index, plan.policy, dropped=self._drop_at is not None, resumes=generation
+        )
         self.session: TimedSession | None = None
         self.runner: AgentRunner | None = None
         self.judge: SessionJudge | None = None
@@ -107,12 +122,52 @@ class StressSession:
             model=model_name(self.plan.index),
             session=session_config(self.config, agent),
             options=options,
+            journal=self.journal,
+            key=self.key,
         )
         assert isinstance(session, TimedSession)
+        self.judge = SessionJudge(session.core, self.server.store, self.server.dropped)
+        self._started(session, agent)
+
+    async def resume(self, url: str, reader: JournalStore | None = None) -> None:
+        """Resume the session from the journal on this worker's simulator (its worker was
+        killed). The judge reads what the restore must rebuild from the journal itself,
+        before the resume reads it through ``reader`` (the same store unless a test
+        breaks it), and follows the session from its first frame.
+
+        The user was in the middle of a turn when the worker died (waiting for the
+        agent), so :meth:`run` first waits until the resumed agent is idle (the reply
+        it owed, the tools it runs again) before the next turn, as after any turn: a
+        turn typed at once would ask a reply of its own behind the owed one, which the
+        first reply has already answered (a duplicate the application asked for)."""
+        assert self.journal is not None and self.key is not None
+        expected = resume_entries(self.journal.load(self.key))
+        self.server.answered = answered_inputs(expected)
+        agent = make_agent(self.config, self.plan.index)
+        options = SessionOptions(
+            seed=self.plan.seed + RESUME_SEED_STEP * self.generation,
+            strategy=strategy_named(self.config.strategy),
+        )
+        opening = TimedSession.resume(
+            url,
+            journal=reader or self.journal,
+            key=self.key,
+            api_key=API_KEY,
+            model=model_name(self.plan.index),
+            session=session_config(self.config, agent),
+            options=options,
+        )
+        judge = SessionJudge(opening.session.core, self.server.store, self.server.dropped)
+        judge.expect_resume(expected)
+        self.judge = judge
+        session = await opening
+        assert isinstance(session, TimedSession)
+        self._started(session, agent)
+
+    def _started(self, session: TimedSession, agent: Agent) -> None:
         self.session = session
         session.update_latencies = self.outcome.update_latencies
-        self.judge = SessionJudge(self.session.core, self.server.store, self.server.dropped)
-        self.runner = agent.start(self.session)
+        self.runner = agent.start(session)
         self._consumer = asyncio.ensure_future(self._consume(self.runner))
 
     async def _consume(self, runner: AgentRunner) -> None:
@@ -127,6 +182,8 @@ class StressSession:
                 self._final = self._final or not event.will_reconnect
             elif isinstance(event, app.Reconnected):
                 self._reconnected += 1
+            elif isinstance(event, app.Resumed):
+                self.outcome.resume_lost += len(event.lost)
             elif isinstance(event, app.ServerErrorEvent):
                 self._note(f"server error {event.code}: {event.message}")
             waker = self._wake
@@ -140,8 +197,12 @@ class StressSession:
         if self.session is None:
             return  # the connect failure is already in the outcome
         loop = asyncio.get_running_loop()
-        drop = asyncio.ensure_future(self._drop_later(phase)) if self.plan.drop_at else None
+        drop = asyncio.ensure_future(self._drop_later(phase)) if self._drop_at else None
         try:
+            if self.generation and not await self._until_idle(
+                min(loop.time() + self.config.turn_timeout, phase.end)
+            ):
+                self.outcome.stalls += 1
             while loop.time() < phase.stop:
                 if not await self._one_turn(phase):
                     break
@@ -244,9 +305,16 @@ class StressSession:
         assert self.session is not None
         self._said += 1
         ctx = self.session.chat_ctx
-        ctx.append(Message(id=f"u{self.plan.index}_{self._said}", role="user", content=text))
+        ctx.append(Message(id=self._turn_id(), role="user", content=text))
         await self.session.update_chat_ctx(ctx)
         return await self.session.generate_reply()
+
+    def _turn_id(self) -> str:
+        """The user message's id: a resumed session counts its turns afresh, so its ids
+        name the generation (the restored conversation holds the earlier ones)."""
+        if self.generation == 0:
+            return f"u{self.plan.index}_{self._said}"
+        return f"u{self.plan.index}g{self.generation}_{self._said}"
 
     async def _until_idle(self, deadline: float) -> bool:
         """Until the agent is idle (no tool, policy, operation, response or transcript
@@ -279,9 +347,9 @@ class StressSession:
     async def _drop_later(self, phase: Phase) -> None:
         """The fault: some server events after ``drop_at`` of the timed phase, the
         simulator closes the connection (1011), mid-whatever the session is doing."""
-        assert self.plan.drop_at is not None
+        assert self._drop_at is not None
         loop = asyncio.get_running_loop()
-        at = phase.start + self.plan.drop_at * (phase.stop - phase.start)
+        at = phase.start + self._drop_at * (phase.stop - phase.start)
         await asyncio.sleep(max(0.0, at - loop.time()))
         current = self.server.current()
         if current is not None:
@@ -327,6 +395,9 @@ class StressSession:
         out.injected_errors = self.server.refusals()
         out.evicted_items = self.server.evicted()
         out.duplicate_replies = self.server.duplicate_replies()
+        out.calls_without_one_output = verdict.calls_without_one_output
+        if out.calls_without_one_output:
+            self._note(f"{out.calls_without_one_output} call(s) without exactly one output")
         if out.duplicate_replies:
             self._note(f"{out.duplicate_replies} duplicate repl(ies) on the server")
         out.pushes, out.pushes_during_calls = stats.pushes, stats.pushes_during_calls

@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
+from accord.journal import JournalStore, open_journal
 from accord.sim.channel import Transit
 from accord.sim.config import ServerErrorFaults, SimConfig
 from accord.sim.server import SimServer
@@ -71,13 +72,32 @@ class WorkerResult:
     error: str | None = None  # the worker itself failed (its sessions are errors)
 
 
+# What the parent tells a worker that takes over sessions (--kill-every): resume session
+# ``index``, handed over for the ``generation``-th time; None: nothing more will come.
+Adopt = tuple[int, int]
+
+
 @dataclass
 class Hooks:
-    """How a worker talks to whoever runs it: progress, and the start signal (workers
-    in several processes connect first, then start their timed phases together)."""
+    """How a worker talks to whoever runs it: progress, the start signal (workers in
+    several processes connect first, then start their timed phases together; it returns
+    how far into the timed phase the run already is, for a worker started late), and,
+    with --kill-every, the sessions handed to it to resume."""
 
     progress: Callable[[Progress], None] = lambda _p: None
-    ready: Callable[[], Awaitable[None]] | None = None
+    ready: Callable[[], Awaitable[float]] | None = None
+    adopt: Callable[[], Awaitable[Adopt | None]] | None = None
+
+
+@dataclass(frozen=True)
+class Durability:
+    """A journaled run (--journal): ``run`` makes its keys unique to it;
+    ``resume_reader`` is a seam for tests only, what a resume reads the journal through
+    (a test breaks it there, and the judge, which reads the journal itself, must catch
+    it). Picklable: a worker process receives it."""
+
+    run: str
+    resume_reader: Callable[[JournalStore], JournalStore] | None = None
 
 
 def sim_config(config: StressConfig) -> SimConfig:
@@ -161,14 +181,31 @@ def _counting_warnings(result: WorkerResult) -> Iterator[None]:
 
 
 class Worker:
-    def __init__(self, config: StressConfig, worker: int, indices: range, hooks: Hooks) -> None:
+    def __init__(
+        self,
+        config: StressConfig,
+        worker: int,
+        indices: range,
+        hooks: Hooks,
+        durability: Durability | None = None,
+    ) -> None:
         self.config = config
         self.hooks = hooks
         self.result = WorkerResult(worker)
-        plans = plan_sessions(config)
-        self.plans: list[SessionPlan] = [plans[i] for i in indices]
+        self.all_plans = plan_sessions(config)
+        self.plans: list[SessionPlan] = [self.all_plans[i] for i in indices]
         self.servers = {model_name(p.index): ServerSide() for p in self.plans}
         self.sessions: list[StressSession] = []
+        self.durability = durability or Durability("local")
+        # One store for the worker's sessions (a connection each would be hundreds).
+        self.journal = open_journal(config.journal) if config.journal else None
+        self.bank: SpeechBank | None = None
+        self.url = ""
+        self._runs: list[asyncio.Future[None]] = []
+        # A kill hands many sessions over at once (a third of them in the docs' runs):
+        # their resumes (a journal read, a whole conversation restored) go through the
+        # handshake gate.
+        self._resume_gate = asyncio.Semaphore(config.connect_concurrency)
         self.stage = "connecting"
         self.connected = 0
         self.turns = 0
@@ -196,15 +233,14 @@ class Worker:
 
     async def run(self) -> WorkerResult:
         reporter = asyncio.ensure_future(self._reporter())
-        bank = SpeechBank() if self.config.audio else None
-        self.sessions = sessions = [
-            StressSession(p, self.config, self.servers[model_name(p.index)], bank, self._turned)
-            for p in self.plans
-        ]
+        self.bank = SpeechBank() if self.config.audio else None
+        self.sessions = sessions = [self._session(p) for p in self.plans]
         try:
             with _counting_warnings(self.result):
                 await self._serve(sessions)
         finally:
+            if self.journal is not None:
+                self.journal.close()
             self.stage = "done"
             self._report()
             reporter.cancel()
@@ -212,19 +248,37 @@ class Worker:
                 await reporter
         return self.result
 
+    def _session(self, plan: SessionPlan, generation: int = 0) -> StressSession:
+        key = None
+        if self.journal is not None:
+            key = self.config.journal_key(self.durability.run, plan.index)
+        side = self.servers[model_name(plan.index)]
+        return StressSession(
+            plan,
+            self.config,
+            side,
+            self.bank,
+            self._turned,
+            journal=self.journal,
+            key=key,
+            generation=generation,
+        )
+
     async def _serve(self, sessions: list[StressSession]) -> None:
         """Connect, run the timed phase, then judge and close each session in turn."""
         loop = asyncio.get_running_loop()
         async with SimServer(sim_config(self.config), on_session=self._register) as sim:
+            self.url = sim.url
             began = loop.time()
             await self._connect_all(sessions, sim.url)
             self.result.connect_seconds = loop.time() - began
             with gc_tuned(self.config.gc_tuning):
+                elapsed = 0.0
                 if self.hooks.ready is not None:
                     self.stage = "waiting"
-                    await self.hooks.ready()
+                    elapsed = await self.hooks.ready()
                 with gc_clock(self.result):
-                    await self._timed(sessions, loop)
+                    await self._timed(loop, elapsed)
                 self.stage = "judging"
                 began = loop.time()
                 for session in sessions:
@@ -246,29 +300,66 @@ class Worker:
 
         await asyncio.gather(*(connect(s) for s in sessions))
 
-    async def _timed(self, sessions: list[StressSession], loop: asyncio.AbstractEventLoop) -> None:
+    async def _timed(self, loop: asyncio.AbstractEventLoop, elapsed: float) -> None:
+        """The timed phase (already ``elapsed`` seconds old for a worker started late),
+        then the drain; sessions handed over meanwhile join in."""
         config = self.config
-        start = loop.time()
+        here = loop.time()
+        start = here - elapsed
         phase = Phase(start, start + config.seconds, start + config.seconds + config.grace)
         events_before = self._events()
         cpu_before = time.process_time()
         self.stage = "running"
-        runs = asyncio.gather(*(s.run(phase) for s in sessions))
+        self._runs = [asyncio.ensure_future(s.run(phase)) for s in self.sessions]
+        adopting = None
+        if self.hooks.adopt is not None:
+            adopting = asyncio.ensure_future(self._adopt_all(self.hooks.adopt, phase))
         await asyncio.sleep(max(0.0, phase.stop - loop.time()))
-        self.result.timed_seconds = loop.time() - start
+        self.result.timed_seconds = loop.time() - here
         self.result.phase_turns = self.turns
         self.result.phase_events = self._events() - events_before
         self.stage = "draining"
-        await runs
+        if adopting is not None:
+            await adopting  # until the parent says no more sessions will come
+        done = 0
+        while done < len(self._runs):  # a session adopted while draining joins the drain
+            await asyncio.gather(*self._runs[done:])
+            done = len(self._runs)
         self.result.cpu_seconds = time.process_time() - cpu_before
         self.result.drain_seconds = max(0.0, loop.time() - phase.stop)
+
+    async def _adopt_all(self, adopt: Callable[[], Awaitable[Adopt | None]], phase: Phase) -> None:
+        """Resume every session handed over, each on its own, until told it is over."""
+        while (handed := await adopt()) is not None:
+            self._runs.append(asyncio.ensure_future(self._adopt_one(*handed, phase)))
+
+    async def _adopt_one(self, index: int, generation: int, phase: Phase) -> None:
+        """Resume session ``index`` here and play its turns to the end of the run."""
+        plan = self.all_plans[index]
+        self.servers[model_name(index)] = ServerSide()
+        session = self._session(plan, generation)
+        self.sessions.append(session)
+        reader = self.journal
+        if reader is not None and self.durability.resume_reader is not None:
+            reader = self.durability.resume_reader(reader)
+        try:
+            async with self._resume_gate:
+                await session.resume(self.url, reader)
+        except Exception as exc:  # counted: the session is an error, not the run
+            session.outcome.error = f"could not resume: {type(exc).__name__}: {exc}"
+            return
+        await session.run(phase)
 
     def _events(self) -> int:
         return sum(side.events() for side in self.servers.values())
 
 
 async def run_worker(
-    config: StressConfig, worker: int, indices: range, hooks: Hooks | None = None
+    config: StressConfig,
+    worker: int,
+    indices: range,
+    hooks: Hooks | None = None,
+    durability: Durability | None = None,
 ) -> WorkerResult:
     """Run one worker's share of the sessions on the current loop."""
-    return await Worker(config, worker, indices, hooks or Hooks()).run()
+    return await Worker(config, worker, indices, hooks or Hooks(), durability).run()
