@@ -22,6 +22,11 @@ class ReplyCount:
     _inputs_of: dict[str, frozenset[str]] = field(default_factory=dict)
     _answered: set[str] = field(default_factory=set)
 
+    def already_answered(self, inputs: frozenset[str]) -> None:
+        """Inputs answered before this server session began (a resumed conversation
+        arrives with its replies): a reply that sees nothing else is a duplicate."""
+        self._answered |= inputs
+
     def asked(self, response_id: str, conversation: Sequence[Item]) -> None:
         self._inputs_of[response_id] = _inputs(conversation)
 

@@ -31,7 +31,7 @@ class ServerSide:
 
     def add(self, session: SimSession) -> None:
         if self.answered:
-            session.replies._answered |= self.answered
+            session.replies.already_answered(self.answered)
         self.sessions.append(session)
 
     def current(self) -> SimSession | None:
