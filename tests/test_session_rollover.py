@@ -13,6 +13,8 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
 from accord import Agent, AgentRunner, RolledOver, function_tool
 from accord.client import events as app
 from accord.client.rollover import Rollover
@@ -76,6 +78,44 @@ async def _until(condition: Any, timeout: float = TIMEOUT) -> None:
     await asyncio.wait_for(loop(), timeout)
 
 
+async def _talk(
+    session: RealtimeSession,
+    runner: AgentRunner,
+    pump: Pump,
+    sim: SimServer,
+    seconds: float,
+    *,
+    pause: float = 0.0,
+) -> list[str]:
+    """Typed turns, tool turns and spoken turns for ``seconds``, ``pause`` between two
+    (a person's pace: without it three minutes make a thousand items); after each rollover,
+    once the session is quiet, the mirror equals the new server's store. Returns what
+    the user said, in order."""
+    said: list[str] = []
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    index, checked = 0, 0
+    while loop.time() < end:
+        text = "what's the weather in Paris?" if index % 3 == 1 else f"typed turn {index}"
+        await runner.say(text)
+        said.append(text)
+        await runner.wait_idle(TIMEOUT)
+        if index % 3 == 2:
+            spoken = f"spoken turn {index}"
+            await _spoken(session, spoken)
+            said.append(spoken)
+            await _until(lambda s=spoken: s in _user_texts(session.chat_ctx.items))
+            await runner.wait_idle(TIMEOUT)
+        if len(pump.of(RolledOver)) > checked:
+            checked = len(pump.of(RolledOver))
+            await settle(session, sim.sessions[-1])
+            assert_mirror_matches_store(session, sim.sessions[-1])
+        index += 1
+        await asyncio.sleep(pause)
+    assert checked == len(pump.of(RolledOver))
+    return said
+
+
 async def test_a_session_rolls_over_at_quiet_points_and_loses_no_turn_or_audio() -> None:
     """A 3 s cap over about 12 s of typed turns, tool turns and spoken turns: every
     server session ends by a rollover, each new one holds the conversation, and audio
@@ -84,22 +124,7 @@ async def test_a_session_rolls_over_at_quiet_points_and_loses_no_turn_or_audio()
         session, runner = await _open(sim, rollover_margin_s=1.5)
         async with session:
             pump = Pump(runner)  # type: ignore[arg-type]  # the runner reads the session
-            said: list[str] = []
-            loop = asyncio.get_running_loop()
-            end = loop.time() + 12.0
-            index = 0
-            while loop.time() < end:
-                text = "what's the weather in Paris?" if index % 3 == 1 else f"typed turn {index}"
-                await runner.say(text)
-                said.append(text)
-                await runner.wait_idle(TIMEOUT)
-                if index % 3 == 2:
-                    spoken = f"spoken turn {index}"
-                    await _spoken(session, spoken)
-                    said.append(spoken)
-                    await _until(lambda s=spoken: s in _user_texts(session.chat_ctx.items))
-                    await runner.wait_idle(TIMEOUT)
-                index += 1
+            said = await _talk(session, runner, pump, sim, 12.0)
             # Audio spoken the moment the next switch happens, while its restore is
             # acknowledged: held, then replayed into the new session.
             roll = session._rollover
@@ -187,3 +212,29 @@ def test_the_margin_is_a_quarter_of_a_short_cap_or_what_was_asked() -> None:
     assert roll.due(99.0, 100.0, None)  # 1 s (a quarter of 4 s) before the cap
     assert not Rollover(None, 4.0).due(90.0, None, None)  # no cap known
     assert Rollover(2.0, 4.0).due(98.0, 100.0, None)
+
+
+@pytest.mark.slow
+async def test_a_session_eighteen_caps_long_rolls_over_seventeen_times() -> None:
+    """Issue 19's criterion: a 10 s cap over 3 minutes of typed, tool and spoken turns
+    (the default margin: a quarter of the cap). Run: ``pytest -m slow -k eighteen``."""
+    async with SimServer(SimConfig(session_max_seconds=10.0)) as sim:
+        session, runner = await _open(sim)
+        async with session:
+            pump = Pump(runner)  # type: ignore[arg-type]
+            said = await _talk(session, runner, pump, sim, 180.0, pause=1.5)
+            await runner.wait_idle(TIMEOUT)
+            await settle(session, sim.sessions[-1])
+            assert_mirror_matches_store(session, sim.sessions[-1])
+            rollovers = pump.of(RolledOver)
+            assert len(rollovers) >= 17
+            assert pump.of(app.Disconnected) == [] and pump.of(app.Reconnected) == []
+            assert all(r.lost == () for r in rollovers)
+            final = sim.sessions[-1].store.items()
+            assert _user_texts(final) == said
+            outputs = [i for i in final if isinstance(i, FunctionCallOutput)]
+            assert len({o.call_id for o in outputs}) == len(outputs)
+            # shown with -s: what docs/rollover.md reports
+            print(f"rollovers {len(rollovers)}, user turns {len(said)}, items {len(final)}")
+            await runner.aclose()
+            await pump.stop()
