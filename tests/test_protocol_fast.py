@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -10,12 +12,24 @@ from accord.protocol import (
     ConversationItemAdded,
     ConversationItemCreate,
     ConversationItemDone,
+    RemoteProtocolError,
+    ResponseOutputAudioDelta,
+    ResponseOutputAudioTranscriptDelta,
+    ResponseOutputTextDelta,
     encode,
     item_from_wire,
     item_to_wire,
     parse_server_event,
 )
-from accord.protocol.fast import decode_item_ack, encode_item_ack, encode_item_create
+from accord.protocol.fast import (
+    AUDIO_DELTA,
+    TEXT_DELTA,
+    TRANSCRIPT_DELTA,
+    decode_item_ack,
+    decode_output_delta,
+    encode_item_ack,
+    encode_item_create,
+)
 from accord.sim.events import wire_item
 
 ids = st.text("abcXYZ019_-", min_size=1, max_size=32)
@@ -84,3 +98,67 @@ def test_fast_decoder_declines_what_it_does_not_know() -> None:
         is None
     )
     assert decode_item_ack("not json at all") is None
+
+
+_DELTA_TYPES = [
+    "response.output_text.delta",
+    "response.text.delta",
+    "response.output_audio_transcript.delta",
+    "response.audio_transcript.delta",
+    "response.output_audio.delta",
+    "response.audio.delta",
+]
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@st.composite
+def delta_frames(draw: st.DrawFn) -> str:
+    """Delta frames, mostly well formed, sometimes with a field of the wrong type."""
+    fields: dict[str, object] = {
+        "type": draw(st.sampled_from(_DELTA_TYPES)),
+        "event_id": draw(ids),
+        "response_id": draw(ids),
+        "item_id": draw(ids),
+        "output_index": draw(st.integers(0, 3)),
+        "content_index": draw(st.integers(0, 3)),
+        "delta": draw(texts),
+    }
+    if draw(st.booleans()):
+        broken = draw(st.sampled_from(sorted(k for k in fields if k != "type")))
+        fields[broken] = draw(_JSON)
+    return json.dumps(fields)
+
+
+@settings(max_examples=400)
+@given(delta_frames())
+def test_the_fast_delta_decoder_agrees_with_the_validating_parser(frame: str) -> None:
+    """Same fields when the parser takes the frame; None (the parser's turn to report
+    it) whenever the parser refuses it. It may decline a frame the parser takes (then
+    the parser reads it), never accept one the parser refuses."""
+    fast = decode_output_delta(frame)
+    try:
+        event = parse_server_event(frame)
+    except RemoteProtocolError:
+        assert fast is None
+        return
+    if fast is not None:
+        kind, response_id, item_id, delta = fast
+        assert (response_id, item_id, delta) == (event.response_id, event.item_id, event.delta)  # type: ignore[union-attr]
+        expected = {
+            ResponseOutputTextDelta: TEXT_DELTA,
+            ResponseOutputAudioTranscriptDelta: TRANSCRIPT_DELTA,
+            ResponseOutputAudioDelta: AUDIO_DELTA,
+        }[type(event)]
+        assert kind == expected
+
+
+def test_the_fast_delta_decoder_passes_on_everything_else() -> None:
+    assert decode_output_delta('{"type":"response.done","event_id":"e","response":{}}') is None
+    assert decode_output_delta('not json .delta"') is None
+    assert decode_output_delta('{"type":"response.output_text.delta","delta":NaN}') is None

@@ -38,7 +38,13 @@ from accord.protocol import (
 )
 from accord.protocol.client_events import ClientEvent
 from accord.protocol.error_codes import FRAME_TOO_LARGE
-from accord.protocol.fast import ITEM_ADDED, decode_item_ack
+from accord.protocol.fast import (
+    AUDIO_DELTA,
+    ITEM_ADDED,
+    TEXT_DELTA,
+    decode_item_ack,
+    decode_output_delta,
+)
 from accord.truncation import truncation_of
 
 log = logging.getLogger("accord.session")
@@ -100,6 +106,15 @@ class SessionCore:
     def receive_frame(self, frame: str | bytes, now: float) -> list[str]:
         """A server frame: parse it, act on it, return the client frames to send."""
         self.now = now
+        delta = decode_output_delta(frame) if isinstance(frame, str) else None
+        if delta is not None:  # the bulk of a reply's frames, read without a model
+            kind, response_id, item_id, payload = delta
+            if kind == AUDIO_DELTA:
+                inbound.streamed_audio(self, response_id, item_id, payload)
+            else:
+                text_only = kind == TEXT_DELTA
+                inbound.streamed_text(self, response_id, item_id, payload, text_only=text_only)
+            return self._take()
         fast = decode_item_ack(frame) if isinstance(frame, str) else None
         if fast is not None:  # the bulk of a large push's acknowledgements
             kind, previous, item = fast

@@ -182,24 +182,34 @@ def output_item_added(s: SessionCore, event: ResponseOutputItemAdded) -> None:
 def text_delta(
     s: SessionCore, event: ResponseOutputTextDelta | ResponseOutputAudioTranscriptDelta
 ) -> None:
-    if event.response_id in s.responses:
-        modality: Literal["text", "audio"] = (
-            "text" if isinstance(event, ResponseOutputTextDelta) else "audio"
-        )
-        s.stream(st.TextDelta(event.response_id, event.item_id, event.delta, modality))
+    text_only = isinstance(event, ResponseOutputTextDelta)
+    streamed_text(s, event.response_id, event.item_id, event.delta, text_only=text_only)
+
+
+def streamed_text(
+    s: SessionCore, response_id: str, item_id: str, delta: str, *, text_only: bool
+) -> None:
+    """Output text, or the transcript of output audio: the response's streams only."""
+    if response_id in s.responses:
+        modality: Literal["text", "audio"] = "text" if text_only else "audio"
+        s.stream(st.TextDelta(response_id, item_id, delta, modality))
 
 
 def audio_delta(s: SessionCore, event: ResponseOutputAudioDelta) -> None:
+    streamed_audio(s, event.response_id, event.item_id, event.delta)
+
+
+def streamed_audio(s: SessionCore, response_id: str, item_id: str, delta: str) -> None:
     """Count the audio by its base64 length; decode only for whoever reads the stream
     (decoding every delta costs more than the rest of the event's handling)."""
-    size = decoded_size(event.delta)
+    size = decoded_size(delta)
     if size is None:
-        s.notice(f"undecodable audio delta for {event.item_id}: ignored")
+        s.notice(f"undecodable audio delta for {item_id}: ignored")
         return
-    s.audio_received[event.item_id] = s.audio_received.get(event.item_id, 0) + size
-    s.last_audio_item = event.item_id
-    if event.response_id in s.responses:
-        s.stream(st.AudioDelta(event.response_id, event.item_id, event.delta))
+    s.audio_received[item_id] = s.audio_received.get(item_id, 0) + size
+    s.last_audio_item = item_id
+    if response_id in s.responses:
+        s.stream(st.AudioDelta(response_id, item_id, delta))
 
 
 def decoded_size(payload: str) -> int | None:

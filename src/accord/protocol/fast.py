@@ -269,3 +269,53 @@ def error_body(code: str | None, message: str, event_id: str | None) -> dict[str
 def transcription_error_body(message: str) -> dict[str, Any]:
     """The ``error`` of a failed input transcription, as JSON values."""
     return {"type": "transcription_error", "message": message}
+
+
+# -- streamed output deltas (the bulk of a reply's frames) ------------------------------
+
+#: The kinds :func:`decode_output_delta` returns.
+TEXT_DELTA, TRANSCRIPT_DELTA, AUDIO_DELTA = "text", "transcript", "audio"
+
+_OUTPUT_DELTA_KINDS: dict[str, str] = {
+    **dict.fromkeys(type_names(se.ResponseOutputTextDelta), TEXT_DELTA),
+    **dict.fromkeys(type_names(se.ResponseOutputAudioTranscriptDelta), TRANSCRIPT_DELTA),
+    **dict.fromkeys(type_names(se.ResponseOutputAudioDelta), AUDIO_DELTA),
+}
+
+
+def decode_output_delta(frame: str) -> tuple[str, str, str, str] | None:
+    """``(kind, response_id, item_id, delta)`` of an output text, audio transcript or
+    audio delta (either dialect), read with one ``json.loads`` and a check of the
+    fields a client uses, without building a model; None for any other frame or for
+    one whose fields are not what the schema says (the caller then takes the
+    validating parser, which reports it). ``kind`` is :data:`TEXT_DELTA`,
+    :data:`TRANSCRIPT_DELTA` or :data:`AUDIO_DELTA`."""
+    if '.delta"' not in frame[:72]:
+        return None
+    try:
+        data = _LOADS(frame)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    kind = _OUTPUT_DELTA_KINDS.get(data.get("type"))  # type: ignore[arg-type]
+    if kind is None:
+        return None
+    response_id, item_id, delta = data.get("response_id"), data.get("item_id"), data.get("delta")
+    if not (
+        isinstance(response_id, str)
+        and isinstance(item_id, str)
+        and isinstance(delta, str)
+        and isinstance(data.get("event_id"), str)
+        and type(data.get("output_index")) is int
+        and type(data.get("content_index")) is int
+    ):
+        return None
+    return kind, response_id, item_id, delta
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")  # NaN, Infinity: as the parser says
+
+
+_LOADS = json.JSONDecoder(parse_constant=_no_constant).decode
