@@ -11,9 +11,15 @@ from collections.abc import Callable
 
 import pytest
 
+from accord.agent import Agent, SeenOnce
+from accord.bench.long_session import get_weather
 from accord.engine.engine import SyncEngine
 from accord.engine.mirror import TOMBSTONES_KEPT, Mirror
 from accord.items import ChatContext, FunctionCall, Item, Message
+from accord.policies import KeepLastTurns
+from accord.session import RealtimeSession
+from accord.sim.config import SimConfig
+from accord.sim.server import SimServer
 from accord.verify.harness import Pair
 
 Size = Callable[[SyncEngine], int]
@@ -126,3 +132,36 @@ def test_a_kept_tombstone_still_anchors_a_late_item() -> None:
     placed = mirror.add(Message(id="late", role="assistant", content="x"), "m1")
     assert placed.anchor_was_deleted and placed.previous_item_id == "m0"
     assert mirror.ids() == ["m0", "late"]
+
+
+def test_seen_once_forgets_an_id_a_whole_turn_after_it_left() -> None:
+    seen = SeenOnce()
+    seen.add("c1")
+    seen.turn_ended({"c1"})  # still in the conversation
+    seen.turn_ended(set())  # gone: a duplicate may still come (its delete on its way)
+    assert "c1" in seen
+    seen.turn_ended(set())  # gone for a whole turn
+    assert "c1" not in seen
+
+
+async def test_the_runner_and_its_telemetry_keep_no_record_per_call() -> None:
+    """24 tool turns trimmed to 2: the runner's dedup of dispatched calls holds the
+    calls of the conversation only, and telemetry's call names are read once."""
+    agent = Agent(instructions="Weather.", tools=[get_weather], context_policy=KeepLastTurns(2))
+    async with (
+        SimServer(SimConfig()) as sim,
+        RealtimeSession.connect(
+            sim.url, api_key="sk-test-not-a-key", session=agent.session_config(), seed=7
+        ) as session,
+    ):
+        runner = agent.start(session)
+        try:
+            for n in range(24):
+                await runner.say(f"the weather in Oslo, turn {n}")
+                await runner.wait_idle(10.0)
+            assert runner.stats.tool_calls == 24
+            assert len(runner._handled_calls.ids) <= 4
+            if session.telemetry is not None:
+                assert len(session.telemetry._calls) <= 1
+        finally:
+            await runner.aclose()
