@@ -118,6 +118,8 @@ class SummarizeOlder:
 
     The summary is slow (a model call), so the snapshot it edits is stale by the time it
     is pushed: race R2. ``summarizer`` defaults to the runner's out-of-band response.
+    Its previous summary is read by the next one and replaced, so a long session holds
+    one summary, not one per turn.
     """
 
     keep_turns: int = 2
@@ -126,20 +128,41 @@ class SummarizeOlder:
     summarizer: Summarizer | None = None
     name: str = "summarizer"
     summaries: int = field(default=0, init=False)
+    _summary_ids: set[str] = field(default_factory=set, init=False, repr=False)
 
     async def edit(self, ctx: ChatContext) -> ChatContext | None:
         starts = turn_starts(ctx)
         if len(starts) <= self.keep_turns or self.summarizer is None:
             return None
         cut = pair_safe_cut(ctx.items, starts[-self.keep_turns])
-        older = [i for i in ctx.items[:cut] if not (isinstance(i, Message) and i.role == "system")]
-        if not older:
+        item_id = f"summary_{self.summaries + 1}_{len(ctx)}"
+        done = await _summarize_before(ctx, cut, self._summary_ids, self.summarizer, item_id)
+        if done is None:
             return None
-        text = await self.summarizer(older)
         self.summaries += 1
-        edited = _drop_before(ctx, cut)
-        _insert_summary(edited, f"summary_{self.summaries}_{len(ctx)}", text)
+        edited, self._summary_ids = done[0], {done[1]}
         return edited
+
+
+async def _summarize_before(
+    ctx: ChatContext, cut: int, previous_ids: set[str], summarizer: Summarizer, item_id: str
+) -> tuple[ChatContext, str] | None:
+    """``ctx`` with the items before ``cut`` replaced by one summary (``item_id``).
+
+    System messages stay, except the policy's own earlier summary (``previous_ids``):
+    it is read by the new summary and replaced, so summaries never stack. None when
+    nothing but that summary lies before the cut."""
+    older = [
+        i
+        for i in ctx.items[:cut]
+        if not (isinstance(i, Message) and i.role == "system") or i.id in previous_ids
+    ]
+    if not any(i.id not in previous_ids for i in older):
+        return None
+    text = await summarizer(older)
+    previous = {i.id for i in older} & previous_ids
+    edited = _drop_before(ctx, cut).filter(lambda item: item.id not in previous)
+    return edited, _insert_summary(edited, item_id, text).id
 
 
 SUMMARY_PREFIX = "Summary of the earlier conversation: "
@@ -249,19 +272,12 @@ class TokenBudget:
         if self.summarizer is None or _tokens(items) <= self.max_tokens:
             return None
         cut = self._cut(ctx)
-        older = [
-            i
-            for i in items[:cut]
-            if not (isinstance(i, Message) and i.role == "system") or i.id in self._summary_ids
-        ]
-        if not any(i.id not in self._summary_ids for i in older):
+        item_id = f"budget_summary_{self.compactions + 1}_{len(ctx)}"
+        done = await _summarize_before(ctx, cut, self._summary_ids, self.summarizer, item_id)
+        if done is None:
             return None
-        text = await self.summarizer(older)
         self.compactions += 1
-        previous = {i.id for i in older} & self._summary_ids
-        edited = _drop_before(ctx, cut).filter(lambda item: item.id not in previous)
-        summary = _insert_summary(edited, f"budget_summary_{self.compactions}_{len(ctx)}", text)
-        self._summary_ids = {summary.id}
+        edited, self._summary_ids = done[0], {done[1]}
         return edited
 
     def _cut(self, ctx: ChatContext) -> int:
