@@ -165,3 +165,20 @@ async def test_the_runner_and_its_telemetry_keep_no_record_per_call() -> None:
                 assert len(session.telemetry._calls) <= 1
         finally:
             await runner.aclose()
+
+
+async def test_audio_counted_for_out_of_band_replies_is_forgotten_when_they_end() -> None:
+    """An out-of-band reply's items never enter the conversation, so no delete ever
+    pops the audio counted for them: its end does."""
+    config = {"output_modalities": ["audio"], "instructions": "Speak."}
+    async with (
+        SimServer(SimConfig()) as sim,
+        RealtimeSession.connect(
+            sim.url, api_key="sk-test-not-a-key", session=config, seed=7
+        ) as session,
+    ):
+        for _ in range(3):
+            generation = await session.generate_reply(out_of_band=True, instructions="Summarize.")
+            await generation.wait()
+            assert generation.item_ids
+        assert session.core.audio_received == {}

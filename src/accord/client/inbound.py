@@ -242,6 +242,9 @@ def response_done(s: SessionCore, event: ResponseDone) -> None:
         generation.finish(status)
         if generation.requested_by is not None:
             s.out_of_band_requests.discard(generation.requested_by)
+        if generation.out_of_band:  # its items are never deleted: nothing else pops them
+            for item_id in generation.item_ids:
+                s.audio_received.pop(item_id, None)
 
 
 def error(s: SessionCore, event: ErrorEvent) -> None:
