@@ -65,10 +65,14 @@ class Pruner:
         self._swept_at = (-1, -1)  # the response and deletion counters at the last sweep
 
     def at_quiet(self, eng: Prunable) -> None:
-        moved = (eng.responses.counter, eng.mirror.deletions)
+        r = eng.responses
+        moved = (r.counter, eng.mirror.deletions)
         if moved == self._swept_at or not eng.connected or eng.reconnect.at_drop is not None:
             return
-        if eng.is_quiet():
+        # The cheap signs of work first: while a response streams, is_quiet (a pass over
+        # the ops and the responses' records) is not run on every delta.
+        busy = r.inband_busy() or r.tools_running or r.awaiting_transcript or r.oob_request_of
+        if not busy and eng.is_quiet():
             sweep(eng)
             self._swept_at = moved
 
