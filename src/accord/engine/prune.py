@@ -5,9 +5,10 @@ finished work (tombstones of deleted items, finished responses and the items the
 owned, the per-call sets) are needed only while something can still name them, so they
 are dropped at a *quiet point*: connected, no restore pending, no operation open, no
 response running (in-band or out-of-band), no tool running and no transcript awaited.
-At such a point nothing in flight can name a deleted item or a finished response: no op
-anchors on it, no server response can add an item after it (R6), no restore replays it.
-The rules, each applied at a quiet point:
+At such a point no operation anchors on a deleted item, no restore replays one and no
+response the client knows of is running; only a server adding an item late to a
+response it has just finished can still name one (R6, R15), which the latest few
+tombstones and records kept whole are for. The rules, each applied at a quiet point:
 
 - tombstones: let go but the latest few; the last few hundred deleted ids stay known
   as deleted (:meth:`Mirror.let_go`);
