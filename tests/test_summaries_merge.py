@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from accord.items import ChatContext, Item, Message
 from accord.policies import SUMMARY_PREFIX, SummarizeOlder
+from accord.verify.harness import Pair
 
 
 def summaries(ctx: ChatContext) -> list[Message]:
@@ -59,3 +61,30 @@ async def test_the_conversation_stays_bounded_over_many_turns() -> None:
             ctx = edited
         longest = max(longest, len(ctx))
     assert longest <= 7  # instructions, one summary, two kept turns, the new turn
+
+
+def test_two_summaries_written_at_once_are_merged_by_the_next() -> None:
+    """Each turn two edits run from the same snapshot (a call's reply and its follow-up
+    both complete a turn): the later push keeps the earlier one's summary, since its
+    base never held it. The next edit must take both as the policy's own; it took only
+    the last written, and the other stayed as a system message, one more every turn."""
+
+    async def summarizer(items: Sequence[Item]) -> str:
+        return f"{len(items)} items"
+
+    policy = SummarizeOlder(keep_turns=1, summarizer=summarizer)
+    p = Pair("accord")
+    for n in range(40):
+        ctx = p.snapshot()
+        ctx.append(Message(id=f"u{n}", role="user", content=f"question {n}"))
+        ctx.append(Message(id=f"a{n}", role="assistant", content=f"answer {n}"))
+        p.push(ctx)
+        p.settle()
+        snapshot = p.snapshot()
+        for edited in (asyncio.run(policy.edit(snapshot)), asyncio.run(policy.edit(snapshot))):
+            if edited is not None:
+                p.push(edited)
+        p.settle()
+        assert len(summaries(p.snapshot())) <= 2, n
+    assert len(p.snapshot()) <= 4
+    assert p.violations() == []
