@@ -35,6 +35,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from accord.engine.followups import FollowUps
+from accord.engine.ledger import Ledger
 from accord.engine.mirror import Mirror
 from accord.engine.reconnect import Reconnect
 from accord.engine.responses import Responses
@@ -47,6 +48,7 @@ class Prunable(Protocol):
     """The parts of the engine a sweep reads and trims."""
 
     mirror: Mirror
+    ledger: Ledger
     responses: Responses
     followups: FollowUps
     reconnect: Reconnect
@@ -70,9 +72,12 @@ class Pruner:
         moved = (r.counter, eng.mirror.deletions)
         if moved == self._swept_at or not eng.connected or eng.reconnect.at_drop is not None:
             return
-        # The cheap signs of work first: while a response streams, is_quiet (a pass over
-        # the ops and the responses' records) is not run on every delta.
-        busy = r.inband_busy() or r.tools_running or r.awaiting_transcript or r.oob_request_of
+        # The cheap signs of work first: while a response streams or a push's deletes
+        # are acknowledged one by one, is_quiet (a pass over the ops and the responses'
+        # records) is not run on every event.
+        busy = bool(r.inband_busy() or r.tools_running or r.awaiting_transcript)
+        busy = busy or bool(r.oob_request_of) or eng.ledger.has_waiting()
+        busy = busy or eng.ledger.in_transit()
         if not busy and eng.is_quiet():
             sweep(eng)
             self._swept_at = moved
