@@ -109,10 +109,14 @@ def test_drops_round_up_and_shares_cover_every_session() -> None:
 def test_the_server_truncating_by_itself_is_survived_and_counted() -> None:
     """A 300-token limit and retention ratio 0.5: the server drops half the conversation
     every few turns, silently. Without the engine's doubts (engine/eviction.py) this run
-    had 166 desyncs in 20 sessions, and the judge called every evicted item lost."""
+    had 166 desyncs in 20 sessions, and the judge called every evicted item lost.
+
+    The policies push every 6 replies, so the conversation grows past the limit between
+    two pushes: with every 3 it used to reach it only through SummarizeOlder stacking one
+    summary per push, and with the summaries merged (issue 20) the server never cut."""
     code, report = run_cli(
         "--sessions", "6", "--seconds", "4", "--seed", "2", "--disconnect-fraction", "0",
-        "--truncation", "0.5", "--post-instructions", "300",
+        "--truncation", "0.5", "--post-instructions", "300", "--push-every", "6",
     )  # fmt: skip
     assert code == 0, report["findings"]
     assert report["evicted_items"] > 5

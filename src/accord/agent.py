@@ -22,6 +22,8 @@ from accord.client import events as se
 from accord.engine.events import PushReport
 from accord.ids import IdGenerator
 from accord.items import (
+    FunctionCall,
+    FunctionCallOutput,
     Item,
     McpApprovalRequest,
     McpApprovalResponse,
@@ -214,6 +216,30 @@ class RunnerStats:
     outputs_failed: list[str] = field(default_factory=list)
 
 
+class SeenOnce:
+    """Ids the runner acted on once (a call dispatched, an MCP item reported), each
+    forgotten a whole turn after it left the conversation.
+
+    A duplicate comes while its item is still there (an item done twice, a call
+    re-announced by a restore) or while its delete is on its way, never a turn after
+    it went; without forgetting, a long session kept one id per call forever."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+        self._gone: set[str] = set()  # not in the conversation at the last turn's end
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.ids
+
+    def add(self, key: str) -> None:
+        self.ids.add(key)
+
+    def turn_ended(self, live: set[str]) -> None:
+        """``live``: the keys the conversation holds now."""
+        self.ids -= self._gone - live
+        self._gone = self.ids - live
+
+
 class AgentRunner:
     """Drives one session for one agent."""
 
@@ -230,8 +256,8 @@ class AgentRunner:
         # The runner's own ids: the engine's generator belongs to the engine (a replay
         # re-creates the engine's ids from the recorded calls alone).
         self._ids = IdGenerator(session.options.seed, prefix="user")
-        self._handled_calls: set[str] = set()
-        self._mcp_seen: set[str] = set()  # MCP items reported (each can be done twice)
+        self._handled_calls = SeenOnce()  # call ids dispatched
+        self._mcp_seen = SeenOnce()  # MCP items reported (each can be done twice)
         self._active_generation: Any = None
         self._interrupted: Any = None  # the generation the last barge-in was for
         for policy in agent.policies:
@@ -367,7 +393,14 @@ class AgentRunner:
             )
         if status == "completed":
             self._turns += 1
+            self._forget_gone()
             self._run_policies("turn")
+
+    def _forget_gone(self) -> None:
+        items = self.session.chat_ctx.items
+        calls = {i.call_id for i in items if isinstance(i, FunctionCall | FunctionCallOutput)}
+        self._handled_calls.turn_ended(calls | self._tool_tasks.keys())
+        self._mcp_seen.turn_ended({i.id for i in items})
 
     # -- tools ---------------------------------------------------------------------------
 

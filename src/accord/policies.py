@@ -113,11 +113,41 @@ class CharBudget:
 
 
 @dataclass
+class OwnSummaries:
+    """The summaries a policy wrote that a snapshot may still hold: the next summary
+    reads and replaces all of them.
+
+    Two edits can run at once (a turn's call and its follow-up each complete a reply),
+    each from its own snapshot, and the later push keeps the earlier one's summary (its
+    base never held it: the engine never deletes what a writer had not seen). Keeping
+    only the last summary written as the policy's own left that one behind as a plain
+    system message, one more per such turn. So every summary written stays the policy's
+    own until a snapshot that held it no longer does (it was replaced, for good)."""
+
+    ids: set[str] = field(default_factory=set)
+    _seen: set[str] = field(default_factory=set)  # ids a snapshot has held
+    _started: int = 0  # edits begun: two at once must not name their summaries alike
+
+    def new_id(self, prefix: str, ctx: ChatContext) -> str:
+        self._started += 1
+        return f"{prefix}_{self._started}_{len(ctx)}"
+
+    def current(self, ctx: ChatContext) -> set[str]:
+        """The policy's summaries, as of ``ctx``: those seen and gone are forgotten."""
+        present = {item.id for item in ctx.items if item.id in self.ids}
+        self.ids -= self._seen - present
+        self._seen = (self._seen | present) & self.ids
+        return set(self.ids)
+
+
+@dataclass
 class SummarizeOlder:
     """Replace all but the last ``keep_turns`` turns with one summary message.
 
     The summary is slow (a model call), so the snapshot it edits is stale by the time it
     is pushed: race R2. ``summarizer`` defaults to the runner's out-of-band response.
+    Its previous summary is read by the next one and replaced, so a long session holds
+    one summary, not one per turn.
     """
 
     keep_turns: int = 2
@@ -126,20 +156,42 @@ class SummarizeOlder:
     summarizer: Summarizer | None = None
     name: str = "summarizer"
     summaries: int = field(default=0, init=False)
+    _own: OwnSummaries = field(default_factory=OwnSummaries, init=False, repr=False)
 
     async def edit(self, ctx: ChatContext) -> ChatContext | None:
         starts = turn_starts(ctx)
         if len(starts) <= self.keep_turns or self.summarizer is None:
             return None
         cut = pair_safe_cut(ctx.items, starts[-self.keep_turns])
-        older = [i for i in ctx.items[:cut] if not (isinstance(i, Message) and i.role == "system")]
-        if not older:
+        item_id = self._own.new_id("summary", ctx)
+        previous = self._own.current(ctx)
+        done = await _summarize_before(ctx, cut, previous, self.summarizer, item_id)
+        if done is None:
             return None
-        text = await self.summarizer(older)
         self.summaries += 1
-        edited = _drop_before(ctx, cut)
-        _insert_summary(edited, f"summary_{self.summaries}_{len(ctx)}", text)
-        return edited
+        self._own.ids.add(done[1])
+        return done[0]
+
+
+async def _summarize_before(
+    ctx: ChatContext, cut: int, previous_ids: set[str], summarizer: Summarizer, item_id: str
+) -> tuple[ChatContext, str] | None:
+    """``ctx`` with the items before ``cut`` replaced by one summary (``item_id``).
+
+    System messages stay, except the policy's own earlier summary (``previous_ids``):
+    it is read by the new summary and replaced, so summaries never stack. None when
+    nothing but that summary lies before the cut."""
+    older = [
+        i
+        for i in ctx.items[:cut]
+        if not (isinstance(i, Message) and i.role == "system") or i.id in previous_ids
+    ]
+    if not any(i.id not in previous_ids for i in older):
+        return None
+    text = await summarizer(older)
+    previous = {i.id for i in older} & previous_ids
+    edited = _drop_before(ctx, cut).filter(lambda item: item.id not in previous)
+    return edited, _insert_summary(edited, item_id, text).id
 
 
 SUMMARY_PREFIX = "Summary of the earlier conversation: "
@@ -242,27 +294,21 @@ class TokenBudget:
     summarizer: Summarizer | None = None
     name: str = "token-budget"
     compactions: int = field(default=0, init=False)
-    _summary_ids: set[str] = field(default_factory=set, init=False, repr=False)
+    _own: OwnSummaries = field(default_factory=OwnSummaries, init=False, repr=False)
 
     async def edit(self, ctx: ChatContext) -> ChatContext | None:
         items = ctx.items
         if self.summarizer is None or _tokens(items) <= self.max_tokens:
             return None
         cut = self._cut(ctx)
-        older = [
-            i
-            for i in items[:cut]
-            if not (isinstance(i, Message) and i.role == "system") or i.id in self._summary_ids
-        ]
-        if not any(i.id not in self._summary_ids for i in older):
+        item_id = self._own.new_id("budget_summary", ctx)
+        previous = self._own.current(ctx)
+        done = await _summarize_before(ctx, cut, previous, self.summarizer, item_id)
+        if done is None:
             return None
-        text = await self.summarizer(older)
         self.compactions += 1
-        previous = {i.id for i in older} & self._summary_ids
-        edited = _drop_before(ctx, cut).filter(lambda item: item.id not in previous)
-        summary = _insert_summary(edited, f"budget_summary_{self.compactions}_{len(ctx)}", text)
-        self._summary_ids = {summary.id}
-        return edited
+        self._own.ids.add(done[1])
+        return done[0]
 
     def _cut(self, ctx: ChatContext) -> int:
         """The earliest turn start whose remainder fits ``low_water * max_tokens``,

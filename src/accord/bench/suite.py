@@ -17,6 +17,7 @@ from accord.bench import (
     diff_bench,
     engine_bench,
     livekit_diff,
+    long_session,
     machine,
     push_bench,
     sessions_bench,
@@ -164,6 +165,26 @@ def run_sessions(
     if not quick:
         report.verdicts = tg.sessions_targets(results)
     return report
+
+
+QUICK_LONG_SESSION = (30, 10, 5)  # turns, warm-up, turns between samples
+
+
+@_on_machine
+def run_long_session(
+    *,
+    quick: bool = False,
+    turns: int = 10_000,
+    warmup: int = 200,
+    sample_every: int = 100,
+    policies: Sequence[str] = long_session.POLICIES,
+) -> Report:
+    if quick:
+        turns, warmup, sample_every = QUICK_LONG_SESSION
+    runs = long_session.measure(
+        turns, warmup=warmup, sample_every=sample_every, policies=tuple(policies)
+    )
+    return long_session.report(runs)
 
 
 def run_all(*, quick: bool = False) -> list[Report]:

@@ -246,3 +246,32 @@ def cached_share(
 
     args = {"--turns": turns, "--limit": limit, "--budget": budget, "--ratio": ratio}
     budget_bench.main([part for pair in args.items() for part in map(str, pair)])
+
+
+@bench_app.command("long-session")
+def long_session(
+    ctx: typer.Context,
+    turns: int = typer.Option(10_000, "--turns", help="Turns of the session, per policy."),
+    warmup: int = typer.Option(200, "--warmup", help="Turns before the first sample."),
+    sample_every: int = typer.Option(100, "--sample-every", help="Turns between samples."),
+    policies: str = typer.Option(
+        "keep-last-turns,summarize-older",
+        "--policies",
+        help="Comma-separated: keep-last-turns, summarize-older.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    quick: bool = typer.Option(False, "--quick", help=QUICK_HELP),
+) -> None:
+    """One long session with tool calls: the client's growth per turn (issue 20).
+
+    Objects the collector tracks and tracemalloc's bytes, sampled after a warm-up, as a
+    least-squares slope per turn; the conversation's length per turn.
+    """
+    report = suite.run_long_session(
+        quick=_flag(ctx, "quick", quick),
+        turns=turns,
+        warmup=warmup,
+        sample_every=sample_every,
+        policies=[p.strip() for p in policies.split(",") if p.strip()],
+    )
+    _emit(report, _flag(ctx, "as_json", as_json), False)

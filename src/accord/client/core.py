@@ -95,6 +95,7 @@ class SessionCore:
         # Their streams are the shell's (accord.client.generation.Generations).
         self.responses: dict[str, str | None] = {}
         self.out_of_band_requests: set[str] = set()
+        self.out_of_band_items: dict[str, list[str]] = {}
         self.audio_received: dict[str, int] = {}
         self.last_audio_item: str | None = None
         self._connected = True  # False from a drop until connected_again
@@ -353,6 +354,10 @@ class SessionCore:
         self.now = now
         self.apply(self.engine.connection_lost(now))
         open_responses, self.responses = self.responses, {}
+        for item_ids in self.out_of_band_items.values():
+            for item_id in item_ids:
+                self.audio_received.pop(item_id, None)
+        self.out_of_band_items.clear()
         for response_id in open_responses:  # no response.done will come for them
             self._on_stream(st.ResponseEnded(response_id, "failed"))
         self._connected = False

@@ -60,6 +60,7 @@ class SessionCore(Protocol):
     session_info: dict[str, Any]
     responses: dict[str, str | None]  # open responses -> our response.create (or None)
     out_of_band_requests: set[str]
+    out_of_band_items: dict[str, list[str]]  # an open out-of-band reply's output items
     audio_received: dict[str, int]
     last_audio_item: str | None
 
@@ -176,6 +177,8 @@ def output_item_added(s: SessionCore, event: ResponseOutputItemAdded) -> None:
         return
     if event.response_id in s.responses:
         s.stream(st.OutputBegan(event.response_id, item_id, event.item.type == "message"))
+        if s.responses[event.response_id] in s.out_of_band_requests:
+            s.out_of_band_items.setdefault(event.response_id, []).append(item_id)
     s.feed(ev.OutputItemAdded(event.response_id, item_id))
 
 
@@ -238,6 +241,9 @@ def response_done(s: SessionCore, event: ResponseDone) -> None:
         s.stream(st.ResponseEnded(response.id, status, usage))
         if requested_by is not None:
             s.out_of_band_requests.discard(requested_by)
+    # An out-of-band reply's items are never deleted: nothing else pops their audio count.
+    for item_id in s.out_of_band_items.pop(response.id, ()):
+        s.audio_received.pop(item_id, None)
 
 
 def error(s: SessionCore, event: ErrorEvent) -> None:

@@ -23,6 +23,7 @@ from accord.engine.ledger import Ledger, Op, OpKind, OpState
 from accord.engine.mcp import approval_open
 from accord.engine.merge import MergeInput, merge, resolve_alias
 from accord.engine.mirror import Mirror
+from accord.engine.prune import Pruner
 from accord.engine.reconnect import Reconnect
 from accord.engine.responses import Responses
 from accord.engine.restore import AtDrop
@@ -66,6 +67,7 @@ class SyncEngine:
             doubtful=self.doubts.blocks,
         )
         self.followups = FollowUps()
+        self.pruner = Pruner()  # forgets finished records at quiet points (engine/prune.py)
         self.reconnect = Reconnect(self)
         self.connected = True
         self.audio_seen: dict[str, tuple[str, int | None]] = {}  # id -> (transcript, ms)
@@ -343,6 +345,7 @@ class SyncEngine:
         effects.extend(self.reconnect.maybe_done(now))
         effects.extend(self.finish_pushes())
         self.ledger.forget_done()
+        self.pruner.at_quiet(self)
         return effects
 
     def operation_answered(self, error: ev.ServerError) -> ev.Refusal | None:

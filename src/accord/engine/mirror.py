@@ -5,6 +5,15 @@ leaves a tombstone that remembers what stood before it. The server has been seen
 ``conversation.item.added`` anchored on an item it confirmed deleted a moment earlier
 (race R6); such an item lands after the deleted item's surviving predecessor, reported,
 never dropped. An anchor the mirror never knew at all is placed at the end and reported.
+
+A tombstone is only needed while something can still anchor on the deleted item: an
+open operation, a response the server is running, a restore. Once none can (the engine
+says when, engine/prune.py), :meth:`Mirror.let_go` drops the tombstones' nodes and items
+but those of the last ``TOMBSTONES_KEPT`` deletions (a server has been seen to add an
+item to a response it had just finished: such an item may still name one), and keeps
+only the ids of the rest, the last ``deleted_ids_kept`` of them, so that an id deleted
+recently is still known as deleted (never resurrected, put back under a fresh id) while
+a long session's memory stays bounded by its live conversation.
 """
 
 from __future__ import annotations
@@ -13,6 +22,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from accord.items import Item
+
+DELETED_IDS_KEPT = 256  # ids still known as deleted once their tombstones are let go
+TOMBSTONES_KEPT = 16  # the latest deletions keep their whole tombstones
 
 
 @dataclass(slots=True)
@@ -35,11 +47,15 @@ class Placement:
 class Mirror:
     """Ordered, indexed by id, with tombstones for deleted ids."""
 
-    def __init__(self) -> None:
+    def __init__(self, deleted_ids_kept: int = DELETED_IDS_KEPT) -> None:
         self._head: _Node | None = None
         self._tail: _Node | None = None
         self._live: dict[str, _Node] = {}
         self._dead: dict[str, _Node] = {}
+        # Ids whose tombstones were let go, oldest first (a dict: ordered, O(1) lookup).
+        self._gone: dict[str, None] = {}
+        self._gone_kept = deleted_ids_kept
+        self.deletions = 0  # deletes so far: the engine's pruner sweeps when it moved
 
     # -- reading ------------------------------------------------------------------------
 
@@ -66,7 +82,12 @@ class Mirror:
         return None if node is None else node.item
 
     def was_deleted(self, item_id: str) -> bool:
-        return item_id in self._dead and item_id not in self._live
+        dead = item_id in self._dead or item_id in self._gone
+        return dead and item_id not in self._live
+
+    def tombstones(self) -> int:
+        """Deleted items whose nodes are still kept (:meth:`let_go` frees the older)."""
+        return len(self._dead)
 
     def previous_id(self, item_id: str) -> str | None:
         node = self._live[item_id].prev
@@ -108,6 +129,7 @@ class Mirror:
         self._link_after(anchor, node)
         self._live[item.id] = node
         self._dead.pop(item.id, None)
+        self._gone.pop(item.id, None)
         return placement
 
     def _resolve_anchor(self, previous_item_id: str | None) -> tuple[_Node | None, Placement]:
@@ -151,7 +173,29 @@ class Mirror:
         node.alive = False
         node.next = None  # the tombstone keeps only its predecessor link
         self._dead[item_id] = node
+        self.deletions += 1
         return node.item
+
+    def let_go(self) -> None:
+        """Nothing in flight can anchor on a deleted item: drop the tombstones' nodes
+        (their items and links) but the last ``TOMBSTONES_KEPT``, and remember the last
+        ``deleted_ids_kept`` ids of the others only.
+
+        Frees them: a live node never links to a dead one (delete relinks its
+        neighbours), and a tombstone links to the item before it when it was deleted,
+        which was alive then, so is alive now or was deleted later (and is kept too)."""
+        excess = len(self._dead) - TOMBSTONES_KEPT
+        if excess <= 0:
+            return
+        dropped = list(self._dead)[:excess]  # in order of deletion
+        for item_id in dropped:
+            del self._dead[item_id]
+            self._gone.pop(item_id, None)
+            self._gone[item_id] = None
+        excess = len(self._gone) - self._gone_kept
+        if excess > 0:
+            for item_id in list(self._gone)[:excess]:
+                del self._gone[item_id]
 
     def clear(self) -> None:
         """A new server session after a reconnect: no live item, but the tombstones stay,

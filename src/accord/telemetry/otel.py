@@ -148,7 +148,8 @@ class SessionTelemetry:
 
     def _tool(self, call_id: str, event: str) -> None:
         if event == "started":
-            name, response = self._calls.get(call_id, ("unknown", None))
+            # Read once: a call's tool starts once, so the entry is not kept after.
+            name, response = self._calls.pop(call_id, ("unknown", None))
             parent = self._responses.get(response or "") or self._ended.get(response or "")
             self._tools[call_id] = self._tracer.start_span(
                 f"execute_tool {name}",
@@ -215,6 +216,8 @@ class SessionTelemetry:
     def _event(self, event: app.SessionEvent) -> None:
         if isinstance(event, app.FunctionCallReady):
             self._calls[event.call.call_id] = (event.call.name, event.response_id)
+            while len(self._calls) > 64:  # calls whose tool never started (abandoned)
+                self._calls.pop(next(iter(self._calls)))
 
     # -- frames -------------------------------------------------------------------------
 
