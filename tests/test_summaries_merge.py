@@ -88,3 +88,31 @@ def test_two_summaries_written_at_once_are_merged_by_the_next() -> None:
         assert len(summaries(p.snapshot())) <= 2, n
     assert len(p.snapshot()) <= 4
     assert p.violations() == []
+
+
+async def test_a_resumed_policy_never_reuses_a_restored_summarys_id() -> None:
+    """A resumed session's policy starts counting again beside the summaries the journal
+    restored; its first summary must not take one of their ids (the push would be
+    refused as a duplicate item id)."""
+
+    async def summarizer(items: Sequence[Item]) -> str:
+        return "earlier"
+
+    first = SummarizeOlder(keep_turns=1, summarizer=summarizer)
+    ctx = ChatContext([Message(id="sys", role="system", content="You help.")])
+    for n in range(3):
+        ctx.append(Message(id=f"u{n}", role="user", content=f"question {n}"))
+        ctx.append(Message(id=f"a{n}", role="assistant", content=f"answer {n}"))
+    edited = await first.edit(ctx)
+    assert edited is not None
+    (restored,) = summaries(edited)
+    resumed = SummarizeOlder(keep_turns=1, summarizer=summarizer)  # a new process
+    # the same shape of conversation again: the same count and length as the first
+    again = ChatContext([*edited.items[:1], *ctx.items[1:]])
+    again.insert_after("sys", restored)
+    again.remove("u0")
+    assert len(again) == len(ctx)
+    second = await resumed.edit(again)
+    assert second is not None
+    ids = [i.id for i in second.items]
+    assert len(ids) == len(set(ids))

@@ -129,8 +129,14 @@ class OwnSummaries:
     _started: int = 0  # edits begun: two at once must not name their summaries alike
 
     def new_id(self, prefix: str, ctx: ChatContext) -> str:
-        self._started += 1
-        return f"{prefix}_{self._started}_{len(ctx)}"
+        """A summary id no item of ``ctx`` has: a resumed session's policy starts
+        counting again, beside summaries the journal restored (stress found the reuse:
+        the push was refused, "duplicate item id")."""
+        while True:
+            self._started += 1
+            candidate = f"{prefix}_{self._started}_{len(ctx)}"
+            if candidate not in ctx:
+                return candidate
 
     def current(self, ctx: ChatContext) -> set[str]:
         """The policy's summaries, as of ``ctx``: those seen and gone are forgotten."""
