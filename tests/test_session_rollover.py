@@ -241,3 +241,30 @@ async def test_a_session_eighteen_caps_long_rolls_over_seventeen_times() -> None
             print(f"rollovers {len(rollovers)}, user turns {len(said)}, items {len(final)}")
             await runner.aclose()
             await pump.stop()
+
+
+async def test_a_rollover_puts_back_the_servers_own_turn_detection() -> None:
+    """An application that never configured turn detection relies on the server's
+    default (VAD on). The restore turns VAD off and back on; "back on" is the server's
+    default from session.created, not the null its own "off" left in session.updated
+    (the new session never heard the user again: found by review)."""
+    async with SimServer(SimConfig(session_max_seconds=2.0)) as sim:
+        session = await RealtimeSession.connect(
+            sim.url,
+            api_key="sk-test",
+            session={"instructions": "You help."},
+            tick_interval=0.05,
+            rollover_margin_s=1.0,
+        )
+        async with session:
+            default = sim.sessions[0].session["audio"]["input"]["turn_detection"]
+            assert default is not None
+            ctx = session.chat_ctx
+            for n in range(5):  # a restore of some length: its "off" is answered first
+                ctx.append(Message(id=f"u{n}", role="user", content=f"note {n}"))
+            await session.update_chat_ctx(ctx)
+            async for event in session.events():
+                if isinstance(event, RolledOver):
+                    break
+            await settle(session, sim.sessions[-1])
+            assert sim.sessions[-1].session["audio"]["input"]["turn_detection"] == default

@@ -90,6 +90,7 @@ class SessionCore:
         self._on_stream = on_stream
         self._out: list[str] = []
         self.session_info: dict[str, Any] = {}
+        self.server_turn_detection: Any = None  # session.created's (the server's default)
         self.sync_truncation()
         # Open responses -> the event id of our response.create (None: the server's VAD).
         # Their streams are the shell's (accord.client.generation.Generations).
@@ -236,7 +237,7 @@ class SessionCore:
         one the server reported."""
         if "turn_detection" in self.session_config.get("audio", {}).get("input", {}):
             return _turn_detection(self.session_config)
-        return _turn_detection(self.session_info)
+        return self.server_turn_detection
 
     # -- local calls (each returns the frames to send) ----------------------------------
 

@@ -58,6 +58,7 @@ class SessionCore(Protocol):
 
     engine: Client
     session_info: dict[str, Any]
+    server_turn_detection: Any  # what session.created said, the server's own default
     responses: dict[str, str | None]  # open responses -> our response.create (or None)
     out_of_band_requests: set[str]
     out_of_band_items: dict[str, list[str]]  # an open out-of-band reply's output items
@@ -86,6 +87,11 @@ def _item(s: SessionCore, wire: WireItem | WireOtherItem) -> Item | None:
 
 def session_created(s: SessionCore, event: SessionCreated) -> None:
     s.session_info = dict(event.session)
+    # Kept apart from session_info, which each session.updated replaces: after a
+    # restore's "VAD off" it reads null, and the "VAD on" that follows must not copy it.
+    s.server_turn_detection = event.session.get("audio", {}).get("input", {}).get(
+        "turn_detection"
+    )
     s.sync_truncation()
     s.app(app.SessionStarted(event.session.get("id"), event.session.get("model")))
 
