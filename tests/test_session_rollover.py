@@ -10,6 +10,7 @@ does at 60 minutes. A rollover that works never meets that close: no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -17,7 +18,9 @@ import pytest
 
 from accord import Agent, AgentRunner, RolledOver, function_tool
 from accord.client import events as app
-from accord.client.rollover import Rollover
+from accord.client.rollover import COMMIT, MAX_REPLAY_BYTES, TURN_SETTLE_S, Rollover
+from accord.client.transport import Endpoint, WebSocketTransport
+from accord.errors import ConnectionLost
 from accord.items import FunctionCallOutput, Message
 from accord.session import RealtimeSession
 from accord.sim import audio
@@ -189,24 +192,55 @@ async def test_a_tool_running_through_the_margin_is_never_switched_under() -> No
 def test_audio_is_held_only_while_switching_and_replayed_after_what_was_uncommitted() -> None:
     roll = Rollover(None, 10.0)
     assert not roll.hold(b"a")  # live: sent, and kept as uncommitted
-    roll.committed()
+    assert not roll.hold_command(COMMIT)  # sent: nothing before it is left to replay
     assert not roll.hold(b"b")
     roll.switched("sess_old")
-    assert roll.switching
+    assert roll.switching and roll.holding
     assert roll.hold(b"c")  # held for the new session
-    assert roll.restored() == [b"b", b"c"]  # the old server's uncommitted audio first
-    assert not roll.switching and roll.rollovers == 1
+    assert roll.hold_command(COMMIT)  # and a commit, after it, in order
+    assert roll.hold(b"d")
+    roll.told()
+    assert not roll.switching and roll.holding and roll.rollovers == 1
+    assert roll.hold(b"e")  # still held until the replay runs: never ahead of it
+    assert roll.release() == [b"b", b"c", COMMIT, b"d", b"e"]
+    assert not roll.holding and not roll.hold(b"f")
 
 
-def test_speech_the_server_committed_is_not_replayed() -> None:
+def test_speech_the_server_committed_is_not_replayed_and_a_turn_settles_first() -> None:
     roll = Rollover(None, 10.0)
     roll.hold(b"turn")
-    roll.heard(app.InputSpeechStarted("u1", 0))
-    assert roll.speaking
-    roll.heard(app.InputSpeechStopped("u1", 900))
+    roll.heard(app.InputSpeechStarted("u1", 0), 1.0)
+    assert roll.speaking and not roll.between_turns(1.0)
+    roll.heard(app.InputSpeechStopped("u1", 900), 2.0)
     assert not roll.speaking
+    assert not roll.between_turns(2.5)  # its item and reply are on their way
+    spoken = Message(id="u1", role="user", content=None, audio=True)
+    roll.heard(app.RemoteItemAdded(spoken, None), 2.6)
+    assert not roll.between_turns(2.6)
+    assert roll.between_turns(2.6 + TURN_SETTLE_S)
     roll.switched(None)
-    assert roll.restored() == []
+    assert roll.release() == []
+
+
+def test_only_the_last_seconds_of_uncommitted_audio_are_kept() -> None:
+    roll = Rollover(None, 10.0)
+    second = bytes(48_000)
+    for _ in range(60):  # a minute of silence streamed between turns
+        roll.hold(second)
+    roll.switched(None)
+    assert sum(len(c) for c in roll.release() if isinstance(c, bytes)) <= MAX_REPLAY_BYTES
+
+
+def test_a_real_drop_ends_the_switch_and_forgets_the_dead_connections_audio() -> None:
+    roll = Rollover(None, 10.0)
+    roll.hold(b"old")
+    roll.heard(app.InputSpeechStarted("u1", 0), 1.0)
+    roll.switched("sess_old")
+    roll.hold(b"said meanwhile")
+    roll.dropped()
+    assert not roll.switching and not roll.speaking
+    assert roll.holding  # what was said since the switch waits for the next session
+    assert roll.release() == [b"old", b"said meanwhile"]
 
 
 def test_the_margin_is_a_quarter_of_a_short_cap_or_what_was_asked() -> None:
@@ -268,3 +302,90 @@ async def test_a_rollover_puts_back_the_servers_own_turn_detection() -> None:
                     break
             await settle(session, sim.sessions[-1])
             assert sim.sessions[-1].session["audio"]["input"]["turn_detection"] == default
+
+
+class _DiesAfter:
+    """A transport that reads ``frames`` server frames, then is lost."""
+
+    def __init__(self, inner: Any, frames: int) -> None:
+        self.inner, self.left = inner, frames
+        self.closing: asyncio.Future[None] | None = None
+
+    async def send(self, text: str) -> None:
+        await self.inner.send(text)
+
+    async def recv(self) -> str | bytes:
+        if self.left <= 0:
+            self.closing = asyncio.ensure_future(self._drain_and_close())
+            raise ConnectionLost("the test drops the new connection", code=1006)
+        self.left -= 1
+        return await self.inner.recv()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def _drain_and_close(self) -> None:
+        """Read what the server still sends (a websocket's close waits behind unread
+        frames), then close."""
+        close = asyncio.ensure_future(self.inner.close())
+        with contextlib.suppress(ConnectionLost):
+            while True:
+                await self.inner.recv()
+        await close
+
+
+async def test_a_drop_of_the_new_connection_during_the_switch_is_a_reconnect() -> None:
+    """The connection a rollover switched to dies before its restore is acknowledged:
+    that is a real drop, told as Disconnected and Reconnected, not as a rollover."""
+    dials = 0
+
+    async def factory(endpoint: Endpoint) -> Any:
+        nonlocal dials
+        dials += 1
+        opened = await WebSocketTransport.open(endpoint)
+        return _DiesAfter(opened, 3) if dials == 2 else opened
+
+    async with SimServer(SimConfig(session_max_seconds=2.0)) as sim:
+        session = await RealtimeSession.connect(
+            sim.url,
+            api_key="sk-test",
+            session={"instructions": "You help."},
+            tick_interval=0.05,
+            rollover_margin_s=1.0,
+            transport_factory=factory,
+        )
+        async with session:
+            ctx = session.chat_ctx
+            for n in range(8):
+                ctx.append(Message(id=f"u{n}", role="user", content=f"note {n}"))
+            await session.update_chat_ctx(ctx)
+            seen: list[Any] = []
+            async for event in session.events():
+                seen.append(event)
+                if isinstance(event, app.Reconnected | RolledOver):
+                    break
+            kinds = [
+                type(e)
+                for e in seen
+                if isinstance(e, app.Disconnected | app.Reconnected | RolledOver)
+            ]
+            assert kinds == [app.Disconnected, app.Reconnected]
+            await settle(session, sim.sessions[-1])
+            assert_mirror_matches_store(session, sim.sessions[-1])
+
+
+async def test_an_empty_conversation_rolls_over_under_the_new_sessions_id() -> None:
+    async with SimServer(SimConfig(session_max_seconds=1.5)) as sim:
+        session = await RealtimeSession.connect(
+            sim.url, api_key="sk-test", tick_interval=0.05, rollover_margin_s=0.75
+        )
+        async with session:
+            started: list[str | None] = []
+            async for event in session.events():
+                if isinstance(event, app.SessionStarted):
+                    started.append(event.session_id)
+                if isinstance(event, RolledOver):
+                    assert event.restored == 0
+                    assert event.previous_session_id == started[0]
+                    assert event.session_id == started[-1] != started[0]
+                    break

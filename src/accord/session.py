@@ -26,11 +26,11 @@ from accord.client.connecting import Connecting
 from accord.client.core import SessionCore, response_input
 from accord.client.expiry import expires_at
 from accord.client.generation import Generation, Generations
-from accord.client.link import SessionLink
+from accord.client.link import SessionLink, Swap
 from accord.client.options import SessionOptions, TransportFactory
 from accord.client.recording import Recorder, input_to_json
 from accord.client.replies import fail_all, settle
-from accord.client.rollover import Rollover
+from accord.client.rollover import CLEAR, COMMIT, Rollover
 from accord.client.streaming import StreamEvent
 from accord.client.transport import Endpoint, Transport
 from accord.engine import events as ev
@@ -90,7 +90,7 @@ class RealtimeSession(SessionLink):
         # Telemetry (issue 21): OpenTelemetry spans and metrics when the otel extra is
         # installed; None otherwise, and then nothing of it is imported or done.
         self.telemetry = telemetry.attach(self.core, url=endpoint.url)
-        self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self._outbox: asyncio.Queue[str | Swap | None] = asyncio.Queue()
         self._transport: Transport | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
@@ -103,6 +103,9 @@ class RealtimeSession(SessionLink):
         self._reconnecting = False  # between a drop and the next connection (or giving up)
         self._journal: SessionJournal | None = None  # connect(journal=...) / resume
         self._session_id: str | None = None  # the server session's, from session.created
+        self._retired: Transport | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self._restored: ev.Reconnected | None = None  # a rollover's, told at session.created
         self._rollover = (
             Rollover(options.rollover_margin_s, options.max_session_s) if options.rollover else None
         )
@@ -312,6 +315,7 @@ class RealtimeSession(SessionLink):
 
     def push_audio(self, pcm: bytes) -> None:
         """PCM16 mono 24 kHz input audio (the server's VAD decides when a turn ends)."""
+        self._check_open()
         if self._rollover is not None and self._rollover.hold(pcm):
             return  # rolling over: sent to the new session once it is restored
         self._call(
@@ -323,15 +327,17 @@ class RealtimeSession(SessionLink):
 
     def commit_audio(self) -> None:
         """End the user's turn by hand (no server VAD): the buffer becomes a user item."""
+        self._check_open()
+        if self._rollover is not None and self._rollover.hold_command(COMMIT):
+            return  # rolling over: after the held audio, in the new session
         self._call("commit_audio", lambda now: self.core.commit_audio())
-        if self._rollover is not None:
-            self._rollover.committed()
 
     def clear_audio(self) -> None:
         """Drop the audio buffered on the server since the last commit."""
+        self._check_open()
+        if self._rollover is not None and self._rollover.hold_command(CLEAR):
+            return
         self._call("clear_audio", lambda now: self.core.clear_audio())
-        if self._rollover is not None:
-            self._rollover.committed()
 
     def tool_started(self, call_id: str, *, idempotent: bool = False) -> None:
         """Report that the tool for ``call_id`` is running: until it finishes or is
@@ -468,13 +474,21 @@ class RealtimeSession(SessionLink):
                 future.cancel()
 
     def _on_event(self, event: app.SessionEvent) -> None:
+        roll = self._rollover
         if isinstance(event, app.SessionStarted):
-            self._created_wall = time.time()
+            opened = roll.opened_wall if roll is not None and roll.switching else None
+            self._created_wall = opened or time.time()
             self._session_id = event.session_id
-        if self._rollover is not None:
-            self._rollover.heard(event)
-            if isinstance(event, ev.Reconnected) and self._rollover.switching:
-                event = self._rolled_over(self._rollover, event)
+        if roll is not None:
+            roll.heard(event, self._now())
+            if isinstance(event, ev.Reconnected):
+                if roll.holding:  # once this step's frames (VAD back on) are out
+                    self._loop.call_soon(self._replay)
+                if roll.switching and self._session_id == roll.previous_session:
+                    self._restored = event  # told once the new session.created is read
+                    return
+                if roll.switching:
+                    event = self._rolled_over(roll, event)
         if isinstance(event, app.ContextSynced):
             waiter = self._push_waiters.pop(event.report.push_id, None)
             if waiter is None:
@@ -482,24 +496,34 @@ class RealtimeSession(SessionLink):
             elif not waiter.done():
                 waiter.set_result(event.report)
         self._events.put_nowait(event)
+        if isinstance(event, app.SessionStarted) and roll is not None and self._restored:
+            restored, self._restored = self._restored, None
+            self._events.put_nowait(self._rolled_over(roll, restored))
         if isinstance(event, app.GenerationStarted) and event.generation.requested_by:
             reply = self._reply_waiters.pop(event.generation.requested_by, None)
             if reply is not None and not reply.done():
                 reply.set_result(event.generation)
 
     def _rolled_over(self, roll: Rollover, restore: ev.Reconnected) -> app.RolledOver:
-        """The switch's restore is acknowledged: say so, and replay the held audio once
-        this step's frames are out (they turn the new session's VAD back on, which must
-        hear the audio)."""
-        self._loop.call_soon(self._replay, roll.restored())
+        """The switch's restore is acknowledged, in the new server session."""
+        roll.told()
+        roll.opened_wall = None
         return app.RolledOver(
             restore.restored, restore.lost, self._session_id, roll.previous_session
         )
 
-    def _replay(self, held: list[bytes]) -> None:
-        for pcm in held:
-            if not self._closed:
-                self.push_audio(pcm)
+    def _replay(self) -> None:
+        """The held audio and buffer commands into the new session, in order. Until this
+        runs, audio pushed meanwhile joins the hold (it must not go ahead of it)."""
+        if self._rollover is None or self._closed or self._failure is not None:
+            return
+        for held in self._rollover.release():
+            if isinstance(held, bytes):
+                self.push_audio(held)
+            elif held == COMMIT:
+                self.commit_audio()
+            else:
+                self.clear_audio()
 
     def _on_stream(self, event: StreamEvent) -> None:
         generation = self._generations.feed(event)

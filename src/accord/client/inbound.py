@@ -89,9 +89,7 @@ def session_created(s: SessionCore, event: SessionCreated) -> None:
     s.session_info = dict(event.session)
     # Kept apart from session_info, which each session.updated replaces: after a
     # restore's "VAD off" it reads null, and the "VAD on" that follows must not copy it.
-    s.server_turn_detection = event.session.get("audio", {}).get("input", {}).get(
-        "turn_detection"
-    )
+    s.server_turn_detection = event.session.get("audio", {}).get("input", {}).get("turn_detection")
     s.sync_truncation()
     s.app(app.SessionStarted(event.session.get("id"), event.session.get("model")))
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from accord.client import events as app
@@ -23,6 +25,14 @@ from accord.client.recording import Recorder
 from accord.client.rollover import Rollover
 from accord.client.transport import Endpoint, Transport, WebSocketTransport
 from accord.errors import ConnectionLost
+
+
+@dataclass(frozen=True, slots=True)
+class Swap:
+    """In the outbox: every frame before it goes out on the old connection; then the
+    writer makes ``transport`` the live one and closes the old (a rollover)."""
+
+    transport: Transport
 
 
 class SessionLink:
@@ -36,8 +46,11 @@ class SessionLink:
     reconnects: int
     _loop: asyncio.AbstractEventLoop
     _events: asyncio.Queue[app.SessionEvent | None]
-    _outbox: asyncio.Queue[str | None]
+    _outbox: asyncio.Queue[str | Swap | None]
     _transport: Transport | None
+    _tasks: list[asyncio.Task[None]]
+    _background: set[asyncio.Task[None]]  # closing the connections a rollover left
+    _retired: Transport | None  # the connection a rollover left: what it says is ignored
     _closed: bool
     _failure: BaseException | None
     _reconnecting: bool
@@ -76,12 +89,13 @@ class SessionLink:
             try:
                 frame = await transport.recv()
             except ConnectionLost as lost:
-                if transport is not self._transport:
-                    continue  # the connection a rollover left: its end is no drop
+                if transport is self._retired:
+                    await asyncio.sleep(0)  # its end is no drop: the writer swaps
+                    continue
                 if not await self._recover(lost):
                     return
                 continue
-            if transport is not self._transport:
+            if transport is self._retired:
                 continue  # a late frame of the connection a rollover left
             now = self._now()
             if self.recorder is not None:
@@ -95,6 +109,11 @@ class SessionLink:
             frame = await self._outbox.get()
             if frame is None:
                 return
+            if isinstance(frame, Swap):
+                old, self._transport = self._transport, frame.transport
+                if old is not None:  # in the background: the restore's frames go now
+                    self._in_background(old.close())
+                continue
             if self._transport is None:
                 continue
             with contextlib.suppress(ConnectionLost):  # the reader sees it and recovers
@@ -112,28 +131,33 @@ class SessionLink:
                 await self._roll_over_if_due(self._rollover, now)
 
     async def _roll_over_if_due(self, roll: Rollover, now: float) -> None:
-        """Before the cap, at a quiet point: switch to a new connection (client/rollover.py)."""
+        """Before the cap, at a quiet point: switch to a new connection (client/rollover.py).
+
+        Synchronous from the check to the swap: nothing can come between them."""
+        if self._closed or self._failure is not None:
+            return
         if not roll.due(time.time(), self.expires_at, self._created_wall):
             return
         fresh = roll.next_connection(self._dial, now)
         if fresh is None:
             return
-        if not switch_point(self.core) or roll.speaking or self._closed:
-            roll.keep(fresh)  # not quiet yet: the next tick asks again
+        if roll.opened_wall is None:
+            roll.opened_wall = time.time()  # the new server session's clock starts here
+        if not (switch_point(self.core) and roll.between_turns(now)):
+            roll.keep(fresh, now)  # not quiet yet: the next tick asks again
             return
-        old, self._transport = self._transport, fresh
+        self._retired = self._transport
         roll.switched(self._session_id)
         if self.recorder is not None:
             self.recorder.call("connection_lost", now)
         self.core.connection_lost(now)  # quiet: nothing in flight, nothing fails
-        self._drain_outbox()
+        # What is queued (the user's audio) still goes to the old connection; then the
+        # writer swaps, and the restore below goes to the new one.
+        self._outbox.put_nowait(Swap(fresh))
         if self.recorder is not None:
             self.recorder.call("connected_again", now)
         self.core.connected_again(now)  # the restore, into the new server session
         self._flush_core()
-        if old is not None:
-            with contextlib.suppress(Exception):
-                await old.close()
 
     async def _recover(self, lost: ConnectionLost) -> bool:
         """Reconnect with backoff and restore; False when the session is over."""
@@ -144,6 +168,7 @@ class SessionLink:
         self._drain_outbox()
         self._reconnecting = True
         if self._rollover is not None:
+            self._rollover.dropped()
             await self._rollover.discard()  # the cap (or a drop) came before a quiet point
         try:
             return await self._reconnect(lost, now)
@@ -193,6 +218,13 @@ class SessionLink:
     def _flush_core(self) -> None:
         self._send(self.core.frames())
 
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     def _drain_outbox(self) -> None:
         while not self._outbox.empty():
-            self._outbox.get_nowait()
+            dropped = self._outbox.get_nowait()
+            if isinstance(dropped, Swap):  # a drop before a rollover's swap: close its link
+                self._in_background(dropped.transport.close())

@@ -165,7 +165,9 @@ class ServerWire:
         if isinstance(event, ev.ServerError):
             detail = error_body(event.code, event.message, event.event_id)
             return [_event(se.ErrorEvent, self._id(), error=detail)]
-        return [_event(se.SessionUpdated, self._id(), session={"type": "realtime"})]
+        if isinstance(event, ev.SessionUpdated):
+            return [_event(se.SessionUpdated, self._id(), session={"type": "realtime"})]
+        raise TypeError(f"the pair's server has no frames for {type(event).__name__}")
 
     # -- items --------------------------------------------------------------------------
 
