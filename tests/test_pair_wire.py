@@ -40,17 +40,7 @@ from accord.protocol.fast import (
     server_item,
 )
 from accord.sim.events import empty_item, response_object, wire_item
-from accord.verify.harness import Pair
-
-
-def _seeded(*items: Item) -> Pair:
-    p = Pair("accord")
-    ctx = p.snapshot()
-    for item in items:
-        ctx.append(item)
-    p.push(ctx)
-    p.settle()
-    return p
+from test_engine_regressions import seeded
 
 
 def _user(item_id: str) -> Message:
@@ -62,7 +52,7 @@ def test_a_server_event_the_inbound_handlers_drop_is_a_divergence(
 ) -> None:
     """A shell that loses ``conversation.item.deleted`` (its handler gone): the engine
     never hears of the delete, and the pair judges the mirror against the store."""
-    p = _seeded(_user("u0"), _user("u1"))
+    p = seeded(_user("u0"), _user("u1"))
     monkeypatch.delitem(inbound.HANDLERS, ConversationItemDeleted)
     ctx = p.snapshot()
     ctx.remove("u0")
@@ -78,7 +68,7 @@ def test_a_create_encoded_without_its_anchor_lands_out_of_order(
 ) -> None:
     """The pair's store gets the frame the core's encoder makes: an encoder that drops
     ``previous_item_id`` appends an insert where the push put it in the middle."""
-    p = _seeded(_user("u0"), _user("u1"))
+    p = seeded(_user("u0"), _user("u1"))
     real = frames_module.encode_item_create
 
     def anchorless(event_id: str, item: Item, previous_item_id: str | None) -> str:

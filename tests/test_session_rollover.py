@@ -119,6 +119,25 @@ async def _talk(
     return said
 
 
+async def _judged(
+    session: RealtimeSession, runner: AgentRunner, pump: Pump, sim: SimServer, said: list[str]
+) -> tuple[list[RolledOver], list[Any]]:
+    """Once quiet: the mirror equals the last server's store, no drop happened, nothing
+    was lost, every turn the user said is there once and in order, each call has one
+    output. Returns the rollovers and the last server's conversation."""
+    await runner.wait_idle(TIMEOUT)
+    await settle(session, sim.sessions[-1])
+    assert_mirror_matches_store(session, sim.sessions[-1])
+    rollovers: list[RolledOver] = pump.of(RolledOver)
+    assert pump.of(app.Disconnected) == [] and pump.of(app.Reconnected) == []
+    assert all(r.lost == () for r in rollovers)
+    final = sim.sessions[-1].store.items()
+    assert _user_texts(final) == said  # every turn, in order, none twice
+    outputs = [i for i in final if isinstance(i, FunctionCallOutput)]
+    assert len({o.call_id for o in outputs}) == len(outputs)  # one output per call
+    return rollovers, final
+
+
 async def test_a_session_rolls_over_at_quiet_points_and_loses_no_turn_or_audio() -> None:
     """A 3 s cap over about 12 s of typed turns, tool turns and spoken turns: every
     server session ends by a rollover, each new one holds the conversation, and audio
@@ -146,21 +165,11 @@ async def test_a_session_rolls_over_at_quiet_points_and_loses_no_turn_or_audio()
             await _until(lambda: len(pump.of(RolledOver)) > rolled)
             assert held == [True]
             await _until(lambda: "held while switching" in _user_texts(session.chat_ctx.items))
-            await runner.wait_idle(TIMEOUT)
-            await settle(session, sim.sessions[-1])
-            assert_mirror_matches_store(session, sim.sessions[-1])
-
-            rollovers = pump.of(RolledOver)
+            rollovers, _final = await _judged(session, runner, pump, sim, said)
             assert len(rollovers) >= 3
-            assert pump.of(app.Disconnected) == [] and pump.of(app.Reconnected) == []
-            assert all(r.lost == () for r in rollovers)
             ids = [r.session_id for r in rollovers]
             assert len(set(ids)) == len(ids)
             assert all(r.previous_session_id != r.session_id for r in rollovers)
-            final = sim.sessions[-1].store.items()
-            assert _user_texts(final) == said  # every turn, in order, none twice
-            outputs = [i for i in final if isinstance(i, FunctionCallOutput)]
-            assert len({o.call_id for o in outputs}) == len(outputs)  # one output per call
             await runner.aclose()
             await pump.stop()
 
@@ -260,17 +269,8 @@ async def test_a_session_eighteen_caps_long_rolls_over_seventeen_times() -> None
         async with session:
             pump = Pump(runner)  # type: ignore[arg-type]
             said = await _talk(session, runner, pump, sim, 180.0, pause=1.5)
-            await runner.wait_idle(TIMEOUT)
-            await settle(session, sim.sessions[-1])
-            assert_mirror_matches_store(session, sim.sessions[-1])
-            rollovers = pump.of(RolledOver)
+            rollovers, final = await _judged(session, runner, pump, sim, said)
             assert len(rollovers) >= 17
-            assert pump.of(app.Disconnected) == [] and pump.of(app.Reconnected) == []
-            assert all(r.lost == () for r in rollovers)
-            final = sim.sessions[-1].store.items()
-            assert _user_texts(final) == said
-            outputs = [i for i in final if isinstance(i, FunctionCallOutput)]
-            assert len({o.call_id for o in outputs}) == len(outputs)
             # shown with -s: what docs/rollover.md reports
             print(f"rollovers {len(rollovers)}, user turns {len(said)}, items {len(final)}")
             await runner.aclose()
