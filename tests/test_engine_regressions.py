@@ -369,3 +369,18 @@ def test_a_reply_asked_for_what_a_follow_up_already_answers_is_that_follow_up() 
     assert reply not in {o.event_id for o in tap.sent}
     assert p.client.is_quiet()
     assert p.violations() == []
+
+
+def test_a_spoken_turn_deleted_before_its_transcript_does_not_keep_the_engine_busy() -> None:
+    """Another writer (or the server) deletes the user's spoken turn while its
+    transcript is awaited: nothing can transcribe a deleted item, so the engine must not
+    wait for it. It did, for ever: never quiet again, so no rollover switch and no
+    prune (found by the bounded-state work)."""
+    p = seeded(Message(id="u0", role="user", content="hello"))
+    spoken = p.server_user_audio("u1")
+    p.settle()
+    assert not p.client.is_quiet()  # its transcript is awaited
+    p.other_writer_deletes(spoken)  # (a breach of invariant 1 by that writer, judged so)
+    p.settle()
+    assert p.client.is_quiet()
+    assert p.server_ids() == [i.id for i in p.client.mirror_items()] == ["u0"]

@@ -96,6 +96,7 @@ def item_deleted(eng: EngineState, event: ev.ItemDeleted, now: float) -> Effects
         item_id = op.item_id
     eng.mirror.delete(item_id)
     eng.doubts.deleted_since_usage = True
+    eng.responses.transcript_done(item_id)  # a deleted turn is transcribed for nobody
     return eng.resolve(eng.ledger.find_open("delete", item_id), "success")
 
 
