@@ -104,7 +104,6 @@ class RealtimeSession(SessionLink):
         self._journal: SessionJournal | None = None  # connect(journal=...) / resume
         self._session_id: str | None = None  # the server session's, from session.created
         self._retired: Transport | None = None
-        self._background: set[asyncio.Task[None]] = set()
         self._restored: ev.Reconnected | None = None  # a rollover's, told at session.created
         self._rollover = (
             Rollover(options.rollover_margin_s, options.max_session_s) if options.rollover else None

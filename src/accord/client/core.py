@@ -355,10 +355,8 @@ class SessionCore:
         self.now = now
         self.apply(self.engine.connection_lost(now))
         open_responses, self.responses = self.responses, {}
-        for item_ids in self.out_of_band_items.values():
-            for item_id in item_ids:
-                self.audio_received.pop(item_id, None)
-        self.out_of_band_items.clear()
+        for response_id in list(self.out_of_band_items):
+            inbound.forget_out_of_band(self, response_id)
         for response_id in open_responses:  # no response.done will come for them
             self._on_stream(st.ResponseEnded(response_id, "failed"))
         self._connected = False

@@ -12,7 +12,6 @@ from typing import Any
 
 from accord.engine import events as ev
 from accord.protocol import (
-    ConversationItemCreate,
     ConversationItemDelete,
     ConversationItemRetrieve,
     ConversationItemTruncate,
@@ -32,15 +31,19 @@ def op_frame(op: ev.ClientOp, turn_detection: Any = None) -> str:
     back when it turns detection on (the configured one, else the server's)."""
     if isinstance(op, ev.CreateItem):
         return encode_item_create(op.event_id, op.item, op.previous_item_id)
-    return encode(client_event(op, turn_detection))
+    return encode(_client_event(op, turn_detection))
 
 
-def client_event(op: ev.ClientOp, turn_detection: Any = None) -> ClientEvent:
-    """The protocol event of ``op`` (see :func:`op_frame`)."""
-    if isinstance(op, ev.CreateItem):
-        return ConversationItemCreate(
-            event_id=op.event_id, previous_item_id=op.previous_item_id, item=item_to_wire(op.item)
-        )
+def _client_event(
+    op: ev.DeleteItem
+    | ev.RetrieveItem
+    | ev.TruncateItem
+    | ev.CreateResponse
+    | ev.CancelResponse
+    | ev.UpdateSession,
+    turn_detection: Any,
+) -> ClientEvent:
+    """The protocol event of any op but a create (see :func:`op_frame`)."""
     if isinstance(op, ev.DeleteItem):
         return ConversationItemDelete(event_id=op.event_id, item_id=op.item_id)
     if isinstance(op, ev.RetrieveItem):

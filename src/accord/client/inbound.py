@@ -245,8 +245,13 @@ def response_done(s: SessionCore, event: ResponseDone) -> None:
         s.stream(st.ResponseEnded(response.id, status, usage))
         if requested_by is not None:
             s.out_of_band_requests.discard(requested_by)
-    # An out-of-band reply's items are never deleted: nothing else pops their audio count.
-    for item_id in s.out_of_band_items.pop(response.id, ()):
+    forget_out_of_band(s, response.id)
+
+
+def forget_out_of_band(s: SessionCore, response_id: str) -> None:
+    """An out-of-band reply ended (or its connection did): its items are never deleted,
+    so nothing else pops their audio counts."""
+    for item_id in s.out_of_band_items.pop(response_id, ()):
         s.audio_received.pop(item_id, None)
 
 

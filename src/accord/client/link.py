@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +48,6 @@ class SessionLink:
     _outbox: asyncio.Queue[str | Swap | None]
     _transport: Transport | None
     _tasks: list[asyncio.Task[None]]
-    _background: set[asyncio.Task[None]]  # closing the connections a rollover left
     _retired: Transport | None  # the connection a rollover left: what it says is ignored
     _closed: bool
     _failure: BaseException | None
@@ -111,8 +109,8 @@ class SessionLink:
                 return
             if isinstance(frame, Swap):
                 old, self._transport = self._transport, frame.transport
-                if old is not None:  # in the background: the restore's frames go now
-                    self._in_background(old.close())
+                if old is not None and self._rollover is not None:  # the restore goes now
+                    self._rollover.close_soon(old, unread=False)
                 continue
             if self._transport is None:
                 continue
@@ -128,9 +126,9 @@ class SessionLink:
             self.core.tick(now)
             self._flush_core()
             if self._rollover is not None and not self._reconnecting:
-                await self._roll_over_if_due(self._rollover, now)
+                self._roll_over_if_due(self._rollover, now)
 
-    async def _roll_over_if_due(self, roll: Rollover, now: float) -> None:
+    def _roll_over_if_due(self, roll: Rollover, now: float) -> None:
         """Before the cap, at a quiet point: switch to a new connection (client/rollover.py).
 
         Synchronous from the check to the swap: nothing can come between them."""
@@ -144,7 +142,7 @@ class SessionLink:
         if roll.opened_wall is None:
             roll.opened_wall = time.time()  # the new server session's clock starts here
         if not (switch_point(self.core) and roll.between_turns(now)):
-            roll.keep(fresh, now)  # not quiet yet: the next tick asks again
+            roll.keep(fresh)  # not quiet yet: the next tick asks again
             return
         self._retired = self._transport
         roll.switched(self._session_id)
@@ -218,13 +216,8 @@ class SessionLink:
     def _flush_core(self) -> None:
         self._send(self.core.frames())
 
-    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
     def _drain_outbox(self) -> None:
         while not self._outbox.empty():
             dropped = self._outbox.get_nowait()
-            if isinstance(dropped, Swap):  # a drop before a rollover's swap: close its link
-                self._in_background(dropped.transport.close())
+            if isinstance(dropped, Swap) and self._rollover is not None:
+                self._rollover.close_soon(dropped.transport, unread=True)  # never swapped to

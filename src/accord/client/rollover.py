@@ -63,8 +63,7 @@ class Rollover:
         self._settle_until = float("-inf")
         self._awaited_item: str | None = None  # the user item a speech_stopped promises
         self._margin_used = 0.0  # the margin due() last applied
-        self._ready_since = 0.0
-        self._kept: Transport | None = None  # the connection _ready_since is about
+        self._ready_since = 0.0  # when the connection in _ready opened
         self._closing: set[asyncio.Task[None]] = set()
         self._uncommitted: deque[bytes] = deque()  # since the last commit, clear or turn
         self._uncommitted_bytes = 0
@@ -98,7 +97,7 @@ class Rollover:
             if now - self._ready_since <= self._margin_used:
                 return ready
             # Kept past a margin: its own server session is that much nearer its cap.
-            self._close_soon(ready)
+            self.close_soon(ready, unread=True)
             self.opened_wall = None
         if self._dialing is None:
             if now < self._retry_at:
@@ -113,12 +112,11 @@ class Rollover:
             log.warning("rollover: the next connection could not be opened (%s)", failure)
             self._retry_at = now + REDIAL_AFTER_S
             return None
+        self._ready_since = now
         return dialled.result()
 
-    def keep(self, transport: Transport, now: float) -> None:
+    def keep(self, transport: Transport) -> None:
         """Hold an open connection until a quiet point comes (for at most a margin)."""
-        if transport is not self._kept:
-            self._kept, self._ready_since = transport, now
         self._ready = transport
 
     async def discard(self) -> None:
@@ -126,20 +124,22 @@ class Rollover:
         ready, self._ready = self._ready, None
         self.opened_wall = None
         if ready is not None:
-            self._close_soon(ready)
+            self.close_soon(ready, unread=True)
         task, self._dialing = self._dialing, None
         if task is None:
             return
         if not task.done():
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionLost, Exception):
-            self._close_soon(await task)
+            self.close_soon(await task, unread=True)
 
-    def _close_soon(self, transport: Transport) -> None:
-        """Close a connection nobody reads, in the background: a websocket's close waits
-        for the server's close frame, which waits behind what was sent and never read
-        (``session.created`` at least), so the unread frames are read and dropped."""
-        closing = asyncio.ensure_future(_drain_and_close(transport))
+    def close_soon(self, transport: Transport, *, unread: bool) -> None:
+        """Close a connection in the background. ``unread``: nobody reads it, and a
+        websocket's close waits for the server's close frame, which waits behind what
+        was sent and never read (``session.created`` at least), so those frames are read
+        and dropped; else its reader still reads it and sees the close."""
+        work = _drain_and_close(transport) if unread else transport.close()
+        closing = asyncio.ensure_future(work)
         self._closing.add(closing)
         closing.add_done_callback(self._closing.discard)
 
@@ -161,8 +161,7 @@ class Rollover:
         self.previous_session = previous_session
         self._planned = True
         self._held = list(self._uncommitted)
-        self._uncommitted.clear()
-        self._uncommitted_bytes = 0
+        self._forget_uncommitted()
 
     def told(self) -> None:
         """:class:`RolledOver` went out."""
@@ -175,8 +174,7 @@ class Rollover:
         held since the switch is kept for the session that comes)."""
         self._planned = False
         self.speaking = False
-        self._uncommitted.clear()
-        self._uncommitted_bytes = 0
+        self._forget_uncommitted()
 
     def release(self) -> list[Held]:
         """The held audio and buffer commands, in order; nothing is held after."""
@@ -203,9 +201,12 @@ class Rollover:
         if self._held is not None:
             self._held.append(command)
             return True
+        self._forget_uncommitted()
+        return False
+
+    def _forget_uncommitted(self) -> None:
         self._uncommitted.clear()
         self._uncommitted_bytes = 0
-        return False
 
     def heard(self, event: app.SessionEvent, now: float) -> None:
         """The server's VAD: speech started (wait), or stopped (it committed the turn);
@@ -214,8 +215,7 @@ class Rollover:
             self.speaking = True
         elif isinstance(event, app.InputSpeechStopped):
             self.speaking = False
-            self._uncommitted.clear()
-            self._uncommitted_bytes = 0
+            self._forget_uncommitted()
             self._awaited_item = event.item_id
             self._settle_until = now + MAX_TURN_WAIT_S
         elif isinstance(event, app.RemoteItemAdded) and event.item.id == self._awaited_item:

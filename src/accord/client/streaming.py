@@ -78,7 +78,7 @@ class OutputEnded:
 @dataclass(frozen=True, slots=True)
 class ResponseEnded:
     """``response.done`` (its status and usage), or ``failed`` for a response the
-    connection was lost in the middle of, or ``cancelled`` when the session closes."""
+    connection was lost in the middle of."""
 
     response_id: str
     status: str

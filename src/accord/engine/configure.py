@@ -26,12 +26,16 @@ def plan_update(
 ) -> Op:
     """A ``session`` op for ``fields``; with ``configuration`` it is a new connection's
     configuration and answers every update carried across the drop."""
-    carried = tuple(
-        op.event_id
-        for op in eng.ledger.open_ops()
-        if op.kind == "session" and op.fields is not None and op.state is OpState.RESTORING
+    carried = (
+        tuple(
+            op.event_id
+            for op in eng.ledger.open_ops()
+            if carried_over(op) and op.state is OpState.RESTORING
+        )
+        if configuration
+        else ()
     )
-    op = eng.plan("session", now, fields=dict(fields), answers=carried if configuration else ())
+    op = eng.plan("session", now, fields=dict(fields), answers=carried)
     if not configuration and not eng.connected:
         # Sent now it would die with the socket: the next connection's configuration
         # carries its fields, and answers it.
