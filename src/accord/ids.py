@@ -37,12 +37,15 @@ class IdGenerator:
         self._prefix = prefix
         self._rng = random.Random(seed)
         self._counter = 0
+        self._checked = {prefix}  # prefixes already found valid: ids are made per op
 
     def new(self, prefix: str | None = None) -> str:
         """A fresh id, optionally with another prefix (``msg``, ``fc``, ``call``...)."""
         pre = self._prefix if prefix is None else prefix
-        if not is_wire_safe(pre) or len(pre) > 8:
-            raise ValueError(f"id prefix must be wire-safe and at most 8 characters: {pre!r}")
+        if pre not in self._checked:
+            if not is_wire_safe(pre) or len(pre) > 8:
+                raise ValueError(f"id prefix must be wire-safe and at most 8 characters: {pre!r}")
+            self._checked.add(pre)
         self._counter += 1
         suffix = f"{self._rng.getrandbits(40):010x}"
         return f"{pre}_{self._counter:x}{suffix}"

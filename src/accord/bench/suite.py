@@ -116,7 +116,10 @@ def run_engine(*, quick: bool = False, events: int = 20_000) -> Report:
 
 @_on_machine
 def run_push(
-    *, quick: bool = False, sizes: Sequence[int] = push_bench.FULL_SIZES, repeat: int = 5
+    *,
+    quick: bool = False,
+    sizes: Sequence[int] = push_bench.FULL_SIZES,
+    repeat: int | None = None,
 ) -> Report:
     timings = push_bench.measure(
         push_bench.QUICK_SIZES if quick else tuple(sizes), repeat=1 if quick else repeat

@@ -10,7 +10,7 @@ the acks sends nothing twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal
@@ -48,7 +48,7 @@ OP_TRANSITIONS: dict[tuple[OpState, str], OpState] = {
 OpKind = Literal["create", "delete", "retrieve", "truncate", "response", "cancel", "session"]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Op:
     """One client operation. Mutable only through :meth:`Ledger.move`."""
 
@@ -95,7 +95,7 @@ class Op:
         return self.state is not OpState.DONE
 
 
-@dataclass
+@dataclass(slots=True)
 class PushState:
     """A push whose operations are still resolving. ``waiting_on`` counts its ops that
     are neither resolved nor deferred: the push is done when it reaches zero."""
@@ -278,12 +278,17 @@ class Ledger:
 
     # -- the projected state ------------------------------------------------------------
 
-    def projected(self, mirror: Mirror) -> list[Item]:
+    def nothing_on_the_way(self) -> bool:
+        """No open create or delete: the projected state is the mirror as it is."""
+        return not any(kind in ("delete", "create") for kind, _ in self._open)
+
+    def projected(self, mirror: Mirror) -> Sequence[Item]:
         """The mirror with every open create and delete applied, in O(n + k).
 
         Each create goes right after its intended predecessor (of several at one anchor,
         the later-planned first, as the server places them); when the predecessor is
-        gone it goes after the predecessor's surviving predecessor.
+        gone it goes after the predecessor's surviving predecessor. With nothing on its
+        way, the mirror's own snapshot (the same tuple until the mirror changes).
         """
         deleting = {key[1] for key in self._open if key[0] == "delete"}
         creates = [
@@ -294,7 +299,7 @@ class Ledger:
             if op.item is not None
         ]
         if not creates and not deleting:
-            return mirror.items()  # nothing on its way: the mirror as it is
+            return mirror.snapshot()
         creates.sort(key=lambda o: o.seq)
         pending = {op.item.id: op for op in creates if op.item is not None}
         children: dict[str | None, list[Item]] = {}

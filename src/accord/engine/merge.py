@@ -11,7 +11,7 @@ The merge decides *what* changes; the scheduler decides *when* each operation ma
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from operator import lt
 
@@ -80,6 +80,12 @@ class MergeInput:
     retractable: Callable[[str], bool] = lambda _item_id: False  # a deferred delete, unsent
     explicit_replace: bool = False
     rules: Rules = field(default_factory=Rules)
+    #: The ids of ``projected``, when the caller has them indexed (the engine's mirror):
+    #: lets an append skip indexing every item (None: the merge indexes them itself).
+    projected_ids: Container[str] | None = None
+    #: Call ids of the function calls placed before ``desired`` begins: an append merged
+    #: on its tail (see :func:`merge`) still lets an output follow an earlier call.
+    prior_calls: frozenset[str] = frozenset()
 
 
 def resolve_alias(aliases: Mapping[str, str], item_id: str) -> str:
@@ -249,7 +255,7 @@ class _Merge:
         moved = self.moved()
         anchor: str | None = None  # result id of the nearest preceding survivor
         anchor_is_new = False
-        planned_calls: set[str] = set()
+        planned_calls: set[str] = set(self.inp.prior_calls)
         for item in self.desired:
             if item.id in self.proj and item.id not in self.removed and item.id not in moved:
                 if self.writer_changed(item):
@@ -349,8 +355,72 @@ def kept_in_order(values: list[int]) -> set[int] | None:
     return longest_increasing_run(values)
 
 
+def starts_with(items: Sequence[Item], prefix: Sequence[Item]) -> bool:
+    """``items`` begins with the items of ``prefix``, in order.
+
+    One C-level tuple comparison: contexts are built from the engine's snapshot, so an
+    untouched item is the very same object and compares by identity without reading a
+    field. An equal copy passes too, and is as unchanged to the merge as the object.
+    """
+    n = len(prefix)
+    return len(items) >= n and tuple(items[:n]) == tuple(prefix)
+
+
+def _appended_tail(inp: MergeInput) -> MergeInput | None:
+    """The same merge on two items instead of n, for a push that keeps every projected
+    item as it is and only appends: ``desired`` begins with the projected objects
+    themselves, the base (if any) is exactly them too, no alias renames one of them and
+    no appended item names one. None when any of that does not hold.
+
+    Why it is the same plan: every projected item is kept (presence removes nothing),
+    unchanged (``writer_changed`` sees the same object), in order (no move); so the
+    merge's only decisions are about the appended items, and what those read of the
+    rest is the last projected item (their anchor, with nothing after it), whether an
+    id is projected or in the base, and the calls placed before them (``prior_calls``).
+    A hypothesis test holds the two paths to the same plan."""
+    projected, base = inp.projected, inp.base
+    if len(projected) < 2 or not starts_with(inp.desired, projected):
+        return None
+    if base is not None and (len(base) != len(projected) or not starts_with(base, projected)):
+        return None
+    ids = inp.projected_ids
+    if ids is None:
+        ids = {item.id for item in projected}
+    aliases = inp.aliases
+    if any(old in ids for old in aliases):
+        return None
+    tail = inp.desired[len(projected) :]
+    if any(resolve_alias(aliases, item.id) in ids for item in tail):
+        return None
+    last = projected[-1:]
+    calls = inp.prior_calls
+    if any(isinstance(item, FunctionCallOutput) for item in tail):
+        calls = calls | {i.call_id for i in projected[:-1] if isinstance(i, FunctionCall)}
+    return MergeInput(  # not dataclasses.replace: it costs as much as this whole merge
+        base=None if base is None else last,
+        desired=[*last, *tail],
+        projected=last,
+        aliases=aliases,
+        known_deleted=inp.known_deleted,
+        in_flight=inp.in_flight,
+        new_id=inp.new_id,
+        retractable=inp.retractable,
+        explicit_replace=inp.explicit_replace,
+        rules=inp.rules,
+        prior_calls=calls,
+    )
+
+
 def merge(inp: MergeInput) -> MergePlan:
-    """Plan the operations that bring the projected state to the writer's intent."""
+    """Plan the operations that bring the projected state to the writer's intent.
+
+    An append (the usual push: a new message at the end, nothing else touched) is
+    merged on its tail, so that it costs its change rather than the conversation."""
+    return merge_in_full(_appended_tail(inp) or inp)
+
+
+def merge_in_full(inp: MergeInput) -> MergePlan:
+    """The merge over every item, without the append shortcut (tests compare the two)."""
     m = _Merge(inp)
     m.presence()
     m.place()

@@ -52,6 +52,9 @@ class Mirror:
         self._tail: _Node | None = None
         self._live: dict[str, _Node] = {}
         self._dead: dict[str, _Node] = {}
+        # The live items in order, built when first read after a change: a push or a
+        # context read between two server events reuses it instead of walking the list.
+        self._snapshot: tuple[Item, ...] | None = None
         # Ids whose tombstones were let go, oldest first (a dict: ordered, O(1) lookup).
         self._gone: dict[str, None] = {}
         self._gone_kept = deleted_ids_kept
@@ -72,7 +75,14 @@ class Mirror:
             node = node.next
 
     def items(self) -> list[Item]:
-        return list(self)
+        return list(self.snapshot())
+
+    def snapshot(self) -> tuple[Item, ...]:
+        """The live items in order; the same tuple until the mirror changes (so a caller
+        can tell by identity that nothing changed in between)."""
+        if self._snapshot is None:
+            self._snapshot = tuple(self)
+        return self._snapshot
 
     def ids(self) -> list[str]:
         return [item.id for item in self]
@@ -119,6 +129,7 @@ class Mirror:
 
         A re-added live id (a duplicate ``added``) only updates the content in place.
         """
+        self._snapshot = None
         existing = self._live.get(item.id)
         if existing is not None:
             existing.item = item
@@ -154,6 +165,7 @@ class Mirror:
         if node is None:
             return False
         node.item = item
+        self._snapshot = None
         return True
 
     def delete(self, item_id: str) -> Item | None:
@@ -161,6 +173,7 @@ class Mirror:
         node = self._live.pop(item_id, None)
         if node is None:
             return None
+        self._snapshot = None
         before, after = node.prev, node.next
         if before is None:
             self._head = after
@@ -206,6 +219,7 @@ class Mirror:
             node = node.next
         self._head = self._tail = None
         self._live = {}
+        self._snapshot = None
 
     def _link_after(self, anchor: _Node | None, node: _Node) -> None:
         after = self._head if anchor is None else anchor.next

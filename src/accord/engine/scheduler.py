@@ -47,7 +47,7 @@ class Capabilities:
         return notes
 
 
-@dataclass
+@dataclass(slots=True)
 class Decision:
     """What to send now, in order, and what resolves without sending."""
 
@@ -81,17 +81,20 @@ class Scheduler:
     def decide(self) -> Decision:
         decision = Decision()
         waiting = self.ledger.waiting()
+        by_kind: dict[str, list[Op]] = {}
+        for op in waiting:
+            by_kind.setdefault(op.kind, []).append(op)
         # session.update first: a restore runs with VAD off before its creates (R21).
-        decision.send.extend((op, None) for op in waiting if op.kind == "session")
+        decision.send.extend((op, None) for op in by_kind.get("session", ()))
         # A probe of what the server may have dropped asks once the response whose start
         # may cut has started: asked before, it could be answered before the cut.
         starting = self.responses.inband_busy() and not self.responses.inband_running()
         if not starting:
-            decision.send.extend((op, None) for op in waiting if op.kind == "retrieve")
-        creates = self._creates([op for op in waiting if op.kind == "create"])
+            decision.send.extend((op, None) for op in by_kind.get("retrieve", ()))
+        creates = self._creates(by_kind.get("create", []))
         sending_creates = {op.event_id for op, _ in creates}
         deletes = self._deletes(
-            [op for op in waiting if op.kind == "delete"], sending_creates, decision
+            by_kind.get("delete", []), by_kind.get("create", []), sending_creates, decision
         )
         if self.rules.creates_before_deletes:
             decision.send.extend(creates)
@@ -105,8 +108,8 @@ class Scheduler:
             elif op.kind == "cancel":
                 self._cancel(op, decision)
         batch_sending = bool(creates or deletes)
-        for op in waiting:
-            if op.kind == "response" and self._response_ready(op, batch_sending, decision):
+        for op in by_kind.get("response", ()):
+            if self._response_ready(op, batch_sending, decision):
                 decision.send.append((op, None))
                 if op.response is not None and not op.response.out_of_band:
                     batch_sending = True  # one in-band request per decision
@@ -188,13 +191,17 @@ class Scheduler:
     # -- deletes ------------------------------------------------------------------------
 
     def _deletes(
-        self, ops: list[Op], sending_creates: set[str], decision: Decision
+        self,
+        ops: list[Op],
+        waiting_creates: list[Op],
+        sending_creates: set[str],
+        decision: Decision,
     ) -> list[tuple[Op, str | None]]:
         out: list[tuple[Op, str | None]] = []
         blocked_pushes = {
             op.push_id
-            for op in self.ledger.waiting()
-            if op.kind == "create" and op.event_id not in sending_creates and op.push_id
+            for op in waiting_creates
+            if op.event_id not in sending_creates and op.push_id
         }
         for op in ops:
             assert op.item_id is not None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from accord.engine.engine import SyncEngine
@@ -40,7 +41,7 @@ class JournalWriter:
         self._order: list[str] = [] if state is None else list(state.order)
         # The projected items last written, in order (the same objects), and the ids whose
         # entry has a flag set (partial, or a restore fact): see _changes.
-        self._items: list[Item] = [self._entries[i].item for i in self._order]
+        self._items: Sequence[Item] = [self._entries[i].item for i in self._order]
         self._special: set[str] = {i for i, e in self._entries.items() if _flagged(e)}
         self._owed = False if state is None else state.reply_owed
         self._notes: list[Record] = []
