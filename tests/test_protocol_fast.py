@@ -162,3 +162,21 @@ def test_the_fast_delta_decoder_passes_on_everything_else() -> None:
     assert decode_output_delta('{"type":"response.done","event_id":"e","response":{}}') is None
     assert decode_output_delta('not json .delta"') is None
     assert decode_output_delta('{"type":"response.output_text.delta","delta":NaN}') is None
+
+
+def test_what_orjson_reads_differently_goes_to_the_validating_parser() -> None:
+    """orjson refuses numbers beyond a double, escaped lone surrogates and top-level
+    non-objects, and reads integers beyond 64 bits as floats: each such delta is left to
+    the parser (whose ``json`` decoder reads it as before), never misread."""
+    head = '{"type":"response.output_text.delta","event_id":"e","response_id":"r",'
+    for tail in (
+        '"item_id":"i","output_index":123456789012345678901234567890,"content_index":0,"delta":"d"}',
+        '"item_id":"i","output_index":0,"content_index":1e400,"delta":"d"}',
+        '"item_id":"i","output_index":0,"content_index":0,"delta":"\\ud800"}',
+    ):
+        assert decode_output_delta(head + tail) is None
+    assert decode_output_delta('["response.output_text.delta"]') is None
+    assert decode_output_delta('{"type":{"a":1},"x":".delta\\""}') is None
+    core_frame = head + '"item_id":"i","output_index":0,"content_index":0,"delta":"\\ud800"}'
+    event = parse_server_event(core_frame)  # the parser still reads it, as json does
+    assert event.delta == "\ud800"  # type: ignore[union-attr]

@@ -117,17 +117,21 @@ def diff_report(rows: Sequence[DiffRow], *, repeat: int, livekit_version: str | 
 
 def engine_report(rates: Sequence[EngineRate]) -> Report:
     table = Table(title="server events per second through codec + engine (one core)")
-    for column in ("workload", "events", "events/s", "floor events/s", "x floor"):
+    columns = ("workload", "events", "events/s", "floor/s", "x floor", "x json floor")
+    for column in (*columns, "x filing"):
         table.add_column(column, justify="right")
     for r in rates:
         floor_rate = r.events / r.floor_seconds if r.floor_seconds else 0.0
-        ratio = r.floor_ratio
+        ratio, speedup = r.floor_ratio, r.speedup_since_filing
+        json_ratio = r.seconds / r.json_floor_seconds if r.json_floor_seconds else None
         table.add_row(
             r.workload,
             f"{r.events:,}",
             f"{r.per_second:,.0f}",
             f"{floor_rate:,.0f}",
             f"{ratio:.2f}" if ratio is not None else "-",
+            f"{json_ratio:.2f}" if json_ratio is not None else "-",
+            f"{speedup:.2f}" if speedup is not None else "-",
         )
     results = [
         {
@@ -137,6 +141,8 @@ def engine_report(rates: Sequence[EngineRate]) -> Report:
             "per_second": r.per_second,
             "floor_seconds": r.floor_seconds,
             "floor_ratio": r.floor_ratio,
+            "json_floor_seconds": r.json_floor_seconds,
+            "speedup_since_filing": r.speedup_since_filing,
         }
         for r in rates
     ]

@@ -23,6 +23,9 @@ DIFF_N = 10_000
 DIFF_MAX_MS = 3.0
 DIFF_MIN_RATIO = 2.0
 ENGINE_MIN_PER_S = 50_000.0
+DELTA_WORKLOADS = ("text deltas", "audio deltas (4 KiB)")
+DELTA_MAX_FLOOR_RATIO = 2.0  # issue 20: deltas within 2x of the decode + dispatch floor
+DELTA_MIN_SPEEDUP = 3.0  # issue 20: at least 3x the events/s of its filing
 PUSH_MAX_RATIO = 1.5  # one appended message, x the diff of the same edit
 UPDATE_N = 200
 UPDATE_MAX_RATIO = 1.2
@@ -66,13 +69,36 @@ def engine_targets(rates: Sequence[EngineRate]) -> list[Verdict]:
     if not rates:
         return [Verdict("50,000 server events/s per core", "not run", "not measured")]
     slowest = min(rates, key=lambda r: r.per_second)
-    return [
+    out = [
         Verdict(
             f"at least {ENGINE_MIN_PER_S:,.0f} server events/s per core, audio included",
             f"slowest: {slowest.workload} {slowest.per_second:,.0f}/s",
             _met(slowest.per_second >= ENGINE_MIN_PER_S),
         )
     ]
+    deltas = [r for r in rates if r.workload in DELTA_WORKLOADS]
+    ratios = [(r.workload, r.floor_ratio) for r in deltas if r.floor_ratio is not None]
+    speedups = [(r.workload, r.speedup_since_filing) for r in deltas]
+    measured = [(w, x) for w, x in speedups if x is not None]
+    if not ratios or not measured:
+        return out
+    out.append(
+        Verdict(
+            f"text and audio deltas within {DELTA_MAX_FLOOR_RATIO:g}x of the orjson "
+            "decode + dispatch floor (issue 20)",
+            ", ".join(f"{w} {x:.2f}x" for w, x in ratios),
+            _met(all(x <= DELTA_MAX_FLOOR_RATIO for _, x in ratios)),
+        )
+    )
+    out.append(
+        Verdict(
+            f"text and audio deltas at {DELTA_MIN_SPEEDUP:g}x the events/s of issue 20's "
+            "filing (ratios to the json.loads floor, then and now)",
+            ", ".join(f"{w} {x:.2f}x" for w, x in measured),
+            _met(all(x >= DELTA_MIN_SPEEDUP for _, x in measured)),
+        )
+    )
+    return out
 
 
 def push_targets(timings: Sequence[PushTiming]) -> list[Verdict]:

@@ -14,12 +14,13 @@ import base64
 import copy
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from accord.client import events as app
 from accord.client import inbound
 from accord.client import streaming as st
 from accord.client.frames import op_frame
+from accord.client.streaming import TextDelta
 from accord.engine import events as ev
 from accord.engine.config import EngineConfig
 from accord.engine.engine import SyncEngine
@@ -42,6 +43,7 @@ from accord.protocol.fast import (
     AUDIO_DELTA,
     ITEM_ADDED,
     TEXT_DELTA,
+    TRANSCRIPT_DELTA,
     decode_item_ack,
     decode_output_delta,
 )
@@ -54,6 +56,10 @@ AUDIO_CHUNK_BYTES = 96_000  # 2 s of PCM16 at 24 kHz per input_audio_buffer.appe
 # simulator refuses frames over 15 MiB (SimConfig.max_event_bytes, assumed).
 MAX_CLIENT_FRAME_BYTES = 15 * 1024 * 1024
 SERVER_AUDIO_SHORTFALL_MS = 85  # the server may hold ~85 ms less than the client received
+
+
+#: A streamed text delta's kind -> the modality its stream event names.
+_MODALITY: dict[str, Literal["text", "audio"]] = {TEXT_DELTA: "text", TRANSCRIPT_DELTA: "audio"}
 
 
 class SessionCore:
@@ -108,15 +114,16 @@ class SessionCore:
     def receive_frame(self, frame: str | bytes, now: float) -> list[str]:
         """A server frame: parse it, act on it, return the client frames to send."""
         self.now = now
-        delta = decode_output_delta(frame) if isinstance(frame, str) else None
+        delta = decode_output_delta(frame) if type(frame) is str else None
         if delta is not None:  # the bulk of a reply's frames, read without a model
             kind, response_id, item_id, payload = delta
             if kind == AUDIO_DELTA:
                 inbound.streamed_audio(self, response_id, item_id, payload)
-            else:
-                text_only = kind == TEXT_DELTA
-                inbound.streamed_text(self, response_id, item_id, payload, text_only=text_only)
-            return self._take()
+            elif response_id in self.responses:  # else no stream wants it (as below)
+                self._on_stream(TextDelta(response_id, item_id, payload, _MODALITY[kind]))
+            if self._out:
+                return self._take()
+            return []
         fast = decode_item_ack(frame) if isinstance(frame, str) else None
         if fast is not None:  # the bulk of a large push's acknowledgements
             kind, previous, item = fast

@@ -10,7 +10,10 @@ holds them to it), for the three item kinds accord models.
 from __future__ import annotations
 
 import json
+import operator
 from typing import Any
+
+import orjson
 
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
 from accord.protocol import server_events as se
@@ -99,7 +102,7 @@ def decode_item_ack(frame: str) -> tuple[str, str | None, Item] | None:
     if '"conversation.item.' not in frame[:48]:
         return None
     try:
-        data = json.loads(frame)
+        data = _LOADS(frame)
         kind = data["type"]
         if kind not in _ACKS or not isinstance(data.get("event_id"), str):
             return None
@@ -152,7 +155,7 @@ def peek_type(frame: str) -> str | None:
         if rest.startswith('"') and end > 0 and "\\" not in rest[:end]:
             return rest[1:end]
     try:
-        data = json.loads(frame)
+        data = _LOADS(frame)
     except ValueError:
         return None
     kind = data.get("type") if isinstance(data, dict) else None
@@ -181,7 +184,7 @@ def peek_delta(frame: str) -> tuple[str, str, str] | None:
     if peek_type(frame) not in DELTA_TYPES:
         return None
     try:
-        data = json.loads(frame)
+        data = _LOADS(frame)
     except ValueError:
         return None
     item = data.get("item_id")
@@ -285,37 +288,45 @@ _OUTPUT_DELTA_KINDS: dict[str, str] = {
 
 def decode_output_delta(frame: str) -> tuple[str, str, str, str] | None:
     """``(kind, response_id, item_id, delta)`` of an output text, audio transcript or
-    audio delta (either dialect), read with one ``json.loads`` and a check of the
+    audio delta (either dialect), read with one ``orjson.loads`` and a check of the
     fields a client uses, without building a model; None for any other frame or for
     one whose fields are not what the schema says (the caller then takes the
     validating parser, which reports it). ``kind`` is :data:`TEXT_DELTA`,
     :data:`TRANSCRIPT_DELTA` or :data:`AUDIO_DELTA`."""
-    if '.delta"' not in frame[:72]:
+    if frame.find('.delta"', 0, 72) < 0:
         return None
     try:
         data = _LOADS(frame)
-    except (ValueError, RecursionError):
+        name, response_id, item_id, delta, event_id, output_index, content_index = _DELTA_FIELDS(
+            data
+        )
+        kind = _OUTPUT_DELTA_KINDS.get(name)
+    except (ValueError, KeyError, TypeError):  # not JSON, not an object, a field missing
         return None
-    if not isinstance(data, dict):
-        return None
-    kind = _OUTPUT_DELTA_KINDS.get(data.get("type"))  # type: ignore[arg-type]
-    if kind is None:
-        return None
-    response_id, item_id, delta = data.get("response_id"), data.get("item_id"), data.get("delta")
-    if not (
-        isinstance(response_id, str)
-        and isinstance(item_id, str)
-        and isinstance(delta, str)
-        and isinstance(data.get("event_id"), str)
-        and type(data.get("output_index")) is int
-        and type(data.get("content_index")) is int
+    if (
+        kind is None
+        or type(response_id) is not str
+        or type(item_id) is not str
+        or type(delta) is not str
+        or type(event_id) is not str
+        or type(output_index) is not int
+        or type(content_index) is not int
     ):
         return None
     return kind, response_id, item_id, delta
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")  # NaN, Infinity: as the parser says
+#: The fields of a delta a reader checks, in one C call (KeyError when one is missing).
+_DELTA_FIELDS = operator.itemgetter(
+    "type", "response_id", "item_id", "delta", "event_id", "output_index", "content_index"
+)
 
 
-_LOADS = json.JSONDecoder(parse_constant=_no_constant).decode
+#: The readers above parse with orjson (``accord bench engine``: a plain ``orjson.loads``
+#: reads these frames 2-3x as fast as ``json.loads``) and fall back on the validating
+#: parser, whose ``json`` decoder has the last word, whenever orjson refuses a frame or
+#: reads a value differently: it refuses NaN, Infinity, numbers out of a double's range
+#: and escaped lone surrogates, and reads integers beyond 64 bits as floats (so a field
+#: checked with ``type(...) is int`` fails and the frame goes to the parser). What these
+#: readers return is only strings and such ints, which both libraries read alike.
+_LOADS = orjson.loads
