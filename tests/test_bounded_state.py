@@ -13,6 +13,7 @@ import pytest
 
 from accord.agent import Agent, SeenOnce
 from accord.bench.long_session import get_weather
+from accord.engine import prune
 from accord.engine.engine import SyncEngine
 from accord.engine.mirror import TOMBSTONES_KEPT, Mirror
 from accord.items import ChatContext, FunctionCall, Item, Message
@@ -37,6 +38,9 @@ SIZES: dict[str, Size] = {
     "output ops": lambda e: len(e.followups.output_ops),
     "follow-ups answered": lambda e: len(e.followups.answered),
     "audio_seen": lambda e: len(e.audio_seen),
+    "rewrite aliases": lambda e: len(e.ledger.aliases),
+    "refused creates' anchors": lambda e: len(e.ledger.failed_after),
+    "foreign ids": lambda e: len(e.wire_ids.aliases),
 }
 
 
@@ -56,7 +60,14 @@ def keep_last(ctx: ChatContext, turns: int) -> ChatContext:
 
 def turn(p: Pair, k: int) -> None:
     ctx = p.snapshot()
-    ctx.append(Message(id=f"u{k}", role="user", content=f"weather {k}"))
+    # A framework's id the server would refuse (longer than 32 characters, a dot): it
+    # goes out under a wire id, through the engine's map of foreign ids.
+    ctx.append(Message(id=f"user.{k:06d}-0000-4000-8000-00000000", role="user", content="w"))
+    # The application edits the previous reply: a rewrite, with an alias old -> new.
+    replies = [i for i in ctx.items if isinstance(i, Message) and i.role == "assistant"]
+    if replies:
+        edited = Message(id=replies[-1].id, role="assistant", content=f"Edited {k}.")
+        ctx.replace(edited)
     p.push(ctx)
     p.settle()
     rid = p.server_start()
@@ -76,12 +87,15 @@ def turn(p: Pair, k: int) -> None:
 def grown() -> tuple[dict[str, int], dict[str, int], Pair]:
     p = Pair("accord", auto_reply=reply)
     assert isinstance(p.client, SyncEngine)
-    for k in range(60):
-        turn(p, k)
-    early = {name: size(p.client) for name, size in SIZES.items()}
-    for k in range(60, 240):
-        turn(p, k)
-    late = {name: size(p.client) for name, size in SIZES.items()}
+    with pytest.MonkeyPatch.context() as patch:
+        # The latest aliases are kept (256): fewer, so that 60 turns are past them.
+        patch.setattr(prune, "ALIASES_KEPT", 16)
+        for k in range(60):
+            turn(p, k)
+        early = {name: size(p.client) for name, size in SIZES.items()}
+        for k in range(60, 240):
+            turn(p, k)
+        late = {name: size(p.client) for name, size in SIZES.items()}
     return early, late, p
 
 
@@ -99,6 +113,8 @@ def test_the_long_session_stays_equal_to_the_server(
     _, _, p = grown
     assert p.violations() == []
     assert len(p.store.ids()) <= 12  # two turns of (user, call, text, output, reply)
+    assert p.client.ledger.aliases, "no rewrite happened: the test measures nothing"
+    assert len(p.client.wire_ids.aliases) > 0
     assert p.client.context().items[-1].id == p.store.ids()[-1]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 
 MAX_ID_LENGTH = 32
 _WIRE_SAFE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -82,6 +83,16 @@ class IdAliases:
 
     def __len__(self) -> int:
         return len(self._to_wire)
+
+    def forget(self, still_named: Callable[[str], bool], kept: int) -> None:
+        """Drop the pairs of wire ids ``still_named`` says nothing names any more, but
+        the latest ``kept`` pairs: an application that pushes a foreign id again soon
+        after its item left (a stale context) still maps it to the same wire id."""
+        older = list(self._to_wire.items())[: max(0, len(self._to_wire) - kept)]
+        for foreign, wire in older:
+            if not still_named(wire):
+                del self._to_wire[foreign]
+                del self._to_local[wire]
 
     def items(self) -> list[tuple[str, str]]:
         """(foreign id, wire id) pairs, in allocation order."""

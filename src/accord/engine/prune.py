@@ -25,6 +25,14 @@ tombstones and records kept whole are for. The rules, each applied at a quiet po
   the event ids of output creates: all, since no create is open;
 - assistant audio remembered for a restore (``audio_seen``, ``heard``): once the item
   is gone, as a restore only replays items of the conversation.
+- rewrite aliases (old id -> the id a rewrite, move or put-back gave it): once the id
+  they lead to left the conversation, but the latest ``ALIASES_KEPT`` (a writer's stale
+  context may still name an old id soon after; one that names it later has an id the
+  engine no longer knows, as it would after a restart);
+- the anchors of refused creates (``failed_after``): all, since they only re-anchor
+  creates still open;
+- foreign ids mapped to wire ids (engine/wire_ids.py): once their item left the
+  conversation, but the latest ``ALIASES_KEPT``.
 
 A quiet point comes once per turn in an ordinary session, and the sweep costs one pass
 over the conversation and the (now small) records.
@@ -36,12 +44,15 @@ from typing import Protocol
 
 from accord.engine.followups import FollowUps
 from accord.engine.ledger import Ledger
+from accord.engine.merge import resolve_alias
 from accord.engine.mirror import Mirror
 from accord.engine.reconnect import Reconnect
 from accord.engine.responses import Responses
+from accord.engine.wire_ids import WireIds
 from accord.items import FunctionCall, FunctionCallOutput
 
 RESPONSES_KEPT = 16  # the latest responses' records stay, done or not
+ALIASES_KEPT = 256  # the latest rewrite aliases and foreign ids stay, their items gone or not
 
 
 class Prunable(Protocol):
@@ -54,6 +65,7 @@ class Prunable(Protocol):
     reconnect: Reconnect
     connected: bool
     calls_ready: set[str]
+    wire_ids: WireIds
     audio_seen: dict[str, tuple[str, int | None]]
     heard: dict[str, int]
 
@@ -99,6 +111,17 @@ def sweep(eng: Prunable) -> None:
     for audio in (eng.audio_seen, eng.heard):
         for item_id in [i for i in audio if i not in mirror]:
             del audio[item_id]
+    _forget_aliases(eng.ledger, mirror)
+    eng.ledger.failed_after.clear()
+    eng.wire_ids.forget(mirror.__contains__, ALIASES_KEPT)
+
+
+def _forget_aliases(ledger: Ledger, mirror: Mirror) -> None:
+    aliases = ledger.aliases
+    older = list(aliases)[: max(0, len(aliases) - ALIASES_KEPT)]  # in order of rewrite
+    for old in older:
+        if resolve_alias(aliases, old) not in mirror:
+            del aliases[old]
 
 
 def _forget_responses(mirror: Mirror, responses: Responses, followups: FollowUps) -> None:

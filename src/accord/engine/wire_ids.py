@@ -36,3 +36,7 @@ class WireIds:
 
     def id_to_wire(self, item_id: str) -> str:
         return self.aliases.to_wire(item_id)
+
+    def forget(self, still_named: Callable[[str], bool], kept: int) -> None:
+        """Forget foreign ids of items that left (engine/prune.py says when)."""
+        self.aliases.forget(still_named, kept)

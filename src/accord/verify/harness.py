@@ -47,7 +47,7 @@ from accord.verify.log import (
 )
 from accord.verify.restore import DropEntry, PendingRestore, carry_open, drop_entries, judge_restore
 from accord.verify.strategies import make_strategy
-from accord.verify.wire import ServerWire, op_from_frame, sets_turn_detection
+from accord.verify.wire import ServerWire, as_sent, op_from_frame, sets_turn_detection
 
 BUSY_MESSAGE = (
     "Conversation already has an active response in progress: {rid}. Wait until the "
@@ -214,15 +214,15 @@ class Pair:
         self.log.op(op_record(effect, self.store.transitions, self.now))
 
     def push(self, ctx: ChatContext, *, explicit_replace: bool = False) -> str:
-        current = tuple(self.client.context().items)
+        current = as_sent(self.client, self.client.context().items)
         push_id, effects = self._local(
             lambda: self.core.push(ctx, self.now, explicit_replace=explicit_replace)
         )
         self.log.push(
             PushRecord(
                 push_id,
-                ctx.base.items if ctx.base is not None else None,
-                tuple(ctx.items),
+                as_sent(self.client, ctx.base.items) if ctx.base is not None else None,
+                as_sent(self.client, ctx.items),
                 self.store.transitions,
                 current=current,
                 explicit_replace=explicit_replace,

@@ -22,7 +22,7 @@ arguments reach no engine input, as in a session.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from accord.engine import events as ev
 from accord.items import Item, Message
@@ -269,3 +269,13 @@ class ServerWire:
 
 
 _event = encode_server_event
+
+
+def as_sent(client: object, items: Sequence[Item]) -> tuple[Item, ...]:
+    """``items`` under the ids the server knows them by: a client that maps foreign ids
+    to wire ids (the engine's ``wire_ids``) sends them so, and the checker judges a
+    push by the ids the server holds. Items of a client without such a map as they are."""
+    wire_ids = getattr(client, "wire_ids", None)
+    if wire_ids is None:
+        return tuple(items)
+    return tuple(wire_ids.to_wire(item) for item in items)
