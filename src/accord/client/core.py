@@ -58,6 +58,8 @@ MAX_CLIENT_FRAME_BYTES = 15 * 1024 * 1024
 SERVER_AUDIO_SHORTFALL_MS = 85  # the server may hold ~85 ms less than the client received
 
 
+_record = tuple.__new__
+
 #: A streamed text delta's kind -> the modality its stream event names.
 _MODALITY: dict[str, Literal["text", "audio"]] = {TEXT_DELTA: "text", TRANSCRIPT_DELTA: "audio"}
 
@@ -120,7 +122,10 @@ class SessionCore:
             if kind == AUDIO_DELTA:
                 inbound.streamed_audio(self, response_id, item_id, payload)
             elif response_id in self.responses:  # else no stream wants it (as below)
-                self._on_stream(TextDelta(response_id, item_id, payload, _MODALITY[kind]))
+                # tuple.__new__: half the cost of the named tuple's own __new__.
+                self._on_stream(
+                    _record(TextDelta, (response_id, item_id, payload, _MODALITY[kind]))
+                )
             if self._out:
                 return self._take()
             return []

@@ -1,7 +1,7 @@
 """What the core says about a response's content as it arrives, for the shell's streams.
 
 The core owns no asyncio object (issue 16): it does not feed :class:`Generation`
-streams itself. It says what happened, one small frozen record per server event, and the
+streams itself. It says what happened, one small immutable record per server event, and the
 shell (:class:`accord.client.generation.Generations`, held by :mod:`accord.session`)
 turns the records into the streams and ``wait()`` the application reads. A replay, a
 benchmark or a test that drives the core without a shell simply ignores them.
@@ -13,7 +13,7 @@ sees :class:`~accord.client.events.GenerationStarted` and the generation's strea
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from accord.items import FunctionCall
 
@@ -40,9 +40,12 @@ class OutputBegan:
     is_message: bool
 
 
-@dataclass(frozen=True, slots=True)
-class TextDelta:
-    """Output text (``modality="text"``) or the transcript of output audio (``"audio"``)."""
+class TextDelta(NamedTuple):
+    """Output text (``modality="text"``) or the transcript of output audio (``"audio"``).
+
+    A named tuple, not a frozen dataclass like the others: one is made per streamed
+    delta, the bulk of a reply's events, and a frozen dataclass's ``__init__`` (one
+    ``object.__setattr__`` per field) cost four times as much (``accord bench engine``)."""
 
     response_id: str
     item_id: str
@@ -50,9 +53,9 @@ class TextDelta:
     modality: Literal["text", "audio"]
 
 
-@dataclass(frozen=True, slots=True)
-class AudioDelta:
-    """Output audio as the server sent it, base64 (decoded only by a reader)."""
+class AudioDelta(NamedTuple):
+    """Output audio as the server sent it, base64 (decoded only by a reader). A named
+    tuple, as :class:`TextDelta` is."""
 
     response_id: str
     item_id: str
