@@ -66,9 +66,12 @@ class MergePlan:
         return not (self.removals or self.creates)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MergeInput:
-    """Everything the merge reads. ``base`` None: a context built from scratch."""
+    """Everything the merge reads. ``base`` None: a context built from scratch.
+
+    Not frozen, though nothing changes it: a frozen dataclass's ``__init__`` sets each
+    of these fields through ``object.__setattr__``, a tenth of an append's whole push."""
 
     base: Sequence[Item] | None
     desired: Sequence[Item]
