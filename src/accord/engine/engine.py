@@ -83,7 +83,7 @@ class SyncEngine:
         version = self.ledger.version
         if self._snapshot is None or self._snapshot[0] != version:
             projected = self.ledger.projected(self.mirror)
-            items = tuple(self.wire_ids.to_local(item) for item in projected)
+            items = self.wire_ids.all_to_local(projected)
             self._snapshot = (version, ContextBase(version, items))
         base = self._snapshot[1]
         return ChatContext(base.items, base=base)

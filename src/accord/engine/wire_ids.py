@@ -7,7 +7,7 @@ application keeps seeing its own ids.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from accord.ids import IdAliases, IdGenerator
@@ -33,6 +33,13 @@ class WireIds:
 
     def to_local(self, item: Item) -> Item:
         return _convert(item, self.aliases.to_local) if len(self.aliases) else item
+
+    def all_to_local(self, items: Sequence[Item]) -> tuple[Item, ...]:
+        """Every item with the application's ids; without a foreign id at all, the very
+        same items (the mirror's snapshot tuple itself: a context read costs no copy)."""
+        if not len(self.aliases):
+            return tuple(items)
+        return tuple(self.to_local(item) for item in items)
 
     def id_to_wire(self, item_id: str) -> str:
         return self.aliases.to_wire(item_id)
