@@ -29,6 +29,7 @@ from accord.protocol.fast import (
     decode_output_delta,
     encode_item_ack,
     encode_item_create,
+    peek_delta,
 )
 from accord.sim.events import wire_item
 
@@ -164,14 +165,19 @@ def test_the_fast_delta_decoder_passes_on_everything_else() -> None:
     assert decode_output_delta('{"type":"response.output_text.delta","delta":NaN}') is None
 
 
-def test_what_orjson_reads_differently_goes_to_the_validating_parser() -> None:
-    """orjson refuses numbers beyond a double, escaped lone surrogates and top-level
-    non-objects, and reads integers beyond 64 bits as floats: each such delta is left to
-    the parser (whose ``json`` decoder reads it as before), never misread."""
+def test_what_msgspec_reads_differently_goes_to_the_validating_parser() -> None:
+    """msgspec refuses numbers beyond a double and escaped lone surrogates, and the
+    typed decoder anything but an object with the delta's fields: each such delta is
+    left to the parser (whose ``json`` decoder reads it as before), never misread. An
+    integer beyond 64 bits it reads as ``json`` does."""
     head = '{"type":"response.output_text.delta","event_id":"e","response_id":"r",'
+    big = '"item_id":"i","output_index":123456789012345678901234567890,"content_index":0,'
+    assert decode_output_delta(head + big + '"delta":"d"}') == (TEXT_DELTA, "r", "i", "d")
     for tail in (
-        '"item_id":"i","output_index":123456789012345678901234567890,"content_index":0,"delta":"d"}',
         '"item_id":"i","output_index":0,"content_index":1e400,"delta":"d"}',
+        '"item_id":"i","output_index":true,"content_index":0,"delta":"d"}',
+        '"item_id":"i","output_index":0,"content_index":1.0,"delta":"d"}',
+        '"item_id":null,"output_index":0,"content_index":0,"delta":"d"}',
         '"item_id":"i","output_index":0,"content_index":0,"delta":"\\ud800"}',
     ):
         assert decode_output_delta(head + tail) is None
@@ -180,3 +186,13 @@ def test_what_orjson_reads_differently_goes_to_the_validating_parser() -> None:
     core_frame = head + '"item_id":"i","output_index":0,"content_index":0,"delta":"\\ud800"}'
     event = parse_server_event(core_frame)  # the parser still reads it, as json does
     assert event.delta == "\ud800"  # type: ignore[union-attr]
+
+
+def test_a_frame_nested_too_deeply_goes_to_the_validating_parser() -> None:
+    """msgspec raises RecursionError on deep nesting (not one of its own errors): each
+    reader returns None, and the parser reports the frame as too deep."""
+    deep = '{"type": "response.output_text.delta", "x": ' + "[" * 5000 + "]" * 5000 + "}"
+    assert decode_output_delta(deep) is None
+    ack = '{"type": "conversation.item.added", "x": ' + "[" * 5000 + "]" * 5000 + "}"
+    assert decode_item_ack(ack) is None
+    assert peek_delta(deep) is None

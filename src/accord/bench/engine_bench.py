@@ -7,7 +7,7 @@ events (``conversation.item.added`` / ``.done`` of many items). The frames are b
 once, before the clock starts.
 
 Each rate comes with a *floor* measured in the same run on the same frames: a plain
-``orjson.loads`` (the JSON library accord reads frames with) and a lookup of the event's
+msgspec decode (the JSON library accord reads frames with) and a lookup of the event's
 ``type`` in a dict of handlers that do nothing. The floor is what any Python client pays
 to read the frames at all, so the ratio ``seconds / floor_seconds`` says how far the
 codec + engine path is from it and, unlike events/s, hardly moves with the load other
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+import msgspec
 
 from accord.client.core import SessionCore
 from accord.items import Message
@@ -164,7 +164,10 @@ def _ignore(_event: dict[str, Any]) -> None:
     return None
 
 
-def floor(frames: list[str], loads: Callable[[str], Any] = orjson.loads) -> int:
+_PLAIN_DECODE = msgspec.json.Decoder().decode
+
+
+def floor(frames: list[str], loads: Callable[[str], Any] = _PLAIN_DECODE) -> int:
     """Decode every frame with a plain ``loads`` and dispatch it on ``type`` to a
     handler that does nothing: the least a client can do with the frames. Returns how
     many frames found a handler, so the work cannot be optimised away unnoticed."""

@@ -84,7 +84,7 @@ def engine_targets(rates: Sequence[EngineRate]) -> list[Verdict]:
         return out
     out.append(
         Verdict(
-            f"text and audio deltas within {DELTA_MAX_FLOOR_RATIO:g}x of the orjson "
+            f"text and audio deltas within {DELTA_MAX_FLOOR_RATIO:g}x of the msgspec "
             "decode + dispatch floor (issue 20)",
             ", ".join(f"{w} {x:.2f}x" for w, x in ratios),
             _met(all(x <= DELTA_MAX_FLOOR_RATIO for _, x in ratios)),
