@@ -149,8 +149,12 @@ def test_the_fast_delta_decoder_agrees_with_the_validating_parser(frame: str) ->
         assert fast is None
         return
     if fast is not None:
-        kind, response_id, item_id, delta = fast
-        assert (response_id, item_id, delta) == (event.response_id, event.item_id, event.delta)  # type: ignore[union-attr]
+        kind = fast.kind
+        assert (fast.response_id, fast.item_id, fast.delta) == (
+            event.response_id,
+            event.item_id,
+            event.delta,
+        )  # type: ignore[union-attr]
         expected = {
             ResponseOutputTextDelta: TEXT_DELTA,
             ResponseOutputAudioTranscriptDelta: TRANSCRIPT_DELTA,
@@ -172,7 +176,8 @@ def test_what_msgspec_reads_differently_goes_to_the_validating_parser() -> None:
     integer beyond 64 bits it reads as ``json`` does."""
     head = '{"type":"response.output_text.delta","event_id":"e","response_id":"r",'
     big = '"item_id":"i","output_index":123456789012345678901234567890,"content_index":0,'
-    assert decode_output_delta(head + big + '"delta":"d"}') == (TEXT_DELTA, "r", "i", "d")
+    read = decode_output_delta(head + big + '"delta":"d"}')
+    assert read is not None and (read.kind, read.modality, read.delta) == (TEXT_DELTA, "text", "d")
     for tail in (
         '"item_id":"i","output_index":0,"content_index":1e400,"delta":"d"}',
         '"item_id":"i","output_index":true,"content_index":0,"delta":"d"}',

@@ -14,7 +14,7 @@ import base64
 import copy
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from accord.client import events as app
 from accord.client import inbound
@@ -42,8 +42,6 @@ from accord.protocol.error_codes import FRAME_TOO_LARGE
 from accord.protocol.fast import (
     AUDIO_DELTA,
     ITEM_ADDED,
-    TEXT_DELTA,
-    TRANSCRIPT_DELTA,
     decode_item_ack,
     decode_output_delta,
 )
@@ -59,9 +57,6 @@ SERVER_AUDIO_SHORTFALL_MS = 85  # the server may hold ~85 ms less than the clien
 
 
 _record = tuple.__new__
-
-#: A streamed text delta's kind -> the modality its stream event names.
-_MODALITY: dict[str, Literal["text", "audio"]] = {TEXT_DELTA: "text", TRANSCRIPT_DELTA: "audio"}
 
 
 class SessionCore:
@@ -118,14 +113,12 @@ class SessionCore:
         self.now = now
         delta = decode_output_delta(frame) if type(frame) is str else None
         if delta is not None:  # the bulk of a reply's frames, read without a model
-            kind, response_id, item_id, payload = delta
-            if kind == AUDIO_DELTA:
-                inbound.streamed_audio(self, response_id, item_id, payload)
-            elif response_id in self.responses:  # else no stream wants it (as below)
+            if delta.kind == AUDIO_DELTA:
+                inbound.streamed_audio(self, delta.response_id, delta.item_id, delta.delta)
+            elif delta.response_id in self.responses:  # else no stream wants it (as below)
                 # tuple.__new__: half the cost of the named tuple's own __new__.
-                self._on_stream(
-                    _record(TextDelta, (response_id, item_id, payload, _MODALITY[kind]))
-                )
+                record = (delta.response_id, delta.item_id, delta.delta, delta.modality)
+                self._on_stream(_record(TextDelta, record))
             if self._out:
                 return self._take()
             return []

@@ -10,7 +10,7 @@ holds them to it), for the three item kinds accord models.
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar, Literal, Union
 
 import msgspec
 
@@ -285,9 +285,12 @@ _OUTPUT_DELTA_KINDS: dict[str, str] = {
 }
 
 
-class _OutputDelta(msgspec.Struct):
-    """The fields the schema requires of an output text, transcript or audio delta:
-    msgspec checks each one's type while it parses (extra fields are skipped)."""
+class OutputDelta(msgspec.Struct, frozen=True):
+    """An output text, transcript or audio delta as :func:`decode_output_delta` reads
+    it: the fields the schema requires, each type-checked by msgspec as it parses (extra
+    fields are skipped), and, per type, its ``kind`` (:data:`TEXT_DELTA`,
+    :data:`TRANSCRIPT_DELTA` or :data:`AUDIO_DELTA`) and the ``modality`` a stream names
+    it by (``"text"`` for output text, ``"audio"`` for the rest)."""
 
     event_id: str
     response_id: str
@@ -295,19 +298,21 @@ class _OutputDelta(msgspec.Struct):
     output_index: int
     content_index: int
     delta: str
-    KIND: ClassVar[str] = ""
+    kind: ClassVar[str] = ""
+    modality: ClassVar[Literal["text", "audio"]] = "audio"
 
 
-def _delta_struct(type_name: str, kind: str) -> type[_OutputDelta]:
+def _delta_struct(type_name: str, kind: str) -> type[OutputDelta]:
     struct = msgspec.defstruct(
         "_" + type_name.replace(".", "_"),
         [],
-        bases=(_OutputDelta,),
+        bases=(OutputDelta,),
         tag_field="type",
         tag=type_name,
-        namespace={"KIND": kind},
+        frozen=True,
+        namespace={"kind": kind, "modality": "text" if kind == TEXT_DELTA else "audio"},
     )
-    assert issubclass(struct, _OutputDelta)
+    assert issubclass(struct, OutputDelta)
     return struct
 
 
@@ -317,19 +322,18 @@ _DELTA_DECODER = msgspec.json.Decoder(
 )
 
 
-def decode_output_delta(frame: str) -> tuple[str, str, str, str] | None:
-    """``(kind, response_id, item_id, delta)`` of an output text, audio transcript or
-    audio delta (either dialect), decoded and type-checked in one pass by msgspec,
-    without building a model; None for any other frame or for one whose fields are not
-    what the schema says (the caller then takes the validating parser, which reports
-    it). ``kind`` is :data:`TEXT_DELTA`, :data:`TRANSCRIPT_DELTA` or :data:`AUDIO_DELTA`."""
+def decode_output_delta(frame: str) -> OutputDelta | None:
+    """An output text, audio transcript or audio delta (either dialect), decoded and
+    type-checked in one pass by msgspec, without building a model; None for any other
+    frame or for one whose fields are not what the schema says (the caller then takes
+    the validating parser, which reports it)."""
     if frame.find('.delta"', 0, 72) < 0:
         return None
     try:
-        delta = _DELTA_DECODER.decode(frame)
+        delta: OutputDelta = _DELTA_DECODER.decode(frame)
     except (msgspec.MsgspecError, RecursionError):  # not JSON, another type, a field
         return None  # missing or mistyped, nested too deeply: the parser reports it
-    return delta.KIND, delta.response_id, delta.item_id, delta.delta
+    return delta
 
 
 #: The readers above parse with msgspec: measured on these frames (``accord bench
