@@ -83,38 +83,28 @@ def test_an_append_merged_on_its_tail_plans_what_the_full_merge_plans(
     assert merge(shortcut) == merge_in_full(full)
 
 
-def test_an_append_takes_the_tail_path() -> None:
-    projected = tuple(Message(id=f"m{i}", role="user", content="x") for i in range(50))
-    new = Message(id="new", role="user", content="y")
-    inp = MergeInput(
+def _plain(desired: list[Item], projected: tuple[Item, ...]) -> MergeInput:
+    return MergeInput(
         base=None,
-        desired=[*projected, new],
+        desired=desired,
         projected=projected,
         aliases={},
         known_deleted=lambda _i: False,
         in_flight=lambda _i: False,
         new_id=lambda _i: "z",
     )
-    reduced = merge_module._appended_tail(inp)
+
+
+def test_an_append_takes_the_tail_path() -> None:
+    projected = tuple(Message(id=f"m{i}", role="user", content="x") for i in range(50))
+    new = Message(id="new", role="user", content="y")
+    reduced = merge_module._appended_tail(_plain([*projected, new], projected))
     assert reduced is not None
     assert list(reduced.projected) == [projected[-1]]
     assert list(reduced.desired) == [projected[-1], new]
     # An edit in the middle is not an append: the full merge runs.
     edited = [*projected[:10], Message(id="m10", role="user", content="edited"), *projected[11:]]
-    assert (
-        merge_module._appended_tail(
-            MergeInput(
-                base=None,
-                desired=[*edited, new],
-                projected=projected,
-                aliases={},
-                known_deleted=lambda _i: False,
-                in_flight=lambda _i: False,
-                new_id=lambda _i: "z",
-            )
-        )
-        is None
-    )
+    assert merge_module._appended_tail(_plain([*edited, new], projected)) is None
 
 
 def test_a_push_of_one_message_converts_that_message_only(monkeypatch) -> None:  # type: ignore[no-untyped-def]
