@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -93,6 +94,8 @@ class RealtimeSession(SessionLink):
         self._outbox: asyncio.Queue[str | Swap | None] = asyncio.Queue()
         self._transport: Transport | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._tick_context: contextvars.Context | None = None
         self._closed = False
         self._failure: BaseException | None = None
         self._loop = asyncio.get_event_loop()
@@ -185,8 +188,8 @@ class RealtimeSession(SessionLink):
         self._tasks = [
             asyncio.ensure_future(self._read()),
             asyncio.ensure_future(self._write()),
-            asyncio.ensure_future(self._tick()),
         ]
+        self._start_ticking()
         return self
 
     # -- reading the conversation -------------------------------------------------------
@@ -385,6 +388,7 @@ class RealtimeSession(SessionLink):
         if self._rollover is not None:
             await self._rollover.discard()
         self._generations.finish_all("cancelled")  # no stream or wait() outlives the session
+        self._stop_ticking()
         self._outbox.put_nowait(None)
         for task in self._tasks:
             if task is not asyncio.current_task():
