@@ -459,8 +459,12 @@ class RealtimeSession(SessionLink):
         return failed is None
 
     async def _wait(self, future: asyncio.Future[Any], what: str) -> Any:
+        # asyncio.timeout, not wait_for(shield(...)): the same timeout (the waiter is
+        # cancelled when it fires) without a wait_for coroutine, a shield future, their
+        # done callbacks and closures, for each of the two waits of every turn.
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self.options.wait_timeout)
+            async with asyncio.timeout(self.options.wait_timeout):
+                return await future
         except TimeoutError as exc:
             if self._reconnecting:
                 # No answer because there is no connection: say that, not a timeout on a
