@@ -96,6 +96,7 @@ class RealtimeSession(SessionLink):
         self._tasks: list[asyncio.Task[None]] = []
         self._tick_handle: asyncio.TimerHandle | None = None
         self._tick_context: contextvars.Context | None = None
+        self._tick_callback: Callable[[], None] | None = None
         self._closed = False
         self._failure: BaseException | None = None
         self._loop = asyncio.get_event_loop()

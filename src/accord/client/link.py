@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import contextvars
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,7 @@ class SessionLink:
     _tasks: list[asyncio.Task[None]]
     _tick_handle: asyncio.TimerHandle | None  # the next tick (client/link.py _tick)
     _tick_context: contextvars.Context | None
+    _tick_callback: Callable[[], None] | None
     _retired: Transport | None  # the connection a rollover left: what it says is ignored
     _closed: bool
     _failure: BaseException | None
@@ -128,19 +130,21 @@ class SessionLink:
         many sessions the collector promoted them all. Now one timer handle per tick, run
         in one context copied here (as a task would have run all its steps)."""
         self._tick_context = contextvars.copy_context()
+        self._tick_callback = self._tick  # one bound method for every tick
         self._schedule_tick()
 
     def _schedule_tick(self) -> None:
-        if self._closed:
+        if self._closed or self._tick_callback is None:
             return
         self._tick_handle = self._loop.call_later(
-            self.options.tick_interval, self._tick, context=self._tick_context
+            self.options.tick_interval, self._tick_callback, context=self._tick_context
         )
 
     def _stop_ticking(self) -> None:
         if self._tick_handle is not None:
             self._tick_handle.cancel()
             self._tick_handle = None
+        self._tick_callback = None  # it refers to the session: no cycle left at close
 
     def _tick(self) -> None:
         self._tick_handle = None
