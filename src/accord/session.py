@@ -43,6 +43,9 @@ from accord.journal.hook import SessionJournal
 
 log = logging.getLogger("accord.session")
 
+_TIMED_OUT = "accord: the waiter timed out"  # the message of a timed-out waiter's cancel
+_NO_CONTEXT = contextvars.Context()  # what the timer cancelling a waiter runs in
+
 __all__ = ["RealtimeSession", "SessionOptions", "TransportFactory"]
 
 
@@ -460,12 +463,21 @@ class RealtimeSession(SessionLink):
         return failed is None
 
     async def _wait(self, future: asyncio.Future[Any], what: str) -> Any:
-        # asyncio.timeout, not wait_for(shield(...)): the same timeout (the waiter is
-        # cancelled when it fires) without a wait_for coroutine, a shield future, their
-        # done callbacks and closures, for each of the two waits of every turn.
+        # A timer that cancels the waiter, not wait_for(shield(...)) nor asyncio.timeout:
+        # the same outcome without a wait_for coroutine, a shield future, done callbacks,
+        # closures, a Timeout object or a copied context, for each of the two waits of
+        # every turn (each alive for the whole round trip).
+        timer = self._loop.call_later(
+            self.options.wait_timeout, future.cancel, _TIMED_OUT, context=_NO_CONTEXT
+        )
         try:
-            async with asyncio.timeout(self.options.wait_timeout):
+            try:
                 return await future
+            except asyncio.CancelledError as cancelled:
+                task = asyncio.current_task()
+                if cancelled.args != (_TIMED_OUT,) or (task is not None and task.cancelling()):
+                    raise  # the caller was cancelled (too): that wins, as with wait_for
+                raise TimeoutError from None
         except TimeoutError as exc:
             if self._reconnecting:
                 # No answer because there is no connection: say that, not a timeout on a
@@ -476,6 +488,7 @@ class RealtimeSession(SessionLink):
                 ) from exc
             raise OperationTimeout(f"{what}: no answer in {self.options.wait_timeout:g} s") from exc
         finally:
+            timer.cancel()
             # Fix: a waiter given up (timeout, cancelled caller) stayed registered, and the
             # exception aclose() later set on it was never retrieved (logged at exit).
             if not future.done():
