@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -41,6 +42,9 @@ from accord.journal import CallFinished, CallStarted, JournalError, JournalStore
 from accord.journal.hook import SessionJournal
 
 log = logging.getLogger("accord.session")
+
+_TIMED_OUT = "accord: the waiter timed out"  # the message of a timed-out waiter's cancel
+_NO_CONTEXT = contextvars.Context()  # what the timer cancelling a waiter runs in
 
 __all__ = ["RealtimeSession", "SessionOptions", "TransportFactory"]
 
@@ -93,6 +97,9 @@ class RealtimeSession(SessionLink):
         self._outbox: asyncio.Queue[str | Swap | None] = asyncio.Queue()
         self._transport: Transport | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._tick_context: contextvars.Context | None = None
+        self._tick_callback: Callable[[], None] | None = None
         self._closed = False
         self._failure: BaseException | None = None
         self._loop = asyncio.get_event_loop()
@@ -185,8 +192,8 @@ class RealtimeSession(SessionLink):
         self._tasks = [
             asyncio.ensure_future(self._read()),
             asyncio.ensure_future(self._write()),
-            asyncio.ensure_future(self._tick()),
         ]
+        self._start_ticking()
         return self
 
     # -- reading the conversation -------------------------------------------------------
@@ -385,6 +392,7 @@ class RealtimeSession(SessionLink):
         if self._rollover is not None:
             await self._rollover.discard()
         self._generations.finish_all("cancelled")  # no stream or wait() outlives the session
+        self._stop_ticking()
         self._outbox.put_nowait(None)
         for task in self._tasks:
             if task is not asyncio.current_task():
@@ -455,8 +463,21 @@ class RealtimeSession(SessionLink):
         return failed is None
 
     async def _wait(self, future: asyncio.Future[Any], what: str) -> Any:
+        # A timer that cancels the waiter, not wait_for(shield(...)) nor asyncio.timeout:
+        # the same outcome without a wait_for coroutine, a shield future, done callbacks,
+        # closures, a Timeout object or a copied context, for each of the two waits of
+        # every turn (each alive for the whole round trip).
+        timer = self._loop.call_later(
+            self.options.wait_timeout, future.cancel, _TIMED_OUT, context=_NO_CONTEXT
+        )
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self.options.wait_timeout)
+            try:
+                return await future
+            except asyncio.CancelledError as cancelled:
+                task = asyncio.current_task()
+                if cancelled.args != (_TIMED_OUT,) or (task is not None and task.cancelling()):
+                    raise  # the caller was cancelled (too): that wins, as with wait_for
+                raise TimeoutError from None
         except TimeoutError as exc:
             if self._reconnecting:
                 # No answer because there is no connection: say that, not a timeout on a
@@ -467,6 +488,7 @@ class RealtimeSession(SessionLink):
                 ) from exc
             raise OperationTimeout(f"{what}: no answer in {self.options.wait_timeout:g} s") from exc
         finally:
+            timer.cancel()
             # Fix: a waiter given up (timeout, cancelled caller) stayed registered, and the
             # exception aclose() later set on it was never retrieved (logged at exit).
             if not future.done():

@@ -144,8 +144,14 @@ class SessionCore:
         return self._take()
 
     def _take(self) -> list[str]:
-        out, self._out = self._out, []
-        return out
+        # The kept list stays the same object: a fresh one per frame and per tick lived
+        # until the next, long enough to be promoted by the collector, many times a second.
+        out = self._out
+        if not out:
+            return []
+        taken = out.copy()
+        out.clear()
+        return taken
 
     def send_event(self, event: ClientEvent) -> None:
         self._out.append(encode(event))

@@ -52,14 +52,16 @@ class _Stream(Generic[T]):
     Values are appended to a list; each ``async for`` walks it from the start with its
     own position and, at the end of what has come so far, waits for the next ``put`` or
     the ``end``. Waiting costs one future per parked reader, none when nobody waits.
+    The lists are made when first needed: a stream nothing is put in and nobody waits
+    on (a text reply's audio) holds none (fewer objects for the garbage collector).
     """
 
     __slots__ = ("_ended", "_values", "_waiters")
 
     def __init__(self) -> None:
-        self._values: list[T] = []
+        self._values: list[T] | None = None
         self._ended = False
-        self._waiters: list[asyncio.Future[None]] = []
+        self._waiters: list[asyncio.Future[None]] | None = None
 
     @property
     def ended(self) -> bool:
@@ -67,7 +69,10 @@ class _Stream(Generic[T]):
 
     def put(self, value: T) -> None:
         if not self._ended:
-            self._values.append(value)
+            if self._values is None:
+                self._values = [value]
+            else:
+                self._values.append(value)
             self._wake()
 
     def end(self) -> None:
@@ -76,23 +81,65 @@ class _Stream(Generic[T]):
             self._wake()
 
     def _wake(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        waiters = self._waiters
+        if waiters:  # set_result only schedules the readers: none is added meanwhile
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+            waiters.clear()
 
     async def __aiter__(self) -> AsyncIterator[T]:
         index = 0
         while True:
-            if index < len(self._values):
+            values = self._values
+            if values is not None and index < len(values):
                 index += 1
-                yield self._values[index - 1]
+                yield values[index - 1]
                 continue
             if self._ended:
                 return
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
+            if self._waiters is None:
+                self._waiters = [waiter]
+            else:
+                self._waiters.append(waiter)
             await waiter
+
+
+class _Signal:
+    """Set once, awaited by any number: an :class:`asyncio.Event` that makes its list of
+    waiters only when one waits (most generations are done before anyone asks)."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        if not self._set:
+            self._set = True
+            waiters, self._waiters = self._waiters, None
+            for waiter in waiters or ():
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def wait(self) -> None:
+        if self._set:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = [waiter]
+        else:
+            self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if self._waiters is not None and waiter.cancelled():
+                self._waiters.remove(waiter)  # a cancelled wait leaves nothing behind
 
 
 async def _decoded(chunks: _Stream[str]) -> AsyncIterator[bytes]:
@@ -126,7 +173,7 @@ class MessageOutput:
     text: _Stream[str] = field(default_factory=_Stream)
     audio_b64: _Stream[str] = field(default_factory=_Stream)
     modality: Literal["text", "audio"] | None = None
-    _decided: asyncio.Event = field(default_factory=asyncio.Event)
+    _decided: _Signal = field(default_factory=_Signal)
 
     def decide(self, modality: Literal["text", "audio"]) -> None:
         if self.modality is None:
@@ -174,7 +221,7 @@ class Generation:
     item_ids: list[str] = field(default_factory=list)
     status: str | None = None
     audio_ms_by_item: dict[str, int] = field(default_factory=dict)
-    _done: asyncio.Event = field(default_factory=asyncio.Event)
+    _done: _Signal = field(default_factory=_Signal)
     # What response.create's metadata said (echoed by response.created): how a caller
     # that tagged its request finds its response among the ones the server starts.
     metadata: dict[str, str] = field(default_factory=dict)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +50,9 @@ class SessionLink:
     _outbox: asyncio.Queue[str | Swap | None]
     _transport: Transport | None
     _tasks: list[asyncio.Task[None]]
+    _tick_handle: asyncio.TimerHandle | None  # the next tick (client/link.py _tick)
+    _tick_context: contextvars.Context | None
+    _tick_callback: Callable[[], None] | None
     _retired: Transport | None  # the connection a rollover left: what it says is ignored
     _closed: bool
     _failure: BaseException | None
@@ -117,16 +122,42 @@ class SessionLink:
             with contextlib.suppress(ConnectionLost):  # the reader sees it and recovers
                 await self._transport.send(frame)
 
-    async def _tick(self) -> None:
-        while not self._closed:
-            await asyncio.sleep(self.options.tick_interval)
-            now = self._now()
-            if self.recorder is not None:
-                self.recorder.call("tick", now)
-            self.core.tick(now)
-            self._flush_core()
-            if self._rollover is not None and not self._reconnecting:
-                self._roll_over_if_due(self._rollover, now)
+    def _start_ticking(self) -> None:
+        """Time for the core every ``tick_interval``: a timer callback, not a task.
+
+        A task sleeping in a loop made a coroutine, a future, a timer, a context and a
+        wake-up handle per tick (4 Hz per session), each living the whole interval: with
+        many sessions the collector promoted them all. Now one timer handle per tick, run
+        in one context copied here (as a task would have run all its steps)."""
+        self._tick_context = contextvars.copy_context()
+        self._tick_callback = self._tick  # one bound method for every tick
+        self._schedule_tick()
+
+    def _schedule_tick(self) -> None:
+        if self._closed or self._tick_callback is None:
+            return
+        self._tick_handle = self._loop.call_later(
+            self.options.tick_interval, self._tick_callback, context=self._tick_context
+        )
+
+    def _stop_ticking(self) -> None:
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+            self._tick_handle = None
+        self._tick_callback = None  # it refers to the session: no cycle left at close
+
+    def _tick(self) -> None:
+        self._tick_handle = None
+        if self._closed:
+            return
+        now = self._now()
+        if self.recorder is not None:
+            self.recorder.call("tick", now)
+        self.core.tick(now)
+        self._flush_core()
+        if self._rollover is not None and not self._reconnecting:
+            self._roll_over_if_due(self._rollover, now)
+        self._schedule_tick()  # after the work, as the sleeping loop did (not on a raise)
 
     def _roll_over_if_due(self, roll: Rollover, now: float) -> None:
         """Before the cap, at a quiet point: switch to a new connection (client/rollover.py).

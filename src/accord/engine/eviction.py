@@ -46,18 +46,27 @@ class Doubts:
     probes: dict[str, str] = field(default_factory=dict)  # retrieve event id -> item id
     last_input_tokens: int | None = None
     deleted_since_usage: bool = False
-    _tokens: dict[str, tuple[Item, int]] = field(default_factory=dict)  # id -> (item, n)
+    # id -> the item object last sized and its estimate: two flat dicts, not a dict of
+    # (item, n) pairs (a pair per item is one more object for the collector to walk).
+    _sized: dict[str, Item] = field(default_factory=dict)
+    _tokens: dict[str, int] = field(default_factory=dict)
 
     def sized(self, items: list[Item]) -> list[tuple[str, int]]:
         """Each item's estimate, kept while the item object is the same; the cache holds
         only the items given (the live conversation), so it never outgrows it."""
-        cache: dict[str, tuple[Item, int]] = {}
+        old_items, old_tokens = self._sized, self._tokens
+        if len(old_items) == len(items) and all(old_items.get(i.id) is i for i in items):
+            return [(item.id, old_tokens[item.id]) for item in items]  # nothing changed
+        kept_items: dict[str, Item] = {}
+        tokens: dict[str, int] = {}
         for item in items:
-            kept = self._tokens.get(item.id)
-            n = kept[1] if kept is not None and kept[0] is item else item_tokens(item).total
-            cache[item.id] = (item, n)
-        self._tokens = cache
-        return [(item.id, cache[item.id][1]) for item in items]
+            n = old_tokens.get(item.id)
+            if n is None or old_items.get(item.id) is not item:
+                n = item_tokens(item).total
+            kept_items[item.id] = item
+            tokens[item.id] = n
+        self._sized, self._tokens = kept_items, tokens
+        return [(item.id, tokens[item.id]) for item in items]
 
     def may_cut(self, items: list[Item], keep: Callable[[str], bool]) -> list[str]:
         """Items the server's rule could drop now and that are not in doubt yet."""

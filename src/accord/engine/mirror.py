@@ -27,14 +27,6 @@ DELETED_IDS_KEPT = 256  # ids still known as deleted once their tombstones are l
 TOMBSTONES_KEPT = 16  # the latest deletions keep their whole tombstones
 
 
-@dataclass(slots=True)
-class _Node:
-    item: Item
-    prev: _Node | None = None
-    next: _Node | None = None
-    alive: bool = True
-
-
 @dataclass(frozen=True, slots=True)
 class Placement:
     """Where an added item landed and whether its anchor had to be resolved."""
@@ -45,13 +37,29 @@ class Placement:
 
 
 class Mirror:
-    """Ordered, indexed by id, with tombstones for deleted ids."""
+    """Ordered, indexed by id, with tombstones for deleted ids.
+
+    The list is kept in flat dicts keyed by id (no node object per item: a long-lived
+    object per item is what a full garbage collection walks, and with thousands of
+    sessions the nodes were a sixth of the process's heap). Each placement of an id is
+    a *node* with its own serial number, so an id deleted and added again is a new node,
+    and a tombstone's link names the node that stood before it, not merely the id.
+    """
 
     def __init__(self, deleted_ids_kept: int = DELETED_IDS_KEPT) -> None:
-        self._head: _Node | None = None
-        self._tail: _Node | None = None
-        self._live: dict[str, _Node] = {}
-        self._dead: dict[str, _Node] = {}
+        self._head: str | None = None
+        self._tail: str | None = None
+        self._live: dict[str, Item] = {}  # live id -> item
+        self._prev: dict[str, str | None] = {}  # live id -> the live id before it
+        self._next: dict[str, str | None] = {}  # live id -> the live id after it
+        self._serial: dict[str, int] = {}  # live id -> the serial of its node
+        self._alive: dict[int, str] = {}  # the serial of a live node -> its id
+        self._serials = 0
+        # Deleted ids whose tombstones are kept -> the serial of their node, in order of
+        # deletion; and every node no longer alive that a tombstone's chain can still
+        # reach -> the serial of the node before it when it stopped being alive.
+        self._dead: dict[str, int] = {}
+        self._dead_prev: dict[int, int | None] = {}
         # The live items in order, built when first read after a change: a push or a
         # context read between two server events reuses it instead of walking the list.
         self._snapshot: tuple[Item, ...] | None = None
@@ -69,10 +77,7 @@ class Mirror:
         return item_id in self._live
 
     def __iter__(self) -> Iterator[Item]:
-        node = self._head
-        while node is not None:
-            yield node.item
-            node = node.next
+        return iter(self.snapshot())
 
     def items(self) -> list[Item]:
         return list(self.snapshot())
@@ -81,15 +86,21 @@ class Mirror:
         """The live items in order; the same tuple until the mirror changes (so a caller
         can tell by identity that nothing changed in between)."""
         if self._snapshot is None:
-            self._snapshot = tuple(self)
+            live = self._live
+            self._snapshot = tuple([live[item_id] for item_id in self.ids()])
         return self._snapshot
 
     def ids(self) -> list[str]:
-        return [item.id for item in self]
+        out: list[str] = []
+        item_id = self._head
+        following = self._next
+        while item_id is not None:
+            out.append(item_id)
+            item_id = following[item_id]
+        return out
 
     def get(self, item_id: str) -> Item | None:
-        node = self._live.get(item_id)
-        return None if node is None else node.item
+        return self._live.get(item_id)
 
     def was_deleted(self, item_id: str) -> bool:
         dead = item_id in self._dead or item_id in self._gone
@@ -100,27 +111,33 @@ class Mirror:
         return len(self._dead)
 
     def previous_id(self, item_id: str) -> str | None:
-        node = self._live[item_id].prev
-        return None if node is None else node.item.id
+        return self._prev[item_id]
 
     def next_id(self, item_id: str | None) -> str | None:
         """The id after ``item_id`` (None: the first item)."""
-        node = self._head if item_id is None else self._live[item_id].next
-        return None if node is None else node.item.id
+        return self._head if item_id is None else self._next[item_id]
 
     def surviving_predecessor(self, item_id: str) -> str | None:
         """For a deleted id, the live item that stood before it (following tombstones);
         for a live id, its predecessor. None: the start (or an unknown id)."""
-        node = self._live.get(item_id) or self._dead.get(item_id)
-        if node is None:
+        if item_id in self._live:
+            return self._prev[item_id]  # a live node never links to a dead one
+        serial = self._dead.get(item_id)
+        if serial is None:
             return None
-        node = node.prev
-        while node is not None and not node.alive:
-            node = node.prev
-        return None if node is None else node.item.id
+        return self._first_alive(self._dead_prev.get(serial))
 
     def last_id(self) -> str | None:
-        return None if self._tail is None else self._tail.item.id
+        return self._tail
+
+    def _first_alive(self, serial: int | None) -> str | None:
+        """The id of the first live node from ``serial`` back (None: the start)."""
+        while serial is not None:
+            item_id = self._alive.get(serial)
+            if item_id is not None:
+                return item_id
+            serial = self._dead_prev.get(serial)
+        return None
 
     # -- editing ------------------------------------------------------------------------
 
@@ -129,106 +146,114 @@ class Mirror:
 
         A re-added live id (a duplicate ``added``) only updates the content in place.
         """
+        item_id = item.id
         self._snapshot = None
-        existing = self._live.get(item.id)
-        if existing is not None:
-            existing.item = item
-            prev = existing.prev
-            return Placement(None if prev is None else prev.item.id)
+        if item_id in self._live:
+            self._live[item_id] = item
+            return Placement(self._prev[item_id])
         anchor, placement = self._resolve_anchor(previous_item_id)
-        node = _Node(item)
-        self._link_after(anchor, node)
-        self._live[item.id] = node
-        self._dead.pop(item.id, None)
-        self._gone.pop(item.id, None)
+        self._serials += 1
+        self._live[item_id] = item
+        self._serial[item_id] = self._serials
+        self._alive[self._serials] = item_id
+        self._link_after(anchor, item_id)
+        self._dead.pop(item_id, None)
+        self._gone.pop(item_id, None)
         return placement
 
-    def _resolve_anchor(self, previous_item_id: str | None) -> tuple[_Node | None, Placement]:
+    def _resolve_anchor(self, previous_item_id: str | None) -> tuple[str | None, Placement]:
         if previous_item_id is None:
             return None, Placement(None)
-        live = self._live.get(previous_item_id)
-        if live is not None:
-            return live, Placement(previous_item_id)
+        if previous_item_id in self._live:
+            return previous_item_id, Placement(previous_item_id)
         dead = self._dead.get(previous_item_id)
         if dead is not None:
-            node = dead.prev
-            while node is not None and not node.alive:
-                node = node.prev
-            return node, Placement(None if node is None else node.item.id, anchor_was_deleted=True)
-        return self._tail, Placement(
-            None if self._tail is None else self._tail.item.id, anchor_was_unknown=True
-        )
+            anchor = self._first_alive(self._dead_prev.get(dead))
+            return anchor, Placement(anchor, anchor_was_deleted=True)
+        return self._tail, Placement(self._tail, anchor_was_unknown=True)
 
     def update(self, item: Item) -> bool:
         """New content for a live item (a transcript, a truncation, streamed text)."""
-        node = self._live.get(item.id)
-        if node is None:
+        if item.id not in self._live:
             return False
-        node.item = item
+        self._live[item.id] = item
         self._snapshot = None
         return True
 
     def delete(self, item_id: str) -> Item | None:
         """Unlink ``item_id``; its tombstone keeps a link to its predecessor."""
-        node = self._live.pop(item_id, None)
-        if node is None:
+        item = self._live.pop(item_id, None)
+        if item is None:
             return None
         self._snapshot = None
-        before, after = node.prev, node.next
+        serial = self._serial.pop(item_id)
+        del self._alive[serial]
+        before, after = self._prev.pop(item_id), self._next.pop(item_id)
         if before is None:
             self._head = after
         else:
-            before.next = after
+            self._next[before] = after
         if after is None:
             self._tail = before
         else:
-            after.prev = before
-        node.alive = False
-        node.next = None  # the tombstone keeps only its predecessor link
-        self._dead[item_id] = node
+            self._prev[after] = before
+        # The tombstone keeps only its predecessor link (the node before it, now).
+        self._dead_prev[serial] = None if before is None else self._serial[before]
+        self._dead[item_id] = serial
         self.deletions += 1
-        return node.item
+        return item
 
     def let_go(self) -> None:
-        """Nothing in flight can anchor on a deleted item: drop the tombstones' nodes
-        (their items and links) but the last ``TOMBSTONES_KEPT``, and remember the last
-        ``deleted_ids_kept`` ids of the others only.
+        """Nothing in flight can anchor on a deleted item: drop the tombstones but the
+        last ``TOMBSTONES_KEPT``, and remember the last ``deleted_ids_kept`` ids of the
+        others only.
 
-        Frees them: a live node never links to a dead one (delete relinks its
-        neighbours), and a tombstone links to the item before it when it was deleted,
-        which was alive then, so is alive now or was deleted later (and is kept too)."""
+        A tombstone links to the node before it when it was deleted, which was alive
+        then, so is alive now or stopped being alive later: the links a kept tombstone
+        can follow are kept (:meth:`_forget_unreachable`), the rest are dropped."""
         excess = len(self._dead) - TOMBSTONES_KEPT
-        if excess <= 0:
-            return
-        dropped = list(self._dead)[:excess]  # in order of deletion
-        for item_id in dropped:
-            del self._dead[item_id]
-            self._gone.pop(item_id, None)
-            self._gone[item_id] = None
-        excess = len(self._gone) - self._gone_kept
         if excess > 0:
-            for item_id in list(self._gone)[:excess]:
-                del self._gone[item_id]
+            dropped = list(self._dead)[:excess]  # in order of deletion
+            for item_id in dropped:
+                del self._dead[item_id]
+                self._gone.pop(item_id, None)
+                self._gone[item_id] = None
+            excess = len(self._gone) - self._gone_kept
+            if excess > 0:
+                for item_id in list(self._gone)[:excess]:
+                    del self._gone[item_id]
+        self._forget_unreachable()
 
     def clear(self) -> None:
         """A new server session after a reconnect: no live item, but the tombstones stay,
         so an id deleted once is still known as deleted (never resurrected)."""
-        node = self._head
-        while node is not None:
-            node.alive = False
-            node = node.next
+        for item_id, serial in self._serial.items():
+            before = self._prev[item_id]
+            self._dead_prev[serial] = None if before is None else self._serial[before]
         self._head = self._tail = None
-        self._live = {}
+        self._live, self._prev, self._next, self._serial, self._alive = {}, {}, {}, {}, {}
         self._snapshot = None
+        self._forget_unreachable()
 
-    def _link_after(self, anchor: _Node | None, node: _Node) -> None:
-        after = self._head if anchor is None else anchor.next
-        node.prev, node.next = anchor, after
+    def _forget_unreachable(self) -> None:
+        """Keep the links of the nodes no longer alive that a kept tombstone can reach."""
+        kept: dict[int, int | None] = {}
+        for serial in self._dead.values():
+            node: int | None = serial
+            while node is not None and node not in kept and node not in self._alive:
+                before = self._dead_prev.get(node)
+                kept[node] = before
+                node = before
+        self._dead_prev = kept
+
+    def _link_after(self, anchor: str | None, item_id: str) -> None:
+        after = self._head if anchor is None else self._next[anchor]
+        self._prev[item_id], self._next[item_id] = anchor, after
         if anchor is None:
-            self._head = node
+            self._head = item_id
         else:
-            anchor.next = node
+            self._next[anchor] = item_id
         if after is None:
-            self._tail = node
+            self._tail = item_id
         else:
-            after.prev = node
+            self._prev[after] = item_id
