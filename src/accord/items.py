@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from itertools import repeat
 from typing import Any, Literal, TypeAlias, overload
 
 Role: TypeAlias = Literal["system", "user", "assistant"]
@@ -210,11 +211,20 @@ class ChatContext:
     __slots__ = ("_base", "_by_id", "_items", "_pos")
 
     def __init__(self, items: Iterable[Item] = (), *, base: ContextBase | None = None) -> None:
-        self._items: list[Item] = []
-        self._by_id: dict[str, Item] = {}
+        self._items: list[Item] = list(items)
         self._pos: dict[str, int] | None = None
         self._base = base
-        for item in items:
+        # All at once, in C-level passes (a session builds a context from the engine's
+        # snapshot several times a turn); one item at a time only to name what is wrong.
+        try:
+            by_id = {item.id: item for item in self._items}
+        except AttributeError:
+            by_id = {}
+        if len(by_id) == len(self._items) and all(map(isinstance, self._items, repeat(ITEM_TYPES))):
+            self._by_id = by_id
+            return
+        given, self._items, self._by_id = self._items, [], {}
+        for item in given:
             self.append(item)
 
     # -- the base -----------------------------------------------------------------------
@@ -298,7 +308,10 @@ class ChatContext:
     def copy(self) -> ChatContext:
         """A copy to edit, carrying the same base: pushing it deletes only what the
         edit removed, never what arrived after the snapshot."""
-        return self._derived(self._items)
+        twin = ChatContext.__new__(ChatContext)  # its items are known good: no checks
+        twin._items, twin._by_id, twin._pos = list(self._items), dict(self._by_id), None
+        twin._base = self._base
+        return twin
 
     def filter(self, keep: Callable[[Item], bool]) -> ChatContext:
         """The items ``keep`` accepts, in order, with the same base (a filtered

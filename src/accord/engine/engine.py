@@ -148,10 +148,9 @@ class SyncEngine:
             )
         )
         state = self.ledger.push_state(push_id)
-        state.failed.extend(plan.failed)
-        state.notes.extend(plan.notes)
-        state.notes.extend(self.config.capabilities.notes(plan.creates, plan.removals))
-        state.aliased.extend(plan.aliases.items())
+        state.failed += tuple(plan.failed)
+        state.notes += (*plan.notes, *self.config.capabilities.notes(plan.creates, plan.removals))
+        state.aliased += tuple(plan.aliases.items())
         self.ledger.aliases.update(plan.aliases)
         effects: list[ev.Effect] = []
         for item_id in plan.retracted:
@@ -217,10 +216,11 @@ class SyncEngine:
             # A plain reply answers the conversation as it is now: the items that landed
             # and the creates still on their way (it knows what it answers once they land).
             op = self.ledger.ops[event_id]
-            op.awaits = {o.event_id for o in self.ledger.open_ops() if o.kind == "create"}
-            if not op.awaits:
+            awaits = {o.event_id for o in self.ledger.open_ops() if o.kind == "create"}
+            if not awaits:
                 op.answers_upto = self.responses.landed_counter
             else:
+                op.awaits = awaits
                 self._replies_awaiting.add(event_id)
         if out_of_band:
             self.responses.refer(event_id, frozenset(refs))
@@ -480,7 +480,7 @@ class SyncEngine:
         if status == "error" and op.push_id is not None and op.item_id is not None:
             state = self.ledger.pushes.get(op.push_id)
             if state is not None:
-                state.failed.append((op.item_id, code or "error"))
+                state.failed += ((op.item_id, code or "error"),)
         resolved: list[ev.Effect] = [ev.OpResolved(op.event_id, status, code, message, answered_by)]
         for carried in op.answers:  # a configuration answers the updates it carried
             resolved.extend(self.resolve(self.ledger.ops.get(carried), status, code, message))
@@ -494,7 +494,8 @@ class SyncEngine:
             if reply is None or not reply.open:
                 self._replies_awaiting.discard(event_id)
                 continue
-            reply.awaits.discard(create_event_id)
+            if reply.awaits is not None:
+                reply.awaits.discard(create_event_id)
             if not reply.awaits:
                 reply.answers_upto = self.responses.landed_counter
                 self._replies_awaiting.discard(event_id)

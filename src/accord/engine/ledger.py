@@ -77,7 +77,7 @@ class Op:
     answers_upto: int | None = None
     # A plain reply planned while creates were on their way: their event ids. When the
     # last of them resolves, answers_upto is known (everything it answers has landed).
-    awaits: set[str] = field(default_factory=set)
+    awaits: set[str] | None = None
     # An out-of-band request reading conversation items (``input_items``): their local
     # ids. It is sent once none of them has a create still open: a create in transit
     # may yet be refused and retried behind the request, which would then name an item
@@ -102,9 +102,11 @@ class PushState:
 
     push_id: str
     ops: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    aliased: list[tuple[str, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    # Tuples, grown by concatenation: mostly empty, and an empty tuple is shared where
+    # an empty list is one more object per push for the garbage collector to walk.
+    failed: tuple[tuple[str, str], ...] = ()
+    aliased: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()
     waiting_on: int = 0
 
 
@@ -225,11 +227,13 @@ class Ledger:
         """Drop resolved operations no unfinished push still reports on: their effects
         are in the mirror now, and a long session must not keep every op it ever sent.
         O(resolved since the last call): a push's ops are queued when it finishes."""
+        if not self._done:
+            return
         for event_id in self._done:
             op = self.ops.get(event_id)
             if op is not None and not op.open:
                 del self.ops[event_id]
-        self._done = []
+        self._done.clear()  # the same list: a new one per server event outlived it
 
     def finished_pushes(self) -> Iterator[ContextSynced]:
         """The report of every push whose operations are all resolved or deferred, each
@@ -245,9 +249,9 @@ class Ledger:
                     push_id,
                     sent=tuple(op.event_id for op in ops if op.sent_at is not None),
                     deferred=tuple(op.item_id or "" for op in ops if op.deferred),
-                    failed=tuple(state.failed),
-                    aliased=tuple(state.aliased),
-                    notes=tuple(state.notes),
+                    failed=state.failed,
+                    aliased=state.aliased,
+                    notes=state.notes,
                 )
             )
 
