@@ -45,6 +45,7 @@ from accord.protocol.fast import (
     decode_item_ack,
     decode_output_delta,
 )
+from accord.protocol.server_events import ServerEvent
 from accord.truncation import truncation_of
 
 log = logging.getLogger("accord.session")
@@ -105,12 +106,14 @@ class SessionCore:
         self._connected = True  # False from a drop until connected_again
         self._event_counter = 0
         self._seed = seed
+        self._parsed: ServerEvent | None = None
 
     # -- frames -------------------------------------------------------------------------
 
     def receive_frame(self, frame: str | bytes, now: float) -> list[str]:
         """A server frame: parse it, act on it, return the client frames to send."""
         self.now = now
+        self._parsed = None
         delta = decode_output_delta(frame) if type(frame) is str else None
         if delta is not None:  # the bulk of a reply's frames, read without a model
             if delta.kind == AUDIO_DELTA:
@@ -141,7 +144,15 @@ class SessionCore:
         handler = inbound.HANDLERS.get(type(event))
         if handler is not None:
             handler(self, event)
+        self._parsed = event
         return self._take()
+
+    def take_parsed(self) -> ServerEvent | None:
+        """The typed event of the frame :meth:`receive_frame` just parsed in full (None
+        when it took a fast path or ignored it), once: a listener of the same frame
+        (telemetry) reads it instead of parsing the frame again."""
+        event, self._parsed = self._parsed, None
+        return event
 
     def _take(self) -> list[str]:
         # The kept list stays the same object: a fresh one per frame and per tick lived

@@ -104,8 +104,9 @@ class SessionLink:
             if self.recorder is not None:
                 self.recorder.frame_in(frame, now)
             self._send(self.core.receive_frame(frame, now))
+            parsed = self.core.take_parsed()
             if self.telemetry is not None:  # telemetry (issue 21)
-                self.telemetry.frame_in(frame)
+                self.telemetry.frame_in(frame, parsed)
 
     async def _write(self) -> None:
         while True:

@@ -231,8 +231,9 @@ class SessionTelemetry:
         except ProtocolError:
             return
 
-    def frame_in(self, frame: str | bytes) -> None:
-        """A server frame received (parsed only when it matters to a span)."""
+    def frame_in(self, frame: str | bytes, parsed: se.ServerEvent | None = None) -> None:
+        """A server frame received (parsed only when it matters to a span; ``parsed``:
+        the session core's typed event of this very frame, when it made one)."""
         if isinstance(frame, bytes):
             return
         kind = peek_type(frame)
@@ -240,6 +241,9 @@ class SessionTelemetry:
             self._audio(frame)
             return
         if kind not in WATCHED_TYPES:
+            return
+        if parsed is not None and isinstance(parsed, WATCHED):
+            self._server(parsed)
             return
         try:
             event = parse_server_event(frame)
