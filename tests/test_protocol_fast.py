@@ -201,3 +201,28 @@ def test_a_frame_nested_too_deeply_goes_to_the_validating_parser() -> None:
     ack = '{"type": "conversation.item.added", "x": ' + "[" * 5000 + "]" * 5000 + "}"
     assert decode_item_ack(ack) is None
     assert peek_delta(deep) is None
+
+
+_ANY_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300)
+@given(_ANY_JSON, st.booleans())
+def test_msgspec_reads_any_json_value_as_json_does(value: object, compact: bool) -> None:
+    """The validating parser decodes with msgspec first and falls back on ``json`` only
+    when msgspec refuses: so what msgspec accepts must read exactly as ``json`` reads it
+    (floats to the same double, big integers, escapes, duplicate keys: the last wins)."""
+    import msgspec
+
+    text = json.dumps(value, separators=(",", ":") if compact else None, ensure_ascii=compact)
+    assert msgspec.json.decode(text) == json.loads(text)
+    assert repr(msgspec.json.decode(text)) == repr(json.loads(text))
+    assert msgspec.json.decode('{"a":1,"a":2}') == json.loads('{"a":1,"a":2}')

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeAlias, TypeVar, get_args
 
+import msgspec
 from pydantic import ValidationError
 
 from .base import DROP_ALL_NULLS, WireModel, describe_validation_error
@@ -75,6 +76,10 @@ def _reject_constant(name: str) -> Any:
 #: One decoder for every frame: ``json.loads`` with any keyword argument builds a new
 #: ``JSONDecoder`` per call, which cost about 1.6x a plain ``json.loads`` per event.
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+#: msgspec reads a frame 3-4x as fast and what it reads, ``json`` reads alike (a test
+#: holds the two to it); what it refuses (numbers beyond a double, escaped lone
+#: surrogates, deep nesting) goes to ``json``, which accepts or reports it as before.
+_FAST_DECODE = msgspec.json.Decoder().decode
 
 
 def _decode(data: RawEvent) -> dict[str, Any]:
@@ -91,11 +96,14 @@ def _decode(data: RawEvent) -> dict[str, Any]:
     else:
         raise TypeError(f"expected bytes, str or a mapping, got {type(data).__name__}")
     try:
-        value = _DECODER.decode(text)
-    except ValueError as exc:  # JSONDecodeError is a ValueError
-        raise InvalidJSONError(f"invalid JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise FrameTooDeepError(f"frame nested too deeply to decode: {exc}") from exc
+        value = _FAST_DECODE(text)
+    except (ValueError, RecursionError):  # the json decoder has the last word
+        try:
+            value = _DECODER.decode(text)
+        except ValueError as exc:  # JSONDecodeError is a ValueError
+            raise InvalidJSONError(f"invalid JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise FrameTooDeepError(f"frame nested too deeply to decode: {exc}") from exc
     if not isinstance(value, dict):
         raise InvalidJSONError(f"expected a JSON object, got {type(value).__name__}")
     return value
