@@ -51,12 +51,15 @@ class Doubts:
     _sized: dict[str, Item] = field(default_factory=dict)
     _tokens: dict[str, int] = field(default_factory=dict)
 
-    def sized(self, items: list[Item]) -> list[tuple[str, int]]:
-        """Each item's estimate, kept while the item object is the same; the cache holds
-        only the items given (the live conversation), so it never outgrows it."""
+    _total: int = 0
+
+    def _refresh(self, items: list[Item]) -> int:
+        """Bring the estimates up to ``items`` (an item keeps its estimate while it is the
+        same, or an equal, object; the cache holds only the items given, the live
+        conversation, so it never outgrows it) and return their total."""
         old_items, old_tokens = self._sized, self._tokens
-        if len(old_items) == len(items) and all(old_items.get(i.id) is i for i in items):
-            return [(item.id, old_tokens[item.id]) for item in items]  # nothing changed
+        if len(old_items) == len(items) and list(old_items.values()) == items:
+            return self._total  # nothing changed: one C-level comparison, by identity
         kept_items: dict[str, Item] = {}
         tokens: dict[str, int] = {}
         for item in items:
@@ -66,6 +69,13 @@ class Doubts:
             kept_items[item.id] = item
             tokens[item.id] = n
         self._sized, self._tokens = kept_items, tokens
+        self._total = sum(tokens.values())
+        return self._total
+
+    def sized(self, items: list[Item]) -> list[tuple[str, int]]:
+        """Each item's estimate, in order."""
+        self._refresh(items)
+        tokens = self._tokens
         return [(item.id, tokens[item.id]) for item in items]
 
     def may_cut(self, items: list[Item], keep: Callable[[str], bool]) -> list[str]:
@@ -76,6 +86,8 @@ class Doubts:
         # The server's rule with a lower limit: it doubts from MARGIN of the limit on,
         # and as far down as the server would cut (its retention ratio of that limit).
         lowered = max(1, math.floor(rule.limit * MARGIN))
+        if self._refresh(items) <= lowered:
+            return []  # under the limit: the rule drops nothing (plan_cut's first test)
         doubting = Truncation(rule.mode, lowered, rule.retention_ratio)
         cut = plan_cut(self.sized(items), doubting, keep)
         return [i for i in cut.dropped if i not in self.doubtful]
