@@ -58,8 +58,15 @@ class Doubts:
         same, or an equal, object; the cache holds only the items given, the live
         conversation, so it never outgrows it) and return their total."""
         old_items, old_tokens = self._sized, self._tokens
-        if len(old_items) == len(items) and list(old_items.values()) == items:
-            return self._total  # nothing changed: one C-level comparison, by identity
+        known = list(old_items.values())
+        if len(known) <= len(items) and known == items[: len(known)]:
+            # Unchanged or appended to (the usual turn): one C-level comparison, by
+            # identity, and an estimate for each new item only.
+            for item in items[len(known) :]:
+                added = item_tokens(item).total
+                old_items[item.id], old_tokens[item.id] = item, added
+                self._total += added
+            return self._total
         kept_items: dict[str, Item] = {}
         tokens: dict[str, int] = {}
         for item in items:

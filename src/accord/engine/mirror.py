@@ -147,11 +147,13 @@ class Mirror:
         A re-added live id (a duplicate ``added``) only updates the content in place.
         """
         item_id = item.id
-        self._snapshot = None
+        snapshot, self._snapshot = self._snapshot, None
         if item_id in self._live:
             self._live[item_id] = item
             return Placement(self._prev[item_id])
         anchor, placement = self._resolve_anchor(previous_item_id)
+        if anchor is not None and anchor == self._tail and snapshot is not None:
+            self._snapshot = (*snapshot, item)  # an append: the list need not be walked
         self._serials += 1
         self._live[item_id] = item
         self._serial[item_id] = self._serials
@@ -174,10 +176,14 @@ class Mirror:
 
     def update(self, item: Item) -> bool:
         """New content for a live item (a transcript, a truncation, streamed text)."""
-        if item.id not in self._live:
+        before = self._live.get(item.id)
+        if before is None:
             return False
         self._live[item.id] = item
-        self._snapshot = None
+        snapshot = self._snapshot
+        if snapshot is not None:  # new content in place: the same order, one item swapped
+            at = snapshot.index(before)  # by identity first, in C
+            self._snapshot = (*snapshot[:at], item, *snapshot[at + 1 :])
         return True
 
     def delete(self, item_id: str) -> Item | None:
