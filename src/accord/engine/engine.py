@@ -502,6 +502,8 @@ class SyncEngine:
 
     def finish_pushes(self) -> list[ev.Effect]:
         """Report every push whose operations are all resolved or deferred."""
+        if not self.ledger.pushes:
+            return []  # the usual case, twice per server event
         return list(self.ledger.finished_pushes())
 
     def in_flight(self, item_id: str) -> bool:

@@ -182,7 +182,12 @@ class Mirror:
         self._live[item.id] = item
         snapshot = self._snapshot
         if snapshot is not None:  # new content in place: the same order, one item swapped
-            at = snapshot.index(before)  # by identity first, in C
+            # Found by identity from the end, where updates land (streamed text, a
+            # transcript): tuple.index would call the dataclass __eq__ on every item
+            # before it.
+            at = len(snapshot) - 1
+            while snapshot[at] is not before:
+                at -= 1
             self._snapshot = (*snapshot[:at], item, *snapshot[at + 1 :])
         return True
 
