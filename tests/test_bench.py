@@ -219,3 +219,29 @@ def test_engine_floor_dispatches_every_frame(workload: str) -> None:
     # ratio flatters the full path.
     frames = engine_bench.WORKLOADS[workload](40)
     assert engine_bench.floor(frames) == len(frames)
+
+
+def test_the_sessions_judge_counts_a_conversation_the_server_does_not_hold() -> None:
+    """The sessions benchmark's desync count compares each quiet session's mirror with
+    what the simulator holds for its server session; a difference is counted."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from accord.bench import sessions_bench
+    from accord.client.core import SessionCore
+
+    def bench(server_id: str, ids: list[str]) -> Any:
+        core = SessionCore(seed=0)
+        core.session_info = {"id": server_id}
+        for frame in engine_bench.item_frames(2 * len(ids)):
+            core.receive_frame(frame, 0.0)
+        return SimpleNamespace(session=SimpleNamespace(core=core)), core.engine.mirror.ids()
+
+    same, held_same = bench("sess_a", ["x", "y"])
+    other, held_other = bench("sess_b", ["x", "y", "z"])
+    sim: Any = SimpleNamespace(
+        conversation_ids=lambda: {"sess_a": held_same, "sess_b": held_other[:-1]}
+    )
+    result = sessions_bench.SessionsResult(sessions=2)
+    asyncio.run(sessions_bench._judge([same, other], sim, result))
+    assert (result.desyncs, result.judged) == (1, 2)

@@ -208,11 +208,21 @@ def _cores(value: float | None) -> str:
 def sessions_report(results: Sequence[SessionsResult], *, period_s: float) -> Report:
     idle = _table(
         "sessions, idle (100-item conversation each, no traffic)",
-        ("N", "setup s", "KiB/session", "sim KiB/session", "events/s", "CPU"),
+        ("N", "setup s", "KiB/session", "x empty", "sim KiB/session", "events/s", "CPU"),
     )
     active = _table(
         f"sessions, active (a text turn every {period_s:g} s, a tool call every third)",
-        ("N", "events/s", "turns done", "tool calls", "p50 ms", "p99 ms", "max ms", "errors"),
+        (
+            "N",
+            "events/s",
+            "turns done",
+            "tool calls",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "desyncs",
+            "errors",
+        ),
     )
     cpu = _table(
         "sessions, active: CPU in cores (1.00 = one core busy)",
@@ -221,6 +231,7 @@ def sessions_report(results: Sequence[SessionsResult], *, period_s: float) -> Re
             "client",
             "ms/turn",
             "GC CPU s",
+            "GC share",
             "longest GC ms",
             "simulator",
             "ms/turn",
@@ -250,6 +261,7 @@ def sessions_report(results: Sequence[SessionsResult], *, period_s: float) -> Re
             count,
             f"{r.setup_s:.1f}",
             _ms(r.kib_per_idle_session),
+            _ms(r.idle_over_empty, 2),
             _ms(sim_kib),
             f"{r.idle_events_per_s:,.0f}",
             f"{r.idle_client_cpu:.2f}",
@@ -262,6 +274,7 @@ def sessions_report(results: Sequence[SessionsResult], *, period_s: float) -> Re
             _ms(r.p50_ms),
             _ms(r.p99_ms),
             _ms(r.max_ms),
+            "-" if r.desyncs is None else f"{r.desyncs}/{r.judged:,}",
             ", ".join(f"{k}: {v}" for k, v in r.errors.items()) or "0",
         )
         cpu.add_row(
@@ -269,6 +282,7 @@ def sessions_report(results: Sequence[SessionsResult], *, period_s: float) -> Re
             _cores(r.client_cpu),
             _ms(r.client_ms_per_turn, 2),
             f"{r.gc_s:.1f}",
+            "-" if r.gc_share is None else f"{r.gc_share:.1%}",
             f"{r.gc_longest_ms:.0f}",
             _cores(r.sim_cpu),
             _ms(r.sim_ms_per_turn, 2),
@@ -280,6 +294,8 @@ def sessions_report(results: Sequence[SessionsResult], *, period_s: float) -> Re
             "kib_per_idle_session": r.kib_per_idle_session,
             "client_ms_per_turn": r.client_ms_per_turn,
             "sim_ms_per_turn": r.sim_ms_per_turn,
+            "idle_over_empty": r.idle_over_empty,
+            "gc_share": r.gc_share,
         }
         for r in results
     ]

@@ -33,12 +33,15 @@ from dataclasses import dataclass, field
 from accord.bench import machine
 from accord.bench.sessions_load import BenchSession, Tally
 from accord.bench.simproc import SimProcess, raise_open_files, simulator_process
+from accord.engine.engine import SyncEngine
 from accord.sim.config import SimConfig
 from accord.stress.worker import GC_THRESHOLDS
 
 FULL_SIZES = (100, 1_000, 5_000)
 QUICK_SIZES = (20,)
 CONNECT_CONCURRENCY = 64  # sessions set up at once
+EMPTY_SESSIONS = 50  # opened first, conversation-less, for the memory floor
+SETTLE_JUDGE_S = 10.0  # after the window, for the sessions to be quiet before judging
 SETTLE_S = 1.0  # after the last setup, before the memory is read
 
 
@@ -60,6 +63,9 @@ class SessionsResult:
     setup_s: float = 0.0
     open_files_limit: int = 0
     bytes_per_idle_session: float | None = None
+    #: The floor: the same session and runner with an empty conversation, measured the
+    #: same way in the same run (``EMPTY_SESSIONS`` of them, before the N are opened).
+    bytes_per_empty_session: float | None = None
     sim_rss_per_session: float | None = None  # the simulator's resident memory, for scale
     idle_events_per_s: float = 0.0
     idle_client_cpu: float = 0.0
@@ -78,6 +84,10 @@ class SessionsResult:
     gc_s: float = 0.0  # CPU seconds in the garbage collector during the active window
     gc_longest_ms: float = 0.0  # its longest single pause (wall time)
     gc_frozen: bool = False  # gc.freeze() after set-up (an option, off by default)
+    #: After the window: sessions whose conversation (the engine's mirror, in order)
+    #: differs from what the simulator holds for them, of those judged (quiet ones).
+    desyncs: int | None = None
+    judged: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     skipped: str | None = None  # why this size could not run, when it could not
 
@@ -95,6 +105,18 @@ class SessionsResult:
     @property
     def kib_per_idle_session(self) -> float | None:
         return None if self.bytes_per_idle_session is None else self.bytes_per_idle_session / 1024
+
+    @property
+    def idle_over_empty(self) -> float | None:
+        """Memory of an idle session with its conversation, as a ratio to an empty one's."""
+        full, empty = self.bytes_per_idle_session, self.bytes_per_empty_session
+        return None if full is None or not empty else full / empty
+
+    @property
+    def gc_share(self) -> float | None:
+        """The collector's share of the client's CPU in the active window."""
+        cpu = self.client_cpu * self.active_s
+        return self.gc_s / cpu if cpu > 0 else None
 
 
 def _per_turn(cores: float | None, result: SessionsResult) -> float | None:
@@ -196,7 +218,27 @@ def _count(errors: dict[str, int], key: str) -> None:
     errors[key] = errors.get(key, 0) + 1
 
 
-async def _open_all(url: str, n: int, tally: Tally, result: SessionsResult) -> list[BenchSession]:
+async def _empty_floor(url: str, n: int, result: SessionsResult) -> None:
+    """Bytes per session of ``n`` sessions opened the same way with no conversation,
+    closed again before the measured ones are opened."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        empty = await _open_all(url, n, Tally(), result, fill=False)
+        await asyncio.sleep(SETTLE_S)
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    await asyncio.gather(*(s.aclose() for s in empty), return_exceptions=True)
+    if empty:
+        result.bytes_per_empty_session = (after - before) / len(empty)
+
+
+async def _open_all(
+    url: str, n: int, tally: Tally, result: SessionsResult, *, fill: bool = True
+) -> list[BenchSession]:
     limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
     opened: list[BenchSession] = []
 
@@ -208,6 +250,8 @@ async def _open_all(url: str, n: int, tally: Tally, result: SessionsResult) -> l
                 _count(result.errors, f"connect: {type(exc).__name__}")
                 return
             opened.append(bench)
+            if not fill:
+                return
             try:
                 await bench.fill()
             except Exception as exc:
@@ -223,6 +267,7 @@ async def _run_size(
     result = SessionsResult(sessions=n, open_files_limit=raise_open_files()[0], gc_frozen=gc_freeze)
     tally = Tally()
     loop = asyncio.get_running_loop()
+    await _empty_floor(sim.url, min(n, EMPTY_SESSIONS), result)
     sim_rss_before = sim.rss_bytes()
     gc.collect()
     tracemalloc.start()
@@ -251,6 +296,7 @@ async def _run_size(
             idle = window.close()
             result.idle_events_per_s, result.idle_client_cpu = idle.events_per_s, idle.client_cores
             await _active(sessions, durations, tally, result, _Window(tally, sim, clock))
+        await _judge(sessions, sim, result)
     finally:
         if tracemalloc.is_tracing():
             tracemalloc.stop()
@@ -308,6 +354,29 @@ async def _active(
         result.errors[f"turn: {kind}"] = count
     if tally.server_errors:
         result.errors["server error events"] = tally.server_errors
+
+
+async def _judge(sessions: list[BenchSession], sim: SimProcess, result: SessionsResult) -> None:
+    """Compare each quiet session's conversation with the simulator's (waiting up to
+    ``grace`` for the last replies to settle): a difference is a desync."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_JUDGE_S
+    while loop.time() < deadline and not all(_quiet(s) for s in sessions):
+        await asyncio.sleep(0.1)
+    held = await asyncio.to_thread(sim.conversation_ids)
+    result.desyncs = 0
+    for bench in sessions:
+        engine, server_id = bench.session.core.engine, bench.session.core.session_info.get("id")
+        if not isinstance(engine, SyncEngine) or not engine.is_quiet() or server_id not in held:
+            continue
+        result.judged += 1
+        if engine.mirror.ids() != held[server_id]:
+            result.desyncs += 1
+
+
+def _quiet(bench: BenchSession) -> bool:
+    engine = bench.session.core.engine
+    return isinstance(engine, SyncEngine) and engine.is_quiet()
 
 
 def measure(

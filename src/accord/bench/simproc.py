@@ -36,7 +36,7 @@ def raise_open_files() -> tuple[int, int]:
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
-def _serve(queue: Any, config: SimConfig) -> None:
+def _serve(queue: Any, config: SimConfig, asks: Any, answers: Any) -> None:
     from accord.sim.server import SimServer
 
     raise_open_files()
@@ -45,7 +45,11 @@ def _serve(queue: Any, config: SimConfig) -> None:
         sim = SimServer(config)
         await sim.start()
         queue.put(sim.url)
-        await asyncio.Event().wait()
+        while True:  # the parent's questions, answered between the sessions' events
+            await asyncio.to_thread(asks.get)
+            answers.put(
+                {sid: [item["id"] for item in items] for sid, items in sim.conversations().items()}
+            )
 
     asyncio.run(run())
 
@@ -62,6 +66,15 @@ def _proc_stat(pid: int) -> list[str] | None:
 class SimProcess:
     url: str
     pid: int
+    asks: Any = None
+    answers: Any = None
+
+    def conversation_ids(self, timeout: float = 30.0) -> dict[str, list[str]]:
+        """Every server session's item ids, in order, by session id: what the
+        simulator holds, for a judge of what each client believes it holds."""
+        self.asks.put("conversations")
+        answer: dict[str, list[str]] = self.answers.get(timeout=timeout)
+        return answer
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU time of the simulator process so far (None off Linux)."""
@@ -97,12 +110,14 @@ def simulator_process(config: SimConfig) -> Iterator[SimProcess]:
     """Run a simulator with ``config`` in a spawned process for the ``with`` block."""
     context = multiprocessing.get_context("spawn")
     queue: Any = context.Queue()
-    server = context.Process(target=_serve, args=(queue, config), daemon=True)
+    asks: Any = context.Queue()
+    answers: Any = context.Queue()
+    server = context.Process(target=_serve, args=(queue, config, asks, answers), daemon=True)
     server.start()
     try:
         url = _wait_for_url(queue, server)
         assert server.pid is not None
-        yield SimProcess(url, server.pid)
+        yield SimProcess(url, server.pid, asks, answers)
     finally:
         server.terminate()
         server.join(timeout=5)
