@@ -56,10 +56,17 @@ def test_update_target_uses_the_idle_200_rows() -> None:
 def test_sessions_targets() -> None:
     ok = SessionsResult(1_000, connected=1_000, turns_scheduled=1_000, turns_completed=995)
     ok.bytes_per_idle_session = 150 * 1024
-    assert [v.status for v in tg.sessions_targets([ok])] == ["met", "met"]
+    ok.client_cpu, ok.active_s, ok.gc_s, ok.desyncs, ok.judged = 0.8, 20.0, 0.5, 0, 1_000
+    assert [v.status for v in tg.sessions_targets([ok])] == ["met", "met", "met"]
     late = SessionsResult(1_000, connected=1_000, turns_scheduled=1_000, turns_completed=900)
     late.bytes_per_idle_session = 250 * 1024
-    assert [v.status for v in tg.sessions_targets([late])] == ["not met", "not met"]
+    late.client_cpu, late.active_s, late.gc_s, late.desyncs = 0.8, 20.0, 4.0, 0
+    assert [v.status for v in tg.sessions_targets([late])] == ["not met", "not met", "not met"]
+    desynced = SessionsResult(1_000, connected=1_000, turns_scheduled=10, turns_completed=10)
+    desynced.client_cpu, desynced.active_s, desynced.gc_s, desynced.desyncs = 0.8, 20.0, 0.1, 1
+    assert tg.sessions_targets([desynced])[1].status == "not met"  # GC fine, one desync
+    frozen = SessionsResult(1_000, turns_scheduled=10, turns_completed=10, gc_frozen=True)
+    assert len(tg.sessions_targets([frozen])) == 2  # a tuned collector says nothing of GC
     errors = SessionsResult(1_000, turns_scheduled=10, turns_completed=10, errors={"x": 1})
     assert tg.sessions_targets([errors])[0].status == "not met"
     assert [v.status for v in tg.sessions_targets([])] == ["not measured", "not measured"]
