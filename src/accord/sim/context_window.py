@@ -57,6 +57,14 @@ def _unanswered_tail(entries: Sequence[Item | McpItem]) -> set[str]:
     return tail
 
 
+#: A memo entry: the item, its kind (below), the audio length looked up for it, its
+#: tokens before any extra, its fingerprint.
+_Memo = tuple[Item | McpItem, object, int | None, Count, str]
+_FIXED = object()  # the item's tokens depend on the item alone
+_HEARD = object()  # user audio without a length: the session's length of it counts
+_MCP = object()  # an MCP item: counted by its JSON, no extra
+
+
 @dataclass
 class ContextWindow:
     """One session's context window over its store."""
@@ -69,12 +77,46 @@ class ContextWindow:
     extra: Callable[[str], Count] = lambda _id: ZERO
     cache: PromptCache = field(default_factory=PromptCache)
 
+    # Item id -> (the item, the audio length looked up for it, its tokens before the
+    # extra, its fingerprint): items are frozen, so an entry holds while its item is the
+    # very object the store holds (an edit makes a new one) and the looked-up audio
+    # length is unchanged. A response reads every item, so each prompt recounted the
+    # whole conversation (most of the simulator's CPU per turn at 1,000 sessions).
+    _memo: dict[str, _Memo] = field(default_factory=dict, init=False, repr=False)
+
     def counted(self, item: Item | McpItem) -> Count:
+        return self._read(item)[0]
+
+    def _read(self, item: Item | McpItem) -> tuple[Count, str]:
+        """``item``'s tokens (extra included) and fingerprint, from the memo if it holds."""
+        item_id = item.id
+        memo = self._memo.get(item_id)
+        if memo is None or memo[0] is not item:  # an edit makes a new item
+            memo = self._remember(item)
+        elif memo[1] is _HEARD and memo[2] != self.audio_ms(item_id):
+            memo = self._remember(item)  # user audio whose length the session learned
+        if memo[1] is _MCP:
+            return memo[3], memo[4]  # no extra: image parts are a message's
+        extra = self.extra(item_id)
+        return (memo[3] if extra is ZERO or extra == ZERO else memo[3] + extra), memo[4]
+
+    def _remember(self, item: Item | McpItem) -> _Memo:
+        kind, heard = _FIXED, None
         if isinstance(item, McpItem):
-            return wire_tokens(item.fields)
-        if isinstance(item, Message) and item.audio and item.audio_ms is None:
-            item = replace(item, audio_ms=self.audio_ms(item.id))
-        return item_tokens(item) + self.extra(item.id)
+            kind, base = _MCP, wire_tokens(item.fields)
+        elif isinstance(item, Message) and item.audio and item.audio_ms is None:
+            kind, heard = _HEARD, self.audio_ms(item.id)  # the session knows its length
+            base = item_tokens(item if heard is None else replace(item, audio_ms=heard))
+        else:
+            base = item_tokens(item)
+        memo = self._memo[item.id] = (item, kind, heard, base, fingerprint(item))
+        return memo
+
+    def _forget_unread(self, read: Sequence[Item | McpItem]) -> None:
+        """Keep the memo to what prompts still read (deleted items' entries go)."""
+        if len(self._memo) > 2 * len(read) + 64:
+            keep = {item.id for item in read}
+            self._memo = {k: v for k, v in self._memo.items() if k in keep}
 
     def prepare(
         self,
@@ -93,7 +135,8 @@ class ContextWindow:
         if conversation is None:
             rule = truncation_of(session.get("truncation"), self.default_limit)
             now = self.store.entries()
-            sized = [(item.id, self.counted(item).total) for item in now]
+            reads = [self._read(item) for item in now]
+            sized = [(item.id, count.total) for item, (count, _) in zip(now, reads, strict=True)]
             answered = _unanswered_tail(now)
             cut = plan_cut(sized, rule, lambda i: i in answered or self.store.is_in_flight(i))
             if cut.over:
@@ -102,16 +145,25 @@ class ContextWindow:
             self.store.evict(cut.dropped)
             dropped = cut.dropped
         seen = self.store.entries() if conversation is None else conversation
-        entries = (first, *((fingerprint(item), self.counted(item)) for item in seen))
-        total = sum((count for _, count in entries), ZERO)
-        return Prompt(entries, total, self.cache.cached(entries), dropped)
+        if dropped or conversation is not None:  # else the items just read, as read
+            reads = [self._read(item) for item in seen]
+        entries: list[Entry] = [first]
+        text, audio, image = head.text, head.audio, head.image
+        for count, printed in reads:
+            entries.append((printed, count))
+            text, audio, image = text + count.text, audio + count.audio, image + count.image
+        if conversation is None:
+            self._forget_unread(seen)
+        prompt = tuple(entries)
+        return Prompt(prompt, Count(text, audio, image), self.cache.cached(prompt), dropped)
 
     def remember(self, prompt: Prompt, output_ids: Sequence[str]) -> None:
         """An in-band response is done: its input and its output items (as the store
         holds them now) are the prefix the next response finds cached."""
         written = [
-            (fingerprint(item), self.counted(item))
+            (printed, count)
             for item in (self.store.get(i) or self.store.get_mcp(i) for i in output_ids)
             if item is not None
+            for count, printed in (self._read(item),)
         ]
         self.cache.remember(prompt.entries, written)

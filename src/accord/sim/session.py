@@ -73,7 +73,7 @@ from accord.sim.session_config import (
     speaks,
 )
 from accord.sim.store import ConversationStore, StoreConfig
-from accord.sim.tokens import IMAGE_TOKENS, Count
+from accord.sim.tokens import IMAGE_TOKENS, ZERO, Count
 
 log = logging.getLogger("accord.sim")
 
@@ -120,7 +120,7 @@ class SimSession(InputAudio, ItemOps):
             self.store,
             config.post_instructions_limit,
             audio_ms=self.heard_ms.get,
-            extra=lambda i: Count(image=IMAGE_TOKENS * image_count(self.images.get(i))),
+            extra=self._image_tokens,
         )
         self._respell = Respeller(self.profile) if self.profile.rewrites else None
         self._wall_time = wall_time
@@ -154,6 +154,11 @@ class SimSession(InputAudio, ItemOps):
         self.replies = ReplyCount()  # replies that answered nothing new (for judges)
         self.refusals = 0  # operations answered with an injected server_error
         self.closed = False
+
+    def _image_tokens(self, item_id: str) -> Count:
+        """What a message's image parts add to the context window (most have none)."""
+        wire = self.images.get(item_id)
+        return ZERO if wire is None else Count(image=IMAGE_TOKENS * image_count(wire))
 
     # -- lifecycle ----------------------------------------------------------------------
 
