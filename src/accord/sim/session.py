@@ -55,6 +55,7 @@ from accord.sim.events import (
     response_audio,
 )
 from accord.sim.faults import Faults, refuses
+from accord.sim.frames import Encoded
 from accord.sim.images import image_count
 from accord.sim.input_audio import InputAudio
 from accord.sim.item_ops import ItemOps
@@ -142,7 +143,8 @@ class SimSession(InputAudio, ItemOps):
         self._fault_rng = random.Random(config.seed * 1_000_003 + index)  # seeded draws
         self.active: ResponseRun | None = None
         self.out_of_band: dict[str, ResponseRun] = {}
-        self.sent: list[ServerEvent | Prebuilt] = []  # every event delivered, for tests
+        self._sent: list[ServerEvent | Prebuilt] = []  # every event delivered (``sent``)
+        self._sent_read = 0  # how much of it ``sent`` has turned into models
         self.events_delivered = 0  # counted even when ``sent`` is not kept
         self._tasks: set[asyncio.Task[None]] = set()
         self._input = bytearray()  # the input audio buffer (manual commit)
@@ -181,6 +183,18 @@ class SimSession(InputAudio, ItemOps):
             self.emit(Prebuilt("ping", event_id, frame))
             await asyncio.sleep(interval_s)
 
+    @property
+    def sent(self) -> list[ServerEvent | Prebuilt]:
+        """Every event delivered, for tests: the models of the events sent encoded
+        directly (sim/frames.py) are built only when this is read."""
+        log = self._sent
+        for n in range(self._sent_read, len(log)):
+            event = log[n]
+            if isinstance(event, Encoded):
+                log[n] = event.model()
+        self._sent_read = len(log)
+        return log
+
     def receive(self, frame: Frame) -> None:
         """A frame arrived from the socket: it travels the upstream channel first."""
         self.inbox.put(frame)
@@ -216,7 +230,7 @@ class SimSession(InputAudio, ItemOps):
             frame = spelled
         self.events_delivered += 1
         if self.config.keep_sent_events:
-            self.sent.append(event)
+            self._sent.append(event)
         try:
             await self._send_frame(frame)
         except ConnectionClosed:
