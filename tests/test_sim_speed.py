@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,7 +12,7 @@ from hypothesis import strategies as st
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
 from accord.sim.context_window import ContextWindow, fingerprint
 from accord.sim.store import ConversationStore, StoreConfig
-from accord.sim.tokens import ZERO, Count, item_tokens
+from accord.sim.tokens import ZERO, Count, instruction_tokens, item_tokens
 from accord.sim.truncation import Entry, PromptCache
 
 counts = st.builds(
@@ -94,3 +96,28 @@ def test_the_windows_memo_counts_as_the_book_does(data: st.DataObject) -> None:
         expected = [(fingerprint(i), counted_by_the_book(window, i)) for i in state]
         assert list(prompt.entries[1:]) == expected
         assert prompt.tokens == sum((c for _, c in prompt.entries), ZERO)
+
+
+def head_by_the_book(instructions: str, tools: list[dict[str, Any]]) -> Entry:
+    spelled = json.dumps([instructions, list(tools)], sort_keys=True, default=str)
+    return (f"instructions:{hash(spelled)}", instruction_tokens(instructions, tools))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_the_instructions_entry_follows_the_instructions_and_tools(data: st.DataObject) -> None:
+    window = ContextWindow(ConversationStore(StoreConfig()))
+    tools: list[dict[str, Any]] = []
+    for _ in range(data.draw(st.integers(1, 8))):
+        change = data.draw(st.sampled_from(["same", "add", "replace", "drop", "copy"]))
+        if change == "add":
+            tools.append({"type": "function", "name": data.draw(st.text(max_size=8))})
+        elif change == "replace" and tools:
+            tools[-1] = {"type": "function", "name": data.draw(st.text(max_size=8))}
+        elif change == "drop" and tools:
+            tools.pop()
+        elif change == "copy":
+            tools = [dict(t) for t in tools]  # equal tools, new objects
+        instructions = data.draw(st.sampled_from(["be brief", "be kind", ""]))
+        prompt = window.prepare({}, instructions, list(tools), [])
+        assert prompt.entries[0] == head_by_the_book(instructions, tools)
