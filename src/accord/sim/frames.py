@@ -4,45 +4,33 @@ Every event of a streamed response was a pydantic model, validated as it was bui
 dumped again to JSON on delivery: with the token counting gone, that was the largest
 share of the simulator's CPU per turn. :func:`encoded` writes the same JSON from plain
 values (byte for byte what :func:`accord.protocol.encode` gives for the model: a test,
-tests/test_sim_frames.py, holds every builder here to it), and the session's sent log
-(``SimSession.sent``, read by tests) turns an :class:`Encoded` event back into its model
-only when it is read.
+tests/test_sim_frames.py, holds every builder here to it). Such an event travels as its
+frame, a plain string (no object per event for the collector to count or walk), and the
+session's sent log (``SimSession.sent``, read by tests) turns it back into its model
+(:func:`model_of`) only when it is read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from accord.items import Item
 from accord.protocol import ServerEvent, parse_server_event
-from accord.protocol.codec import type_names
 from accord.protocol.fast import announced_item, encode_server_event, server_item
-from accord.sim.events import Prebuilt
 
 
-@dataclass(frozen=True, slots=True)
-class Encoded(Prebuilt):
-    """An event of a class accord models, encoded directly; :meth:`model` is that model
-    (what the sent log shows)."""
-
-    def model(self) -> ServerEvent:
-        event = parse_server_event(self.frame)
-        assert isinstance(event, ServerEvent)
-        return event
+def encoded(cls: type[ServerEvent], event_id: str, **fields: Any) -> str:
+    """The frame of ``cls(event_id=event_id, **fields)``; ``fields`` are plain JSON
+    values, in the order the model declares them (extras last)."""
+    return encode_server_event(cls, event_id, **fields)
 
 
-_TYPE: dict[type[ServerEvent], str] = {}
-
-
-def encoded(cls: type[ServerEvent], event_id: str, **fields: Any) -> Encoded:
-    """``cls(event_id=event_id, **fields)`` as it would be sent; ``fields`` are plain
-    JSON values, in the order the model declares them (extras last)."""
-    kind = _TYPE.get(cls)
-    if kind is None:
-        kind = _TYPE[cls] = type_names(cls)[0]
-    return Encoded(kind, event_id, encode_server_event(cls, event_id, **fields))
+def model_of(frame: str) -> ServerEvent:
+    """The model of an event :func:`encoded` wrote (what the sent log shows)."""
+    event = parse_server_event(frame)
+    assert isinstance(event, ServerEvent)
+    return event
 
 
 def item_json(item: Item, status: str | None, phase: str | None = None) -> dict[str, Any]:

@@ -47,7 +47,7 @@ from accord.protocol import (
 from accord.sim import audio
 from accord.sim.config import SimConfig
 from accord.sim.errors import ServerError, server_error
-from accord.sim.events import EventIds, ItemStatus, Prebuilt, error_event
+from accord.sim.events import EventIds, ItemStatus, Outgoing, error_event
 from accord.sim.frames import announced_json, encoded, item_json, part_json, response_json
 from accord.sim.mcp_output import McpOutput
 from accord.sim.model import (
@@ -128,7 +128,7 @@ class ResponseRun:
     store: ConversationStore
     config: SimConfig
     ids: EventIds
-    emit: Callable[[ServerEvent | Prebuilt], None]
+    emit: Callable[[Outgoing], None]
     new_item_id: Callable[[str], str]
     anchor_override: Callable[[], str | None] = lambda: None
     # Whether no other response is streaming: rate_limits.updated is never sent while

@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from websockets.exceptions import ConnectionClosed
 
@@ -50,12 +50,13 @@ from accord.sim.dialects import Respeller
 from accord.sim.errors import ServerError, server_error
 from accord.sim.events import (
     EventIds,
+    Outgoing,
     Prebuilt,
     error_event,
     response_audio,
 )
 from accord.sim.faults import Faults, refuses
-from accord.sim.frames import Encoded
+from accord.sim.frames import model_of
 from accord.sim.images import image_count
 from accord.sim.input_audio import InputAudio
 from accord.sim.item_ops import ItemOps
@@ -133,7 +134,7 @@ class SimSession(InputAudio, ItemOps):
         # no client can compare with anything).
         expires = int(wall_time() + config.session_max_seconds)
         self.session: dict[str, Any] = default_session(session_id, model_name, expires)
-        self.outbox: DelayedChannel[ServerEvent | Prebuilt] = DelayedChannel(
+        self.outbox: DelayedChannel[Outgoing] = DelayedChannel(
             self._deliver, config.downstream, name=f"{session_id}-down"
         )
         self.inbox: DelayedChannel[Frame] = DelayedChannel(
@@ -143,7 +144,7 @@ class SimSession(InputAudio, ItemOps):
         self._fault_rng = random.Random(config.seed * 1_000_003 + index)  # seeded draws
         self.active: ResponseRun | None = None
         self.out_of_band: dict[str, ResponseRun] = {}
-        self._sent: list[ServerEvent | Prebuilt] = []  # every event delivered (``sent``)
+        self._sent: list[Outgoing] = []  # every event delivered (``sent``)
         self._sent_read = 0  # how much of it ``sent`` has turned into models
         self.events_delivered = 0  # counted even when ``sent`` is not kept
         self._tasks: set[asyncio.Task[None]] = set()
@@ -190,10 +191,10 @@ class SimSession(InputAudio, ItemOps):
         log = self._sent
         for n in range(self._sent_read, len(log)):
             event = log[n]
-            if isinstance(event, Encoded):
-                log[n] = event.model()
+            if isinstance(event, str):
+                log[n] = model_of(event)
         self._sent_read = len(log)
-        return log
+        return cast("list[ServerEvent | Prebuilt]", log)
 
     def receive(self, frame: Frame) -> None:
         """A frame arrived from the socket: it travels the upstream channel first."""
@@ -209,7 +210,7 @@ class SimSession(InputAudio, ItemOps):
         await self.inbox.close()
         await self.outbox.close()
 
-    def emit(self, event: ServerEvent | Prebuilt) -> None:
+    def emit(self, event: Outgoing) -> None:
         self.outbox.put(event)
 
     def new_id(self, kind: str) -> str:
@@ -219,10 +220,13 @@ class SimSession(InputAudio, ItemOps):
             return self.ids.item(taken=self.store.known)
         return self.ids.next(kind)
 
-    async def _deliver(self, event: ServerEvent | Prebuilt) -> None:
+    async def _deliver(self, event: Outgoing) -> None:
         if self.closed:
             return
-        frame = event.frame if isinstance(event, Prebuilt) else encode(event)
+        if isinstance(event, str):
+            frame = event  # encoded directly (sim/frames.py)
+        else:
+            frame = event.frame if isinstance(event, Prebuilt) else encode(event)
         if self._respell is not None:
             spelled = self._respell.frame(frame)  # the dialect's spelling (sim/dialects.py)
             if spelled is None:
