@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
 from accord.sim.context_window import ContextWindow, fingerprint
+from accord.sim.ids import ALPHABET, _token
 from accord.sim.store import ConversationStore, StoreConfig
 from accord.sim.tokens import ZERO, Count, instruction_tokens, item_tokens
 from accord.sim.truncation import Entry, PromptCache
@@ -121,3 +122,17 @@ def test_the_instructions_entry_follows_the_instructions_and_tools(data: st.Data
         instructions = data.draw(st.sampled_from(["be brief", "be kind", ""]))
         prompt = window.prepare({}, instructions, list(tools), [])
         assert prompt.entries[0] == head_by_the_book(instructions, tools)
+
+
+def token_by_the_book(value: int, width: int) -> str:
+    out = []
+    for _ in range(width):
+        value, digit = divmod(value, 62)
+        out.append(ALPHABET[digit])
+    return "".join(out)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, 2**130), st.integers(0, 24))
+def test_ids_are_the_digits_they_always_were(value: int, width: int) -> None:
+    assert _token(value, width) == token_by_the_book(value, width)
