@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from accord.items import FunctionCall, FunctionCallOutput, Item, Message
 from accord.sim.context_window import ContextWindow, fingerprint
 from accord.sim.ids import ALPHABET, _token
+from accord.sim.session import _too_big
 from accord.sim.store import ConversationStore, StoreConfig
 from accord.sim.tokens import ZERO, Count, instruction_tokens, item_tokens
 from accord.sim.truncation import Entry, PromptCache
@@ -136,3 +137,9 @@ def token_by_the_book(value: int, width: int) -> str:
 @given(st.integers(0, 2**130), st.integers(0, 24))
 def test_ids_are_the_digits_they_always_were(value: int, width: int) -> None:
     assert _token(value, width) == token_by_the_book(value, width)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.characters(exclude_categories=()), max_size=40), st.integers(0, 120))
+def test_the_size_check_is_the_encoded_length(frame: str, limit: int) -> None:
+    assert _too_big(frame, limit) == (len(frame.encode("utf-8", "replace")) > limit)

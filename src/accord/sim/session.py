@@ -86,6 +86,14 @@ BUSY = (
 )  # observed (docs/protocol-notes.md)
 
 
+def _too_big(frame: str, limit: int) -> bool:
+    """Whether ``frame`` is over ``limit`` bytes in UTF-8, encoding it only when its
+    length cannot tell (a code point is 1 to 4 bytes; a lone surrogate, replaced, 1)."""
+    if len(frame) > limit:
+        return True
+    return len(frame) * 4 > limit and len(frame.encode("utf-8", "replace")) > limit
+
+
 class SimSession(InputAudio, ItemOps):
     """A Realtime session's server side."""
 
@@ -279,7 +287,7 @@ class SimSession(InputAudio, ItemOps):
                 )
             )
             return
-        if len(frame.encode("utf-8", "replace")) > self.config.max_event_bytes:
+        if _too_big(frame, self.config.max_event_bytes):
             self._error(
                 ServerError(
                     "invalid_event",
