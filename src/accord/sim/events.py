@@ -50,6 +50,11 @@ class Prebuilt:
     frame: str
 
 
+#: What a session sends: a model, an event already encoded, or (sim/frames.py) the frame
+#: of an event of a class accord models, encoded directly.
+Outgoing = ServerEvent | Prebuilt | str
+
+
 def prebuilt(ids: ServerIds, kind: str, **fields: Any) -> Prebuilt:
     """An event accord's protocol package has no class for (the MCP events): ``kind``
     with ``fields`` after its type and event id, encoded, ready to send."""

@@ -32,12 +32,20 @@ CALL_ID_CHARS = 16  # observed: call_ + 16
 _SPACE = len(ALPHABET) ** ID_CHARS
 
 
+#: Two base-62 digits at a time, least significant first (as :func:`_token` writes them):
+#: half the divisions for every id and obfuscation string a session draws.
+_PAIRS = [ALPHABET[n % 62] + ALPHABET[n // 62] for n in range(62 * 62)]
+
+
 def _token(value: int, width: int) -> str:
-    """``value`` as exactly ``width`` base-62 digits (the leading ones may be ``A``)."""
+    """``value`` as exactly ``width`` base-62 digits, least significant first (so the
+    trailing ones may be ``a``: the digit 0)."""
     out = []
-    for _ in range(width):
-        value, digit = divmod(value, 62)
-        out.append(ALPHABET[digit])
+    for _ in range(width // 2):
+        value, pair = divmod(value, 3844)
+        out.append(_PAIRS[pair])
+    if width % 2:
+        out.append(ALPHABET[value % 62])
     return "".join(out)
 
 

@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from accord.protocol import ConversationItemAdded, ConversationItemDone, ServerEvent
+from accord.protocol import ConversationItemAdded, ConversationItemDone
 from accord.sim import errors
 from accord.sim.errors import ServerError
-from accord.sim.events import EventIds, Prebuilt, error_event, prebuilt
+from accord.sim.events import EventIds, Outgoing, error_event, prebuilt
 from accord.sim.mcp import McpServers, approval_ids, list_tools_item
 from accord.sim.mcp_items import MCP_TYPES, McpItem, mcp_item_from_wire
 from accord.sim.store import ROOT, ConversationStore, Creator
@@ -31,7 +31,7 @@ class McpHost:
     servers: McpServers
     store: ConversationStore
     ids: EventIds
-    emit: Callable[[ServerEvent | Prebuilt], None]
+    emit: Callable[[Outgoing], None]
     new_id: Callable[[str], str]
 
     # -- tool lists ---------------------------------------------------------------------

@@ -24,10 +24,9 @@ from accord.protocol import (
     ConversationItemDone,
     ResponseOutputItemAdded,
     ResponseOutputItemDone,
-    ServerEvent,
 )
 from accord.protocol.wire_items import WireOtherItem
-from accord.sim.events import EventIds, Prebuilt, prebuilt
+from accord.sim.events import EventIds, Outgoing, Prebuilt, prebuilt
 from accord.sim.mcp import call_error
 from accord.sim.mcp_items import McpItem
 from accord.sim.model import PlannedApproval, PlannedMcpCall
@@ -53,7 +52,7 @@ class Streaming(Protocol):
     @property
     def ids(self) -> EventIds: ...
     @property
-    def emit(self) -> Callable[[ServerEvent | Prebuilt], None]: ...
+    def emit(self) -> Callable[[Outgoing], None]: ...
 
 
 @dataclass

@@ -41,22 +41,14 @@ from accord.protocol import (
     ResponseOutputItemDone,
     ResponseOutputTextDelta,
     ResponseOutputTextDone,
-    ResponsePart,
     ServerEvent,
+    WireResponse,
 )
-from accord.protocol.wire_items import WireItem, WireOtherItem
 from accord.sim import audio
 from accord.sim.config import SimConfig
 from accord.sim.errors import ServerError, server_error
-from accord.sim.events import (
-    EventIds,
-    ItemStatus,
-    Prebuilt,
-    empty_item,
-    error_event,
-    response_object,
-    wire_item,
-)
+from accord.sim.events import EventIds, ItemStatus, Outgoing, error_event
+from accord.sim.frames import announced_json, encoded, item_json, part_json, response_json
 from accord.sim.mcp_output import McpOutput
 from accord.sim.model import (
     PlannedApproval,
@@ -112,24 +104,20 @@ class _Output:
     sent_ms: int = 0
     begun: bool = False
     done: bool = False
-    reported: WireItem | None = None  # the item as its response.output_item.done reported it
+    reported: dict[str, Any] | None = None  # the item as its output_item.done reported it
     # What its conversation.item.added said: the previous item, and whether that was the
     # conversation's first item (then the real server's .done says null, rule R11).
     added_previous: str | None = None
     after_first: bool = False
     phase: str | None = None  # an assistant message's ``phase`` (gpt-realtime-2.x only)
 
-    def wire(self, item: Item, status: ItemStatus | None) -> WireItem:
-        """``item`` as this output reports it in server events."""
-        return _phased(wire_item(item, status), self.phase)
+    def wire(self, item: Item, status: ItemStatus | None) -> dict[str, Any]:
+        """``item`` as this output reports it in server events (JSON values)."""
+        # Recorded (gpt-realtime-2.1): ``phase`` on every assistant message, after content.
+        return item_json(item, status, self.phase)
 
-    def empty(self) -> WireItem:
-        return _phased(empty_item(self.item), self.phase)
-
-
-def _phased(wire: WireItem, phase: str | None) -> WireItem:
-    # Recorded (gpt-realtime-2.1): ``phase`` on every assistant message, after content.
-    return wire if phase is None else wire.model_copy(update={"phase": phase})
+    def empty(self) -> dict[str, Any]:
+        return announced_json(self.item, self.phase)
 
 
 @dataclass
@@ -140,7 +128,7 @@ class ResponseRun:
     store: ConversationStore
     config: SimConfig
     ids: EventIds
-    emit: Callable[[ServerEvent | Prebuilt], None]
+    emit: Callable[[Outgoing], None]
     new_item_id: Callable[[str], str]
     anchor_override: Callable[[], str | None] = lambda: None
     # Whether no other response is streaming: rate_limits.updated is never sent while
@@ -195,12 +183,7 @@ class ResponseRun:
             self.task.cancel()
 
     async def run(self) -> None:
-        self.emit(
-            ResponseCreated(
-                event_id=self.ids.next(),
-                response=self._response("in_progress"),
-            )
-        )
+        self.emit(encoded(ResponseCreated, self.ids.next(), response=self._response("in_progress")))
         self.created = True
         for event in self.after_created:
             self.emit(event)
@@ -319,8 +302,9 @@ class ResponseRun:
         out.begun = True
         rid = self.spec.response_id
         self.emit(
-            ResponseOutputItemAdded(
-                event_id=self.ids.next(),
+            encoded(
+                ResponseOutputItemAdded,
+                self.ids.next(),
                 response_id=rid,
                 output_index=out.index,
                 item=out.empty(),
@@ -337,33 +321,32 @@ class ResponseRun:
             out.added_previous = deleted_anchor or added.previous_item_id
             out.after_first = out.added_previous is not None and out.added_previous == first
             self.emit(
-                ConversationItemAdded(
-                    event_id=self.ids.next(),
+                encoded(
+                    ConversationItemAdded,
+                    self.ids.next(),
                     previous_item_id=out.added_previous,
                     item=out.wire(empty, "in_progress"),
                 )
             )
         elif self.config.quirks.out_of_band_item_events:
             self.emit(
-                ConversationItemAdded(
-                    event_id=self.ids.next(),
+                encoded(
+                    ConversationItemAdded,
+                    self.ids.next(),
                     previous_item_id=None,
                     item=out.wire(self._partial(out), "in_progress"),
                 )
             )
         if isinstance(out.item, Message):
             self.emit(
-                ResponseContentPartAdded(
-                    event_id=self.ids.next(),
+                encoded(
+                    ResponseContentPartAdded,
+                    self.ids.next(),
                     response_id=rid,
                     item_id=out.item.id,
                     output_index=out.index,
                     content_index=0,
-                    part=ResponsePart(
-                        type="audio" if out.item.audio else "text",
-                        transcript="" if out.item.audio else None,
-                        text=None if out.item.audio else "",
-                    ),
+                    part=part_json(out.item.audio, ""),
                 )
             )
 
@@ -393,30 +376,34 @@ class ResponseRun:
 
     def _text_delta(self, out: _Output, chunk: str) -> None:
         rid, item = self.spec.response_id, out.item
-        common: dict[str, Any] = {
-            "event_id": self.ids.next(),
-            "response_id": rid,
-            "item_id": item.id,
-            "output_index": out.index,
-        }
+        event_id = self.ids.next()
         if isinstance(item, FunctionCall):
             self.emit(
-                ResponseFunctionCallArgumentsDelta(
-                    **common, call_id=item.call_id, delta=chunk, obfuscation=self.ids.obfuscation()
+                encoded(
+                    ResponseFunctionCallArgumentsDelta,
+                    event_id,
+                    response_id=rid,
+                    item_id=item.id,
+                    output_index=out.index,
+                    call_id=item.call_id,
+                    delta=chunk,
+                    obfuscation=self.ids.obfuscation(),
                 )
             )
-        elif isinstance(item, Message) and item.audio:
-            self.emit(
-                ResponseOutputAudioTranscriptDelta(
-                    **common, content_index=0, delta=chunk, obfuscation=self.ids.obfuscation()
-                )
+            return
+        spoken = isinstance(item, Message) and item.audio
+        self.emit(
+            encoded(
+                ResponseOutputAudioTranscriptDelta if spoken else ResponseOutputTextDelta,
+                event_id,
+                response_id=rid,
+                item_id=item.id,
+                output_index=out.index,
+                content_index=0,
+                delta=chunk,
+                obfuscation=self.ids.obfuscation(),
             )
-        else:
-            self.emit(
-                ResponseOutputTextDelta(
-                    **common, content_index=0, delta=chunk, obfuscation=self.ids.obfuscation()
-                )
-            )
+        )
 
     def _audio_delta(self, out: _Output) -> None:
         total = audio.duration_ms(out.pcm)
@@ -427,8 +414,9 @@ class ResponseRun:
         payload = base64.b64encode(out.pcm[start_byte:end_byte]).decode("ascii")
         out.sent_ms = end
         self.emit(
-            ResponseOutputAudioDelta(
-                event_id=self.ids.next(),
+            encoded(
+                ResponseOutputAudioDelta,
+                self.ids.next(),
                 response_id=self.spec.response_id,
                 item_id=out.item.id,
                 output_index=out.index,
@@ -453,8 +441,9 @@ class ResponseRun:
         out.reported = wire
         if self.in_band and (status == "completed" or self.config.quirks.done_for_cancelled_items):
             self.emit(
-                ConversationItemDone(
-                    event_id=self.ids.next(),
+                encoded(
+                    ConversationItemDone,
+                    self.ids.next(),
                     # Recorded (all five sessions, rule R11): .done repeats .added's
                     # previous_item_id, except null when .added named the conversation's
                     # first item (it was null for every first output item, and the item
@@ -464,41 +453,53 @@ class ResponseRun:
                 )
             )
         self.emit(
-            ResponseOutputItemDone(
-                event_id=self.ids.next(), response_id=rid, output_index=out.index, item=wire
+            encoded(
+                ResponseOutputItemDone,
+                self.ids.next(),
+                response_id=rid,
+                output_index=out.index,
+                item=wire,
             )
         )
 
     def _content_done(self, out: _Output, final: Item, common: dict[str, Any]) -> None:
         if isinstance(final, FunctionCall):
             self.emit(
-                ResponseFunctionCallArgumentsDone(
-                    event_id=self.ids.next(),
+                encoded(
+                    ResponseFunctionCallArgumentsDone,
+                    self.ids.next(),
                     **common,
                     call_id=final.call_id,
-                    name=final.name,
                     arguments=final.arguments,
+                    name=final.name,
                 )
             )
             return
         assert isinstance(final, Message)
         if final.audio:
-            self.emit(ResponseOutputAudioDone(event_id=self.ids.next(), **common, content_index=0))
+            self.emit(encoded(ResponseOutputAudioDone, self.ids.next(), **common, content_index=0))
             self.emit(
-                ResponseOutputAudioTranscriptDone(
-                    event_id=self.ids.next(), **common, content_index=0, transcript=final.text
+                encoded(
+                    ResponseOutputAudioTranscriptDone,
+                    self.ids.next(),
+                    **common,
+                    content_index=0,
+                    transcript=final.text,
                 )
             )
-            part = ResponsePart(type="audio", transcript=final.text)
         else:
             self.emit(
-                ResponseOutputTextDone(
-                    event_id=self.ids.next(), **common, content_index=0, text=final.text
+                encoded(
+                    ResponseOutputTextDone,
+                    self.ids.next(),
+                    **common,
+                    content_index=0,
+                    text=final.text,
                 )
             )
-            part = ResponsePart(type="text", text=final.text)
+        part = part_json(final.audio, final.text)
         self.emit(
-            ResponseContentPartDone(event_id=self.ids.next(), **common, content_index=0, part=part)
+            encoded(ResponseContentPartDone, self.ids.next(), **common, content_index=0, part=part)
         )
 
     # -- the end ------------------------------------------------------------------------
@@ -509,7 +510,7 @@ class ResponseRun:
         # docs/protocol-notes.md ("Shapes in recorded sessions"): response.done.output equals the
         # output_item.done items in order, also when a cancel left an item completed
         # before it (that item was reported "incomplete" here before).
-        output = [out.reported for out in self.outputs if out.reported is not None]
+        output: list[Any] = [out.reported for out in self.outputs if out.reported is not None]
         used = usage(self.spec.input_tokens, self.spec.cached_tokens, self._output_tokens())
         details: dict[str, Any] | None = None
         if self.failure is not None:
@@ -523,27 +524,27 @@ class ResponseRun:
             }
         elif self.status != "completed":
             details = {"type": self.status, "reason": self.cancel_reason}
-        self.emit(
-            ResponseDone(
-                event_id=self.ids.next(),
-                response=self._response(
-                    self.status, output=output, usage=used, status_details=details
-                ),
-            )
-        )
+        response = self._response(self.status, output=output, usage=used, status_details=details)
+        if any(isinstance(out, McpOutput) for out in self.outputs):
+            # MCP items are reported as models (sim/mcp_output.py): the model path.
+            wire = WireResponse.model_validate(response)
+            self.emit(ResponseDone(event_id=self.ids.next(), response=wire))
+        else:
+            self.emit(encoded(ResponseDone, self.ids.next(), response=response))
         if self.in_band and self.others_quiet():
             self.emit(
-                RateLimitsUpdated(
-                    event_id=self.ids.next(),
+                encoded(
+                    RateLimitsUpdated,
+                    self.ids.next(),
                     # Recorded: one "tokens" entry (no "requests" entry in any session).
-                    rate_limits=(
+                    rate_limits=[
                         {
                             "name": "tokens",
                             "limit": 15_000_000,
                             "remaining": 15_000_000 - used["total_tokens"],
                             "reset_seconds": 0.004,
-                        },
-                    ),
+                        }
+                    ],
                 )
             )
         self.finished.set()
@@ -559,11 +560,11 @@ class ResponseRun:
         self,
         status: Literal["in_progress", "completed", "cancelled", "incomplete", "failed"],
         *,
-        output: list[WireItem | WireOtherItem] | None = None,
+        output: list[Any] | None = None,
         usage: dict[str, Any] | None = None,
         status_details: dict[str, Any] | None = None,
-    ) -> Any:
-        return response_object(
+    ) -> dict[str, Any]:
+        return response_json(
             self.spec.response_id,
             status,
             output=output or (),

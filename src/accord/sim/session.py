@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from websockets.exceptions import ConnectionClosed
 
@@ -50,11 +50,13 @@ from accord.sim.dialects import Respeller
 from accord.sim.errors import ServerError, server_error
 from accord.sim.events import (
     EventIds,
+    Outgoing,
     Prebuilt,
     error_event,
     response_audio,
 )
 from accord.sim.faults import Faults, refuses
+from accord.sim.frames import model_of
 from accord.sim.images import image_count
 from accord.sim.input_audio import InputAudio
 from accord.sim.item_ops import ItemOps
@@ -73,7 +75,7 @@ from accord.sim.session_config import (
     speaks,
 )
 from accord.sim.store import ConversationStore, StoreConfig
-from accord.sim.tokens import IMAGE_TOKENS, Count
+from accord.sim.tokens import IMAGE_TOKENS, ZERO, Count
 
 log = logging.getLogger("accord.sim")
 
@@ -82,6 +84,14 @@ BUSY = (
     "Conversation already has an active response in progress: {rid}. Wait until the "
     "response is finished before creating a new one."
 )  # observed (docs/protocol-notes.md)
+
+
+def _too_big(frame: str, limit: int) -> bool:
+    """Whether ``frame`` is over ``limit`` bytes in UTF-8, encoding it only when its
+    length cannot tell (a code point is 1 to 4 bytes; a lone surrogate, replaced, 1)."""
+    if len(frame) > limit:
+        return True
+    return len(frame) * 4 > limit and len(frame.encode("utf-8", "replace")) > limit
 
 
 class SimSession(InputAudio, ItemOps):
@@ -120,7 +130,7 @@ class SimSession(InputAudio, ItemOps):
             self.store,
             config.post_instructions_limit,
             audio_ms=self.heard_ms.get,
-            extra=lambda i: Count(image=IMAGE_TOKENS * image_count(self.images.get(i))),
+            extra=self._image_tokens,
         )
         self._respell = Respeller(self.profile) if self.profile.rewrites else None
         self._wall_time = wall_time
@@ -132,7 +142,7 @@ class SimSession(InputAudio, ItemOps):
         # no client can compare with anything).
         expires = int(wall_time() + config.session_max_seconds)
         self.session: dict[str, Any] = default_session(session_id, model_name, expires)
-        self.outbox: DelayedChannel[ServerEvent | Prebuilt] = DelayedChannel(
+        self.outbox: DelayedChannel[Outgoing] = DelayedChannel(
             self._deliver, config.downstream, name=f"{session_id}-down"
         )
         self.inbox: DelayedChannel[Frame] = DelayedChannel(
@@ -142,7 +152,8 @@ class SimSession(InputAudio, ItemOps):
         self._fault_rng = random.Random(config.seed * 1_000_003 + index)  # seeded draws
         self.active: ResponseRun | None = None
         self.out_of_band: dict[str, ResponseRun] = {}
-        self.sent: list[ServerEvent | Prebuilt] = []  # every event delivered, for tests
+        self._sent: list[Outgoing] = []  # every event delivered (``sent``)
+        self._sent_read = 0  # how much of it ``sent`` has turned into models
         self.events_delivered = 0  # counted even when ``sent`` is not kept
         self._tasks: set[asyncio.Task[None]] = set()
         self._input = bytearray()  # the input audio buffer (manual commit)
@@ -154,6 +165,11 @@ class SimSession(InputAudio, ItemOps):
         self.replies = ReplyCount()  # replies that answered nothing new (for judges)
         self.refusals = 0  # operations answered with an injected server_error
         self.closed = False
+
+    def _image_tokens(self, item_id: str) -> Count:
+        """What a message's image parts add to the context window (most have none)."""
+        wire = self.images.get(item_id)
+        return ZERO if wire is None else Count(image=IMAGE_TOKENS * image_count(wire))
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -176,6 +192,18 @@ class SimSession(InputAudio, ItemOps):
             self.emit(Prebuilt("ping", event_id, frame))
             await asyncio.sleep(interval_s)
 
+    @property
+    def sent(self) -> list[ServerEvent | Prebuilt]:
+        """Every event delivered, for tests: the models of the events sent encoded
+        directly (sim/frames.py) are built only when this is read."""
+        log = self._sent
+        for n in range(self._sent_read, len(log)):
+            event = log[n]
+            if isinstance(event, str):
+                log[n] = model_of(event)
+        self._sent_read = len(log)
+        return cast("list[ServerEvent | Prebuilt]", log)
+
     def receive(self, frame: Frame) -> None:
         """A frame arrived from the socket: it travels the upstream channel first."""
         self.inbox.put(frame)
@@ -190,7 +218,7 @@ class SimSession(InputAudio, ItemOps):
         await self.inbox.close()
         await self.outbox.close()
 
-    def emit(self, event: ServerEvent | Prebuilt) -> None:
+    def emit(self, event: Outgoing) -> None:
         self.outbox.put(event)
 
     def new_id(self, kind: str) -> str:
@@ -200,10 +228,13 @@ class SimSession(InputAudio, ItemOps):
             return self.ids.item(taken=self.store.known)
         return self.ids.next(kind)
 
-    async def _deliver(self, event: ServerEvent | Prebuilt) -> None:
+    async def _deliver(self, event: Outgoing) -> None:
         if self.closed:
             return
-        frame = event.frame if isinstance(event, Prebuilt) else encode(event)
+        if isinstance(event, str):
+            frame = event  # encoded directly (sim/frames.py)
+        else:
+            frame = event.frame if isinstance(event, Prebuilt) else encode(event)
         if self._respell is not None:
             spelled = self._respell.frame(frame)  # the dialect's spelling (sim/dialects.py)
             if spelled is None:
@@ -211,7 +242,7 @@ class SimSession(InputAudio, ItemOps):
             frame = spelled
         self.events_delivered += 1
         if self.config.keep_sent_events:
-            self.sent.append(event)
+            self._sent.append(event)
         try:
             await self._send_frame(frame)
         except ConnectionClosed:
@@ -256,7 +287,7 @@ class SimSession(InputAudio, ItemOps):
                 )
             )
             return
-        if len(frame.encode("utf-8", "replace")) > self.config.max_event_bytes:
+        if _too_big(frame, self.config.max_event_bytes):
             self._error(
                 ServerError(
                     "invalid_event",

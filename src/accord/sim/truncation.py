@@ -117,20 +117,42 @@ class PromptCache:
     """What recent responses read and wrote, to count the next one's cached prefix."""
 
     recent: list[list[Entry]] = field(default_factory=list)
+    _printed: list[list[str]] = field(default_factory=list)  # recent's fingerprints
 
     def cached(self, prompt: Sequence[Entry]) -> Count:
         """Tokens of the longest prefix of ``prompt`` a recent response also had."""
-        best = ZERO
-        for seen in self.recent:
-            total = ZERO
-            for mine, theirs in zip(prompt, seen, strict=False):
-                if mine[0] != theirs[0]:
-                    break
-                total = total + mine[1]
-            if total.total > best.total:
-                best = total
+        if not self.recent:
+            return ZERO
+        # The prompt's running sums, once; each remembered prompt then costs only the
+        # length of the prefix it shares (found comparing fingerprints), not a Count
+        # added up item by item for each of them.
+        sums = [(0, 0, 0)]
+        text = audio = image = 0
+        for _, count in prompt:
+            text, audio, image = text + count.text, audio + count.audio, image + count.image
+            sums.append((text, audio, image))
+        printed = [mine for mine, _ in prompt]
+        best, best_total = ZERO, 0
+        for seen in self._printed:
+            shared = _shared_prefix(printed, seen)
+            text, audio, image = sums[shared]
+            if text + audio + image > best_total:
+                best, best_total = Count(text, audio, image), text + audio + image
         return best
 
     def remember(self, prompt: Sequence[Entry], written: Sequence[Entry]) -> None:
-        self.recent.append([*prompt, *written])
-        del self.recent[:-REMEMBERED_PROMPTS]
+        entries = [*prompt, *written]
+        self.recent.append(entries)
+        self._printed.append([printed for printed, _ in entries])
+        del self.recent[:-REMEMBERED_PROMPTS], self._printed[:-REMEMBERED_PROMPTS]
+
+
+def _shared_prefix(mine: list[str], theirs: list[str]) -> int:
+    """How many fingerprints ``mine`` and ``theirs`` share from their start."""
+    n = min(len(mine), len(theirs))
+    if mine[:n] == theirs[:n]:
+        return n  # the common case: the previous prompt and its output, extended
+    shared = 0
+    while mine[shared] == theirs[shared]:
+        shared += 1
+    return shared
