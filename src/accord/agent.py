@@ -293,7 +293,9 @@ class AgentRunner:
         ctx = self.session.chat_ctx
         message = Message(id=item_id or self._ids.new("user"), role="user", content=text)
         ctx.append(message)
-        await self.session.update_chat_ctx(ctx)
+        pushed = self.session.update_chat_ctx(ctx)
+        del ctx  # not held while the server answers (see RealtimeSession.update_chat_ctx)
+        await pushed
         self._events.put_nowait(Transcript("user", message.id, text))
         await self.session.generate_reply()
 

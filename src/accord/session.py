@@ -226,6 +226,17 @@ class RealtimeSession(SessionLink):
         self, ctx: ChatContext, *, explicit_replace: bool = False
     ) -> ev.PushReport:
         """Push ``ctx``; return once every operation resolved (deferred ones listed)."""
+        push_id, future = self._push(ctx, explicit_replace)
+        # Not kept while the server answers: a context holds the whole conversation (a
+        # list and an index of it), and with many sessions those outlived the young
+        # collections and were walked by every older one (the caller lets go of it too).
+        del ctx
+        report: ev.PushReport = await self._wait(future, f"update_chat_ctx {push_id}")
+        return report
+
+    def _push(
+        self, ctx: ChatContext, explicit_replace: bool
+    ) -> tuple[str, asyncio.Future[ev.PushReport]]:
         self._check_open()
         if self.recorder is not None:
             self.recorder.push(ctx, self._now(), explicit_replace)
@@ -237,8 +248,7 @@ class RealtimeSession(SessionLink):
         else:
             self._push_waiters[push_id] = future
         self._flush_core()
-        report: ev.PushReport = await self._wait(future, f"update_chat_ctx {push_id}")
-        return report
+        return push_id, future
 
     async def update_session(self, **fields: Any) -> None:
         """Merge ``fields`` into the session configuration and wait for the server."""
