@@ -10,7 +10,7 @@ input does lives in :mod:`accord.engine.inbound`; the drop and restore in
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from accord.engine import events as ev
@@ -21,7 +21,7 @@ from accord.engine.followups import FollowUps
 from accord.engine.inbound import HANDLERS, answered_op
 from accord.engine.ledger import Ledger, Op, OpKind, OpState
 from accord.engine.mcp import approval_open
-from accord.engine.merge import MergeInput, merge, resolve_alias, starts_with
+from accord.engine.merge import MergeInput, merge, resolve_alias
 from accord.engine.mirror import Mirror
 from accord.engine.prune import Pruner
 from accord.engine.reconnect import Reconnect
@@ -128,11 +128,11 @@ class SyncEngine:
         """Merge ``ctx`` (with its base) into the projected state and plan the ops."""
         push_id = self.ids.new("push")
         projected = self.ledger.projected(self.mirror)
-        base = None if ctx.base is None else self._on_the_wire(ctx.base.items, projected)
+        base = None if ctx.base is None else self.wire_ids.all_to_wire(ctx.base.items, projected)
         plan = merge(
             MergeInput(
                 base=base,
-                desired=self._on_the_wire(ctx.items, projected),
+                desired=self.wire_ids.all_to_wire(ctx.items, projected),
                 projected=projected,
                 projected_ids=self.mirror if self.ledger.nothing_on_the_way() else None,
                 aliases=self.ledger.aliases,
@@ -178,14 +178,6 @@ class SyncEngine:
         effects.extend(self.finish_pushes())
         self.ledger.forget_done()
         return push_id, effects
-
-    def _on_the_wire(self, items: Sequence[Item], projected: Sequence[Item]) -> Sequence[Item]:
-        """``items`` with wire ids. Those that are the projected objects themselves (a
-        context built from the engine's snapshot) already are: only the rest is converted."""
-        if starts_with(items, projected):
-            kept = len(projected)
-            return [*projected, *(self.wire_ids.to_wire(i) for i in items[kept:])]
-        return [self.wire_ids.to_wire(item) for item in items]
 
     def generate_reply(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from accord.engine.merge import starts_with
 from accord.ids import IdAliases, IdGenerator
 from accord.items import FunctionCall, FunctionCallOutput, Item
 
@@ -33,6 +34,14 @@ class WireIds:
 
     def to_local(self, item: Item) -> Item:
         return _convert(item, self.aliases.to_local) if len(self.aliases) else item
+
+    def all_to_wire(self, items: Sequence[Item], projected: Sequence[Item]) -> list[Item]:
+        """``items`` with wire ids. Those that are the projected objects themselves (a
+        context built from the engine's snapshot) already are: only the rest is converted."""
+        if starts_with(items, projected):
+            kept = len(projected)
+            return [*projected, *(self.to_wire(i) for i in items[kept:])]
+        return [self.to_wire(item) for item in items]
 
     def all_to_local(self, items: Sequence[Item]) -> tuple[Item, ...]:
         """Every item with the application's ids; without a foreign id at all, the very
