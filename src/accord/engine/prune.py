@@ -113,7 +113,7 @@ def sweep(eng: Prunable) -> None:
             del audio[item_id]
     _forget_aliases(eng.ledger, mirror)
     eng.ledger.failed_after.clear()
-    eng.wire_ids.forget(mirror.__contains__, ALIASES_KEPT)
+    eng.wire_ids.forget(lambda wire: wire in mirror or wire in live_calls, ALIASES_KEPT)
 
 
 def _forget_aliases(ledger: Ledger, mirror: Mirror) -> None:
