@@ -216,13 +216,11 @@ class ChatContext:
         self._base = base
         # All at once, in C-level passes (a session builds a context from the engine's
         # snapshot several times a turn); one item at a time only to name what is wrong.
-        try:
+        if all(map(isinstance, self._items, repeat(ITEM_TYPES))):
             by_id = {item.id: item for item in self._items}
-        except AttributeError:
-            by_id = {}
-        if len(by_id) == len(self._items) and all(map(isinstance, self._items, repeat(ITEM_TYPES))):
-            self._by_id = by_id
-            return
+            if len(by_id) == len(self._items):
+                self._by_id = by_id
+                return
         given, self._items, self._by_id = self._items, [], {}
         for item in given:
             self.append(item)

@@ -122,9 +122,7 @@ class SessionCore:
                 # tuple.__new__: half the cost of the named tuple's own __new__.
                 record = (delta.response_id, delta.item_id, delta.delta, delta.modality)
                 self._on_stream(_record(TextDelta, record))
-            if self._out:
-                return self._take()
-            return []
+            return self._take()
         fast = decode_item_ack(frame) if isinstance(frame, str) else None
         if fast is not None:  # the bulk of a large push's acknowledgements
             kind, previous, item = fast

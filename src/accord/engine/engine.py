@@ -134,7 +134,8 @@ class SyncEngine:
                 base=base,
                 desired=self.wire_ids.all_to_wire(ctx.items, projected),
                 projected=projected,
-                projected_ids=self.mirror if self.ledger.nothing_on_the_way() else None,
+                # Nothing on its way: the projected state is the mirror's own snapshot.
+                projected_ids=self.mirror if projected is self.mirror.snapshot() else None,
                 aliases=self.ledger.aliases,
                 # A context built from scratch cannot say it saw a delete being sent, so
                 # it never brings such an item back; one with a base that lacks the item

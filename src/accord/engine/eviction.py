@@ -50,8 +50,7 @@ class Doubts:
     # (item, n) pairs (a pair per item is one more object for the collector to walk).
     _sized: dict[str, Item] = field(default_factory=dict)
     _tokens: dict[str, int] = field(default_factory=dict)
-
-    _total: int = 0
+    _total: int = 0  # the sum of _tokens
 
     def _refresh(self, items: list[Item]) -> int:
         """Bring the estimates up to ``items`` (an item keeps its estimate while it is the
@@ -82,6 +81,9 @@ class Doubts:
     def sized(self, items: list[Item]) -> list[tuple[str, int]]:
         """Each item's estimate, in order."""
         self._refresh(items)
+        return self._pairs(items)
+
+    def _pairs(self, items: list[Item]) -> list[tuple[str, int]]:
         tokens = self._tokens
         return [(item.id, tokens[item.id]) for item in items]
 
@@ -96,7 +98,7 @@ class Doubts:
         if self._refresh(items) <= lowered:
             return []  # under the limit: the rule drops nothing (plan_cut's first test)
         doubting = Truncation(rule.mode, lowered, rule.retention_ratio)
-        cut = plan_cut(self.sized(items), doubting, keep)
+        cut = plan_cut(self._pairs(items), doubting, keep)  # refreshed just above
         return [i for i in cut.dropped if i not in self.doubtful]
 
     def usage_says_dropped(self, input_tokens: int | None) -> bool:

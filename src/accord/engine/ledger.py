@@ -282,10 +282,6 @@ class Ledger:
 
     # -- the projected state ------------------------------------------------------------
 
-    def nothing_on_the_way(self) -> bool:
-        """No open create or delete: the projected state is the mirror as it is."""
-        return not any(kind in ("delete", "create") for kind, _ in self._open)
-
     def projected(self, mirror: Mirror) -> Sequence[Item]:
         """The mirror with every open create and delete applied, in O(n + k).
 

@@ -31,8 +31,8 @@ tombstones and records kept whole are for. The rules, each applied at a quiet po
   engine no longer knows, as it would after a restart);
 - the anchors of refused creates (``failed_after``): all, since they only re-anchor
   creates still open;
-- foreign ids mapped to wire ids (engine/wire_ids.py): once their item left the
-  conversation, but the latest ``ALIASES_KEPT``.
+- foreign ids mapped to wire ids (engine/wire_ids.py): once no item in the conversation
+  carries the wire id, as its id or as a call id, but the latest ``ALIASES_KEPT``.
 
 A quiet point comes once per turn in an ordinary session, and the sweep costs one pass
 over the conversation and the (now small) records.

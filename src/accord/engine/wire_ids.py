@@ -54,5 +54,5 @@ class WireIds:
         return self.aliases.to_wire(item_id)
 
     def forget(self, still_named: Callable[[str], bool], kept: int) -> None:
-        """Forget foreign ids of items that left (engine/prune.py says when)."""
+        """Forget foreign ids nothing still names (engine/prune.py says when)."""
         self.aliases.forget(still_named, kept)

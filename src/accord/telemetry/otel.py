@@ -242,7 +242,7 @@ class SessionTelemetry:
             return
         if kind not in WATCHED_TYPES:
             return
-        if parsed is not None and isinstance(parsed, WATCHED):
+        if isinstance(parsed, WATCHED):
             self._server(parsed)
             return
         try:
